@@ -1,0 +1,126 @@
+"""`Flash`: `dash.Dash` on Quart, with async layouts/callbacks and sync work kept off the loop."""
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+import dash
+from dash import _pages, _validate
+from dash._jupyter import jupyter_dash  # noqa: F401  (Dash.run reads it)
+from dash._utils import to_json
+from quart import Quart
+
+from .server import FlashServer
+from .server.layout import is_async_callable, resolve_layout
+from .server.pages import install_router
+from .server.threads import run_in_thread
+
+
+def _max_request_size(value: int | None) -> int | None:
+    if value is None and os.environ.get("FLASH_MAX_REQUEST_SIZE"):
+        value = int(os.environ["FLASH_MAX_REQUEST_SIZE"])
+    if value is not None and value <= 0:
+        raise ValueError("max_request_size must be a positive number of bytes.")
+    return value
+
+
+class Flash(dash.Dash):
+    """A Dash app served by Quart. Takes every `dash.Dash` argument, plus:
+
+    :param max_request_size: largest request body in bytes (default 16 MiB, env
+        ``FLASH_MAX_REQUEST_SIZE``); larger bodies get a 413 JSON error.
+    :param thread_pool_size: threads for sync callbacks, layouts and generators
+        (default: Python's ``ThreadPoolExecutor`` default).
+    """
+
+    backend: FlashServer
+    server: Quart
+
+    def __init__(
+        self,
+        name: str | None = None,
+        server: Any = True,
+        *,
+        max_request_size: int | None = None,
+        thread_pool_size: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        backend = kwargs.pop("backend", None)
+        if backend not in (None, "quart", FlashServer):
+            raise ValueError(
+                f"Flash always runs on Quart; got backend={backend!r}. Drop the `backend` argument "
+                "(or use dash.Dash for Flask/FastAPI)."
+            )
+        user_server = None
+        if server not in (None, True, False):
+            if not isinstance(server, Quart):
+                raise TypeError(
+                    "Flash(server=...) takes True, False or a quart.Quart app, "
+                    f"not {type(server).__name__}."
+                )
+            user_server, server = server, False
+            name = name or user_server.name
+        kwargs.setdefault("use_async", True)
+        self._flash_setup_lock = asyncio.Lock()
+        self._async_layout_snapshot: Any = None
+        self._max_request_size = _max_request_size(max_request_size)
+        self._thread_pool_size = thread_pool_size
+        super().__init__(name=name, server=server, backend=FlashServer, **kwargs)
+        self._configure_server(self.server)
+        if user_server is not None:
+            self.init_app(user_server)
+
+    def _configure_server(self, server: Quart) -> None:
+        self.backend.thread_pool_size = self._thread_pool_size
+        if self._max_request_size is not None:
+            server.config["MAX_CONTENT_LENGTH"] = self._max_request_size
+
+    def init_app(self, app: Any = None, **kwargs: Any) -> None:
+        if app is not None:
+            if not isinstance(app, Quart):
+                raise TypeError(f"init_app() takes a quart.Quart app, not {type(app).__name__}.")
+            self._configure_server(app)
+        super().init_app(app, **kwargs)
+
+    # --- layout -------------------------------------------------------------------------
+    @property
+    def layout(self) -> Any:
+        return self._layout
+
+    @layout.setter
+    def layout(self, value: Any) -> None:
+        if is_async_callable(value):
+            # An async layout can only run on the event loop: it is validated on first request.
+            _validate.validate_layout_type(value)
+            self._layout_is_function = True
+            self._layout = value
+            return
+        dash.Dash.layout.fset(self, value)  # type: ignore[attr-defined]
+
+    def _layout_value(self) -> Any:
+        if is_async_callable(self._layout):
+            return self._async_layout_snapshot
+        return super()._layout_value()
+
+    async def serve_layout(self) -> Any:  # type: ignore[override]
+        layout = await resolve_layout(self)
+        return self.backend.make_response(to_json(layout), mimetype="application/json")
+
+    async def _setup_server(self) -> None:  # type: ignore[override]
+        """Dash's first-request setup, run once, in a thread (it may call a sync layout)."""
+        if self._got_first_request["setup_server"]:
+            return
+        async with self._flash_setup_lock:
+            if self._got_first_request["setup_server"]:
+                return
+            if is_async_callable(self._layout):
+                self._async_layout_snapshot = await resolve_layout(self)
+            await run_in_thread(self.backend.executor, super()._setup_server)
+
+    def enable_pages(self) -> None:
+        if not self.use_pages:
+            return
+        if self.pages_folder:
+            _pages._import_layouts_from_pages(self.config.pages_folder)  # pylint: disable=protected-access
+        install_router(self)

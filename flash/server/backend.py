@@ -1,0 +1,131 @@
+"""Flash's server backend: Dash's Quart backend with Flash's dispatch, errors, suites and runner.
+
+It plugs into Dash through the public backend interface (`dash.backends.base_server`), reusing
+Dash's Quart adapters for request/response/websocket handling and owning only what Flash changes.
+"""
+from __future__ import annotations
+
+import inspect
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, Callable
+
+from dash.backends._quart import QuartDashServer
+from dash.backends._utils import format_traceback_html
+from dash.exceptions import InvalidResourceError, PreventUpdate
+from quart import Quart, Response, request
+from werkzeug.exceptions import HTTPException
+
+from .devserver import run_hypercorn
+from .dispatch import make_dispatch
+from .errors import RequestError, http_error_response, json_error, request_error_response
+from .suites import serve_component_suite
+
+if TYPE_CHECKING:
+    from ..app import Flash
+
+DEFAULT_MAX_REQUEST_SIZE = 16 * 1024 * 1024
+
+
+class FlashServer(QuartDashServer):
+    """Dash backend for Flash; `server_type` stays "quart" so Dash treats it as its Quart peer."""
+
+    def __init__(self, server: Quart) -> None:
+        super().__init__(server)
+        self.thread_pool_size: int | None = None
+        self._dash_app: "Flash | None" = None
+
+    @staticmethod
+    def create_app(name: str = "__main__", config: dict[str, Any] | None = None) -> Quart:
+        app = Quart(name)
+        app.config["MAX_CONTENT_LENGTH"] = DEFAULT_MAX_REQUEST_SIZE
+        for key, value in (config or {}).items():
+            app.config[key] = value
+        return app
+
+    @property
+    def executor(self) -> ThreadPoolExecutor:
+        """The pool that sync callbacks, layouts and generators run in (Dash's shared executor)."""
+        return self.get_callback_executor(self.thread_pool_size)
+
+    # --- routes -------------------------------------------------------------------------
+    def serve_callback(self, dash_app: "Flash") -> Callable[..., Any]:  # type: ignore[override]
+        return make_dispatch(dash_app)
+
+    def setup_component_suites(self, dash_app: "Flash") -> None:  # type: ignore[override]
+        async def serve(package_name: str, fingerprinted_path: str) -> Response:
+            return serve_component_suite(dash_app, package_name, fingerprinted_path)
+
+        # pylint: disable=protected-access
+        dash_app._add_url(
+            "_dash-component-suites/<string:package_name>/<path:fingerprinted_path>",
+            serve,
+        )
+
+    def setup_backend(self, dash_app: "Flash") -> None:  # type: ignore[override]
+        self._dash_app = dash_app
+
+    # --- errors ---------------------------------------------------------------------------
+    def _is_framework_path(self) -> bool:
+        """Flash answers JSON on its own routes; a user's own Quart routes keep Quart's pages."""
+        app = self._dash_app
+        if app is None:
+            return True
+        prefix = app.config.routes_pathname_prefix
+        path = request.path
+        assets = prefix + app.config.assets_url_path.strip("/") + "/"
+        return path.startswith((prefix + "_", assets))
+
+    def register_error_handlers(self) -> None:
+        server = self.server
+
+        @server.errorhandler(PreventUpdate)
+        async def _prevent_update(_: PreventUpdate) -> Any:
+            return "", 204
+
+        @server.errorhandler(InvalidResourceError)
+        async def _invalid_resource(err: InvalidResourceError) -> Any:
+            return json_error(404, str(err.args[0]) if err.args else "Resource not found.")
+
+        @server.errorhandler(RequestError)
+        async def _request_error(err: RequestError) -> Any:
+            return request_error_response(err)
+
+        @server.errorhandler(Exception)
+        async def _any_error(err: Exception) -> Any:
+            if isinstance(err, HTTPException):
+                if err.code == 413:
+                    limit = server.config.get("MAX_CONTENT_LENGTH")
+                    return json_error(413, f"The request body is larger than the {limit}-byte limit "
+                                      "(set Flash(max_request_size=...) to change it).")
+                return http_error_response(err) if self._is_framework_path() else err
+            return self._server_error(err)
+
+    def _server_error(self, err: Exception) -> Response:
+        if self.error_handling_mode == "ignore":
+            self.server.logger.exception("Exception on %s [%s]", request.path, request.method, exc_info=err)
+            return json_error(500, "Internal server error.")
+        html = format_traceback_html(err, self.error_handling_mode, "Flash Debugger", "Flash")
+        return Response(html, status=500, content_type="text/html")
+
+    def register_prune_error_handler(self, secret: str, prune_errors: bool) -> None:
+        # The generic handler above reads this mode; debug shows the traceback in dev tools.
+        self.error_handling_mode = "prune" if prune_errors else "raise"
+
+    # --- hooks ----------------------------------------------------------------------------
+    def after_request(self, func: Callable[..., Any]) -> None:
+        async def _after(response: Any) -> Any:
+            result = func()
+            if inspect.isawaitable(result):
+                await result
+            return response
+
+        self.server.after_request(_after)
+
+    # --- running --------------------------------------------------------------------------
+    def run(self, dash_app: "Flash", host: str, port: int, debug: bool, **kwargs: Any) -> None:  # type: ignore[override]
+        # pylint: disable=protected-access
+        use_reloader = kwargs.pop("use_reloader", None)
+        if use_reloader is None:
+            use_reloader = bool(debug and dash_app._dev_tools.hot_reload)
+        self.server.debug = bool(debug)
+        run_hypercorn(self.server, host, port, use_reloader=use_reloader, **kwargs)
