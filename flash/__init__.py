@@ -44,7 +44,7 @@ from dash import (  # noqa: F401
 from . import dependencies, exceptions  # noqa: F401
 from ._version import __version__
 from .app import Flash
-from .streaming import callback
+from .streaming import callback, event_callback, stream_props
 
 Dash = Flash
 dash_version = _dash.__version__

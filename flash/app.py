@@ -11,10 +11,16 @@ from dash._jupyter import jupyter_dash  # noqa: F401  (Dash.run reads it)
 from dash._utils import to_json
 from quart import Quart
 
+from . import client  # noqa: F401  (registers the JS client as a component suite)
 from .server import FlashServer
 from .server.layout import is_async_callable, resolve_layout
 from .server.pages import install_router
 from .server.threads import run_in_thread
+from .streaming.decorators import _decorator
+from .streaming.endpoint import make_stream_views
+from .streaming.runs import RunRegistry
+from .streaming.spec import PENDING_STREAMS, EventCallbackSpec
+from .streaming.wiring import wire_streams
 
 
 def _max_request_size(value: int | None) -> int | None:
@@ -32,6 +38,10 @@ class Flash(dash.Dash):
         ``FLASH_MAX_REQUEST_SIZE``); larger bodies get a 413 JSON error.
     :param thread_pool_size: threads for sync callbacks, layouts and generators
         (default: Python's ``ThreadPoolExecutor`` default).
+    :param stream_heartbeat: seconds between SSE heartbeats on an idle stream (default 15).
+    :param stream_replay_size: messages a stream keeps for resuming after a drop (default 256).
+    :param stream_resume_window: seconds a dropped stream waits for its client to reconnect
+        before its generator is closed (default 5).
     """
 
     backend: FlashServer
@@ -44,6 +54,9 @@ class Flash(dash.Dash):
         *,
         max_request_size: int | None = None,
         thread_pool_size: int | None = None,
+        stream_heartbeat: float = 15.0,
+        stream_replay_size: int = 256,
+        stream_resume_window: float = 5.0,
         **kwargs: Any,
     ) -> None:
         backend = kwargs.pop("backend", None)
@@ -66,6 +79,12 @@ class Flash(dash.Dash):
         self._async_layout_snapshot: Any = None
         self._max_request_size = _max_request_size(max_request_size)
         self._thread_pool_size = thread_pool_size
+        self.stream_heartbeat = stream_heartbeat
+        self.stream_replay_size = stream_replay_size
+        self.stream_resume_window = stream_resume_window
+        self.streams: dict[str, EventCallbackSpec] = {}
+        self.stream_runs = RunRegistry()
+        self._pending_streams: list[EventCallbackSpec] = []
         super().__init__(name=name, server=server, backend=FlashServer, **kwargs)
         self._configure_server(self.server)
         if user_server is not None:
@@ -82,6 +101,33 @@ class Flash(dash.Dash):
                 raise TypeError(f"init_app() takes a quart.Quart app, not {type(app).__name__}.")
             self._configure_server(app)
         super().init_app(app, **kwargs)
+
+    def _setup_routes(self) -> None:
+        super()._setup_routes()
+        start_stream, close_stream = make_stream_views(self)
+        self._add_url("_flash/stream/<string:stream_id>", start_stream, ["POST"])
+        self._add_url("_flash/stream/<string:stream_id>/<string:run_id>", close_stream, ["DELETE"])
+
+    def event_callback(self, *dependencies: Any, **options: Any) -> Any:
+        """`flash.event_callback` bound to this app (see there)."""
+        unknown = set(options) - {"cancel", "reset_props", "on_error", "prevent_initial_call"}
+        if unknown:
+            raise TypeError(f"event_callback() got unexpected arguments: {', '.join(sorted(unknown))}")
+        return _decorator(
+            self._pending_streams,
+            dependencies,
+            options.pop("cancel", None),
+            options.pop("reset_props", None),
+            options.pop("on_error", None),
+            options.pop("prevent_initial_call", True),
+        )
+
+    def _take_streams(self) -> None:
+        specs = self._pending_streams + PENDING_STREAMS
+        self._pending_streams = []
+        PENDING_STREAMS.clear()
+        self.streams.update((spec.stream_id, spec) for spec in specs)
+        wire_streams(self, specs)
 
     # --- layout -------------------------------------------------------------------------
     @property
@@ -114,6 +160,7 @@ class Flash(dash.Dash):
         async with self._flash_setup_lock:
             if self._got_first_request["setup_server"]:
                 return
+            self._take_streams()
             if is_async_callable(self._layout):
                 self._async_layout_snapshot = await resolve_layout(self)
             await run_in_thread(self.backend.executor, super()._setup_server)

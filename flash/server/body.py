@@ -39,7 +39,7 @@ def _check_dependency(item: Any, where: str) -> None:
         )
 
 
-def _check_list(body: Mapping[str, Any], key: str, expected: int) -> None:
+def check_dependency_list(body: Mapping[str, Any], key: str, expected: int) -> None:
     items = body.get(key, [])
     if not isinstance(items, list):
         raise RequestError(f"'{key}' must be a list.")
@@ -63,8 +63,8 @@ def check_callback_body(body: Any, callback_map: Mapping[str, Any]) -> Mapping[s
         raise RequestError(
             f"Unknown callback output '{output}'.", output=output
         )
-    _check_list(body, "inputs", len(spec["inputs"]))
-    _check_list(body, "state", len(spec["state"]))
+    check_dependency_list(body, "inputs", len(spec["inputs"]))
+    check_dependency_list(body, "state", len(spec["state"]))
     outputs = body.get("outputs", [])
     if not isinstance(outputs, (list, dict)):
         raise RequestError("'outputs' must be an object or a list of objects.")

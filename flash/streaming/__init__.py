@@ -1,4 +1,6 @@
-"""Streaming layer (event_callback / stream_props) — being built in this session."""
-from dash import callback  # noqa: F401
+"""The streaming layer: `event_callback` generators whose `stream_props` reach the page over SSE."""
+from .decorators import callback, event_callback
+from .props import StreamProps, stream_props
+from .runs import RunRegistry, StreamRun
 
-__all__ = ["callback"]
+__all__ = ["callback", "event_callback", "stream_props", "StreamProps", "RunRegistry", "StreamRun"]

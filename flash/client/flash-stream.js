@@ -1,0 +1,291 @@
+/*
+ * Flash streaming client.
+ *
+ * Opens each event callback's stream with fetch + ReadableStream (never an XHR whose
+ * responseText grows forever), parses Server-Sent Events, and applies `props` events through
+ * Dash's public `window.dash_clientside.set_props`, batching updates per animation frame.
+ * A dropped connection reconnects with backoff and asks to resume after the last event id.
+ * The wire protocol is described in docs/streaming-protocol.md.
+ */
+(function () {
+    "use strict";
+
+    var running = {};        // stream id -> Run
+    var queued = [];         // [id, props] waiting for the next frame
+    var flushScheduled = false;
+    var MAX_BACKOFF_MS = 5000;
+
+    function isPatch(value) {
+        return value !== null && typeof value === "object" && value.__dash_patch_update !== undefined;
+    }
+
+    function idKey(id) {
+        return typeof id === "string" ? id : JSON.stringify(id, Object.keys(id).sort());
+    }
+
+    function sameValue(a, b) {
+        return JSON.stringify(a) === JSON.stringify(b);
+    }
+
+    function devToolsOn() {
+        try {
+            var config = JSON.parse(document.getElementById("_dash-config").textContent);
+            return Boolean(config.ui);
+        } catch (e) {
+            return false;
+        }
+    }
+
+    function newRunId() {
+        if (window.crypto && window.crypto.randomUUID) {
+            return window.crypto.randomUUID();
+        }
+        return Date.now().toString(36) + Math.random().toString(36).slice(2);
+    }
+
+    /* Merge updates so that one frame sets each component once where that is safe:
+     * a plain value replaces what is pending for that prop, a Patch must stay in order. */
+    function coalesce(updates) {
+        var merged = [];
+        var lastFor = {};
+        updates.forEach(function (update) {
+            var key = idKey(update[0]);
+            var props = update[1];
+            var target = lastFor[key];
+            var clash = target && Object.keys(props).some(function (name) {
+                return isPatch(props[name]) && name in target[1];
+            });
+            if (!target || clash) {
+                target = [update[0], {}];
+                merged.push(target);
+                lastFor[key] = target;
+            }
+            Object.keys(props).forEach(function (name) {
+                target[1][name] = props[name];
+            });
+        });
+        return merged;
+    }
+
+    function flush() {
+        flushScheduled = false;
+        var batch = coalesce(queued);
+        queued = [];
+        batch.forEach(function (update) {
+            try {
+                window.dash_clientside.set_props(update[0], update[1]);
+            } catch (err) {
+                console.warn("Flash: could not update", update[0], err);
+            }
+        });
+    }
+
+    function apply(updates) {
+        Array.prototype.push.apply(queued, updates);
+        if (flushScheduled) {
+            return;
+        }
+        flushScheduled = true;
+        // Background tabs get no animation frames; a timer keeps the queue from growing.
+        if (document.hidden) {
+            setTimeout(flush, 250);
+        } else {
+            requestAnimationFrame(flush);
+        }
+    }
+
+    function parseEvent(block) {
+        var event = {type: "message", data: "", id: null};
+        block.split("\n").forEach(function (line) {
+            if (!line || line.charAt(0) === ":") {
+                return;
+            }
+            var colon = line.indexOf(":");
+            var field = colon < 0 ? line : line.slice(0, colon);
+            var value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+            if (field === "event") {
+                event.type = value;
+            } else if (field === "data") {
+                event.data = event.data ? event.data + "\n" + value : value;
+            } else if (field === "id") {
+                event.id = value;
+            }
+        });
+        return event;
+    }
+
+    function Run(settings, request) {
+        this.settings = settings;
+        this.request = request;
+        this.runId = newRunId();
+        this.lastEventId = null;
+        this.stopped = false;
+        this.controller = null;
+        this.failures = 0;
+    }
+
+    Run.prototype.start = function () {
+        var run = this;
+        var attempt = function () {
+            if (run.stopped) {
+                return run.finish();
+            }
+            run.controller = new AbortController();
+            return run.connect().catch(function () {
+                return run.stopped ? "stopped" : "dropped";
+            }).then(function (outcome) {
+                if (outcome !== "dropped" || run.stopped) {
+                    return run.finish();
+                }
+                run.failures += 1;
+                var delay = Math.min(MAX_BACKOFF_MS, 200 * Math.pow(2, run.failures - 1));
+                return new Promise(function (resolve) { setTimeout(resolve, delay); }).then(attempt);
+            });
+        };
+        return attempt();
+    };
+
+    Run.prototype.finish = function () {
+        if (running[this.settings.id] === this) {
+            delete running[this.settings.id];
+        }
+    };
+
+    Run.prototype.connect = function () {
+        var run = this;
+        var body = Object.assign({}, run.request, {run: run.runId, lastEventId: run.lastEventId});
+        return fetch(run.settings.url, {
+            method: "POST",
+            headers: {"Content-Type": "application/json", "Accept": "text/event-stream"},
+            body: JSON.stringify(body),
+            signal: run.controller.signal,
+            credentials: "same-origin",
+            cache: "no-store"
+        }).then(function (response) {
+            if (!response.ok) {
+                return response.text().then(function (text) {
+                    console.error("Flash: stream " + run.settings.name + " refused (" + response.status + "): " + text);
+                    return response.status < 500 ? "refused" : "dropped";
+                });
+            }
+            return run.read(response.body.getReader());
+        });
+    };
+
+    Run.prototype.read = function (reader) {
+        var run = this;
+        var decoder = new TextDecoder();
+        var pending = "";
+        var step = function () {
+            return reader.read().then(function (chunk) {
+                if (chunk.done) {
+                    return "dropped";
+                }
+                pending += decoder.decode(chunk.value, {stream: true});
+                var blocks = pending.split("\n\n");
+                pending = blocks.pop();
+                for (var i = 0; i < blocks.length; i += 1) {
+                    var outcome = run.handle(parseEvent(blocks[i]));
+                    if (outcome) {
+                        reader.cancel();
+                        return outcome;
+                    }
+                }
+                return step();
+            });
+        };
+        return step();
+    };
+
+    Run.prototype.handle = function (event) {
+        if (this.stopped) {
+            return "stopped";
+        }
+        if (event.id !== null) {
+            this.lastEventId = parseInt(event.id, 10);
+            this.failures = 0;
+        }
+        if (event.type === "props") {
+            apply(JSON.parse(event.data));
+        } else if (event.type === "done") {
+            return "done";
+        } else if (event.type === "error") {
+            this.fail(JSON.parse(event.data));
+            return "error";
+        }
+        return null;
+    };
+
+    Run.prototype.fail = function (error) {
+        console.error("Flash: stream " + this.settings.name + " failed: " + error.message);
+        apply(this.settings.reset);
+        if (devToolsOn()) {
+            error.at = Date.now();
+            apply([[this.settings.errorStore, {data: error}]]);
+        }
+    };
+
+    /* Close the stream now; the DELETE lets the server end the generator without waiting. */
+    Run.prototype.stop = function (reset) {
+        if (this.stopped) {
+            return;
+        }
+        this.stopped = true;
+        if (this.controller) {
+            this.controller.abort();
+        }
+        fetch(this.settings.url + "/" + this.runId, {method: "DELETE", keepalive: true, credentials: "same-origin"})
+            .catch(function () { return null; });
+        if (reset) {
+            apply(this.settings.reset);
+        }
+        this.finish();
+    };
+
+    function triggeredIds(context) {
+        return (context.triggered || []).map(function (t) { return t.prop_id; }).filter(function (p) {
+            return p && p !== ".";
+        });
+    }
+
+    function trigger(config, context) {
+        var request = {
+            inputs: context.inputs_list,
+            state: context.states_list.slice(0, -1),  // the last State is this config
+            changedPropIds: triggeredIds(context)
+        };
+        config.streams.forEach(function (settings) {
+            if (running[settings.id]) {
+                running[settings.id].stop(false);  // a restart replaces the old stream
+            }
+            var run = new Run(settings, request);
+            running[settings.id] = run;
+            run.start();
+        });
+        return window.dash_clientside.no_update;
+    }
+
+    function cancel(config, context) {
+        var values = context.inputs_list.map(function (input) { return input.value; });
+        config.streams.forEach(function (entry) {
+            var run = running[entry.id];
+            var unmet = entry.desired.some(function (want, i) { return !sameValue(values[i], want); });
+            if (run && unmet) {
+                run.stop(true);
+            }
+        });
+        return window.dash_clientside.no_update;
+    }
+
+    window.addEventListener("pagehide", function () {
+        Object.keys(running).forEach(function (id) { running[id].stop(false); });
+    });
+
+    window.flash = Object.assign(window.flash || {}, {
+        trigger: trigger,
+        cancel: cancel,
+        running: function () { return Object.keys(running); },
+        stop: function (id) { if (running[id]) { running[id].stop(true); } },
+        _coalesce: coalesce
+    });
+}());

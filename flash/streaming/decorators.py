@@ -1,0 +1,77 @@
+"""`event_callback` and Flash's `callback` (which turns an Output-less generator into a stream)."""
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable, TypeVar
+
+import dash
+from dash.dependencies import Output
+
+from .spec import PENDING_STREAMS, EventCallbackSpec, build_spec
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _decorator(registry: list[EventCallbackSpec], deps: tuple, cancel: Any, reset_props: Any,
+               on_error: Any, prevent_initial_call: bool) -> Callable[[F], F]:
+    def decorate(func: F) -> F:
+        spec = build_spec(func, deps, cancel, reset_props, on_error, prevent_initial_call)
+        registry.append(spec)
+        func.stream_id = spec.stream_id  # type: ignore[attr-defined]
+        return func
+
+    return decorate
+
+
+def event_callback(
+    *dependencies: Any,
+    cancel: list[tuple[Any, Any]] | None = None,
+    reset_props: list[tuple[Any, dict[str, Any]]] | None = None,
+    on_error: Callable[[Exception], Any] | None = None,
+    prevent_initial_call: bool = True,
+) -> Callable[[F], F]:
+    """Stream prop updates to the browser from an (async) generator.
+
+    Each ``yield stream_props(...)`` reaches the page over Server-Sent Events at once. The stream
+    closes when a ``cancel`` condition stops holding (then ``reset_props`` is applied), when the
+    same event callback starts again, or when the page goes away.
+    """
+    return _decorator(PENDING_STREAMS, dependencies, cancel, reset_props, on_error, prevent_initial_call)
+
+
+def _has_output(args: tuple, kwargs: dict) -> bool:
+    def contains(value: Any) -> bool:
+        if isinstance(value, Output):
+            return True
+        if isinstance(value, (list, tuple)):
+            return any(contains(v) for v in value)
+        if isinstance(value, dict):
+            return any(contains(v) for v in value.values())
+        return False
+
+    return contains(args) or contains(kwargs.get("output"))
+
+
+def _as_tuple(value: Any) -> tuple:
+    if value is None:
+        return ()
+    if isinstance(value, dict):
+        return tuple(value.values())
+    return tuple(value) if isinstance(value, (list, tuple)) else (value,)
+
+
+def callback(*args: Any, **kwargs: Any) -> Callable[[F], F]:
+    """Dash's `@callback`; on a generator with no Output it declares an event callback instead."""
+    if _has_output(args, kwargs):
+        return dash.callback(*args, **kwargs)
+
+    def decorate(func: F) -> F:
+        if inspect.isasyncgenfunction(func) or inspect.isgeneratorfunction(func):
+            options = {k: kwargs[k] for k in ("cancel", "reset_props", "on_error") if k in kwargs}
+            deps = args + _as_tuple(kwargs.get("inputs")) + _as_tuple(kwargs.get("state"))
+            return event_callback(
+                *deps, prevent_initial_call=kwargs.get("prevent_initial_call", True), **options
+            )(func)
+        return dash.callback(*args, **kwargs)(func)
+
+    return decorate

@@ -1,0 +1,115 @@
+"""Drive an event callback's generator and publish what it yields as numbered SSE messages."""
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import traceback
+from typing import TYPE_CHECKING, Any, AsyncIterator, Iterator
+
+from dash._callback_context import context_value
+
+from ..exceptions import StreamError
+from ..server.threads import run_in_thread
+from .props import StreamProps
+from .runs import StreamRun
+from .sse import encode_event
+from .spec import EventCallbackSpec
+
+if TYPE_CHECKING:
+    from ..app import Flash
+
+logger = logging.getLogger("flash.streaming")
+_EXHAUSTED = object()
+
+
+async def _iterate_sync(app: "Flash", gen: Iterator[Any]) -> AsyncIterator[Any]:
+    """Step a sync generator in the thread pool, one `next()` per item."""
+    pending: asyncio.Future | None = None
+    try:
+        while True:
+            pending = asyncio.ensure_future(run_in_thread(app.backend.executor, next, gen, _EXHAUSTED))
+            item = await asyncio.shield(pending)
+            pending = None
+            if item is _EXHAUSTED:
+                return
+            yield item
+    finally:
+        if pending is not None and not pending.done():
+            # The thread is mid-step; close the generator once that step returns.
+            pending.add_done_callback(lambda _: app.backend.executor.submit(gen.close))
+        else:
+            await run_in_thread(app.backend.executor, gen.close)
+
+
+def _updates_of(item: Any, spec: EventCallbackSpec) -> list[list[Any]]:
+    if isinstance(item, StreamProps):
+        return item.to_wire()
+    if item is None:
+        return []
+    raise StreamError(
+        f"event callback '{spec.func.__name__}' yielded {type(item).__name__}; "
+        "yield stream_props(...) values only."
+    )
+
+
+def _side_updates(cb_ctx: Any) -> list[list[Any]]:
+    """`set_props` calls made inside the generator since the last yield."""
+    pending = cb_ctx.updated_props
+    if not pending:
+        return []
+    updates = [[component_id, props] for component_id, props in pending.items()]
+    pending.clear()
+    return updates
+
+
+async def _error_updates(spec: EventCallbackSpec, exc: Exception) -> list[list[Any]]:
+    if spec.on_error is None:
+        return []
+    try:
+        result = spec.on_error(exc)
+        if inspect.isawaitable(result):
+            result = await result
+        return _updates_of(result, spec)
+    except Exception:  # pylint: disable=broad-exception-caught
+        logger.exception("on_error of stream '%s' failed", spec.func.__name__)
+        return []
+
+
+async def pump(app: "Flash", spec: EventCallbackSpec, run: StreamRun, cb_ctx: Any, args: list[Any]) -> None:
+    """The run's task: iterate the generator, publish updates, then a done or error event."""
+    context_value.set(cb_ctx)
+    if spec.is_async:
+        items: AsyncIterator[Any] = spec.func(*args)
+    else:
+        items = _iterate_sync(app, await run_in_thread(app.backend.executor, spec.func, *args))
+    try:
+        async for item in items:
+            updates = _side_updates(cb_ctx) + _updates_of(item, spec)
+            if updates:
+                await run.publish(lambda seq, u=updates: encode_event("props", u, seq))
+        if cb_ctx.updated_props:
+            await run.publish(lambda seq: encode_event("props", _side_updates(cb_ctx), seq))
+        await run.publish(lambda seq: encode_event("done", {}, seq))
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # pylint: disable=broad-exception-caught
+        logger.error("Stream '%s' failed", spec.func.__name__, exc_info=exc)
+        updates = await _error_updates(spec, exc)
+        if updates:
+            await run.publish(lambda seq: encode_event("props", updates, seq))
+        await run.publish(lambda seq: encode_event("error", _error_body(app, spec, exc), seq))
+    finally:
+        run.finished = True
+        aclose = getattr(items, "aclose", None)
+        if aclose is not None:
+            await aclose()
+        app.stream_runs.discard(run)
+
+
+def _error_body(app: "Flash", spec: EventCallbackSpec, exc: Exception) -> dict[str, Any]:
+    body: dict[str, Any] = {"stream": spec.func.__name__, "message": "The stream failed."}
+    if app.backend.error_handling_mode != "ignore":  # debug: show it like a callback error
+        body["message"] = f"{type(exc).__name__}: {exc}"
+        body["traceback"] = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return body

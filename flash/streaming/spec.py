@@ -1,0 +1,144 @@
+"""What `event_callback` records, checked at decoration time so mistakes surface at import."""
+from __future__ import annotations
+
+import hashlib
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+from dash.dependencies import Input, Output, State
+
+from ..exceptions import StreamError
+
+# Event callbacks declared with the module-level decorator wait here until an app takes them
+# on its first request, exactly like Dash's global `@callback`s.
+PENDING_STREAMS: list["EventCallbackSpec"] = []
+
+
+@dataclass
+class EventCallbackSpec:
+    func: Callable[..., Any]
+    inputs: list[Input]
+    states: list[State]
+    cancel: list[tuple[Input, Any]] = field(default_factory=list)
+    reset_props: list[tuple[Any, Mapping[str, Any]]] = field(default_factory=list)
+    on_error: Callable[[Exception], Any] | None = None
+    prevent_initial_call: bool = True
+    stream_id: str = ""
+
+    @property
+    def is_async(self) -> bool:
+        return inspect.isasyncgenfunction(self.func)
+
+    @property
+    def trigger_key(self) -> str:
+        """Event callbacks with the same dependencies share one trigger in the callback graph."""
+        return _digest([*self.inputs, *self.states, self.prevent_initial_call])
+
+    @property
+    def cancel_key(self) -> str:
+        return _digest([dep for dep, _ in self.cancel])
+
+
+def _digest(parts: Sequence[Any]) -> str:
+    return hashlib.sha1(repr([str(p) for p in parts]).encode()).hexdigest()[:16]
+
+
+def _usage(name: str) -> str:
+    return (
+        f"@event_callback(Input('start', 'n_clicks'), State(...), cancel=[(Input('stop', 'n_clicks'), 0)], "
+        f"reset_props=[('start', {{'disabled': False}})])\nasync def {name}(n_clicks, ...):\n"
+        "    yield stream_props('out', {'children': '...'})"
+    )
+
+
+def _check_func(func: Any) -> None:
+    name = getattr(func, "__name__", "my_stream")
+    if inspect.isasyncgenfunction(func) or inspect.isgeneratorfunction(func):
+        return
+    kind = "an async function" if inspect.iscoroutinefunction(func) else "a plain function"
+    raise StreamError(
+        f"event_callback decorates a generator that yields stream_props(...), but '{name}' is "
+        f"{kind}. Write it with `yield`:\n{_usage(name)}\n"
+        "For a callback that returns values, use @callback with Output(...) instead."
+    )
+
+
+def _split_deps(deps: Sequence[Any], name: str) -> tuple[list[Input], list[State]]:
+    inputs: list[Input] = []
+    states: list[State] = []
+    for dep in deps:
+        if isinstance(dep, (list, tuple)):
+            sub_in, sub_state = _split_deps(dep, name)
+            inputs += sub_in
+            states += sub_state
+        elif isinstance(dep, Output):
+            raise StreamError(
+                f"event_callback '{name}' got Output({dep.component_id!r}, {dep.component_property!r}); "
+                "event callbacks have no Output: yield stream_props(...) to update any component."
+            )
+        elif isinstance(dep, Input):
+            inputs.append(dep)
+        elif isinstance(dep, State):
+            states.append(dep)
+        else:
+            raise StreamError(
+                f"event_callback '{name}' takes Input(...) and State(...) dependencies, got {dep!r}."
+            )
+    return inputs, states
+
+
+def _check_cancel(cancel: Any, name: str) -> list[tuple[Input, Any]]:
+    if cancel is None:
+        return []
+    hint = "cancel=[(Input('tabs', 'value'), 'dashboard'), (Input('stop', 'n_clicks'), 0)]"
+    if not isinstance(cancel, (list, tuple)):
+        raise StreamError(f"event_callback '{name}': cancel must be a list of (Input, desired_state) pairs, e.g. {hint}.")
+    checked = []
+    for entry in cancel:
+        if not (isinstance(entry, (list, tuple)) and len(entry) == 2 and isinstance(entry[0], Input)):
+            raise StreamError(
+                f"event_callback '{name}': each cancel entry must be (Input(id, prop), desired_state); "
+                f"got {entry!r}. The stream closes when the input's value stops equalling desired_state, e.g. {hint}."
+            )
+        checked.append((entry[0], entry[1]))
+    return checked
+
+
+def _check_reset(reset_props: Any, name: str) -> list[tuple[Any, Mapping[str, Any]]]:
+    if reset_props is None:
+        return []
+    hint = "reset_props=[('start', {'disabled': False}), ('stop', {'hidden': True})]"
+    if not isinstance(reset_props, (list, tuple)):
+        raise StreamError(f"event_callback '{name}': reset_props must be a list of (id, props) pairs, e.g. {hint}.")
+    checked = []
+    for entry in reset_props:
+        ok = isinstance(entry, (list, tuple)) and len(entry) == 2
+        if not ok or not isinstance(entry[0], (str, dict)) or not isinstance(entry[1], Mapping):
+            raise StreamError(
+                f"event_callback '{name}': each reset_props entry must be (component_id, {{prop: value}}); "
+                f"got {entry!r}, e.g. {hint}."
+            )
+        checked.append((entry[0], entry[1]))
+    return checked
+
+
+def build_spec(func: Any, deps: Sequence[Any], cancel: Any, reset_props: Any, on_error: Any, prevent_initial_call: bool) -> EventCallbackSpec:
+    _check_func(func)
+    name = func.__name__
+    inputs, states = _split_deps(deps, name)
+    if not inputs:
+        raise StreamError(f"event_callback '{name}' needs at least one Input(...) to start it.\n{_usage(name)}")
+    if on_error is not None and not callable(on_error):
+        raise StreamError(f"event_callback '{name}': on_error must be a function taking the exception.")
+    spec = EventCallbackSpec(
+        func=func,
+        inputs=inputs,
+        states=states,
+        cancel=_check_cancel(cancel, name),
+        reset_props=_check_reset(reset_props, name),
+        on_error=on_error,
+        prevent_initial_call=bool(prevent_initial_call),
+    )
+    spec.stream_id = _digest([f"{func.__module__}.{func.__qualname__}", *inputs, *states])
+    return spec
