@@ -25,6 +25,9 @@ from dash import (  # noqa: F401
     dash_table,
     dcc,
     development,
+    backends,
+    background_callback,
+    fingerprint,
     get_app,
     get_asset_url,
     get_relative_path,
@@ -39,6 +42,8 @@ from dash import (  # noqa: F401
     set_props,
     strip_relative_path,
     stringify_id,
+    types,
+    version,
 )
 
 from . import dependencies, exceptions  # noqa: F401
@@ -94,4 +99,9 @@ __all__ = [
     "ctx",
     "hooks",
     "stringify_id",
+    "backends",
+    "background_callback",
+    "fingerprint",
+    "types",
+    "version",
 ]

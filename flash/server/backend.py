@@ -15,6 +15,7 @@ from dash.exceptions import InvalidResourceError, PreventUpdate
 from quart import Quart, Response, request
 from werkzeug.exceptions import HTTPException
 
+from .compression import enable_gzip
 from .devserver import run_hypercorn
 from .dispatch import make_dispatch
 from .errors import RequestError, http_error_response, json_error, request_error_response
@@ -110,6 +111,9 @@ class FlashServer(QuartDashServer):
     def register_prune_error_handler(self, secret: str, prune_errors: bool) -> None:
         # The generic handler above reads this mode; debug shows the traceback in dev tools.
         self.error_handling_mode = "prune" if prune_errors else "raise"
+
+    def enable_compression(self) -> None:
+        enable_gzip(self.server)
 
     # --- hooks ----------------------------------------------------------------------------
     def after_request(self, func: Callable[..., Any]) -> None:

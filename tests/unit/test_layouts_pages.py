@@ -1,0 +1,137 @@
+"""Layouts and pages: components, sync functions (in a thread) and async functions."""
+import asyncio
+import json
+import threading
+
+import pytest
+
+import flash
+from flash import Flash, dcc, html, page_container, register_page
+from tests.conftest import callback_body, dep, get_json, run
+
+
+def layout_children(app):
+    async def go():
+        client = app.server.test_client()
+        return await get_json(client, "/_dash-layout")
+
+    status, data = run(go())
+    assert status == 200
+    return data
+
+
+def test_component_layout():
+    app = Flash(__name__)
+    app.layout = html.Div("static", id="root")
+    assert layout_children(app)["props"]["children"] == "static"
+
+
+def test_sync_layout_function_runs_in_a_thread():
+    app = Flash(__name__)
+    threads = []
+
+    def layout():
+        threads.append(threading.current_thread() is threading.main_thread())
+        return html.Div("sync", id="root")
+
+    app.layout = layout
+    assert layout_children(app)["props"]["children"] == "sync"
+    # The first call validates at assignment (as Dash does); serving calls run in the pool.
+    assert threads[-1] is False
+
+
+def test_async_layout_function_is_awaited_on_the_loop():
+    app = Flash(__name__)
+    calls = []
+
+    async def layout():
+        await asyncio.sleep(0)
+        calls.append(threading.current_thread() is threading.main_thread())
+        return html.Div(f"async {len(calls)}", id="root")
+
+    app.layout = layout
+    data = layout_children(app)
+    assert data["props"]["children"].startswith("async")
+    assert calls and all(calls)
+
+
+def test_async_layout_with_duplicate_ids_fails_validation_on_first_request():
+    app = Flash(__name__)
+
+    async def layout():
+        return html.Div([html.Div(id="same"), html.Div(id="same")])
+
+    app.layout = layout
+
+    async def go():
+        client = app.server.test_client()
+        return (await client.get("/_dash-layout")).status_code
+
+    assert run(go()) == 500
+
+
+def test_layout_hooks_and_extra_components_apply():
+    app = Flash(__name__)
+    app.layout = html.Div(id="root")
+    app._extra_components.append(html.Div(id="extra"))
+    data = layout_children(app)
+    ids = [c["props"].get("id") for c in data["props"]["children"]]
+    assert ids == ["root", "extra"]
+
+
+@pytest.fixture
+def pages_app():
+    app = Flash(__name__, use_pages=True, pages_folder="")
+
+    async def home(**query):
+        await asyncio.sleep(0)
+        return html.Div(f"home {sorted(query.items())}", id="home")
+
+    def report(report_id=None, **query):
+        return html.Div(f"report {report_id} in {threading.current_thread() is threading.main_thread()}")
+
+    async def report_title(report_id=None):
+        return f"Report {report_id}"
+
+    register_page("home", path="/", layout=home, title="Home")
+    register_page("report", path_template="/report/<report_id>", layout=report, title=report_title)
+    app.layout = html.Div([dcc.Location(id="_pages_location"), page_container])
+    return app
+
+
+def route(app, pathname, search=""):
+    async def go():
+        client = app.server.test_client()
+        await client.get("/")  # first request installs the router callback
+        deps = json.loads(await (await client.get("/_dash-dependencies")).get_data())
+        router = next(d for d in deps if "_pages_content.children" in d["output"])
+        body = callback_body(
+            router["output"],
+            [dep("_pages_location", "pathname", pathname), dep("_pages_location", "search", search)],
+            outputs=[{"id": "_pages_content", "property": "children"}, {"id": "_pages_store", "property": "data"}],
+        )
+        response = await client.post("/_dash-update-component", json=body)
+        return json.loads(await response.get_data())["response"]
+
+    return run(go())
+
+
+def test_async_page_layout_with_query_string(pages_app):
+    response = route(pages_app, "/", "?a=1&b=two")
+    assert response["_pages_content"]["children"]["props"]["children"] == "home [('a', '1'), ('b', 'two')]"
+    assert response["_pages_store"]["data"] == {"title": "Home"}
+
+
+def test_sync_page_layout_runs_in_thread_with_path_template_and_async_title(pages_app):
+    response = route(pages_app, "/report/42")
+    assert response["_pages_content"]["children"]["props"]["children"] == "report 42 in False"
+    assert response["_pages_store"]["data"] == {"title": "Report 42"}
+
+
+def test_unknown_page_is_404_layout(pages_app):
+    response = route(pages_app, "/nowhere")
+    assert "404" in json.dumps(response["_pages_content"]["children"])
+
+
+def test_page_registry_is_dash_registry(pages_app):
+    assert set(flash.page_registry) == {"home", "report"}
