@@ -1,0 +1,135 @@
+"""Headless Debian Chromium for Dash's selenium helpers, and the Flash browser composite."""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+from dash.testing.composite import DashComposite
+from dash.testing.consts import SELENIUM_GRID_DEFAULT
+from selenium.webdriver.chrome.options import Options as ChromeOptions
+
+from .wait import wait_for
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+# Root in a container: no sandbox, no GPU, small /dev/shm; and nothing that phones home.
+CHROMIUM_FLAGS: tuple[str, ...] = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--window-size=1280,1024",
+)
+
+
+def chromium_path() -> str | None:
+    """Chromium binary: $DASH_TEST_CHROMEPATH, else Debian's, else let selenium decide."""
+    path = os.environ.get("DASH_TEST_CHROMEPATH") or CHROMIUM
+    return path if os.path.exists(path) else None
+
+
+def chromedriver_path() -> str | None:
+    """chromedriver matching Debian's Chromium: $FLASH_TEST_CHROMEDRIVER or /usr/bin's."""
+    path = os.environ.get("FLASH_TEST_CHROMEDRIVER") or CHROMEDRIVER
+    return path if os.path.exists(path) else shutil.which("chromedriver")
+
+
+def use_system_chromedriver() -> None:
+    """Put Debian's chromedriver first on PATH: selenium 4.2 looks there and never downloads."""
+    driver = chromedriver_path()
+    if driver and shutil.which("chromedriver") != driver:
+        folder = os.path.dirname(driver)
+        os.environ["PATH"] = folder + os.pathsep + os.environ.get("PATH", "")
+
+
+def force_headless() -> bool:
+    """No display to draw on (or running in CI): the browser must be headless."""
+    ci = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+    return ci or not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    )
+
+
+def chrome_options() -> ChromeOptions:
+    """ChromeOptions for Debian Chromium; Dash's `_get_chrome` adds its own flags on top."""
+    options = ChromeOptions()
+    binary = chromium_path()
+    if binary:
+        options.binary_location = binary
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    return options
+
+
+def browser_kwargs(config: Any, download_path: Path) -> dict[str, Any]:
+    """Keyword arguments for `dash.testing.browser.Browser`, from Dash's CLI options if loaded."""
+
+    def opt(name: str, default: Any) -> Any:
+        return config.getoption(name, default)
+
+    return {
+        "browser": opt("webdriver", "Chrome"),
+        "remote": opt("remote", False),
+        "remote_url": opt("remote_url", SELENIUM_GRID_DEFAULT),
+        "headless": bool(opt("headless", False)) or force_headless(),
+        "options": config.hook.pytest_setup_options(),
+        "download_path": str(download_path),
+        "percy_assets_root": opt("percy_assets", "tests/assets"),
+        "percy_finalize": opt("nopercyfinalize", True),
+        "pause": opt("pause", False),
+    }
+
+
+def _safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:150]
+
+
+class FlashComposite(DashComposite):
+    """`DashComposite` (all of Dash's browser helpers) bound to a Flash runner."""
+
+    def __init__(
+        self, server: Any, *, artifacts_dir: str | os.PathLike[str] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(server, **kwargs)
+        self.artifacts_dir = Path(artifacts_dir or "test-artifacts")
+        self._snapshots: set[str] = set()
+
+    def start_server(self, app: Any, navigate: bool = True, **kwargs: Any) -> None:
+        """Serve `app` (see `FlashRunner.start` for kwargs) and, by default, open it."""
+        super().start_server(app, navigate=navigate, **kwargs)
+
+    def url_for(self, path: str = "/") -> str:
+        """Absolute URL of `path` on the running app (for `requests`/`httpx` checks)."""
+        return self.server.url_for(path)
+
+    def wait_for(
+        self, predicate: Callable[[], T], timeout: float | None = None, msg: str = ""
+    ) -> T:
+        """Poll `predicate` (default timeout: the browser's `wait_timeout`)."""
+        return wait_for(predicate, timeout=timeout or self.wait_timeout, msg=msg)
+
+    def take_snapshot(self, name: str) -> None:
+        """Save a screenshot and the page HTML into `test-artifacts/` (once per test)."""
+        if name in self._snapshots:
+            return
+        self._snapshots.add(name)
+        try:
+            self.artifacts_dir.mkdir(parents=True, exist_ok=True)
+            stem = self.artifacts_dir / _safe_name(name)
+            self.driver.save_screenshot(f"{stem}.png")
+            Path(f"{stem}.html").write_text(self.driver.page_source, encoding="utf-8")
+            logger.warning("saved failure artifacts %s.png/.html", stem)
+        except Exception:  # pylint: disable=broad-except
+            logger.exception("could not save failure artifacts for %s", name)
