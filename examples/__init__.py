@@ -1,0 +1,1 @@
+"""Runnable Flash example apps; `python -m examples` serves them all as a gallery."""

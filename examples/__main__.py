@@ -1,0 +1,86 @@
+"""The example gallery: every example app on its own port, and an index that links to them.
+
+Each example runs in its own process (examples use module-level `@callback`s, as Dash apps do, so
+each needs its own interpreter) under Hypercorn; the index is itself a Flash app.
+Defaults: index on http://127.0.0.1:8050, examples on the following ports. Override with
+FLASH_GALLERY_HOST / FLASH_GALLERY_PORT.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+EXAMPLES = [
+    ("basic", "Basic app", "An input echoed by an async callback."),
+    ("async_gather", "Sync vs async", "Three waits in a sync callback (~2.2 s) vs asyncio.gather (~1 s)."),
+    ("stream_table", "Chunked table stream", "Rows stream into dash-ag-grid chunk by chunk; stop cancels and resets."),
+    ("stock_ticker", "Endless stock ticker", "An endless extendData stream that stops when you leave the page."),
+    ("token_stream", "Token stream", "LLM-style tokens appended with Patch as they arrive."),
+    ("pages_app", "Multi-page app", "use_pages with async page layouts and titles."),
+]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def available() -> list[tuple[str, str, str]]:
+    return [e for e in EXAMPLES if (ROOT / "examples" / f"{e[0]}.py").exists()]
+
+
+def start_example(module: str, host: str, port: int) -> subprocess.Popen:
+    command = [sys.executable, "-m", "hypercorn", f"examples.{module}:app.server", "--bind", f"{host}:{port}"]
+    return subprocess.Popen(command, cwd=ROOT)
+
+
+def index_app(host: str, links: list[tuple[str, str, str, int]]):
+    from flash import Flash, html
+
+    app = Flash(__name__, title="Flash examples")
+    app.layout = html.Div(
+        [
+            html.H1("Flash example gallery"),
+            html.P("Each example is a plain Flash app in examples/; run one alone with python examples/<name>.py."),
+            html.Ul(
+                [
+                    html.Li([html.A(title, href=f"http://{host}:{port}/", id=f"link-{module}"), f" — {text}"])
+                    for module, title, text, port in links
+                ]
+            ),
+        ],
+        style={"fontFamily": "sans-serif", "maxWidth": "48rem", "margin": "2rem auto"},
+    )
+    return app
+
+
+def main() -> None:
+    if importlib.util.find_spec("flash") is None:
+        sys.exit("Flash is not installed: run `bash scripts/gallery` (it installs and serves).")
+    host = os.environ.get("FLASH_GALLERY_HOST", "127.0.0.1")
+    port = int(os.environ.get("FLASH_GALLERY_PORT", "8050"))
+    links = [(m, t, d, port + 1 + i) for i, (m, t, d) in enumerate(available())]
+    children = [start_example(m, host, p) for m, _, _, p in links]
+
+    def stop(*_: object) -> None:
+        for child in children:
+            child.terminate()
+        for child in children:
+            child.wait(timeout=10)
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    time.sleep(0.5)
+    print(f"Flash example gallery on http://{host}:{port}/")
+    for module, title, _, example_port in links:
+        print(f"  {title:<22} http://{host}:{example_port}/   (examples/{module}.py)")
+    try:
+        index_app(host, links).run(host=host, port=port, debug=False)
+    finally:
+        stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""The README's code blocks are real apps: run them in Chromium exactly as printed."""
+import re
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def readme_app(heading: str):
+    """Exec the first ```python block under `heading` as a fresh module and return its app."""
+    text = README.read_text()
+    section = text.split(heading, 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    module = types.ModuleType(f"readme_{abs(hash(heading))}")
+    module.__file__ = str(README)
+    sys.modules[module.__name__] = module
+    exec(compile(code, str(README), "exec"), module.__dict__)  # noqa: S102 - our own README
+    return module.app
+
+
+@pytest.mark.browser
+def test_readme_basic_app(dash_duo_mp):
+    dash_duo_mp.start_server(readme_app("## A basic app"))
+    dash_duo_mp.wait_for_text_to_equal("#greeting", "Hello, world!")
+    box = dash_duo_mp.find_element("#name")
+    box.send_keys("!")
+    dash_duo_mp.wait_for_text_to_equal("#greeting", "Hello, world!!")
+    assert dash_duo_mp.get_logs() == []
+
+
+@pytest.mark.browser
+def test_readme_streaming_app_streams_and_stops(dash_duo_mp):
+    app = readme_app("## Streaming with `event_callback`")
+    dash_duo_mp.start_server(app)
+    rows = dash_duo_mp.find_element("#rows")
+    rows.clear()
+    rows.send_keys("3")
+    dash_duo_mp.find_element("#start").click()
+    dash_duo_mp.wait_for_text_to_equal("#items li:nth-child(1)", "row 0", timeout=5)
+    assert dash_duo_mp.find_element("#start").get_attribute("disabled") == "true"
+    dash_duo_mp.wait_for_text_to_equal("#status", "done", timeout=8)
+    assert len(dash_duo_mp.find_elements("#items li")) == 3
+    assert dash_duo_mp.find_element("#start").get_attribute("disabled") is None
+
+    # Start again with many rows, then stop: the stream closes and reset_props applies.
+    rows.clear()
+    rows.send_keys("50")
+    dash_duo_mp.find_element("#start").click()
+    dash_duo_mp.wait_for_text_to_equal("#items li:nth-child(1)", "row 0", timeout=5)
+    dash_duo_mp.find_element("#stop").click()
+    dash_duo_mp.wait_for_element("#start:not([disabled])", timeout=5)
+    stopped_at = len(dash_duo_mp.find_elements("#items li"))
+    assert stopped_at < 50
+    assert dash_duo_mp.find_element("#stop").get_attribute("hidden") == "true"
+    assert dash_duo_mp.driver.execute_script("return window.flash.running()") == []
