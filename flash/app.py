@@ -13,6 +13,7 @@ from quart import Quart
 
 from . import client  # noqa: F401  (registers the JS client as a component suite)
 from .server import FlashServer
+from .server.context import build_callback_context
 from .server.layout import is_async_callable, resolve_layout
 from .server.pages import install_router
 from .server.threads import run_in_thread
@@ -128,6 +129,11 @@ class Flash(dash.Dash):
         PENDING_STREAMS.clear()
         self.streams.update((spec.stream_id, spec) for spec in specs)
         wire_streams(self, specs)
+
+    def _initialize_context(self, body: Any) -> Any:
+        """Dash's callback context, with request details read lazily (see server/context.py)."""
+        spec = self.callback_map.get(body.get("output")) or {}
+        return build_callback_context(body, self.backend.response_adapter(), eager=bool(spec.get("background")))
 
     # --- layout -------------------------------------------------------------------------
     @property

@@ -28,7 +28,9 @@ def make_dispatch(app: "Flash") -> Callable[[], Awaitable[Any]]:
             data = await call()
         else:
             data = await run_in_thread(app.backend.executor, call)
-        return cb_ctx.dash_response.set_response(data=data)
+        response = cb_ctx.dash_response.set_response(data=data)
+        response.timeout = None  # a buffered body: skip Quart's per-response timeout task
+        return response
 
     # Integrations (e.g. CSRF exemptions) key on Dash's historical view name.
     dispatch.__name__ = dispatch.__qualname__ = "dispatch"

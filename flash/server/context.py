@@ -1,0 +1,58 @@
+"""Dash's per-callback context, built cheaply: request details are read only when asked for.
+
+Dash copies every header and cookie of every callback request into the context up front; most
+callbacks never look at them. Flash stores the request and fills `headers`, `cookies`, `args`,
+`path`, `remote` and `origin` on first access, with the same values Dash would give.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from dash._utils import AttributeDict, inputs_to_dict
+from quart import request
+
+_READERS: dict[str, Callable[[Any], Any]] = {
+    "cookies": lambda r: dict(r.cookies),
+    "headers": lambda r: dict(r.headers),
+    "args": lambda r: r.args,
+    "path": lambda r: r.full_path,
+    "remote": lambda r: r.remote_addr,
+    "origin": lambda r: r.headers.get("origin"),
+}
+
+
+class CallbackContext(AttributeDict):
+    def __missing__(self, key: str) -> Any:
+        reader = _READERS.get(key)
+        if reader is None:
+            raise KeyError(key)
+        value = reader(self.__dict__["_request"])
+        dict.__setitem__(self, key, value)
+        return value
+
+    def materialize(self) -> "CallbackContext":
+        """Fill every request entry (a background job's copy of the context needs them all)."""
+        for key in _READERS:
+            self[key]  # pylint: disable=pointless-statement
+        return self
+
+
+def build_callback_context(body: dict, response_adapter: Any, eager: bool) -> CallbackContext:
+    inputs = body.get("inputs", [])
+    states = body.get("state", [])
+    input_values = inputs_to_dict(inputs)
+    context = CallbackContext(
+        inputs_list=inputs,
+        states_list=states,
+        outputs_list=body.get("outputs", []),
+        input_values=input_values,
+        state_values=inputs_to_dict(states),
+        triggered_inputs=[
+            {"prop_id": prop_id, "value": input_values.get(prop_id)}
+            for prop_id in body.get("changedPropIds", [])
+        ],
+        dash_response=response_adapter,
+        updated_props={},
+    )
+    object.__setattr__(context, "_request", request._get_current_object())  # pylint: disable=protected-access
+    return context.materialize() if eager else context
