@@ -166,3 +166,52 @@ def test_pattern_matching_all_inputs():
     status, data = run(go())
     assert status == 200
     assert data["response"]["sum"]["children"] == "6 from {'i': 1, 'type': 'item'}"
+
+
+def test_request_details_in_ctx_match_the_request():
+    app = make_app()
+
+    @app.callback(Output("out", "children"), Input("btn", "n_clicks"))
+    def details(n):
+        return {
+            "cookie": ctx.cookies.get("session"),
+            "header": ctx.headers.get("X-Custom"),
+            "arg": ctx.args.get("q"),
+            "path": ctx.path,
+            "origin": ctx.origin,
+        }
+
+    async def go():
+        client = app.server.test_client()
+        client.set_cookie("localhost", "session", "abc")
+        response = await client.post(
+            "/_dash-update-component?q=7",
+            json=callback_body("out.children", [dep("btn", "n_clicks", 1)]),
+            headers={"X-Custom": "yes", "Origin": "http://example.test"},
+        )
+        return json.loads(await response.get_data())
+
+    data = run(go())
+    assert data["response"]["out"]["children"] == {
+        "cookie": "abc",
+        "header": "yes",
+        "arg": "7",
+        "path": "/_dash-update-component?q=7",
+        "origin": "http://example.test",
+    }
+
+
+def test_callback_can_set_cookies_and_headers_on_the_response():
+    app = make_app()
+
+    @app.callback(Output("out", "children"), Input("btn", "n_clicks"))
+    async def cookie_setter(n):
+        ctx.response.set_cookie("theme", "dark")
+        return "ok"
+
+    async def go():
+        client = app.server.test_client()
+        response = await client.post("/_dash-update-component", json=callback_body("out.children", [dep("btn", "n_clicks", 1)]))
+        return response.headers.get_all("Set-Cookie")
+
+    assert any(c.startswith("theme=dark") for c in run(go()))
