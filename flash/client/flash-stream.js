@@ -14,6 +14,9 @@
     var queued = [];         // [id, props] waiting for the next frame
     var flushScheduled = false;
     var MAX_BACKOFF_MS = 5000;
+    // Props a component consumes as events rather than state: each value must reach it in a
+    // render of its own, or all but the last of a frame are lost. Apps may push more names.
+    var deltaProps = ["extendData", "prependData", "rowTransaction"];
 
     function isPatch(value) {
         return value !== null && typeof value === "object" && value.__dash_patch_update !== undefined;
@@ -67,10 +70,43 @@
         return merged;
     }
 
+    /* How many queued updates go in one batch: stop before a delta prop for a component this
+     * batch already updates (it would be merged or rendered away); the rest keeps its order. */
+    function frameSize(updates) {
+        var touched = {};
+        for (var i = 0; i < updates.length; i += 1) {
+            var key = idKey(updates[i][0]);
+            var delta = Object.keys(updates[i][1]).some(function (name) {
+                return deltaProps.indexOf(name) >= 0;
+            });
+            if (touched[key] === "delta" || (delta && touched[key])) {
+                return i;
+            }
+            touched[key] = delta ? "delta" : true;
+        }
+        return updates.length;
+    }
+
+    /* The rest of a frame that stopped at a delta prop goes in the next task, once the component
+     * has rendered the previous value (React renders in a task posted before this one). */
+    var nextTask = (function () {
+        var channel = new MessageChannel();
+        var pending = null;
+        channel.port1.onmessage = function () {
+            var fn = pending;
+            pending = null;
+            fn();
+        };
+        return function (fn) {
+            pending = fn;
+            channel.port2.postMessage(null);
+        };
+    }());
+
     function flush() {
-        flushScheduled = false;
-        var batch = coalesce(queued);
-        queued = [];
+        var size = frameSize(queued);
+        var batch = coalesce(queued.slice(0, size));
+        queued = queued.slice(size);
         batch.forEach(function (update) {
             try {
                 window.dash_clientside.set_props(update[0], update[1]);
@@ -78,10 +114,19 @@
                 console.warn("Flash: could not update", update[0], err);
             }
         });
+        if (queued.length) {
+            nextTask(flush);  // flushScheduled stays true: one drain at a time
+        } else {
+            flushScheduled = false;
+        }
     }
 
     function apply(updates) {
         Array.prototype.push.apply(queued, updates);
+        schedule();
+    }
+
+    function schedule() {
         if (flushScheduled) {
             return;
         }
@@ -207,6 +252,8 @@
         }
         if (event.type === "props") {
             apply(JSON.parse(event.data));
+        } else if (event.type === "open") {
+            this.opened(JSON.parse(event.data));
         } else if (event.type === "done") {
             return "done";
         } else if (event.type === "error") {
@@ -214,6 +261,15 @@
             return "error";
         }
         return null;
+    };
+
+    Run.prototype.opened = function (info) {
+        if (!info.resumed && this.lastEventId !== null) {
+            // The server no longer had this run (past the resume window, or another worker):
+            // the generator starts over, so the page starts over too, from reset_props.
+            this.lastEventId = null;
+            apply(this.settings.reset);
+        }
     };
 
     Run.prototype.fail = function (error) {
@@ -286,6 +342,7 @@
         cancel: cancel,
         running: function () { return Object.keys(running); },
         stop: function (id) { if (running[id]) { running[id].stop(true); } },
+        deltaProps: deltaProps,
         _coalesce: coalesce
     });
 }());

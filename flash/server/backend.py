@@ -5,6 +5,7 @@ Dash's Quart adapters for request/response/websocket handling and owning only wh
 """
 from __future__ import annotations
 
+import functools
 import inspect
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable
@@ -25,6 +26,16 @@ if TYPE_CHECKING:
     from ..app import Flash
 
 DEFAULT_MAX_REQUEST_SIZE = 16 * 1024 * 1024
+
+
+def _awaiting(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Quart would run a sync view in a thread and get back an un-awaited coroutine."""
+
+    @functools.wraps(view)
+    async def call(*args: Any, **kwargs: Any) -> Any:
+        return await view(*args, **kwargs)
+
+    return call
 
 
 class FlashServer(QuartDashServer):
@@ -49,6 +60,15 @@ class FlashServer(QuartDashServer):
         return self.get_callback_executor(self.thread_pool_size)
 
     # --- routes -------------------------------------------------------------------------
+    def add_url_rule(self, rule: str, view_func: Callable[..., Any], endpoint: str | None = None,
+                     methods: list[str] | None = None) -> None:
+        """Await an `async def` view hidden behind a sync wrapper (e.g. Dash's `hooks.route`)."""
+        if not inspect.iscoroutinefunction(view_func) and inspect.iscoroutinefunction(
+            inspect.unwrap(view_func)
+        ):
+            view_func = _awaiting(view_func)
+        super().add_url_rule(rule, view_func, endpoint=endpoint, methods=methods)
+
     def serve_callback(self, dash_app: "Flash") -> Callable[..., Any]:  # type: ignore[override]
         return make_dispatch(dash_app)
 

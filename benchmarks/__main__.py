@@ -1,0 +1,171 @@
+"""`python -m benchmarks [--quick] [--only W1,W4]`: run issue 4's benchmark suite and report.
+
+Starts every contender's server on 127.0.0.1, measures, stops it; prints medians, Flash ÷ peer
+ratios and the targets; writes benchmarks/results/latest.json and latest.png.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib
+import importlib.metadata
+import importlib.util
+import os
+import platform
+import random
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from typing import Any
+
+REQUIRED = {  # import name -> pip package
+    "flash": "dash-flash (pip install -e . from the repo root)",
+    "dash": "dash[async]>=4.4.1,<4.5",
+    "quart": "quart",
+    "flask": "flask",
+    "hypercorn": "hypercorn",
+    "uvicorn": "uvicorn",
+    "gunicorn": "gunicorn",
+    "httpx": "httpx",
+    "matplotlib": "matplotlib",
+    "psutil": "psutil",
+    "orjson": "orjson",
+    "wsproto": "wsproto",
+}
+
+
+def check_requirements() -> None:
+    missing = []
+    for module, package in REQUIRED.items():
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            missing.append(package)
+    if missing:
+        sys.exit("benchmarks: missing Python packages: " + ", ".join(missing)
+                 + "\n  install them with: pip install -e '.[bench]'  (or pip install " + " ".join(missing) + ")")
+    if shutil.which("wrk") is None:
+        print("benchmarks: wrk not found; using the Python load generator instead (slower; numbers are lower "
+              "bounds). For wrk: apt-get install -y wrk", file=sys.stderr)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="~2 minute smoke run: 1 round, smaller workloads")
+    parser.add_argument("--only", default="", help="comma-separated workloads, e.g. W1,W4")
+    parser.add_argument("--contenders", default="", help="comma-separated contender names (default: all)")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds (default 3, --quick 1)")
+    parser.add_argument("--seed", type=int, default=None, help="shuffle seed (default: random, printed)")
+    parser.add_argument("--no-readme", action="store_true", help="do not rewrite the table in benchmarks/README.md")
+    return parser.parse_args(argv)
+
+
+def machine() -> dict[str, Any]:
+    import psutil  # pylint: disable=import-outside-toplevel
+
+    model = "unknown"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            model = next((ln.split(":", 1)[1].strip() for ln in info if ln.startswith("model name")), model)
+    except OSError:
+        pass
+    return {"nproc": os.cpu_count(), "cpu_model": model, "python": platform.python_version(),
+            "os": f"{platform.system()} {platform.release()}", "memory_gb": psutil.virtual_memory().total / 2**30}
+
+
+def versions() -> dict[str, str]:
+    out = {}
+    for dist in ("dash-flash", "dash", "quart", "flask", "hypercorn", "uvicorn", "gunicorn", "orjson"):
+        try:
+            out[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            out[dist] = "missing"
+    fast = [m for m in ("uvloop", "httptools") if importlib.util.find_spec(m)]
+    out["uvicorn loop/http"] = "+".join(fast) if fast else "asyncio/h11"
+    if shutil.which("wrk"):
+        first = subprocess.run(["wrk", "--version"], capture_output=True, text=True, check=False).stdout.split()
+        out["wrk"] = first[1] if len(first) > 1 else "?"
+    return out
+
+
+def git_state() -> str:
+    """The commit measured, and whether the work tree had changes (Flash is edited while it runs)."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True, check=False,
+                              cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__)))).stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    dirty = git("status", "--porcelain", "--untracked-files=no", "flash")
+    return f"{commit}{' + uncommitted changes in flash/' if dirty else ''}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    check_requirements()
+    # pylint: disable=import-outside-toplevel
+    from . import apps, chart, report
+    from .targets import check_all
+    from .contenders import BY_NAME, CONTENDERS, new_log_dir
+    from .runner import Run
+    from .workloads import Config, all_workloads
+    from .workloads.w5_idle import raise_fd_limit
+
+    cfg = Config.quick_config() if args.quick else Config()
+    if args.rounds:
+        cfg.rounds = args.rounds
+    workloads = all_workloads()
+    if args.only:
+        wanted = {w.strip().upper() for w in args.only.split(",") if w.strip()}
+        unknown = wanted - {w.NAME for w in workloads}
+        if unknown:
+            sys.exit(f"benchmarks: unknown workload(s) {', '.join(sorted(unknown))}; choose from W1..W6")
+        workloads = [w for w in workloads if w.NAME in wanted]
+    contenders = list(CONTENDERS)
+    if args.contenders:
+        names = [n.strip() for n in args.contenders.split(",")]
+        bad = [n for n in names if n not in BY_NAME]
+        if bad:
+            sys.exit(f"benchmarks: unknown contender(s) {bad}; choose from {list(BY_NAME)}")
+        contenders = [BY_NAME[n] for n in names]
+    seed = args.seed if args.seed is not None else random.randrange(1 << 30)
+    raise_fd_limit(65536)  # servers inherit it: W5 holds 10,000 sockets
+    cfg.stream_ids = apps.stream_ids()
+    command = "python -m benchmarks " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+    print(f"benchmarks: {', '.join(w.NAME for w in workloads)} x {len(contenders)} contenders, "
+          f"{cfg.rounds} round(s), seed {seed}", flush=True)
+
+    started = time.monotonic()
+    run = Run(cfg, workloads, contenders, new_log_dir(), seed)
+    run.run()
+    elapsed = time.monotonic() - started
+
+    samples = {w: {m: dict(c) for m, c in ms.items()} for w, ms in run.samples.items()}
+    medians = report.medians_of(samples)
+    checks = check_all(medians)
+    meta = {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": command.strip(), "elapsed_s": elapsed, "seed": seed, "machine": machine(),
+        "versions": versions(), "git": git_state(), "load_tool": "wrk" if shutil.which("wrk") else "python",
+        "config": {k: v for k, v in vars(cfg).items() if k != "stream_ids"}, "errors": run.errors,
+        "loadavg": " / ".join(f"{x:.1f}" for x in run.loadavg),
+    }
+    notes = [f"\nRun took {elapsed:.0f}s. Raw figures: {report.RESULTS / 'latest.json'}, chart: {report.RESULTS / 'latest.png'}"]
+    print("\n" + report.console(medians, workloads, checks, notes))
+    report.write_json(report.RESULTS / "latest.json", samples, {k: dict(v) for k, v in run.extra.items()},
+                      medians, checks, meta)
+    chart.draw(medians, workloads, report.RESULTS / "latest.png", f"Flash benchmarks — {meta['date']} — {meta['command']}")
+    if args.quick or args.only or args.contenders or args.rounds or args.no_readme:
+        print("benchmarks/README.md left as is (only a full default run rewrites its table).")
+    elif report.update_readme(report.markdown(medians, workloads, checks, meta)):
+        print("benchmarks/README.md table updated.")
+    if run.errors:
+        print(f"{len(run.errors)} error(s) during the run; see above and latest.json.", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

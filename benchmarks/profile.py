@@ -1,0 +1,75 @@
+"""`python -m benchmarks.profile [flash|dash_quart] [--sync] [-n N]`: where one callback request's time goes.
+
+Runs W1's in-process loop under cProfile and prints the functions with the most own time and
+the most cumulative time, per request, so hot paths can be compared between frameworks.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import pstats
+
+import orjson
+
+from . import apps
+from .serve import make
+from .workloads.w1_inprocess import AsgiClient
+
+
+async def _loop(app_name: str, sync: bool, iterations: int, profiler: cProfile.Profile, stream: int) -> None:
+    client = AsgiClient(make(app_name))
+    await client.startup()
+    await client.request("GET", "/")
+    if stream:
+        path = f"/_flash/stream/{apps.stream_ids()['tick']}"
+        await client.request("POST", path, orjson.dumps(apps.stream_body(apps.TICK_INPUT, 100, "warm")))
+        profiler.enable()
+        for i in range(iterations):
+            await client.request("POST", path, orjson.dumps(apps.stream_body(apps.TICK_INPUT, stream, f"r{i}")))
+        profiler.disable()
+        return
+    body = orjson.dumps(apps.callback_body(apps.TRIVIAL_SYNC if sync else apps.TRIVIAL_ASYNC))
+    for _ in range(200):
+        await client.request("POST", "/_dash-update-component", body)
+    profiler.enable()
+    for _ in range(iterations):
+        await client.request("POST", "/_dash-update-component", body)
+    profiler.disable()
+
+
+def profile(app_name: str, sync: bool = False, iterations: int = 3000, top: int = 30, stream: int = 0) -> str:
+    """The profile report as text (own time, then cumulative time), figures per request
+    (with `stream`: per stream of that many messages, W4's path)."""
+    profiler = cProfile.Profile()
+    asyncio.run(_loop(app_name, sync, iterations, profiler, stream))
+    stats = pstats.Stats(profiler)
+    total = stats.total_tt  # type: ignore[attr-defined]
+    out = io.StringIO()
+    what = f"stream of {stream} messages" if stream else f"{'sync' if sync else 'async'} callback"
+    out.write(f"{app_name} {what}: {total / iterations * 1e6:.0f} us/request under cProfile ({iterations} requests)\n")
+    for key, title in (("tottime", "own time"), ("cumulative", "cumulative time")):
+        out.write(f"\nTop {top} by {title} (us per request):\n")
+        rows = sorted(stats.stats.items(), key=lambda kv: kv[1][2 if key == "tottime" else 3], reverse=True)  # type: ignore[attr-defined]
+        for (filename, line, func), (_cc, calls, tottime, cumtime, _) in rows[:top]:
+            where = filename.split("site-packages/")[-1].split("/work/main/")[-1]
+            out.write(f"  {tottime / iterations * 1e6:7.1f} own {cumtime / iterations * 1e6:7.1f} cum "
+                      f"{calls / iterations:5.1f}x  {where}:{line}({func})\n")
+    return out.getvalue()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.profile", description=__doc__)
+    parser.add_argument("app", nargs="?", default="flash", choices=["flash", "dash_quart", "raw"])
+    parser.add_argument("--sync", action="store_true", help="profile the sync trivial callback")
+    parser.add_argument("-n", "--iterations", type=int, default=3000)
+    parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--stream", type=int, default=0, metavar="N",
+                        help="profile Flash event streams of N messages instead (W4); -n is then the stream count")
+    args = parser.parse_args()
+    print(profile(args.app, args.sync, args.iterations, args.top, args.stream))
+
+
+if __name__ == "__main__":
+    main()

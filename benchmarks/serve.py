@@ -1,0 +1,43 @@
+"""App factories for the servers: `hypercorn 'benchmarks.serve:flash()'`, `uvicorn --factory ...`.
+
+Factories rather than module attributes, so a server process only ever builds the one app it
+serves: no other framework's registries or memory end up in its RSS.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from . import apps
+
+
+def flash() -> Any:
+    from flash import Flash  # pylint: disable=import-outside-toplevel
+
+    return apps.build_app(Flash, stream_heartbeat=1).server
+
+
+def dash_quart() -> Any:
+    import dash  # pylint: disable=import-outside-toplevel
+
+    return apps.build_app(dash.Dash, backend="quart").server
+
+
+def dash_flask() -> Any:
+    """A WSGI app. Plain `pip install dash` has no asgiref, so Dash serves sync views: match that."""
+    import dash  # pylint: disable=import-outside-toplevel
+
+    return apps.build_app(dash.Dash, use_async=False).server
+
+
+def raw() -> Any:
+    from .raw import RawApp  # pylint: disable=import-outside-toplevel
+
+    return RawApp()
+
+
+FACTORIES: dict[str, Callable[[], Any]] = {"flash": flash, "dash_quart": dash_quart, "dash_flask": dash_flask, "raw": raw}
+
+
+def make(name: str) -> Any:
+    """The ASGI (or, for dash_flask, WSGI) callable for app `name`, built fresh."""
+    return FACTORIES[name]()

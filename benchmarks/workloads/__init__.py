@@ -1,0 +1,45 @@
+"""The six workloads of issue 4. Each module exposes NAME, TITLE, TARGET, METRICS, `applies`
+and either `measure(server, cfg)` (over HTTP) or `measure_inprocess(app, cfg)` (W1)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import ModuleType
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str
+    unit: str
+    higher_is_better: bool
+    label: str
+
+
+@dataclass
+class Config:
+    """Sizes of every workload; `quick()` shrinks them for a ~2 minute smoke run."""
+
+    rounds: int = 3
+    w1_iterations: int = 4000
+    w2_seconds: float = 3.0
+    w2_connections: tuple[int, ...] = (16, 64)
+    w3_callbacks: int = 1000
+    w3_waves: int = 2
+    w4_messages: int = 20000
+    w5_streams: int = 10000
+    w5_rounds: int = 1  # memory per stream barely varies and 10k streams take ~30 s to open
+    w6_seconds: float = 3.0
+    w6_connections: int = 16
+    quick: bool = False
+    stream_ids: dict[str, str] = field(default_factory=dict)  # Flash's event callbacks
+
+    @classmethod
+    def quick_config(cls) -> "Config":
+        return cls(rounds=1, w1_iterations=1000, w2_seconds=2.0, w3_waves=1, w4_messages=5000,
+                   w5_streams=2000, w6_seconds=2.0, quick=True)
+
+
+def all_workloads() -> list[ModuleType]:
+    # pylint: disable=import-outside-toplevel
+    from . import w1_inprocess, w2_throughput, w3_concurrency, w4_stream, w5_idle, w6_pageload
+
+    return [w1_inprocess, w2_throughput, w3_concurrency, w4_stream, w5_idle, w6_pageload]

@@ -1,0 +1,118 @@
+"""Fixtures for running an app the way users do: as a separate `python app.py` / server process."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+from flash.testing import wait_for
+
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def http_get(url: str, timeout: float = 5) -> tuple[int, str]:
+    """(status, body) of a GET; HTTP errors are answers too."""
+    try:
+        with _OPENER.open(url, timeout=timeout) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def http_post_json(url: str, body: bytes, timeout: float = 5) -> tuple[int, str]:
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    try:
+        with _OPENER.open(request, timeout=timeout) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+class AppProcess:
+    """A server started as its own process (own session), its output captured to files."""
+
+    def __init__(self, args: list[str], cwd: Path, port: int, env: dict[str, str] | None = None) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self._out = cwd / f"server-{port}.out"
+        self._err = cwd / f"server-{port}.err"
+        full_env = {**os.environ, "PYTHONUNBUFFERED": "1", "PORT": str(port), **(env or {})}
+        with open(self._out, "wb") as out, open(self._err, "wb") as err:
+            self.proc = subprocess.Popen(
+                args, cwd=cwd, env=full_env, stdout=out, stderr=err, start_new_session=True
+            )
+
+    def get(self, path: str) -> tuple[int, str]:
+        return http_get(self.url + path)
+
+    def post_json(self, path: str, body: bytes) -> tuple[int, str]:
+        return http_post_json(self.url + path, body)
+
+    def output(self) -> str:
+        return self._out.read_text(errors="replace") + self._err.read_text(errors="replace")
+
+    def wait_until(self, path: str, predicate: Callable[[int, str], bool], timeout: float = 30, msg: str = "") -> str:
+        """Poll GET `path` until `predicate(status, body)` holds; fail early if the process died."""
+
+        def check() -> str | None:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"server exited with {self.proc.returncode}:\n{self.output()[-3000:]}")
+            try:
+                status, body = http_get(self.url + path, timeout=2)
+            except OSError:
+                return None
+            return body if predicate(status, body) else None
+
+        try:
+            return wait_for(check, timeout=timeout, interval=0.2, msg=msg or f"GET {path}")
+        except Exception as error:
+            raise AssertionError(f"{error}\n--- server output ---\n{self.output()[-3000:]}") from error
+
+    def stop(self) -> None:
+        """SIGTERM the process group (graceful), then SIGKILL whatever is left."""
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # stragglers of this session only
+        except ProcessLookupError:
+            pass
+        if self.proc.poll() is None:
+            self.proc.wait(5)
+
+
+@pytest.fixture
+def app_process(tmp_path: Path) -> Iterator[Callable[..., AppProcess]]:
+    """`app_process(args, env=None)`: start a server command in tmp_path on a free port ($PORT)."""
+    started: list[AppProcess] = []
+
+    def start(args: list[str], env: dict[str, str] | None = None, port: int | None = None) -> AppProcess:
+        port = port or free_port()
+        args = [a.replace("{port}", str(port)) for a in args]
+        process = AppProcess(args, tmp_path, port, env)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+

@@ -1,0 +1,87 @@
+"""A window into a Flash app served in a forked child: counters, gates and a network cut.
+
+Browser tests serve the app from another process, so server-side facts (how many runs are
+live, whether a generator's `finally` ran) are read back over HTTP routes added to `app.server`.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.request
+from collections import Counter
+from typing import Any, Callable
+
+# Never send loopback probes through an HTTP(S)_PROXY from the environment.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+class Probe:
+    """Routes under `/_probe` on `app.server`; the counters and gates live in the server process."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.counts: Counter[str] = Counter()
+        self.gates: dict[str, asyncio.Event] = {}
+        server = app.server
+
+        async def state() -> dict[str, Any]:
+            return {"live": len(app.stream_runs), **self.counts}
+
+        async def release(name: str) -> dict[str, Any]:
+            self.gate(name).set()
+            return {"released": name}
+
+        async def drop() -> dict[str, Any]:
+            return {"dropped": app.stream_runs.drop_connections()}
+
+        server.add_url_rule("/_probe", "probe_state", state)
+        server.add_url_rule("/_probe/release/<name>", "probe_release", release)
+        server.add_url_rule("/_probe/drop", "probe_drop", drop)
+
+    # --- server side (called from generators and callbacks) -----------------------------
+    def gate(self, name: str) -> asyncio.Event:
+        """An event a generator can wait on until the test calls `release(name)`."""
+        if name not in self.gates:
+            self.gates[name] = asyncio.Event()
+        return self.gates[name]
+
+    def count(self, name: str) -> None:
+        self.counts[name] += 1
+
+    # --- test side ----------------------------------------------------------------------
+    @staticmethod
+    def _get(duo: Any, path: str) -> dict[str, Any]:
+        with _OPENER.open(duo.server.url_for(path), timeout=5) as response:
+            return json.loads(response.read())
+
+    def state(self, duo: Any) -> dict[str, Any]:
+        return self._get(duo, "/_probe")
+
+    def release(self, duo: Any, name: str) -> None:
+        self._get(duo, f"/_probe/release/{name}")
+
+    def drop(self, duo: Any) -> int:
+        return self._get(duo, "/_probe/drop")["dropped"]
+
+    def wait_state(self, duo: Any, check: Callable[[dict[str, Any]], bool], msg: str, timeout: float = 10) -> dict[str, Any]:
+        """Poll the server until `check(state)` holds; returns that state."""
+
+        def ready() -> dict[str, Any]:
+            state = self.state(duo)
+            assert check(state), f"server state {state}"
+            return state
+
+        return duo.wait_for(ready, timeout=timeout, msg=msg)
+
+
+def texts(duo: Any, selector: str) -> list[str]:
+    """Text of every match, read in one script call (no stale elements while React re-renders)."""
+    return duo.driver.execute_script(
+        "return Array.from(document.querySelectorAll(arguments[0])).map(function (e) { return e.textContent; });",
+        selector,
+    )
+
+
+def running(duo: Any) -> list[str]:
+    """Stream ids the page's Flash client is running."""
+    return duo.driver.execute_script("return window.flash.running()")

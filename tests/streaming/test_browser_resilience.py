@@ -1,0 +1,192 @@
+"""Errors and network drops, in Chromium: on_error, reset_props, dev tools, resume and restart."""
+from __future__ import annotations
+
+import asyncio
+from html import unescape
+
+import pytest
+
+from flash import Flash, Input, Output, Patch, event_callback, html, stream_props
+from tests.streaming.probe import Probe, running
+
+pytestmark = pytest.mark.browser
+
+ONLINE = {"latency": 0, "download_throughput": -1, "upload_throughput": -1}
+
+
+def make_failing_app() -> tuple[Flash, Probe]:
+    app = Flash(__name__)
+    app.layout = html.Div(
+        [
+            html.Button("start", id="start"),
+            html.Div("idle", id="busy", hidden=True),
+            html.Div(id="partial"),
+            html.Div(id="status"),
+            html.Button("ping", id="ping"),
+            html.Div(id="pong"),
+        ]
+    )
+    probe = Probe(app)
+
+    def on_error(exc):
+        probe.count("on_error")
+        return stream_props("status", {"children": f"Failed: {exc}"})
+
+    @event_callback(
+        Input("start", "n_clicks"),
+        on_error=on_error,
+        reset_props=[("start", {"disabled": False}), ("busy", {"hidden": True})],
+    )
+    async def breaks(n_clicks):
+        yield stream_props(
+            [("start", {"disabled": True}), ("busy", {"hidden": False}), ("partial", {"children": f"partial {n_clicks}"})]
+        )
+        await probe.gate(f"fail-{n_clicks}").wait()
+        raise ValueError(f"database down {n_clicks}")
+
+    @app.callback(Output("pong", "children"), Input("ping", "n_clicks"), prevent_initial_call=True)
+    async def pong(n_clicks):
+        return f"pong {n_clicks}"
+
+    return app, probe
+
+
+def fail_once(duo, probe: Probe, n: int) -> None:
+    duo.find_element("#start").click()
+    duo.wait_for_text_to_equal("#partial", f"partial {n}")
+    assert duo.find_element("#start").get_attribute("disabled") == "true"
+    assert duo.find_element("#busy").get_attribute("hidden") is None
+    probe.release(duo, f"fail-{n}")
+    duo.wait_for_text_to_equal("#status", f"Failed: database down {n}")
+    duo.wait_for_element("#start:not([disabled])")  # reset_props applied after the error
+    assert duo.find_element("#busy").get_attribute("hidden") == "true"
+    probe.wait_state(duo, lambda s: s["live"] == 0 and s["on_error"] == n, "the failed run is gone")
+    assert running(duo) == []
+
+
+def test_an_error_shows_on_error_output_then_resets_and_the_page_keeps_working(dash_duo_mp):
+    app, probe = make_failing_app()
+    dash_duo_mp.start_server(app)
+    fail_once(dash_duo_mp, probe, 1)
+    dash_duo_mp.find_element("#ping").click()
+    dash_duo_mp.wait_for_text_to_equal("#pong", "pong 1")
+    fail_once(dash_duo_mp, probe, 2)  # the same stream can start again after failing
+    dash_duo_mp.find_element("#ping").click()
+    dash_duo_mp.wait_for_text_to_equal("#pong", "pong 2")
+
+    # Without debug, the browser learns that the stream failed, not why (no traceback leaks).
+    errors = [entry["message"] for entry in dash_duo_mp.get_logs()]
+    assert errors and all("The stream failed." in message for message in errors), errors
+    assert not any("database down" in message for message in errors)
+    assert not dash_duo_mp.find_elements(".dash-debug-menu__outer")
+
+
+def test_in_debug_mode_a_stream_error_shows_in_dev_tools(dash_duo_mp):
+    app, probe = make_failing_app()
+    dash_duo_mp.start_server(app, debug=True)
+    dash_duo_mp.wait_for_element(".dash-debug-menu__outer")
+    fail_once(dash_duo_mp, probe, 1)
+    dash_duo_mp.wait_for_text_to_equal(dash_duo_mp.devtools_error_count_locator, "1")
+    fail_once(dash_duo_mp, probe, 2)
+    dash_duo_mp.wait_for_text_to_equal(dash_duo_mp.devtools_error_count_locator, "2")
+
+    dash_duo_mp.find_element(".test-devtools-error-toggle").click()
+    dash_duo_mp.wait_for_element(".dash-fe-error__title")
+    reports = dash_duo_mp.driver.execute_script(
+        "return Array.from(document.querySelectorAll('.dash-backend-error iframe')).map(function (f) { return f.srcdoc; });"
+    )
+    assert reports, "the error card shows the server-side report"
+    report = unescape(reports[0])
+    assert "Event callback 'breaks' failed: ValueError: database down" in report
+    assert 'raise ValueError(f"database down {n_clicks}")' in report  # the generator's traceback
+    dash_duo_mp.find_element("#ping").click()
+    dash_duo_mp.wait_for_text_to_equal("#pong", "pong 1")
+
+
+def numbers_app(resume_window: float) -> tuple[Flash, Probe]:
+    """An endless stream appending 1, 2, 3... to a list; counts generator starts and closes.
+
+    Its reset_props empty the list: a stream that has to start over starts from a clean page.
+    """
+    app = Flash(__name__, stream_resume_window=resume_window)
+    app.layout = html.Div([html.Button("start", id="start"), html.Div(id="seq", children=[]), html.Div(id="run")])
+    probe = Probe(app)
+
+    @app.server.before_request
+    async def count_stream_requests():
+        from quart import request
+
+        if request.method == "POST" and request.path.startswith("/_flash/stream/"):
+            probe.count("requests")
+
+    @event_callback(Input("start", "n_clicks"), reset_props=[("seq", {"children": []})])
+    async def numbers(n_clicks):
+        probe.count("started")
+        run = probe.counts["started"]
+        try:
+            i = 0
+            while True:
+                i += 1
+                tail = Patch()
+                tail.append(f"{i},")
+                yield stream_props([("seq", {"children": tail}), ("run", {"children": f"run {run} at {i}"})])
+                await asyncio.sleep(0.02)
+        finally:
+            probe.count("closed")
+
+    return app, probe
+
+
+def sequence(duo) -> list[int]:
+    text = duo.find_element("#seq").text.strip(",")
+    return [int(part) for part in text.split(",")] if text else []
+
+
+def wait_longer(duo, than: int) -> list[int]:
+    def check():
+        seq = sequence(duo)
+        return seq if len(seq) > than else None
+
+    return duo.wait_for(check, timeout=10, msg=f"more than {than} numbers")
+
+
+def test_a_dropped_stream_reconnects_and_resumes_without_gaps_or_repeats(dash_duo_mp):
+    app, probe = numbers_app(resume_window=30)
+    dash_duo_mp.start_server(app)
+    dash_duo_mp.find_element("#start").click()
+    seen = wait_longer(dash_duo_mp, 10)
+    for drop in (1, 2, 3):
+        assert probe.drop(dash_duo_mp) == 1  # the server cuts the connection; the run stays
+        probe.wait_state(dash_duo_mp, lambda s, d=drop: s["requests"] == 1 + d, f"reconnect #{drop}")
+        seen = wait_longer(dash_duo_mp, len(seen) + 10)
+    state = probe.state(dash_duo_mp)
+    assert state["started"] == 1 and state["live"] == 1 and "closed" not in state  # resumed, not restarted
+    assert seen == list(range(1, len(seen) + 1))  # no gap, no duplicate
+    assert dash_duo_mp.find_element("#run").text.startswith("run 1 ")
+    assert len(running(dash_duo_mp)) == 1
+    assert dash_duo_mp.get_logs() == []
+
+
+def test_a_stream_whose_run_expired_restarts_cleanly(dash_duo_mp):
+    app, probe = numbers_app(resume_window=0.2)
+    dash_duo_mp.start_server(app)
+    driver = dash_duo_mp.driver
+    dash_duo_mp.find_element("#start").click()
+    wait_longer(dash_duo_mp, 5)
+
+    driver.set_network_conditions(offline=True, **ONLINE)  # reconnect attempts fail from now on
+    assert probe.drop(dash_duo_mp) == 1
+    probe.wait_state(dash_duo_mp, lambda s: s.get("closed") == 1 and s["live"] == 0, "the dropped run expired")
+    driver.set_network_conditions(offline=False, **ONLINE)
+
+    dash_duo_mp.wait_for(lambda: dash_duo_mp.find_element("#run").text.startswith("run 2 "), msg="a new run writes")
+    state = probe.wait_state(dash_duo_mp, lambda s: s["started"] == 2 and s["live"] == 1, "one fresh run")
+    assert state["closed"] == 1
+    seen = wait_longer(dash_duo_mp, 10)
+    # reset_props emptied the list before the new run's first number: 1, 2, 3... once again.
+    assert seen == list(range(1, len(seen) + 1))
+    assert dash_duo_mp.find_element("#run").text.startswith("run 2 ")
+    assert len(running(dash_duo_mp)) == 1
+    assert probe.state(dash_duo_mp)["live"] == 1
+    # The only browser errors are the refused connection attempts while offline.
+    assert all("ERR_INTERNET_DISCONNECTED" in entry["message"] for entry in dash_duo_mp.get_logs())
