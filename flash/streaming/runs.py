@@ -71,12 +71,17 @@ class StreamRun:
                 except asyncio.TimeoutError:
                     yield HEARTBEAT
                     continue
-                if queue.qsize() < HIGH_WATER // 2:
-                    self._drained.set()
-                if chunk is _CUT:
-                    return
-                yield chunk
-                if self._is_final(chunk):
+                # Whatever else is already queued goes out in the same write.
+                batch = []
+                while chunk is not _CUT:
+                    batch.append(chunk)
+                    if self._is_final(chunk) or queue.empty():
+                        break
+                    chunk = queue.get_nowait()
+                self._drained.set()
+                if batch:
+                    yield b"".join(batch)
+                if chunk is _CUT or self._is_final(chunk):
                     return
         finally:
             self._detach(queue)
