@@ -304,13 +304,24 @@
         });
     }
 
+    /* Dash fires a callback once when its inputs first appear in the page (a button rendered
+     * by a page change or a callback), with no value; that is not a user event. */
+    function appearedOnly(context) {
+        var triggered = context.triggered || [];
+        return triggered.every(function (t) { return t.value === null || t.value === undefined; });
+    }
+
     function trigger(config, context) {
+        var fresh = appearedOnly(context);
         var request = {
             inputs: context.inputs_list,
             state: context.states_list.slice(0, -1),  // the last State is this config
             changedPropIds: triggeredIds(context)
         };
         config.streams.forEach(function (settings) {
+            if (settings.preventInitial && fresh) {
+                return;
+            }
             if (running[settings.id]) {
                 running[settings.id].stop(false);  // a restart replaces the old stream
             }

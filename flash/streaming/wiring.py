@@ -40,6 +40,7 @@ def _client_settings(app: "Flash", spec: EventCallbackSpec) -> dict[str, Any]:
         "url": f"{app.config.requests_pathname_prefix}_flash/stream/{spec.stream_id}",
         "reset": [[cid, dict(props)] for cid, props in spec.reset_props],
         "errorStore": ERROR_STORE,
+        "preventInitial": spec.prevent_initial_call,
     }
 
 

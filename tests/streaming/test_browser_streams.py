@@ -242,3 +242,35 @@ def test_callback_on_an_output_less_async_generator_streams(dash_duo_mp):
     dash_duo_mp.find_element("#go").click()
     dash_duo_mp.wait_for_text_to_equal("#out", "go: flash")
     assert running(dash_duo_mp) == []
+
+
+@pytest.mark.browser
+def test_a_start_button_that_appears_later_does_not_start_the_stream(dash_duo_mp):
+    """Dash fires callbacks once when their inputs are inserted; with prevent_initial_call the
+    stream must wait for a real click."""
+    from flash import Input, Output, event_callback, html, stream_props
+
+    app = Flash(__name__, suppress_callback_exceptions=True)
+    probe = Probe(app)
+    app.layout = html.Div([html.Button("Show", id="show"), html.Div(id="slot"), html.Div("idle", id="status")])
+
+    @app.callback(Output("slot", "children"), Input("show", "n_clicks"), prevent_initial_call=True)
+    def show(_):
+        return html.Button("Start", id="late-start")
+
+    @event_callback(Input("late-start", "n_clicks"))
+    async def late(n_clicks):
+        probe.count("started")
+        yield stream_props("status", {"children": f"started by click {n_clicks}"})
+
+    dash_duo_mp.start_server(app)
+    dash_duo_mp.find_element("#show").click()
+    dash_duo_mp.wait_for_element("#late-start")
+    # A normal callback round trip after the insertion: had the trigger fired, it would be done.
+    dash_duo_mp.find_element("#show").click()
+    dash_duo_mp.wait_for_element("#late-start")
+    assert probe.state(dash_duo_mp).get("started", 0) == 0
+    assert dash_duo_mp.find_element("#status").text == "idle"
+    dash_duo_mp.find_element("#late-start").click()
+    dash_duo_mp.wait_for_text_to_equal("#status", "started by click 1")
+    assert probe.state(dash_duo_mp)["started"] == 1
