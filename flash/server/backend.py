@@ -19,6 +19,7 @@ from werkzeug.exceptions import HTTPException
 from .compression import enable_gzip
 from .devserver import run_hypercorn
 from .dispatch import make_dispatch
+from .fastpath import install_fast_path
 from .errors import RequestError, http_error_response, json_error, request_error_response
 from .suites import serve_component_suite
 
@@ -70,7 +71,9 @@ class FlashServer(QuartDashServer):
         super().add_url_rule(rule, view_func, endpoint=endpoint, methods=methods)
 
     def serve_callback(self, dash_app: "Flash") -> Callable[..., Any]:  # type: ignore[override]
-        return make_dispatch(dash_app)
+        view = make_dispatch(dash_app)
+        install_fast_path(dash_app, self.server, view)
+        return view
 
     def setup_component_suites(self, dash_app: "Flash") -> None:  # type: ignore[override]
         async def serve(package_name: str, fingerprinted_path: str) -> Response:

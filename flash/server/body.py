@@ -11,7 +11,10 @@ from .errors import RequestError
 
 async def read_json_body(what: str = "request body") -> Any:
     """Read the body (Quart enforces MAX_CONTENT_LENGTH with a 413) and parse it as JSON."""
-    data = await request.get_data(cache=False)
+    return parse_json_body(await request.get_data(cache=False), what)
+
+
+def parse_json_body(data: bytes, what: str = "request body") -> Any:
     if not data:
         raise RequestError(f"The {what} is empty; expected a JSON object.")
     try:

@@ -1,7 +1,7 @@
 """Dash's per-callback context, built cheaply: request details are read only when asked for.
 
 Dash copies every header and cookie of every callback request into the context up front; most
-callbacks never look at them. Flash stores the request and fills `headers`, `cookies`, `args`,
+callbacks never look at them. Flash keeps the request context and fills `headers`, `cookies`, `args`,
 `path`, `remote` and `origin` on first access, with the same values Dash would give.
 """
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from dash._utils import AttributeDict, inputs_to_dict
-from quart import request
+from quart.globals import _cv_request
 
 _READERS: dict[str, Callable[[Any], Any]] = {
     "cookies": lambda r: dict(r.cookies),
@@ -26,7 +26,7 @@ class CallbackContext(AttributeDict):
         reader = _READERS.get(key)
         if reader is None:
             raise KeyError(key)
-        value = reader(self.__dict__["_request"])
+        value = reader(self.__dict__["_request_context"].request)
         dict.__setitem__(self, key, value)
         return value
 
@@ -54,5 +54,6 @@ def build_callback_context(body: dict, response_adapter: Any, eager: bool) -> Ca
         dash_response=response_adapter,
         updated_props={},
     )
-    object.__setattr__(context, "_request", request._get_current_object())  # pylint: disable=protected-access
+    # The request context, not the request: on Flash's direct path the request is built on demand.
+    object.__setattr__(context, "_request_context", _cv_request.get())
     return context.materialize() if eager else context

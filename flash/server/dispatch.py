@@ -1,36 +1,44 @@
 """The `_dash-update-component` view: check the body, then run the callback where it belongs.
 
 `async def` callbacks run on the event loop; sync callbacks run in the app's thread pool with the
-request's contextvars copied, so `ctx`, `set_props` and the request work in both.
+request's contextvars copied, so `ctx`, `set_props` and the request work in both. The same
+`run_callback` serves Quart's view and the direct ASGI path (`fastpath.py`).
 """
 from __future__ import annotations
 
 import inspect
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
-from .body import check_callback_body, read_json_body
+from quart import Response, request
+
+from .body import check_callback_body, parse_json_body
 from .threads import run_in_thread
 
 if TYPE_CHECKING:
     from ..app import Flash
 
 
-def make_dispatch(app: "Flash") -> Callable[[], Awaitable[Any]]:
+async def run_callback(app: "Flash", data: bytes) -> Response:
+    """Answer one callback request body; raises RequestError/PreventUpdate/... for the error handlers."""
     # pylint: disable=protected-access
+    body = parse_json_body(data, "callback request body")
+    check_callback_body(body, app.callback_map)
+    cb_ctx = app._initialize_context(body)
+    func = app._prepare_callback(cb_ctx, body)
+    args = app._inputs_to_vals(cb_ctx.inputs_list + cb_ctx.states_list)
+    call = app._execute_callback(func, args, cb_ctx.outputs_list, cb_ctx)
+    if inspect.iscoroutinefunction(func):
+        result = await call()
+    else:
+        result = await run_in_thread(app.backend.executor, call)
+    response = cb_ctx.dash_response.set_response(data=result)
+    response.timeout = None  # a buffered body: skip Quart's per-response timeout task
+    return response
+
+
+def make_dispatch(app: "Flash") -> Callable[[], Awaitable[Any]]:
     async def dispatch() -> Any:
-        body = await read_json_body("callback request body")
-        check_callback_body(body, app.callback_map)
-        cb_ctx = app._initialize_context(body)
-        func = app._prepare_callback(cb_ctx, body)
-        args = app._inputs_to_vals(cb_ctx.inputs_list + cb_ctx.states_list)
-        call = app._execute_callback(func, args, cb_ctx.outputs_list, cb_ctx)
-        if inspect.iscoroutinefunction(func):
-            data = await call()
-        else:
-            data = await run_in_thread(app.backend.executor, call)
-        response = cb_ctx.dash_response.set_response(data=data)
-        response.timeout = None  # a buffered body: skip Quart's per-response timeout task
-        return response
+        return await run_callback(app, await request.get_data(cache=False))
 
     # Integrations (e.g. CSRF exemptions) key on Dash's historical view name.
     dispatch.__name__ = dispatch.__qualname__ = "dispatch"

@@ -1,0 +1,298 @@
+"""The direct ASGI path for callback requests: taken only when nothing would notice, and then
+`quart.request`, `current_app`, `g`, `ctx`, cookies, error handlers and body limits work as in Quart."""
+import asyncio
+import json
+
+import pytest
+from quart import after_this_request, current_app, g, request, url_for
+from quart.globals import _cv_request
+from quart.signals import request_started
+
+from flash import Flash, Input, Output, ctx, html
+from flash.exceptions import PreventUpdate
+from flash.server.fastpath import FastCallbackPath, request_path
+from tests.conftest import callback_body, dep, run
+
+BODY = callback_body("out.children", [dep("btn", "n_clicks", 1)])
+
+
+def make_app(handler=None, **kwargs):
+    app = Flash(__name__, **kwargs)
+    app.layout = html.Div([html.Button(id="btn"), html.Div(id="out")])
+    seen = []
+
+    @app.callback(Output("out", "children"), Input("btn", "n_clicks"))
+    async def show(n):
+        seen.append(type(_cv_request.get()).__name__)
+        if handler is not None:
+            return await handler(n)
+        return f"clicked {n}"
+
+    return app, seen
+
+
+async def post(client, body=BODY, path="/_dash-update-component", **kwargs):
+    response = await client.post(path, json=body, **kwargs) if not isinstance(body, bytes) else \
+        await client.post(path, data=body, headers={"Content-Type": "application/json"}, **kwargs)
+    data = await response.get_data()
+    return response, (json.loads(data) if data else None)
+
+
+async def twice(app, **kwargs):
+    """The first request runs Dash's setup through Quart; the second may take the direct path."""
+    client = app.server.test_client()
+    await post(client, **kwargs)
+    return await post(client, **kwargs)
+
+
+def test_callback_requests_take_the_direct_path_once_dash_is_set_up():
+    app, seen = make_app()
+    response, data = run(twice(app))
+    assert isinstance(app.server.asgi_app, FastCallbackPath)
+    assert seen == ["RequestContext", "DeferredRequestContext"]
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/json"
+    assert data["response"] == {"out": {"children": "clicked 1"}}
+
+
+def test_request_app_globals_and_ctx_work_on_the_direct_path():
+    async def handler(n):
+        g.note = "kept"
+
+        @after_this_request
+        async def tag(response):
+            response.headers["X-After"] = "yes"
+            return response
+
+        ctx.response.set_cookie("flavour", "oat")
+        return "|".join([
+            request.headers["X-Probe"], request.args["q"], request.path, request.method,
+            current_app.name, g.note, url_for("/_dash-layout"), ctx.cookies.get("session-ish", ""),
+            ctx.headers.get("X-Probe", ""), str(ctx.triggered_id), ctx.path,
+        ])
+
+    app, seen = make_app(handler)
+
+    async def go():
+        client = app.server.test_client()
+        client.set_cookie("localhost", "session-ish", "c1")
+        await post(client)
+        return await post(client, path="/_dash-update-component?q=7", headers={"X-Probe": "p"})
+
+    response, data = run(go())
+    assert seen[-1] == "DeferredRequestContext"
+    assert data["response"]["out"]["children"] == (
+        f"p|7|/_dash-update-component|POST|{app.server.name}|kept|/_dash-layout|c1|p|btn|"
+        "/_dash-update-component?q=7"
+    )
+    assert response.headers["X-After"] == "yes"
+    assert "flavour=oat" in response.headers["Set-Cookie"]
+
+
+def test_sync_callbacks_see_the_request_on_the_direct_path():
+    app = Flash(__name__)
+    app.layout = html.Div([html.Button(id="btn"), html.Div(id="out")])
+
+    @app.callback(Output("out", "children"), Input("btn", "n_clicks"))
+    def show(n):
+        return f"{type(_cv_request.get()).__name__} {request.headers.get('X-Probe')}"
+
+    response, data = run(twice(app, headers={"X-Probe": "sync"}))
+    assert data["response"]["out"]["children"] == "DeferredRequestContext sync"
+
+
+def _before(app, log):
+    @app.server.before_request
+    async def hook():
+        log.append("before")
+
+
+def _after(app, log):
+    @app.server.after_request
+    async def hook(response):
+        log.append("after")
+        return response
+
+
+def _teardown(app, log):
+    @app.server.teardown_request
+    async def hook(exc):
+        log.append("teardown")
+
+
+def _signal(app, log):
+    async def receiver(sender, **extra):
+        log.append("signal")
+
+    request_started.connect(receiver, app.server)
+    app._test_receiver = receiver  # keep the weak reference alive
+
+
+def _secret(app, log):
+    app.server.secret_key = "s3cret"
+    log.append("secret")
+
+
+def _wrapped_view(app, log):
+    endpoint = "/_dash-update-component"
+    original = app.server.view_functions[endpoint]
+
+    async def guarded():
+        log.append("wrapped")
+        return await original()
+
+    app.server.view_functions[endpoint] = guarded
+
+
+@pytest.mark.parametrize("register", [_before, _after, _teardown, _signal, _secret, _wrapped_view])
+def test_anything_registered_on_the_server_sends_callbacks_through_quart(register):
+    app, seen = make_app()
+    log = []
+    register(app, log)
+    try:
+        response, data = run(twice(app))
+    finally:
+        request_started.receivers.clear()
+    assert seen == ["RequestContext", "RequestContext"]
+    assert len(log) >= 2 or log == ["secret"]
+    assert data["response"] == {"out": {"children": "clicked 1"}}
+
+
+def test_debug_dev_tools_hooks_keep_quart_in_charge():
+    app, seen = make_app()
+    app.enable_dev_tools(debug=True)
+    run(twice(app))
+    assert seen == ["RequestContext", "RequestContext"]
+
+
+def test_errors_on_the_direct_path_are_the_same_json_answers():
+    class Refused(Exception):
+        pass
+
+    async def handler(n):
+        if n == 1:
+            raise PreventUpdate
+        if n == 2:
+            raise Refused("no")
+        raise RuntimeError("secret detail")
+
+    app, seen = make_app(handler)
+
+    @app.server.errorhandler(Refused)
+    async def refused(err):
+        return {"refused": str(err)}, 409
+
+    async def go():
+        client = app.server.test_client()
+        await post(client, b"{}")  # setup through Quart (a 400)
+        results = {}
+        for n in (1, 2, 3):
+            results[n] = await post(client, callback_body("out.children", [dep("btn", "n_clicks", n)]))
+        results["bad"] = await post(client, b"{not json")
+        results["unknown"] = await post(client, callback_body("nope.children", [dep("btn", "n_clicks", 1)]))
+        return results
+
+    results = run(go())
+    assert seen == ["DeferredRequestContext"] * 3
+    assert results[1][0].status_code == 204
+    assert (results[2][0].status_code, results[2][1]) == (409, {"refused": "no"})
+    assert results[3][0].status_code == 500
+    assert results[3][1] == {"error": "Internal server error.", "status": 500}
+    assert results["bad"][0].status_code == 400 and "not valid JSON" in results["bad"][1]["error"]
+    assert results["unknown"][0].status_code == 400 and "nope.children" in results["unknown"][1]["error"]
+
+
+# --- raw ASGI: bodies in pieces, limits, timeouts, disconnects, root paths ------------------------
+
+async def asgi_post(server, messages, path="/_dash-update-component", headers=(), root_path="", then="wait"):
+    """Call the ASGI app once; after `messages`, receive() waits for the answer (as a server does),
+    stalls forever (`then="stall"`) or reports a disconnect (`then="disconnect"`)."""
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+        "path": root_path + path, "raw_path": (root_path + path).encode(), "query_string": b"",
+        "root_path": root_path, "headers": [(b"host", b"localhost"), *headers], "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80), "extensions": {},
+    }
+    pending = list(messages)
+    sent = []
+    answered = asyncio.Event()
+
+    async def receive():
+        if pending:
+            return pending.pop(0)
+        if then == "stall":
+            await asyncio.sleep(3600)
+        elif then == "wait":
+            await answered.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            answered.set()
+
+    await server(scope, receive, send)
+    status = next((m["status"] for m in sent if m["type"] == "http.response.start"), None)
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    is_json = any(m["type"] == "http.response.start" and (b"content-type", b"application/json") in m["headers"]
+                  for m in sent)
+    return status, (json.loads(body) if is_json else body or None)
+
+
+def _pieces(data, size):
+    chunks = [data[i:i + size] for i in range(0, len(data), size)]
+    return [{"type": "http.request", "body": c, "more_body": i < len(chunks) - 1} for i, c in enumerate(chunks)]
+
+
+def test_a_body_in_pieces_is_joined_and_limits_hold_without_content_length():
+    app, seen = make_app(max_request_size=2000)
+    data = json.dumps(BODY).encode()
+
+    async def go():
+        await asgi_post(app.server, _pieces(data, 10**6))  # setup
+        ok = await asgi_post(app.server, _pieces(data, 7))
+        big = await asgi_post(app.server, _pieces(data + b" " * 3000, 500))
+        declared = await asgi_post(app.server, _pieces(data, 100), headers=[(b"content-length", b"999999")])
+        return ok, big, declared
+
+    ok, big, declared = run(go())
+    assert seen[-1] == "DeferredRequestContext"
+    assert ok == (200, {"multi": True, "response": {"out": {"children": "clicked 1"}}})
+    for status, payload in (big, declared):
+        assert status == 413 and "2000-byte limit" in payload["error"]
+
+
+def test_a_stalled_body_times_out_with_408_and_a_vanished_client_gets_nothing():
+    app, seen = make_app()
+    app.server.config["BODY_TIMEOUT"] = 0.05
+    data = json.dumps(BODY).encode()
+
+    async def go():
+        await asgi_post(app.server, _pieces(data, 10**6))
+        stalled = await asgi_post(app.server, _pieces(data, 10)[:2], then="stall")
+        gone = await asgi_post(app.server, _pieces(data, 10)[:2], then="disconnect")
+        return stalled, gone
+
+    stalled, gone = run(go())
+    assert stalled[0] == 408 and stalled[1]["status"] == 408
+    assert gone == (None, None)
+    assert seen == ["RequestContext"]
+
+
+def test_prefixes_and_root_paths_route_like_quart():
+    app, seen = make_app(url_base_pathname="/app/")
+    data = json.dumps(BODY).encode()
+
+    async def go():
+        first = await asgi_post(app.server, _pieces(data, 10**6), path="/app/_dash-update-component")
+        second = await asgi_post(app.server, _pieces(data, 10**6), path="/app/_dash-update-component",
+                                 root_path="/mount")
+        elsewhere = await asgi_post(app.server, _pieces(data, 10**6), path="/_dash-update-component")
+        return first, second, elsewhere
+
+    first, second, elsewhere = run(go())
+    assert first[0] == second[0] == 200
+    assert seen == ["RequestContext", "DeferredRequestContext"]
+    assert elsewhere[0] == 404
+    assert request_path({"path": "/mount", "root_path": "/mount"}) == " "
+    assert request_path({"path": "/x/y", "root_path": ""}) == "/x/y"
