@@ -92,6 +92,7 @@ async def pump(app: "Flash", spec: EventCallbackSpec, run: StreamRun, cb_ctx: An
             await run.publish(lambda seq: encode_event("props", _side_updates(cb_ctx), seq))
         await run.publish(lambda seq: encode_event("done", {}, seq))
     except asyncio.CancelledError:
+        run.announce_closed(lambda seq: encode_event("done", {"closed": True}, seq))
         raise
     except Exception as exc:  # pylint: disable=broad-exception-caught
         logger.error("Stream '%s' failed", spec.func.__name__, exc_info=exc)

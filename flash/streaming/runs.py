@@ -47,6 +47,16 @@ class StreamRun:
             self._drained.clear()
             await self._drained.wait()
 
+    def announce_closed(self, chunk_for: Callable[[int], bytes]) -> None:
+        """The run was closed while a client may be listening: end that response with a final
+        event, so the client stops instead of taking the silence for a network drop."""
+        if self._listener is None:
+            return
+        self.seq += 1
+        chunk = chunk_for(self.seq)
+        self._buffer.append((self.seq, chunk))
+        self._listener.put_nowait(chunk)
+
     # --- consumer side (one HTTP response at a time) ----------------------------------------
     def can_resume(self, last_seq: int | None) -> bool:
         if self.finished or last_seq is None or last_seq > self.seq:

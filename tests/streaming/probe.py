@@ -34,7 +34,14 @@ class Probe:
         async def drop() -> dict[str, Any]:
             return {"dropped": app.stream_runs.drop_connections()}
 
+        async def close_all() -> dict[str, Any]:
+            runs = app.stream_runs.runs()
+            for run in runs:
+                run.close()
+            return {"closed": len(runs)}
+
         server.add_url_rule("/_probe", "probe_state", state)
+        server.add_url_rule("/_probe/close", "probe_close", close_all)
         server.add_url_rule("/_probe/release/<name>", "probe_release", release)
         server.add_url_rule("/_probe/drop", "probe_drop", drop)
 
@@ -59,6 +66,10 @@ class Probe:
 
     def release(self, duo: Any, name: str) -> None:
         self._get(duo, f"/_probe/release/{name}")
+
+    def close_all(self, duo: Any) -> int:
+        """Close every run server-side (as a DELETE from elsewhere or a shutdown would)."""
+        return self._get(duo, "/_probe/close")["closed"]
 
     def drop(self, duo: Any) -> int:
         return self._get(duo, "/_probe/drop")["dropped"]

@@ -167,6 +167,23 @@ def test_a_dropped_stream_reconnects_and_resumes_without_gaps_or_repeats(dash_du
     assert dash_duo_mp.get_logs() == []
 
 
+def test_a_run_closed_by_the_server_ends_the_page_stream_without_a_reconnect(dash_duo_mp):
+    app, probe = numbers_app(resume_window=30)
+    dash_duo_mp.start_server(app)
+    dash_duo_mp.find_element("#start").click()
+    wait_longer(dash_duo_mp, 5)
+    assert probe.close_all(dash_duo_mp) == 1
+    probe.wait_state(dash_duo_mp, lambda s: s.get("closed") == 1 and s["live"] == 0, "the run closed")
+    dash_duo_mp.wait_for(lambda: running(dash_duo_mp) == [], msg="the page knows the stream ended")
+    # A client that took the end for a network drop would still be running it, reconnecting.
+    stopped = sequence(dash_duo_mp)
+    dash_duo_mp.find_element("#start").click()  # the page can start it again
+    dash_duo_mp.wait_for(lambda: dash_duo_mp.find_element("#run").text.startswith("run 2 "), msg="a new run")
+    assert stopped == list(range(1, len(stopped) + 1))
+    assert probe.state(dash_duo_mp)["requests"] == 2
+    assert dash_duo_mp.get_logs() == []
+
+
 def test_a_stream_whose_run_expired_restarts_cleanly(dash_duo_mp):
     app, probe = numbers_app(resume_window=0.2)
     dash_duo_mp.start_server(app)

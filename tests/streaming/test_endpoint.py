@@ -175,12 +175,15 @@ def test_delete_closes_the_generator_at_once_and_its_finally_runs():
             live_before = len(app.stream_runs)
             response = await client.delete(f"/_flash/stream/{endless.stream_id}/r-del")
             answer = await response.get_json()
+            # The open response ends with a final event instead of idling on heartbeats.
+            events = await s.events_until(final)
             await asyncio.sleep(0.05)
-            return live_before, answer, len(app.stream_runs)
+            return live_before, answer, len(app.stream_runs), events[-1]
 
-    live_before, answer, live_after = run(go())
+    live_before, answer, live_after, last = run(go())
     assert live_before == 1 and answer == {"closed": True}
     assert closed == [True] and live_after == 0
+    assert last["event"] == "done" and json.loads(last["data"]) == {"closed": True}
 
 
 def test_a_dropped_connection_resumes_after_the_last_received_id():
