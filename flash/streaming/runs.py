@@ -8,54 +8,89 @@ or a restart of the same event callback closes it at once, so the generator's `f
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from typing import Any, AsyncIterator, Callable
 
 from .sse import HEARTBEAT
 
 HIGH_WATER = 64  # queued messages before the generator waits for the client
-_CUT = b""  # put in a listener's queue to end its response without closing the run
+
+
+def _wake(waiter: "asyncio.Future[None] | None") -> None:
+    if waiter is not None and not waiter.done():
+        waiter.set_result(None)
+
+
+class _Listener:
+    """The one response attached to a run. Plain lists and a future, not asyncio.Queue/Event:
+    ten thousand idle streams must stay small (each deque-backed primitive costs ~0.7 KB)."""
+
+    __slots__ = ("pending", "waiter", "cut")
+
+    def __init__(self) -> None:
+        self.pending: list[bytes] = []
+        self.waiter: asyncio.Future[None] | None = None
+        self.cut = False
+
+    def push(self, chunk: bytes) -> None:
+        self.pending.append(chunk)
+        _wake(self.waiter)
+
+    def cut_now(self) -> None:
+        """End this response after what is already queued, without closing the run."""
+        self.cut = True
+        _wake(self.waiter)
 
 
 class StreamRun:
+    __slots__ = ("run_id", "stream_id", "seq", "finished", "task", "_buffer", "_replay_size",
+                 "_resume_window", "_listener", "_producer_waiter", "_expiry")
+
     def __init__(self, run_id: str, stream_id: str, replay_size: int, resume_window: float) -> None:
         self.run_id = run_id
         self.stream_id = stream_id
         self.seq = 0
         self.finished = False
         self.task: asyncio.Task | None = None
-        self._buffer: deque[tuple[int, bytes]] = deque(maxlen=replay_size)
+        self._buffer: list[tuple[int, bytes]] = []
+        self._replay_size = replay_size
         self._resume_window = resume_window
-        self._listener: asyncio.Queue[bytes] | None = None
-        self._attached = asyncio.Event()
-        self._drained = asyncio.Event()
-        self._drained.set()
+        self._listener: _Listener | None = None
+        self._producer_waiter: asyncio.Future[None] | None = None  # the pump, paused or held back
         self._expiry: asyncio.TimerHandle | None = None
 
     # --- producer side (the pump task) ------------------------------------------------------
+    def _remember(self, chunk_for: Callable[[int], bytes]) -> bytes:
+        self.seq += 1
+        chunk = chunk_for(self.seq)
+        self._buffer.append((self.seq, chunk))
+        if len(self._buffer) > self._replay_size:
+            del self._buffer[0]
+        return chunk
+
+    async def _hold_producer(self) -> None:
+        self._producer_waiter = asyncio.get_running_loop().create_future()
+        try:
+            await self._producer_waiter
+        finally:
+            self._producer_waiter = None
+
     async def publish(self, encode: Callable[[int], bytes]) -> None:
         """Number and buffer one message, hand it to the listener, and wait if the client lags."""
-        self.seq += 1
-        chunk = encode(self.seq)
-        self._buffer.append((self.seq, chunk))
+        chunk = self._remember(encode)
         if self._listener is None:
-            # Disconnected: pause the generator here; a reconnect replays this from the buffer.
-            await self._attached.wait()
+            # Disconnected: pause the generator here until a reconnect (which replays this).
+            while self._listener is None:
+                await self._hold_producer()
             return
-        self._listener.put_nowait(chunk)
-        if self._listener.qsize() >= HIGH_WATER:
-            self._drained.clear()
-            await self._drained.wait()
+        self._listener.push(chunk)
+        if len(self._listener.pending) >= HIGH_WATER:
+            await self._hold_producer()  # until the response takes the batch, or detaches
 
     def announce_closed(self, chunk_for: Callable[[int], bytes]) -> None:
         """The run was closed while a client may be listening: end that response with a final
         event, so the client stops instead of taking the silence for a network drop."""
-        if self._listener is None:
-            return
-        self.seq += 1
-        chunk = chunk_for(self.seq)
-        self._buffer.append((self.seq, chunk))
-        self._listener.put_nowait(chunk)
+        if self._listener is not None:
+            self._listener.push(self._remember(chunk_for))
 
     # --- consumer side (one HTTP response at a time) ----------------------------------------
     def can_resume(self, last_seq: int | None) -> bool:
@@ -67,52 +102,58 @@ class StreamRun:
 
     async def listen(self, last_seq: int, heartbeat: float) -> AsyncIterator[bytes]:
         """Yield replayed then live messages; ends after the final event or on disconnect."""
-        queue: asyncio.Queue[bytes] = asyncio.Queue()
+        listener = _Listener()
         replay = [chunk for seq, chunk in self._buffer if seq > last_seq]
-        self._attach(queue)
+        self._attach(listener)
+        loop = asyncio.get_running_loop()
         try:
             for chunk in replay:
                 yield chunk
                 if self._is_final(chunk):
                     return
             while True:
-                try:
-                    chunk = await asyncio.wait_for(queue.get(), heartbeat)
-                except asyncio.TimeoutError:
-                    yield HEARTBEAT
-                    continue
-                # Whatever else is already queued goes out in the same write.
-                batch = []
-                while chunk is not _CUT:
-                    batch.append(chunk)
-                    if self._is_final(chunk) or queue.empty():
-                        break
-                    chunk = queue.get_nowait()
-                self._drained.set()
+                if not listener.pending and not listener.cut:
+                    listener.waiter = loop.create_future()
+                    timer = loop.call_later(heartbeat, _wake, listener.waiter)
+                    try:
+                        await listener.waiter
+                    finally:
+                        timer.cancel()
+                        listener.waiter = None
+                    if not listener.pending and not listener.cut:
+                        yield HEARTBEAT
+                        continue
+                # Everything already queued goes out in one write.
+                batch, listener.pending = listener.pending, []
+                _wake(self._producer_waiter)
+                final = next((i for i, chunk in enumerate(batch) if self._is_final(chunk)), None)
+                if final is not None:
+                    batch = batch[: final + 1]
                 if batch:
                     yield b"".join(batch)
-                if chunk is _CUT or self._is_final(chunk):
+                if final is not None or listener.cut:
                     return
         finally:
-            self._detach(queue)
+            self._detach(listener)
 
     @staticmethod
     def _is_final(chunk: bytes) -> bool:
         return b"\nevent: done\n" in chunk or b"\nevent: error\n" in chunk
 
-    def _attach(self, queue: asyncio.Queue[bytes]) -> None:
+    def _attach(self, listener: _Listener) -> None:
         if self._expiry is not None:
             self._expiry.cancel()
             self._expiry = None
-        self._listener = queue
-        self._attached.set()
+        if self._listener is not None:
+            self._listener.cut_now()  # one response per run: a newer one takes over
+        self._listener = listener
+        _wake(self._producer_waiter)
 
-    def _detach(self, queue: asyncio.Queue[bytes]) -> None:
-        if self._listener is not queue:
+    def _detach(self, listener: _Listener) -> None:
+        if self._listener is not listener:
             return
         self._listener = None
-        self._attached.clear()
-        self._drained.set()
+        _wake(self._producer_waiter)
         if not self.finished:
             loop = asyncio.get_running_loop()
             self._expiry = loop.call_later(self._resume_window, self.close)
@@ -160,7 +201,7 @@ class RunRegistry:
         count = 0
         for run in list(self._runs.values()):
             if run._listener is not None:  # pylint: disable=protected-access
-                run._listener.put_nowait(_CUT)  # pylint: disable=protected-access
+                run._listener.cut_now()  # pylint: disable=protected-access
                 count += 1
         return count
 
