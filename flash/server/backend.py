@@ -17,6 +17,7 @@ from quart import Quart, Response, request
 from werkzeug.exceptions import HTTPException
 
 from .compression import enable_gzip
+from .context import DeferredResponseAdapter
 from .devserver import run_hypercorn
 from .dispatch import make_dispatch
 from .fastpath import install_fast_path
@@ -45,6 +46,7 @@ class FlashServer(QuartDashServer):
     def __init__(self, server: Quart) -> None:
         super().__init__(server)
         self.thread_pool_size: int | None = None
+        self.response_adapter = DeferredResponseAdapter
         self._dash_app: "Flash | None" = None
 
     @staticmethod

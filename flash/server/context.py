@@ -2,13 +2,16 @@
 
 Dash copies every header and cookie of every callback request into the context up front; most
 callbacks never look at them. Flash keeps the request context and fills `headers`, `cookies`, `args`,
-`path`, `remote` and `origin` on first access, with the same values Dash would give.
+`path`, `remote` and `origin` on first access, with the same values Dash would give. Likewise
+the Quart Response behind `ctx.response` is made only when a cookie or header is set.
 """
 from __future__ import annotations
 
 from typing import Any, Callable
 
 from dash._utils import AttributeDict, inputs_to_dict
+from dash.backends._quart import QuartResponseAdapter
+from quart import Response
 from quart.globals import _cv_request
 
 _READERS: dict[str, Callable[[Any], Any]] = {
@@ -57,3 +60,43 @@ def build_callback_context(body: dict, response_adapter: Any, eager: bool) -> Ca
     # The request context, not the request: on Flash's direct path the request is built on demand.
     object.__setattr__(context, "_request_context", _cv_request.get())
     return context.materialize() if eager else context
+
+
+class DeferredResponseAdapter(QuartResponseAdapter):
+    """`ctx.response` without a Quart Response until a cookie or header asks for one.
+
+    Most callbacks set neither; their answer is just the JSON bytes (see `CallbackAnswer`)."""
+
+    def __init__(self) -> None:  # pylint: disable=super-init-not-called
+        self._headers: dict[str, Any] = {}
+        self._cookies: dict[str, Any] = {}
+        self._made: Response | None = None
+
+    @property
+    def _quart_response(self) -> Response:  # type: ignore[override]
+        if self._made is None:
+            self._made = Response(content_type="application/json")
+        return self._made
+
+    @_quart_response.setter
+    def _quart_response(self, value: Response) -> None:
+        self._made = value
+
+    def set_response(self, **kwargs: Any) -> Any:
+        data = kwargs.get("data", "")
+        if self._made is None:
+            return CallbackAnswer(data.encode() if isinstance(data, str) else data)
+        self._made.set_data(data)
+        return self._made
+
+
+class CallbackAnswer:
+    """A callback's JSON answer with Flash's default headers only; `to_response()` for Quart."""
+
+    __slots__ = ("body",)
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def to_response(self) -> Response:
+        return Response(self.body, content_type="application/json")

@@ -12,14 +12,16 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from quart import Response, request
 
 from .body import check_callback_body, parse_json_body
+from .context import CallbackAnswer
 from .threads import run_in_thread
 
 if TYPE_CHECKING:
     from ..app import Flash
 
 
-async def run_callback(app: "Flash", data: bytes) -> Response:
-    """Answer one callback request body; raises RequestError/PreventUpdate/... for the error handlers."""
+async def run_callback(app: "Flash", data: bytes) -> Response | CallbackAnswer:
+    """Answer one callback request body: a Response if the callback set cookies or headers, else
+    just the JSON bytes. Raises RequestError/PreventUpdate/... for the error handlers."""
     # pylint: disable=protected-access
     body = parse_json_body(data, "callback request body")
     check_callback_body(body, app.callback_map)
@@ -31,14 +33,15 @@ async def run_callback(app: "Flash", data: bytes) -> Response:
         result = await call()
     else:
         result = await run_in_thread(app.backend.executor, call)
-    response = cb_ctx.dash_response.set_response(data=result)
-    response.timeout = None  # a buffered body: skip Quart's per-response timeout task
-    return response
+    return cb_ctx.dash_response.set_response(data=result)
 
 
 def make_dispatch(app: "Flash") -> Callable[[], Awaitable[Any]]:
     async def dispatch() -> Any:
-        return await run_callback(app, await request.get_data(cache=False))
+        answer = await run_callback(app, await request.get_data(cache=False))
+        response = answer.to_response() if isinstance(answer, CallbackAnswer) else answer
+        response.timeout = None  # a buffered body: skip Quart's per-response timeout task
+        return response
 
     # Integrations (e.g. CSRF exemptions) key on Dash's historical view name.
     dispatch.__name__ = dispatch.__qualname__ = "dispatch"

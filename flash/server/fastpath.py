@@ -22,6 +22,7 @@ from quart.utils import encode_headers
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import RequestEntityTooLarge, RequestTimeout
 
+from .context import CallbackAnswer
 from .dispatch import run_callback
 
 if TYPE_CHECKING:
@@ -230,7 +231,13 @@ class FastCallbackPath:
                 return
             except Exception as err:  # pylint: disable=broad-except
                 response = await self._error_response(err)
-            for after in context._after_request_functions:  # pylint: disable=protected-access
+            after_functions = context._after_request_functions  # pylint: disable=protected-access
+            if isinstance(response, CallbackAnswer):
+                if not after_functions:
+                    await send_answer(send, response.body)
+                    return
+                response = response.to_response()
+            for after in after_functions:
                 response = await server.ensure_async(after)(response)
             await send_response(send, response)
         finally:
@@ -250,6 +257,13 @@ class FastCallbackPath:
                 return Response('{"error": "Internal server error.", "status": 500}', status=500,
                                 content_type="application/json")
         return await server.make_response(result)
+
+
+async def send_answer(send: Callable[[dict], Awaitable[None]], body: bytes) -> None:
+    """A callback's JSON with the headers Quart would have sent for it."""
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 async def send_response(send: Callable[[dict], Awaitable[None]], response: Response) -> None:

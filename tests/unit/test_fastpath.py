@@ -296,3 +296,26 @@ def test_prefixes_and_root_paths_route_like_quart():
     assert elsewhere[0] == 404
     assert request_path({"path": "/mount", "root_path": "/mount"}) == " "
     assert request_path({"path": "/x/y", "root_path": ""}) == "/x/y"
+
+
+def test_both_paths_give_the_same_answer_and_headers():
+    async def handler(n):
+        if n == 2:
+            ctx.response.set_header("X-Extra", "1")
+        return f"clicked {n}"
+
+    app, seen = make_app(handler)
+
+    async def go():
+        client = app.server.test_client()
+        answers = []
+        for n in (1, 1, 2):
+            response, data = await post(client, callback_body("out.children", [dep("btn", "n_clicks", n)]))
+            answers.append((response.status_code, data, sorted(response.headers.items())))
+        return answers
+
+    through_quart, direct, with_header = run(go())
+    assert seen == ["RequestContext", "DeferredRequestContext", "DeferredRequestContext"]
+    assert through_quart == direct
+    assert [k.lower() for k, _ in direct[2]] == ["content-length", "content-type"]
+    assert ("x-extra", "1") in [(k.lower(), v) for k, v in with_header[2]]
