@@ -18,6 +18,7 @@ from .server.layout import is_async_callable, resolve_layout
 from .server.pages import install_router
 from .server.threads import run_in_thread
 from .streaming.decorators import _decorator
+from .streaming.direct import install_stream_route
 from .streaming.endpoint import make_stream_views
 from .streaming.runs import RunRegistry
 from .streaming.spec import PENDING_STREAMS, EventCallbackSpec
@@ -107,6 +108,7 @@ class Flash(dash.Dash):
         super()._setup_routes()
         start_stream, close_stream = make_stream_views(self)
         self._add_url("_flash/stream/<string:stream_id>", start_stream, ["POST"])
+        install_stream_route(self, start_stream)
         self._add_url("_flash/stream/<string:stream_id>/<string:run_id>", close_stream, ["DELETE"])
 
     def event_callback(self, *dependencies: Any, **options: Any) -> Any:

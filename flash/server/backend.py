@@ -20,7 +20,7 @@ from .compression import enable_gzip
 from .context import DeferredResponseAdapter
 from .devserver import run_hypercorn
 from .dispatch import make_dispatch
-from .fastpath import install_fast_path
+from .fastpath import install_callback_route
 from .errors import RequestError, http_error_response, json_error, request_error_response
 from .suites import serve_component_suite
 
@@ -74,7 +74,7 @@ class FlashServer(QuartDashServer):
 
     def serve_callback(self, dash_app: "Flash") -> Callable[..., Any]:  # type: ignore[override]
         view = make_dispatch(dash_app)
-        install_fast_path(dash_app, self.server, view)
+        install_callback_route(dash_app, self.server, view)
         return view
 
     def setup_component_suites(self, dash_app: "Flash") -> None:  # type: ignore[override]

@@ -5,9 +5,9 @@ import asyncio
 import re
 from typing import TYPE_CHECKING, Any
 
-from quart import Response
+from quart import Response, request
 
-from ..server.body import check_dependency_list, read_json_body
+from ..server.body import check_dependency_list, parse_json_body
 from ..server.errors import RequestError
 from .pump import pump
 from .runs import StreamRun
@@ -52,23 +52,30 @@ def _start_run(app: "Flash", spec: Any, run_id: str, body: dict) -> StreamRun:
     return run
 
 
+def open_run(app: "Flash", stream_id: str, data: bytes) -> tuple[StreamRun, int, bytes]:
+    """Resume the run the body names, or start a new one: the run, the id to replay after and
+    the `open` event. Raises RequestError for anything the client got wrong."""
+    spec = app.streams.get(stream_id)
+    if spec is None:
+        raise RequestError(f"Unknown stream '{stream_id}'.", status=404)
+    body = parse_json_body(data, "stream request body")
+    run_id, last_seq = _check_body(body, spec)
+    run = app.stream_runs.get(run_id)
+    resumed = run is not None and run.stream_id == stream_id and run.can_resume(last_seq)
+    if not resumed:
+        run = _start_run(app, spec, run_id, body)
+        last_seq = 0
+    assert run is not None
+    return run, last_seq or 0, encode_event("open", {"run": run_id, "resumed": resumed})
+
+
 def make_stream_views(app: "Flash") -> tuple[Any, Any]:
     async def start_stream(stream_id: str) -> Response:
-        spec = app.streams.get(stream_id)
-        if spec is None:
-            raise RequestError(f"Unknown stream '{stream_id}'.", status=404)
-        body = await read_json_body("stream request body")
-        run_id, last_seq = _check_body(body, spec)
-        run = app.stream_runs.get(run_id)
-        resumed = run is not None and run.stream_id == stream_id and run.can_resume(last_seq)
-        if not resumed:
-            run = _start_run(app, spec, run_id, body)
-            last_seq = 0
-        assert run is not None
+        run, last_seq, opening = open_run(app, stream_id, await request.get_data(cache=False))
 
         async def events() -> Any:
-            yield encode_event("open", {"run": run_id, "resumed": resumed})
-            async for chunk in run.listen(last_seq or 0, app.stream_heartbeat):
+            yield opening
+            async for chunk in run.listen(last_seq, app.stream_heartbeat):
                 yield chunk
 
         response = Response(events(), status=200, content_type="text/event-stream", headers=SSE_HEADERS)

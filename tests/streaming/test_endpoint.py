@@ -29,8 +29,9 @@ def stream_body(run_id="run1", n=1, rows=3, last=None):
 class Stream:
     """An open SSE response read chunk by chunk through Quart's ASGI test connection."""
 
-    def __init__(self, client, path, body):
-        self.conn = client.request(path, method="POST", headers={"Content-Type": "application/json"})
+    def __init__(self, client, path, body, headers=()):
+        headers = {"Content-Type": "application/json", **dict(headers)}
+        self.conn = client.request(path, method="POST", headers=headers)
         self.body = json.dumps(body).encode()
         self.raw = b""
 

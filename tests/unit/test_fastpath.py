@@ -10,7 +10,8 @@ from quart.signals import request_started
 
 from flash import Flash, Input, Output, ctx, html
 from flash.exceptions import PreventUpdate
-from flash.server.fastpath import FastCallbackPath, request_path
+from flash.server.deferred import request_path
+from flash.server.fastpath import DirectPath
 from tests.conftest import callback_body, dep, run
 
 BODY = callback_body("out.children", [dep("btn", "n_clicks", 1)])
@@ -48,7 +49,7 @@ async def twice(app, **kwargs):
 def test_callback_requests_take_the_direct_path_once_dash_is_set_up():
     app, seen = make_app()
     response, data = run(twice(app))
-    assert isinstance(app.server.asgi_app, FastCallbackPath)
+    assert isinstance(app.server.asgi_app, DirectPath)
     assert seen == ["RequestContext", "DeferredRequestContext"]
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "application/json"

@@ -1,0 +1,155 @@
+"""Quart's request machinery, deferred: contexts that build the request on first access, and
+body reading with Quart's limits. Used by the direct ASGI path (`fastpath.py`)."""
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Awaitable, Callable, Iterable
+from urllib.parse import urlparse
+
+from quart import Quart
+from quart.ctx import AppContext, RequestContext
+from werkzeug.datastructures import Headers
+from werkzeug.exceptions import RequestEntityTooLarge, RequestTimeout
+
+
+class ClientGone(Exception):
+    """The client disconnected before its request body arrived; there is no one to answer."""
+
+
+class DeferredAppContext(AppContext):
+    """`current_app` without the URL adapter and `g` built up front."""
+
+    def __init__(self, app: Quart) -> None:  # pylint: disable=super-init-not-called
+        self.app = app
+        self._cv_tokens = []
+        self._g: Any = None
+        self._url_adapter: Any = False
+
+    @property  # type: ignore[override]
+    def g(self) -> Any:
+        if self._g is None:
+            self._g = self.app.app_ctx_globals_class()
+        return self._g
+
+    @g.setter
+    def g(self, value: Any) -> None:
+        self._g = value
+
+    @property  # type: ignore[override]
+    def url_adapter(self) -> Any:
+        if self._url_adapter is False:
+            self._url_adapter = self.app.create_url_adapter(None)
+        return self._url_adapter
+
+
+class DeferredRequestContext(RequestContext):
+    """A request context whose `request` (headers, body, routing) is built on first access."""
+
+    def __init__(self, app: Quart, scope: dict, body: bytes) -> None:  # pylint: disable=super-init-not-called
+        self.app = app
+        self._scope = scope
+        self._body = body
+        self._request: Any = None
+        self._url_adapter: Any = False
+        self._session: Any = None
+        self.preserved = False
+        self.flashes = None
+        self._cv_tokens = []
+        self._after_request_functions = []
+
+    @property  # type: ignore[override]
+    def request_websocket(self) -> Any:
+        if self._request is None:
+            self._request = build_request(self.app, self._scope, self._body)
+            self._request.routing_exception = None
+            self._request.json_module = self.app.json
+            self.match_request()
+        return self._request
+
+    @property  # type: ignore[override]
+    def url_adapter(self) -> Any:
+        if self._url_adapter is False:
+            self._url_adapter = self.app.create_url_adapter(self.request_websocket)
+        return self._url_adapter
+
+    @property  # type: ignore[override]
+    def session(self) -> Any:
+        if self._session is None:  # only used without a secret key: Quart's read-only null session
+            self._session = self.app.session_interface.null_session_class()
+        return self._session
+
+    @session.setter
+    def session(self, value: Any) -> None:
+        self._session = value
+
+
+def request_path(scope: dict) -> str:
+    """The path Quart would route on (the scope's path without its root_path)."""
+    path = scope["path"]
+    if not path.startswith("/"):
+        path = urlparse(path).path
+    root_path = scope.get("root_path", "")
+    if root_path:
+        if path == root_path or not path.startswith(root_path):
+            return " "
+        path = path[len(root_path):]
+    return path
+
+
+def build_request(app: Quart, scope: dict, body: bytes) -> Any:
+    """The `quart.Request` Quart would have built for this scope, with its body already complete."""
+    headers = Headers()
+    headers["Remote-Addr"] = (scope.get("client") or ["<local>"])[0]
+    for name, value in scope["headers"]:
+        headers.add(name.decode("latin1").title(), value.decode("latin1"))
+    if scope["http_version"] < "1.1":
+        headers.setdefault("Host", app.config["SERVER_NAME"] or "")
+    request = app.request_class(
+        scope["method"], scope["scheme"], request_path(scope), scope["query_string"], headers,
+        scope.get("root_path", ""), scope["http_version"],
+        max_content_length=app.config["MAX_CONTENT_LENGTH"], body_timeout=app.config["BODY_TIMEOUT"],
+        send_push_promise=_no_push_promise, scope=scope,
+    )
+    request.body.append(body)
+    request.body.set_complete()
+    return request
+
+
+async def _no_push_promise(path: str, headers: Headers) -> None:
+    """HTTP/2 server push is gone from browsers; Quart's own default ignores it too."""
+
+
+def _declared_length(headers: Iterable[tuple[bytes, bytes]]) -> int | None:
+    for name, value in headers:
+        if name.lower() == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def read_body(scope: dict, receive: Callable[[], Awaitable[dict]], limit: int | None,
+                    timeout: float | None) -> bytes:
+    """The whole request body, refusing more than `limit` bytes (as Quart does, with a 413)."""
+    declared = _declared_length(scope["headers"])
+    if limit is not None and declared is not None and declared > limit:
+        raise RequestEntityTooLarge()
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise ClientGone()
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if limit is not None and size > limit:
+                    raise RequestEntityTooLarge()
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    break
+    except TimeoutError:
+        raise RequestTimeout() from None
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
