@@ -13,6 +13,10 @@ from typing import Any, AsyncIterator, Callable
 from .sse import HEARTBEAT
 
 HIGH_WATER = 64  # queued messages before the generator waits for the client
+# Loop turns a woken response waits while its queue keeps growing, so a fast generator's
+# messages share one write (a server write costs far more than a loop turn; the browser
+# applies updates once per animation frame anyway).
+COALESCE_TURNS = 8
 
 
 def _wake(waiter: "asyncio.Future[None] | None") -> None:
@@ -20,16 +24,39 @@ def _wake(waiter: "asyncio.Future[None] | None") -> None:
         waiter.set_result(None)
 
 
-class _Listener:
+class Listener:
     """The one response attached to a run. Plain lists and a future, not asyncio.Queue/Event:
     ten thousand idle streams must stay small (each deque-backed primitive costs ~0.7 KB)."""
 
-    __slots__ = ("pending", "waiter", "cut")
+    __slots__ = ("pending", "waiter", "cut", "beat", "last_write", "_timer")
 
     def __init__(self) -> None:
         self.pending: list[bytes] = []
         self.waiter: asyncio.Future[None] | None = None
         self.cut = False
+        self.beat = False  # a heartbeat is due
+        self.last_write = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+
+    def start_heartbeat(self, loop: asyncio.AbstractEventLoop, every: float) -> None:
+        """One timer per response, re-armed from the last write: no timer work per message."""
+
+        def check() -> None:
+            due = self.last_write + every
+            now = loop.time()
+            if now >= due - 0.001:
+                self.beat = True
+                _wake(self.waiter)
+                due = now + every
+            self._timer = loop.call_at(due, check)
+
+        self.last_write = loop.time()
+        self._timer = loop.call_at(self.last_write + every, check)
+
+    def stop_heartbeat(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def push(self, chunk: bytes) -> None:
         self.pending.append(chunk)
@@ -54,7 +81,7 @@ class StreamRun:
         self._buffer: list[tuple[int, bytes]] = []
         self._replay_size = replay_size
         self._resume_window = resume_window
-        self._listener: _Listener | None = None
+        self._listener: Listener | None = None
         self._producer_waiter: asyncio.Future[None] | None = None  # the pump, paused or held back
         self._expiry: asyncio.TimerHandle | None = None
 
@@ -100,30 +127,39 @@ class StreamRun:
             return True
         return bool(self._buffer) and self._buffer[0][0] <= last_seq + 1
 
-    async def listen(self, last_seq: int, heartbeat: float) -> AsyncIterator[bytes]:
-        """Yield replayed then live messages; ends after the final event or on disconnect."""
-        listener = _Listener()
+    async def listen(self, last_seq: int, heartbeat: float, listener: Listener | None = None) -> AsyncIterator[bytes]:
+        """Yield replayed then live messages; ends after the final event, on disconnect, or when
+        `listener` (the caller's handle on this response) is cut."""
+        listener = listener or Listener()
         replay = [chunk for seq, chunk in self._buffer if seq > last_seq]
         self._attach(listener)
         loop = asyncio.get_running_loop()
+        listener.start_heartbeat(loop, heartbeat)
         try:
             for chunk in replay:
                 yield chunk
                 if self._is_final(chunk):
                     return
             while True:
-                if not listener.pending and not listener.cut:
+                if not listener.pending and not listener.cut and not listener.beat:
                     listener.waiter = loop.create_future()
-                    timer = loop.call_later(heartbeat, _wake, listener.waiter)
                     try:
                         await listener.waiter
                     finally:
-                        timer.cancel()
                         listener.waiter = None
-                    if not listener.pending and not listener.cut:
-                        yield HEARTBEAT
-                        continue
+                listener.beat = False
+                listener.last_write = loop.time()
+                if not listener.pending and not listener.cut:
+                    yield HEARTBEAT
+                    continue
                 # Everything already queued goes out in one write.
+                for _ in range(COALESCE_TURNS):
+                    queued = len(listener.pending)
+                    if listener.cut or queued >= HIGH_WATER:
+                        break
+                    await asyncio.sleep(0)
+                    if len(listener.pending) == queued:
+                        break
                 batch, listener.pending = listener.pending, []
                 _wake(self._producer_waiter)
                 final = next((i for i, chunk in enumerate(batch) if self._is_final(chunk)), None)
@@ -134,13 +170,14 @@ class StreamRun:
                 if final is not None or listener.cut:
                     return
         finally:
+            listener.stop_heartbeat()
             self._detach(listener)
 
     @staticmethod
     def _is_final(chunk: bytes) -> bool:
         return b"\nevent: done\n" in chunk or b"\nevent: error\n" in chunk
 
-    def _attach(self, listener: _Listener) -> None:
+    def _attach(self, listener: Listener) -> None:
         if self._expiry is not None:
             self._expiry.cancel()
             self._expiry = None
@@ -149,7 +186,7 @@ class StreamRun:
         self._listener = listener
         _wake(self._producer_waiter)
 
-    def _detach(self, listener: _Listener) -> None:
+    def _detach(self, listener: Listener) -> None:
         if self._listener is not listener:
             return
         self._listener = None
