@@ -169,25 +169,24 @@
         this.failures = 0;
     }
 
-    Run.prototype.start = function () {
-        var run = this;
-        var attempt = function () {
-            if (run.stopped) {
-                return run.finish();
+    /* Connect, and reconnect with backoff while the stream drops; same flat loop as read(). */
+    Run.prototype.start = async function () {
+        while (!this.stopped) {
+            this.controller = new AbortController();
+            var outcome;
+            try {
+                outcome = await this.connect();
+            } catch (err) {
+                outcome = "dropped";
             }
-            run.controller = new AbortController();
-            return run.connect().catch(function () {
-                return run.stopped ? "stopped" : "dropped";
-            }).then(function (outcome) {
-                if (outcome !== "dropped" || run.stopped) {
-                    return run.finish();
-                }
-                run.failures += 1;
-                var delay = Math.min(MAX_BACKOFF_MS, 200 * Math.pow(2, run.failures - 1));
-                return new Promise(function (resolve) { setTimeout(resolve, delay); }).then(attempt);
-            });
-        };
-        return attempt();
+            if (outcome !== "dropped" || this.stopped) {
+                break;
+            }
+            this.failures += 1;
+            var delay = Math.min(MAX_BACKOFF_MS, 200 * Math.pow(2, this.failures - 1));
+            await new Promise(function (resolve) { setTimeout(resolve, delay); });
+        }
+        this.finish();
     };
 
     Run.prototype.finish = function () {
@@ -217,29 +216,27 @@
         });
     };
 
-    Run.prototype.read = function (reader) {
-        var run = this;
+    /* An async loop, not `then` returning the next read: a promise chain would keep one link
+     * per chunk alive for the whole life of an endless stream. */
+    Run.prototype.read = async function (reader) {
         var decoder = new TextDecoder();
         var pending = "";
-        var step = function () {
-            return reader.read().then(function (chunk) {
-                if (chunk.done) {
-                    return "dropped";
+        for (;;) {
+            var chunk = await reader.read();
+            if (chunk.done) {
+                return "dropped";
+            }
+            pending += decoder.decode(chunk.value, {stream: true});
+            var blocks = pending.split("\n\n");
+            pending = blocks.pop();
+            for (var i = 0; i < blocks.length; i += 1) {
+                var outcome = this.handle(parseEvent(blocks[i]));
+                if (outcome) {
+                    reader.cancel().catch(function () { return null; });
+                    return outcome;
                 }
-                pending += decoder.decode(chunk.value, {stream: true});
-                var blocks = pending.split("\n\n");
-                pending = blocks.pop();
-                for (var i = 0; i < blocks.length; i += 1) {
-                    var outcome = run.handle(parseEvent(blocks[i]));
-                    if (outcome) {
-                        reader.cancel();
-                        return outcome;
-                    }
-                }
-                return step();
-            });
-        };
-        return step();
+            }
+        }
     };
 
     Run.prototype.handle = function (event) {
