@@ -239,3 +239,29 @@ def test_callback_errors_show_in_dev_tools(dash_duo_mp: FlashComposite) -> None:
         return False
 
     duo.wait_for(tracebacks_shown, timeout=10, msg="both tracebacks in the dev tools pop-up")
+
+
+def test_dev_tools_callback_graph_shows_the_callbacks(dash_duo_mp: FlashComposite) -> None:
+    app = Flash(__name__)
+    app.layout = html.Div([html.Button("go", id="go-btn"), html.Div(id="graph-out")])
+
+    @app.callback(Output("graph-out", "children"), Input("go-btn", "n_clicks"))
+    async def show(n_clicks: int | None) -> str:
+        return f"clicked {n_clicks or 0}"
+
+    duo = dash_duo_mp
+    duo.start_server(app, debug=True, use_reloader=False)
+    duo.wait_for_text_to_equal("#graph-out", "clicked 0")
+    duo.find_element("#dash-debug-menu__callback-graph-button").click()
+    duo.wait_for_element(".dash-callback-dag--container canvas")
+    # The graph's nodes come from /_dash-dependencies; its side panel names a clicked node, so
+    # read the node list cytoscape was given instead (the page keeps it on the container).
+    labels = duo.wait_for(lambda: duo.driver.execute_script(
+        "var el = document.querySelector('.dash-callback-dag--container > div');"
+        "var cy = el && el._cyreg && el._cyreg.cy;"
+        "return cy && cy.nodes().length ? cy.nodes().map(function (n) {"
+        "  return n.id() + ' ' + (n.data('label') || ''); }) : null;"
+    ))
+    assert any("go-btn" in str(label) for label in labels), labels
+    assert any("graph-out" in str(label) for label in labels), labels
+    assert "callback graph threw an error" not in duo.driver.page_source
