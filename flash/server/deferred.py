@@ -3,6 +3,8 @@ body reading with Quart's limits. Used by the direct ASGI path (`fastpath.py`)."
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import weakref
 from typing import Any, Awaitable, Callable, Iterable
 from urllib.parse import urlparse
 
@@ -129,27 +131,93 @@ def _declared_length(headers: Iterable[tuple[bytes, bytes]]) -> int | None:
     return None
 
 
+class BodyDeadlines:
+    """Body-read deadlines of every request in flight on one loop, watched by a single timer.
+
+    `asyncio.timeout` per request costs more than the rest of a trivial callback's direct path,
+    and every cancelled timer keeps its request's context (and everything the callback touched)
+    alive until asyncio purges it. Here a read costs a dict insert and delete; the one timer is
+    due at the earliest deadline and cancels the tasks whose reads are overdue."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._reads: dict[asyncio.Task, float] = {}
+        self._expired: set[asyncio.Task] = set()
+        self._timer: asyncio.TimerHandle | None = None
+
+    def watch(self, task: asyncio.Task, timeout: float) -> None:
+        deadline = self.loop.time() + timeout
+        self._reads[task] = deadline
+        if self._timer is None or deadline < self._timer.when():
+            self._arm(deadline)
+
+    def unwatch(self, task: asyncio.Task) -> bool:
+        """Stop watching `task`; True if its deadline had passed (its cancel was ours)."""
+        self._reads.pop(task, None)
+        if task in self._expired:
+            self._expired.discard(task)
+            return True
+        return False
+
+    def _arm(self, when: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self.loop.call_at(when, self._sweep, context=_EMPTY_CONTEXT)
+
+    def _sweep(self) -> None:
+        self._timer = None
+        now = self.loop.time()
+        for task, deadline in list(self._reads.items()):
+            if deadline <= now:
+                del self._reads[task]
+                self._expired.add(task)
+                task.cancel()
+        if self._reads:
+            self._arm(min(self._reads.values()))
+
+
+_EMPTY_CONTEXT = contextvars.Context()
+_DEADLINES: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, BodyDeadlines]" = weakref.WeakKeyDictionary()
+
+
+def body_deadlines() -> BodyDeadlines:
+    loop = asyncio.get_running_loop()
+    deadlines = _DEADLINES.get(loop)
+    if deadlines is None:
+        deadlines = _DEADLINES[loop] = BodyDeadlines(loop)
+    return deadlines
+
+
 async def read_body(scope: dict, receive: Callable[[], Awaitable[dict]], limit: int | None,
                     timeout: float | None) -> bytes:
-    """The whole request body, refusing more than `limit` bytes (as Quart does, with a 413)."""
+    """The whole request body, refusing more than `limit` bytes (as Quart does, with a 413)
+    and a body still incomplete after `timeout` seconds (a 408)."""
     declared = _declared_length(scope["headers"])
     if limit is not None and declared is not None and declared > limit:
         raise RequestEntityTooLarge()
     chunks: list[bytes] = []
     size = 0
+    task = asyncio.current_task()
+    deadlines = body_deadlines() if timeout is not None and task is not None else None
+    if deadlines is not None:
+        deadlines.watch(task, timeout)  # type: ignore[arg-type]
     try:
-        async with asyncio.timeout(timeout):
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    raise ClientGone()
-                chunk = message.get("body", b"")
-                size += len(chunk)
-                if limit is not None and size > limit:
-                    raise RequestEntityTooLarge()
-                chunks.append(chunk)
-                if not message.get("more_body", False):
-                    break
-    except TimeoutError:
-        raise RequestTimeout() from None
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ClientGone()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if limit is not None and size > limit:
+                raise RequestEntityTooLarge()
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+    except asyncio.CancelledError:
+        if deadlines is not None and deadlines.unwatch(task) and task.uncancel() == 0:  # type: ignore[arg-type]
+            raise RequestTimeout() from None
+        raise
+    if deadlines is not None:
+        # The sweep cancels only a task suspended in this loop, so a finished read was not ours.
+        deadlines.unwatch(task)  # type: ignore[arg-type]
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)

@@ -10,7 +10,7 @@ from quart.signals import request_started
 
 from flash import Flash, Input, Output, ctx, html
 from flash.exceptions import PreventUpdate
-from flash.server.deferred import request_path
+from flash.server.deferred import body_deadlines, request_path
 from flash.server.fastpath import DirectPath
 from tests.conftest import callback_body, dep, run
 
@@ -278,6 +278,29 @@ def test_a_stalled_body_times_out_with_408_and_a_vanished_client_gets_nothing():
     assert stalled[0] == 408 and stalled[1]["status"] == 408
     assert gone == (None, None)
     assert seen == ["RequestContext"]
+
+
+def test_concurrent_stalled_bodies_each_time_out_while_others_are_answered():
+    app, seen = make_app()
+    app.server.config["BODY_TIMEOUT"] = 0.2
+    data = json.dumps(BODY).encode()
+
+    async def go():
+        await asgi_post(app.server, _pieces(data, 10**6))
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        stalled = [asyncio.ensure_future(asgi_post(app.server, _pieces(data, 10)[:2], then="stall"))
+                   for _ in range(3)]
+        await asyncio.sleep(0.05)
+        answered = await asgi_post(app.server, _pieces(data, 10**6))  # its read is never overdue
+        results = await asyncio.gather(*stalled)
+        return answered, results, loop.time() - started, body_deadlines()
+
+    answered, results, elapsed, deadlines = run(go())
+    assert answered == (200, {"multi": True, "response": {"out": {"children": "clicked 1"}}})
+    assert [status for status, _ in results] == [408, 408, 408]
+    assert 0.2 <= elapsed < 2
+    assert not deadlines._reads and not deadlines._expired and deadlines._timer is None  # nothing left behind
 
 
 def test_prefixes_and_root_paths_route_like_quart():
