@@ -10,6 +10,7 @@ import urllib.request
 from pathlib import Path
 from typing import Callable, Iterator
 
+import psutil
 import pytest
 
 from flash.testing import wait_for
@@ -21,6 +22,14 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def process_gone(pid: int) -> bool:
+    """Whether `pid` has exited (a zombie waiting for its parent counts as gone)."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
 
 
 def http_get(url: str, timeout: float = 5) -> tuple[int, str]:

@@ -17,6 +17,7 @@ import pytest
 
 from flash import DiskcacheManager, Flash, Input, Output, html, set_props
 from flash.testing import FlashComposite
+from tests.integration.conftest import process_gone
 
 POLL_MS = 200  # how often the page polls for the job's progress/result
 
@@ -111,13 +112,7 @@ def test_cancel_stops_a_background_job(dash_duo_mp: FlashComposite, tmp_path: Pa
     duo.wait_for(lambda: duo.find_element("#run-sync").get_attribute("disabled") is None, timeout=10,
                  msg="running state reset after cancel")
 
-    def job_gone() -> bool:
-        try:
-            return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-        except psutil.NoSuchProcess:
-            return True
-
-    duo.wait_for(job_gone, timeout=10, msg=f"{kind} job process {pid} terminated")
+    duo.wait_for(lambda: process_gone(pid), timeout=10, msg=f"{kind} job process {pid} terminated")
     stopped_at = duo.find_element("#progress").text
     assert duo.find_element("#result").text == "not run"
     assert duo.find_element("#side").text == "untouched"

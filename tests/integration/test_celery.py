@@ -16,14 +16,14 @@ import textwrap
 import time
 from pathlib import Path
 from types import ModuleType
-from typing import Iterator
+from typing import Callable, Iterator
 
 import psutil
 import pytest
 import redis
 
 from flash.testing import FlashComposite, wait_for
-from tests.integration.conftest import free_port
+from tests.integration.conftest import free_port, process_gone
 
 REPO = Path(__file__).resolve().parents[2]
 MODULE = "celery_flash_app"
@@ -127,7 +127,7 @@ def _setup(tmp_path: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch, step
 
 
 @pytest.fixture
-def celery_worker(tmp_path: Path) -> Iterator[callable]:
+def celery_worker(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], subprocess.Popen]]:
     procs: list[subprocess.Popen] = []
 
     def start(env: dict[str, str]) -> subprocess.Popen:
@@ -194,14 +194,8 @@ def test_cancel_terminates_a_running_celery_job(
     duo.wait_for(lambda: duo.find_element("#run-sync").get_attribute("disabled") is None, timeout=10,
                  msg="running state reset after cancel")
 
-    def job_gone() -> bool:
-        try:
-            return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-        except psutil.NoSuchProcess:
-            return True
-
     # Celery's terminate kills the pool child running the job (the pool then starts a new one).
-    duo.wait_for(job_gone, timeout=15, msg=f"job process {pid} terminated")
+    duo.wait_for(lambda: process_gone(pid), timeout=15, msg=f"job process {pid} terminated")
     stopped_at = duo.find_element("#progress").text
     time.sleep(1)
     assert duo.find_element("#progress").text == stopped_at  # no more progress after cancel
