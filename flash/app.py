@@ -8,12 +8,12 @@ from typing import Any
 import dash
 from dash import _pages, _validate
 from dash._jupyter import jupyter_dash  # noqa: F401  (Dash.run reads it)
-from dash._utils import to_json
 from quart import Quart
 
 from . import client  # noqa: F401  (registers the JS client as a component suite)
 from .server import FlashServer
 from .server.context import build_callback_context
+from .server.jsonfast import dumps
 from .server.layout import is_async_callable, resolve_layout
 from .server.pages import install_router
 from .server.threads import run_in_thread
@@ -159,7 +159,7 @@ class Flash(dash.Dash):
 
     async def serve_layout(self) -> Any:  # type: ignore[override]
         layout = await resolve_layout(self)
-        return self.backend.make_response(to_json(layout), mimetype="application/json")
+        return self.backend.make_response(dumps(layout), mimetype="application/json")
 
     async def _setup_server(self) -> None:  # type: ignore[override]
         """Dash's first-request setup, run once, in a thread (it may call a sync layout)."""

@@ -3,23 +3,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-from dash._utils import to_json
+from ..server.jsonfast import dumps
 
 HEARTBEAT = b": heartbeat\n\n"
 
 
-def _dumps(data: Any) -> str:
-    """orjson for plain data; Dash's encoder for components, figures, numpy, Patch, ..."""
-    try:
-        return orjson.dumps(data).decode("utf-8")
-    except TypeError:
-        return to_json(data)
-
-
 def encode_event(event: str, data: Any, seq: int | None = None) -> bytes:
     """One SSE message; `data` is serialized with Dash's JSON rules (figures, numpy, Patch...)."""
-    payload = data if isinstance(data, str) else _dumps(data)
+    payload = data if isinstance(data, str) else dumps(data).decode("utf-8")
     head = f"id: {seq}\n" if seq is not None else ""
     # Compact JSON never holds a raw newline, so one data line is enough.
     return f"{head}event: {event}\ndata: {payload}\n\n".encode("utf-8")
