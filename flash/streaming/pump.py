@@ -88,6 +88,8 @@ async def pump(app: "Flash", spec: EventCallbackSpec, run: StreamRun, cb_ctx: An
             updates = _side_updates(cb_ctx) + _updates_of(item, spec)
             if updates:
                 await run.publish(lambda seq, u=updates: encode_event("props", u, seq))
+            # An idle stream keeps only the encoded message (for replay), not the values behind it.
+            item = updates = None
         if cb_ctx.updated_props:
             await run.publish(lambda seq: encode_event("props", _side_updates(cb_ctx), seq))
         await run.publish(lambda seq: encode_event("done", {}, seq))

@@ -8,10 +8,13 @@ or a restart of the same event callback closes it at once, so the generator's `f
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from typing import Any, AsyncIterator, Callable
 
 from .sse import HEARTBEAT
 
+# Heartbeat timers read no context variables: an empty context spares a copy per stream.
+_NO_CONTEXT = contextvars.Context()
 HIGH_WATER = 64  # queued messages before the generator waits for the client
 # Loop turns a woken response waits while its queue keeps growing, so a fast generator's
 # messages share one write (a server write costs far more than a loop turn; the browser
@@ -28,7 +31,7 @@ class Listener:
     """The one response attached to a run. Plain lists and a future, not asyncio.Queue/Event:
     ten thousand idle streams must stay small (each deque-backed primitive costs ~0.7 KB)."""
 
-    __slots__ = ("pending", "waiter", "cut", "beat", "last_write", "_timer")
+    __slots__ = ("pending", "waiter", "cut", "beat", "last_write", "_timer", "_loop", "_every")
 
     def __init__(self) -> None:
         self.pending: list[bytes] = []
@@ -37,21 +40,25 @@ class Listener:
         self.beat = False  # a heartbeat is due
         self.last_write = 0.0
         self._timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._every = 0.0
 
     def start_heartbeat(self, loop: asyncio.AbstractEventLoop, every: float) -> None:
         """One timer per response, re-armed from the last write: no timer work per message."""
-
-        def check() -> None:
-            due = self.last_write + every
-            now = loop.time()
-            if now >= due - 0.001:
-                self.beat = True
-                _wake(self.waiter)
-                due = now + every
-            self._timer = loop.call_at(due, check)
-
+        self._loop, self._every = loop, every
         self.last_write = loop.time()
-        self._timer = loop.call_at(self.last_write + every, check)
+        self._timer = loop.call_at(self.last_write + every, self._check_heartbeat, context=_NO_CONTEXT)
+
+    def _check_heartbeat(self) -> None:
+        loop = self._loop
+        assert loop is not None
+        due = self.last_write + self._every
+        now = loop.time()
+        if now >= due - 0.001:
+            self.beat = True
+            _wake(self.waiter)
+            due = now + self._every
+        self._timer = loop.call_at(due, self._check_heartbeat, context=_NO_CONTEXT)
 
     def stop_heartbeat(self) -> None:
         if self._timer is not None:

@@ -333,3 +333,35 @@ def test_heartbeats_flow_on_an_idle_stream():
             return s.raw.count(b": heartbeat")
 
     assert run(go()) >= 2
+
+
+def test_an_idle_stream_keeps_only_the_encoded_message_not_the_values_behind_it():
+    import gc
+    import weakref
+
+    app = make_app()
+    refs = []
+
+    def big_value():
+        value = html.Ul([html.Li(str(i)) for i in range(100)])
+        refs.append(weakref.ref(value))
+        return value
+
+    @event_callback(Input("go", "n_clicks"), State("rows", "children"))
+    async def idler(n, rows):
+        yield stream_props("out", {"children": big_value()})
+        await asyncio.sleep(10)
+
+    async def go():
+        client = app.server.test_client()
+        await setup(client)
+        async with Stream(client, f"/_flash/stream/{idler.stream_id}", stream_body("r-idle")) as s:
+            events = await s.events_until(lambda ev: len(ev) >= 2)
+            await asyncio.sleep(0.05)
+            gc.collect()
+            return events, [ref() is None for ref in refs]
+
+    events, released = run(go())
+    assert kinds(events) == ["open", "props"]
+    assert "\"99\"" in events[1]["data"]  # the value was sent whole
+    assert released == [True]
