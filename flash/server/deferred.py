@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import weakref
 from typing import Any, Awaitable, Callable, Iterable
 from urllib.parse import urlparse
 
@@ -144,11 +143,12 @@ class BodyDeadlines:
         self._reads: dict[asyncio.Task, float] = {}
         self._expired: set[asyncio.Task] = set()
         self._timer: asyncio.TimerHandle | None = None
+        self._due = 0.0  # when the timer fires
 
     def watch(self, task: asyncio.Task, timeout: float) -> None:
         deadline = self.loop.time() + timeout
         self._reads[task] = deadline
-        if self._timer is None or deadline < self._timer.when():
+        if self._timer is None or deadline < self._due:
             self._arm(deadline)
 
     def unwatch(self, task: asyncio.Task) -> bool:
@@ -162,6 +162,7 @@ class BodyDeadlines:
     def _arm(self, when: float) -> None:
         if self._timer is not None:
             self._timer.cancel()
+        self._due = when
         self._timer = self.loop.call_at(when, self._sweep, context=_EMPTY_CONTEXT)
 
     def _sweep(self) -> None:
@@ -177,14 +178,17 @@ class BodyDeadlines:
 
 
 _EMPTY_CONTEXT = contextvars.Context()
-_DEADLINES: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, BodyDeadlines]" = weakref.WeakKeyDictionary()
+_current: BodyDeadlines | None = None
 
 
 def body_deadlines() -> BodyDeadlines:
+    """The running loop's deadlines (a server process has one loop; a new loop gets a new set,
+    while reads in flight keep the set they started with)."""
+    global _current  # pylint: disable=global-statement
     loop = asyncio.get_running_loop()
-    deadlines = _DEADLINES.get(loop)
-    if deadlines is None:
-        deadlines = _DEADLINES[loop] = BodyDeadlines(loop)
+    deadlines = _current
+    if deadlines is None or deadlines.loop is not loop:
+        deadlines = _current = BodyDeadlines(loop)
     return deadlines
 
 
