@@ -22,7 +22,8 @@ SUPERSET_MODULES = {"dependencies", "exceptions"}
 
 
 def dash_public_names():
-    names = set(dash.__all__) | {n for n in dir(dash) if not n.startswith("_")}
+    # dir() may also hold names pytest's assertion rewriting adds ("@py_builtins"): not Python names.
+    names = set(dash.__all__) | {n for n in dir(dash) if not n.startswith("_") and n.isidentifier()}
     return sorted(names - NOT_NAMES)
 
 
