@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from ..app import Flash
 
 DEFAULT_MAX_REQUEST_SIZE = 16 * 1024 * 1024
+# Paths under the routes prefix that belong to the framework, never to a page of the app.
+RESERVED_PREFIXES = ("_dash-", "_flash/", "_flash-", "_reload-hash")
 
 
 def _awaiting(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -86,6 +88,18 @@ class FlashServer(QuartDashServer):
             "_dash-component-suites/<string:package_name>/<path:fingerprinted_path>",
             serve,
         )
+
+    def setup_catchall(self, dash_app: "Flash") -> None:  # type: ignore[override]
+        """Every other GET path serves the page (client-side routing), as in Dash, except the
+        framework's own prefixes: a wrong `_dash-*` or `_flash/` URL is a mistake, not a page."""
+
+        async def catchall(path: str) -> Response:
+            if path.startswith(RESERVED_PREFIXES):
+                raise RequestError(f"There is no Flash or Dash endpoint at '/{path}'.", status=404)
+            return Response(dash_app.index(), content_type="text/html")
+
+        # pylint: disable=protected-access
+        dash_app._add_url("<path:path>", catchall, methods=["GET"])
 
     def setup_backend(self, dash_app: "Flash") -> None:  # type: ignore[override]
         self._dash_app = dash_app

@@ -173,3 +173,20 @@ def test_user_routes_keep_quart_error_pages():
 
     status, ctype, _ = run(go())
     assert status == 404 and ctype.startswith("text/html")
+
+
+@pytest.mark.parametrize("path", ["/_dash-nothing", "/_dash-layout/extra", "/_flash/stream/",
+                                  "/_flash/unknown/route", "/_reload-hash/x"])
+def test_unknown_framework_paths_are_json_404_while_other_paths_serve_the_page(path):
+    app = make_app()
+
+    async def go():
+        client = app.server.test_client()
+        page = await send(client, "GET", "/some/client-side/route")
+        return page, await send(client, "GET", path)
+
+    (page_status, page_type, _), (status, ctype, body) = run(go())
+    assert page_status == 200 and page_type.startswith("text/html")
+    assert status == 404 and ctype.startswith("application/json")
+    answer = json.loads(body)
+    assert answer["status"] == 404 and path.lstrip("/") in answer["error"]
