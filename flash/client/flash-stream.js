@@ -46,8 +46,18 @@
         return Date.now().toString(36) + Math.random().toString(36).slice(2);
     }
 
-    /* Merge updates so that one frame sets each component once where that is safe:
-     * a plain value replaces what is pending for that prop, a Patch must stay in order. */
+    /* Patches for one prop applied back to back are one Patch with both operation lists. */
+    function mergePatches(first, second) {
+        return {
+            __dash_patch_update: first.__dash_patch_update,
+            operations: first.operations.concat(second.operations)
+        };
+    }
+
+    /* Merge updates so that one frame sets each component once where that is safe: a plain
+     * value replaces what is pending for that prop, a Patch joins a pending Patch of that prop
+     * (its operations run after the earlier ones), and a Patch to a prop with a plain value
+     * pending starts a new update so that it applies on top of that value. */
     function coalesce(updates) {
         var merged = [];
         var lastFor = {};
@@ -56,7 +66,7 @@
             var props = update[1];
             var target = lastFor[key];
             var clash = target && Object.keys(props).some(function (name) {
-                return isPatch(props[name]) && name in target[1];
+                return isPatch(props[name]) && name in target[1] && !isPatch(target[1][name]);
             });
             if (!target || clash) {
                 target = [update[0], {}];
@@ -64,7 +74,9 @@
                 lastFor[key] = target;
             }
             Object.keys(props).forEach(function (name) {
-                target[1][name] = props[name];
+                var pending = target[1][name];
+                var value = props[name];
+                target[1][name] = isPatch(value) && isPatch(pending) ? mergePatches(pending, value) : value;
             });
         });
         return merged;

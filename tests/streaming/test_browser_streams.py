@@ -274,3 +274,50 @@ def test_a_start_button_that_appears_later_does_not_start_the_stream(dash_duo_mp
     dash_duo_mp.find_element("#late-start").click()
     dash_duo_mp.wait_for_text_to_equal("#status", "started by click 1")
     assert probe.state(dash_duo_mp)["started"] == 1
+
+
+COALESCE_CASES_JS = """
+var P = function (ops) { return {__dash_patch_update: '__dash_patch_update', operations: ops}; };
+var c = window.flash._coalesce;
+return {
+  patches: c([['a', {children: P([1])}], ['a', {children: P([2, 3])}], ['b', {children: P([4])}]]),
+  plainThenPatch: c([['a', {children: 'x'}], ['a', {children: P([1])}], ['a', {children: P([2])}]]),
+  patchThenPlain: c([['a', {children: P([1])}], ['a', {children: 'y', title: 't'}]]),
+  otherProps: c([['a', {children: P([1])}], ['a', {title: 't'}], ['a', {children: P([2])}]])
+};
+"""
+
+
+def test_patches_for_one_prop_in_a_frame_merge_into_one_in_order(dash_duo_mp):
+    app = Flash(__name__)
+    app.layout = html.Div([html.Button("start", id="start"), html.Div(id="tokens", children=[]),
+                           html.Div("idle", id="status")])
+
+    @event_callback(Input("start", "n_clicks"))
+    async def tokens(n_clicks):
+        for i in range(300):
+            patch = Patch()
+            patch.append(f"{i} ")
+            yield stream_props("tokens", {"children": patch})  # back to back: many per frame
+        yield stream_props("status", {"children": "done"})
+
+    duo = dash_duo_mp
+    duo.start_server(app)
+    cases = duo.driver.execute_script(COALESCE_CASES_JS)
+    patch = lambda ops: {"__dash_patch_update": "__dash_patch_update", "operations": ops}  # noqa: E731
+    assert cases["patches"] == [["a", {"children": patch([1, 2, 3])}], ["b", {"children": patch([4])}]]
+    assert cases["plainThenPatch"] == [["a", {"children": "x"}], ["a", {"children": patch([1, 2])}]]
+    assert cases["patchThenPlain"] == [["a", {"children": "y", "title": "t"}]]
+    assert cases["otherProps"] == [["a", {"children": patch([1, 2]), "title": "t"}]]
+
+    duo.driver.execute_script(
+        "window.__setPropsCalls = 0; var original = window.dash_clientside.set_props;"
+        "window.dash_clientside.set_props = function (id, props) {"
+        "  if (id === 'tokens') { window.__setPropsCalls += 1; } return original(id, props); };"
+    )
+    duo.find_element("#start").click()
+    duo.wait_for_text_to_equal("#status", "done", timeout=15)
+    assert duo.find_element("#tokens").text.split() == [str(i) for i in range(300)]
+    calls = duo.driver.execute_script("return window.__setPropsCalls;")
+    assert 1 <= calls < 300  # appends that arrived together were applied as one Patch
+    assert duo.get_logs() == []
