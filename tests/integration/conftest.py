@@ -32,6 +32,22 @@ def process_gone(pid: int) -> bool:
         return True
 
 
+def run_background_job(duo, kind: str, timeout: float = 15) -> None:
+    """Click `#run-<kind>` of the background-callback test apps and wait until its job has sent
+    progress, its result, its last step and its set_props, and `running=` has been undone."""
+    duo.find_element(f"#run-{kind}").click()
+    # While the job runs its buttons are swapped by `running=` and progress comes in.
+    duo.wait_for(lambda: duo.find_element("#cancel").get_attribute("disabled") is None, timeout=timeout,
+                 msg="cancel enabled while running")
+    duo.wait_for(lambda: duo.find_element("#progress").text.startswith(f"{kind} step"), timeout=timeout,
+                 msg=f"{kind} progress")
+    duo.wait_for_text_to_equal("#result", f"{kind} result 1", timeout=timeout + 5)
+    duo.wait_for_text_to_equal("#progress", f"{kind} step 3/3")
+    duo.wait_for_text_to_equal("#side", f"{kind} set_props 1")
+    duo.wait_for(lambda: duo.find_element("#run-sync").get_attribute("disabled") is None, timeout=5,
+                 msg="run enabled again")
+
+
 def http_get(url: str, timeout: float = 5) -> tuple[int, str]:
     """(status, body) of a GET; HTTP errors are answers too."""
     try:

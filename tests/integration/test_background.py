@@ -17,7 +17,7 @@ import pytest
 
 from flash import DiskcacheManager, Flash, Input, Output, html, set_props
 from flash.testing import FlashComposite
-from tests.integration.conftest import process_gone
+from tests.integration.conftest import process_gone, run_background_job
 
 POLL_MS = 200  # how often the page polls for the job's progress/result
 
@@ -82,17 +82,7 @@ def test_sync_and_async_background_jobs_report_progress_and_set_props(
     assert duo.find_element("#cancel").get_attribute("disabled") is not None
 
     for kind in ("sync", "async"):
-        duo.find_element(f"#run-{kind}").click()
-        # While the job runs its buttons are swapped by `running=` and progress comes in.
-        duo.wait_for(lambda: duo.find_element("#cancel").get_attribute("disabled") is None, timeout=10,
-                     msg="cancel enabled while running")
-        duo.wait_for(lambda: duo.find_element("#progress").text.startswith(f"{kind} step"), timeout=10,
-                     msg=f"{kind} progress")
-        duo.wait_for_text_to_equal("#result", f"{kind} result 1", timeout=15)
-        duo.wait_for_text_to_equal("#progress", f"{kind} step 3/3")
-        duo.wait_for_text_to_equal("#side", f"{kind} set_props 1")
-        duo.wait_for(lambda: duo.find_element("#run-sync").get_attribute("disabled") is None, timeout=5,
-                     msg="run enabled again")
+        run_background_job(duo, kind, timeout=10)
         assert (tmp_path / f"{kind}.pid").read_text() != str(duo.server.proc.pid)  # ran in its own process
     assert duo.get_logs() == []
 

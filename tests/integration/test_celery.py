@@ -23,7 +23,7 @@ import pytest
 import redis
 
 from flash.testing import FlashComposite, wait_for
-from tests.integration.conftest import free_port, process_gone
+from tests.integration.conftest import free_port, process_gone, run_background_job
 
 REPO = Path(__file__).resolve().parents[2]
 MODULE = "celery_flash_app"
@@ -166,14 +166,7 @@ def test_celery_worker_runs_sync_and_async_jobs_with_progress_and_set_props(
     worker_pids = {worker.pid, *(c.pid for c in psutil.Process(worker.pid).children(recursive=True))}
 
     for kind in ("sync", "async"):
-        duo.find_element(f"#run-{kind}").click()
-        duo.wait_for(lambda: duo.find_element("#progress").text.startswith(f"{kind} step"), timeout=15,
-                     msg=f"{kind} progress from the worker")
-        duo.wait_for_text_to_equal("#result", f"{kind} result 1", timeout=20)
-        duo.wait_for_text_to_equal("#progress", f"{kind} step 3/3")
-        duo.wait_for_text_to_equal("#side", f"{kind} set_props 1")
-        duo.wait_for(lambda: duo.find_element("#run-sync").get_attribute("disabled") is None, timeout=5,
-                     msg="run enabled again")
+        run_background_job(duo, kind)
         assert int((tmp_path / f"{kind}.pid").read_text()) in worker_pids  # ran in the Celery worker
     assert duo.get_logs() == []
 
