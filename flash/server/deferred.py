@@ -221,7 +221,7 @@ async def read_body(scope: dict, receive: Callable[[], Awaitable[dict]], limit: 
         if deadlines is not None and deadlines.unwatch(task) and task.uncancel() == 0:  # type: ignore[arg-type]
             raise RequestTimeout() from None
         raise
-    if deadlines is not None:
-        # The sweep cancels only a task suspended in this loop, so a finished read was not ours.
-        deadlines.unwatch(task)  # type: ignore[arg-type]
+    finally:  # every way out (a 413, a vanished client, ...) stops the watch
+        if deadlines is not None:
+            deadlines.unwatch(task)  # type: ignore[arg-type]
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)

@@ -254,9 +254,12 @@ def test_a_body_in_pieces_is_joined_and_limits_hold_without_content_length():
         ok = await asgi_post(app.server, _pieces(data, 7))
         big = await asgi_post(app.server, _pieces(data + b" " * 3000, 500))
         declared = await asgi_post(app.server, _pieces(data, 100), headers=[(b"content-length", b"999999")])
-        return ok, big, declared
+        gone = await asgi_post(app.server, _pieces(data, 10)[:2], then="disconnect")
+        return ok, big, declared, gone, body_deadlines()
 
-    ok, big, declared = run(go())
+    ok, big, declared, gone, deadlines = run(go())
+    assert gone == (None, None)
+    assert not deadlines._reads and not deadlines._expired  # refused and abandoned reads are not watched
     assert seen[-1] == "DeferredRequestContext"
     assert ok == (200, {"multi": True, "response": {"out": {"children": "clicked 1"}}})
     for status, payload in (big, declared):
