@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 DEFAULT_MAX_REQUEST_SIZE = 16 * 1024 * 1024
 # Paths under the routes prefix that belong to the framework, never to a page of the app.
-RESERVED_PREFIXES = ("_dash-", "_flash/", "_flash-", "_reload-hash")
+RESERVED_PREFIXES = ("_dash-", "_flash/", "_reload-hash")
 
 
 def _awaiting(view: Callable[..., Any]) -> Callable[..., Any]:
