@@ -3,13 +3,16 @@
 Each example runs in its own process (examples use module-level `@callback`s, as Dash apps do, so
 each needs its own interpreter) under Hypercorn; the index is itself a Flash app.
 Defaults: index on http://127.0.0.1:8050, examples on the following ports. Override with
-FLASH_GALLERY_HOST / FLASH_GALLERY_PORT.
+FLASH_GALLERY_HOST / FLASH_GALLERY_PORT. The gallery binds each example's socket itself and hands
+it to Hypercorn (`--bind fd://N`), so a port that is already taken is replaced by a free one
+before any link is written, instead of leaving a dead link.
 """
 from __future__ import annotations
 
 import importlib.util
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -31,9 +34,25 @@ def available() -> list[tuple[str, str, str]]:
     return [e for e in EXAMPLES if (ROOT / "examples" / f"{e[0]}.py").exists()]
 
 
-def start_example(module: str, host: str, port: int) -> subprocess.Popen:
-    command = [sys.executable, "-m", "hypercorn", f"examples.{module}:app.server", "--bind", f"{host}:{port}"]
-    return subprocess.Popen(command, cwd=ROOT)
+def listen_on(host: str, preferred_port: int) -> socket.socket:
+    """A listening socket on `preferred_port`, or on a free port if that one is taken."""
+    for port in (preferred_port, 0):
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            sock.close()
+            continue
+        sock.listen(128)
+        return sock
+    raise OSError(f"no free port on {host}")
+
+
+def start_example(module: str, sock: socket.socket) -> subprocess.Popen:
+    fd = sock.fileno()
+    command = [sys.executable, "-m", "hypercorn", f"examples.{module}:app.server", "--bind", f"fd://{fd}"]
+    return subprocess.Popen(command, cwd=ROOT, pass_fds=(fd,))
 
 
 def index_app(host: str, links: list[tuple[str, str, str, int]]):
@@ -61,8 +80,11 @@ def main() -> None:
         sys.exit("Flash is not installed: run `bash scripts/gallery` (it installs and serves).")
     host = os.environ.get("FLASH_GALLERY_HOST", "127.0.0.1")
     port = int(os.environ.get("FLASH_GALLERY_PORT", "8050"))
-    links = [(m, t, d, port + 1 + i) for i, (m, t, d) in enumerate(available())]
-    children = [start_example(m, host, p) for m, _, _, p in links]
+    sockets = [(m, t, d, listen_on(host, port + 1 + i)) for i, (m, t, d) in enumerate(available())]
+    links = [(m, t, d, sock.getsockname()[1]) for m, t, d, sock in sockets]
+    children = [start_example(m, sock) for m, _, _, sock in sockets]
+    for *_, sock in sockets:
+        sock.close()  # each child holds its own copy
 
     def stop(*_: object) -> None:
         for child in children:
