@@ -13,6 +13,7 @@ from quart import Quart
 from . import client  # noqa: F401  (registers the JS client as a component suite)
 from .server import FlashServer
 from .server.context import build_callback_context
+from .server.gc_tuning import tune_collector
 from .server.jsonfast import dumps
 from .server.layout import is_async_callable, resolve_layout
 from .server.pages import install_router
@@ -44,6 +45,9 @@ class Flash(dash.Dash):
     :param stream_replay_size: messages a stream keeps for resuming after a drop (default 256).
     :param stream_resume_window: seconds a dropped stream waits for its client to reconnect
         before its generator is closed (default 5).
+    :param tune_gc: when the server starts, freeze the startup heap out of the garbage
+        collector's scans and raise its young-generation threshold (default True; see
+        ``flash/server/gc_tuning.py``). False leaves Python's collector settings alone.
     """
 
     backend: FlashServer
@@ -59,6 +63,7 @@ class Flash(dash.Dash):
         stream_heartbeat: float = 15.0,
         stream_replay_size: int = 256,
         stream_resume_window: float = 5.0,
+        tune_gc: bool = True,
         **kwargs: Any,
     ) -> None:
         backend = kwargs.pop("backend", None)
@@ -84,6 +89,7 @@ class Flash(dash.Dash):
         self.stream_heartbeat = stream_heartbeat
         self.stream_replay_size = stream_replay_size
         self.stream_resume_window = stream_resume_window
+        self.tune_gc = tune_gc
         self.streams: dict[str, EventCallbackSpec] = {}
         self.stream_runs = RunRegistry()
         self._pending_streams: list[EventCallbackSpec] = []
@@ -96,6 +102,8 @@ class Flash(dash.Dash):
         self.backend.thread_pool_size = self._thread_pool_size
         if self._max_request_size is not None:
             server.config["MAX_CONTENT_LENGTH"] = self._max_request_size
+        if self.tune_gc and tune_collector not in server.before_serving_funcs:
+            server.before_serving(tune_collector)
 
     def init_app(self, app: Any = None, **kwargs: Any) -> None:
         if app is not None:

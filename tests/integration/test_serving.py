@@ -16,6 +16,7 @@ import pytest
 from quart import request, websocket
 
 from flash import ClientsideFunction, Flash, Input, Output, State, dcc, html
+from flash.server.gc_tuning import YOUNG_THRESHOLD
 from flash.testing import FlashComposite
 
 PYTHON = sys.executable
@@ -218,6 +219,7 @@ def test_python_app_py_hot_reload_serves_the_edit(
 
 PROD_MODULE = """
 import asyncio
+import gc
 import threading
 
 from flash import Flash, Input, Output, callback, dcc, html
@@ -236,6 +238,11 @@ async def echo(value):
 def sync_echo(value):
     where = "thread" if threading.current_thread() is not threading.main_thread() else "main"
     return f"sync {value} in {where}"
+
+
+@app.server.route("/gc-state")
+async def gc_state():
+    return {"frozen": gc.get_freeze_count(), "young_threshold": gc.get_threshold()[0]}
 """
 
 SERVER_COMMANDS = {
@@ -256,6 +263,9 @@ def test_production_asgi_servers_serve_the_app(
     status, body = server.post_json("/_dash-update-component", CALLBACK_BODY)
     assert status == 200, body
     assert json.loads(body)["response"] == {"out": {"children": "async there"}}
+    # The server's lifespan startup ran Flash's collector tuning (flash/server/gc_tuning.py).
+    gc_state = json.loads(server.get("/gc-state")[1])
+    assert gc_state["frozen"] > 10_000 and gc_state["young_threshold"] >= YOUNG_THRESHOLD, gc_state
 
     duo = dash_duo_mp
     duo.driver.get(server.url + "/")
