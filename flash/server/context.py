@@ -65,11 +65,10 @@ def build_callback_context(body: dict, response_adapter: Any, eager: bool) -> Ca
 class DeferredResponseAdapter(QuartResponseAdapter):
     """`ctx.response` without a Quart Response until a cookie or header asks for one.
 
-    Most callbacks set neither; their answer is just the JSON bytes (see `CallbackAnswer`)."""
+    Most callbacks set neither; their answer is just the JSON bytes (see `CallbackAnswer`).
+    The base adapter's `_headers`/`_cookies` dicts are not made: Quart's adapter never uses them."""
 
     def __init__(self) -> None:  # pylint: disable=super-init-not-called
-        self._headers: dict[str, Any] = {}
-        self._cookies: dict[str, Any] = {}
         self._made: Response | None = None
 
     @property
