@@ -34,14 +34,18 @@ def available() -> list[tuple[str, str, str]]:
     return [e for e in EXAMPLES if (ROOT / "examples" / f"{e[0]}.py").exists()]
 
 
-def listen_on(host: str, preferred_port: int) -> socket.socket:
-    """A listening socket on `preferred_port`, or on a free port if that one is taken."""
-    for port in (preferred_port, 0):
+def listen_on(host: str, preferred_port: int, index_port: int) -> socket.socket:
+    """A listening socket on `preferred_port`, or on a free port if that one is taken (never
+    on `index_port`, which the index binds later)."""
+    for port in (preferred_port, 0, 0, 0):
         sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
+            sock.close()
+            continue
+        if sock.getsockname()[1] == index_port:
             sock.close()
             continue
         sock.listen(128)
@@ -80,7 +84,7 @@ def main() -> None:
         sys.exit("Flash is not installed: run `bash scripts/gallery` (it installs and serves).")
     host = os.environ.get("FLASH_GALLERY_HOST", "127.0.0.1")
     port = int(os.environ.get("FLASH_GALLERY_PORT", "8050"))
-    sockets = [(m, t, d, listen_on(host, port + 1 + i)) for i, (m, t, d) in enumerate(available())]
+    sockets = [(m, t, d, listen_on(host, port + 1 + i, port)) for i, (m, t, d) in enumerate(available())]
     links = [(m, t, d, sock.getsockname()[1]) for m, t, d, sock in sockets]
     children = [start_example(m, sock) for m, _, _, sock in sockets]
     for *_, sock in sockets:
