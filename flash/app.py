@@ -18,10 +18,11 @@ from .server.jsonfast import dumps
 from .server.layout import is_async_callable, resolve_layout
 from .server.pages import install_router
 from .server.threads import run_in_thread
-from .streaming.decorators import _decorator
-from .streaming.direct import install_stream_route
+from .streaming.decorators import _decorator, streaming_decorator
+from .streaming.direct import install_stream_routes
+from .streaming.downlink import DownlinkRegistry
 from .streaming.endpoint import make_stream_views
-from .streaming.runs import RunRegistry
+from .streaming.handles import Signer, resolve_secret
 from .streaming.spec import PENDING_STREAMS, EventCallbackSpec
 from .streaming.wiring import wire_streams
 
@@ -45,6 +46,10 @@ class Flash(dash.Dash):
     :param stream_replay_size: messages a stream keeps for resuming after a drop (default 256).
     :param stream_resume_window: seconds a dropped stream waits for its client to reconnect
         before its generator is closed (default 5).
+    :param secret_key: signs the stream handles a browser gets (default env ``FLASH_SECRET_KEY``,
+        else a random key per process: set it when several workers serve the app).
+    :param stream_give_up: seconds a browser keeps trying to reconnect its downlink before its
+        streams are reset and reported failed (default 30).
     :param tune_gc: when the server starts, freeze the startup heap out of the garbage
         collector's scans and raise its young-generation threshold (default True; see
         ``flash/server/gc_tuning.py``). False leaves Python's collector settings alone.
@@ -63,6 +68,8 @@ class Flash(dash.Dash):
         stream_heartbeat: float = 15.0,
         stream_replay_size: int = 256,
         stream_resume_window: float = 5.0,
+        stream_give_up: float = 30.0,
+        secret_key: str | bytes | None = None,
         tune_gc: bool = True,
         **kwargs: Any,
     ) -> None:
@@ -89,9 +96,11 @@ class Flash(dash.Dash):
         self.stream_heartbeat = stream_heartbeat
         self.stream_replay_size = stream_replay_size
         self.stream_resume_window = stream_resume_window
+        self.stream_give_up = stream_give_up
+        self.stream_signer = Signer(*resolve_secret(secret_key))
         self.tune_gc = tune_gc
         self.streams: dict[str, EventCallbackSpec] = {}
-        self.stream_runs = RunRegistry()
+        self.stream_runs = DownlinkRegistry(stream_resume_window)
         self._pending_streams: list[EventCallbackSpec] = []
         super().__init__(name=name, server=server, backend=FlashServer, **kwargs)
         self._configure_server(self.server)
@@ -114,10 +123,18 @@ class Flash(dash.Dash):
 
     def _setup_routes(self) -> None:
         super()._setup_routes()
-        start_stream, close_stream = make_stream_views(self)
-        self._add_url("_flash/stream/<string:stream_id>", start_stream, ["POST"])
-        install_stream_route(self, start_stream)
-        self._add_url("_flash/stream/<string:stream_id>/<string:run_id>", close_stream, ["DELETE"])
+        views = make_stream_views(self)
+        downlink_view, start_view, close_view = views
+        self._add_url("_flash/downlink", downlink_view, ["POST"])
+        self._add_url("_flash/stream/<string:stream_id>", start_view, ["POST"])
+        self._add_url("_flash/close", close_view, ["POST"])
+        install_stream_routes(self, views)
+
+    def callback(self, *args: Any, **kwargs: Any) -> Any:
+        """Dash's `app.callback`; on a generator it streams (see `flash.callback`)."""
+        plain = dash.Dash.callback
+        return streaming_decorator(self._pending_streams, args, kwargs,
+                                   lambda func: plain(self, *args, **kwargs)(func))
 
     def event_callback(self, *dependencies: Any, **options: Any) -> Any:
         """`flash.event_callback` bound to this app (see there)."""

@@ -3,11 +3,12 @@ from dash.development.base_component import ComponentRegistry
 
 from .._version import __version__
 
+NAMESPACE = "flash.client"
+HUB = "flash-hub.js"  # the downlink hub: a SharedWorker script, or loaded into the page
+
 _js_dist = [
-    {
-        "relative_package_path": "flash-stream.js",
-        "namespace": "flash.client",
-    }
+    {"relative_package_path": HUB, "namespace": NAMESPACE},
+    {"relative_package_path": "flash-stream.js", "namespace": NAMESPACE},
 ]
 
 # Registering the module makes Dash include `_js_dist` in every page and serve it from

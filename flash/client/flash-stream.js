@@ -1,11 +1,10 @@
 /*
- * Flash streaming client.
+ * Flash streaming client (the page side).
  *
- * Opens each event callback's stream with fetch + ReadableStream (never an XHR whose
- * responseText grows forever), parses Server-Sent Events, and applies `props` events through
- * Dash's public `window.dash_clientside.set_props`, batching updates per animation frame.
- * A dropped connection reconnects with backoff and asks to resume after the last event id.
- * The wire protocol is described in docs/streaming-protocol.md.
+ * Starts and stops runs through the downlink hub (flash-hub.js: a SharedWorker shared by every
+ * tab of the app, or the same code inside the page where SharedWorker is missing), and applies
+ * their `props` through Dash's public `window.dash_clientside.set_props`, batching updates per
+ * animation frame. The wire protocol is described in docs/streaming-protocol.md.
  */
 (function () {
     "use strict";
@@ -13,7 +12,6 @@
     var running = {};        // stream id -> Run
     var queued = [];         // [id, props] waiting for the next frame
     var flushScheduled = false;
-    var MAX_BACKOFF_MS = 5000;
     // Props a component consumes as events rather than state: each value must reach it in a
     // render of its own, or all but the last of a frame are lost. Apps may push more names.
     var deltaProps = ["extendData", "prependData", "rowTransaction"];
@@ -37,13 +35,6 @@
         } catch (e) {
             return false;
         }
-    }
-
-    function newRunId() {
-        if (window.crypto && window.crypto.randomUUID) {
-            return window.crypto.randomUUID();
-        }
-        return Date.now().toString(36) + Math.random().toString(36).slice(2);
     }
 
     /* Patches for one prop applied back to back are one Patch with both operation lists. */
@@ -151,156 +142,154 @@
         }
     }
 
-    function parseEvent(block) {
-        var event = {type: "message", data: "", id: null};
-        block.split("\n").forEach(function (line) {
-            if (!line || line.charAt(0) === ":") {
-                return;
+    /* The page's line to the hub: a SharedWorker port, or a MessageChannel to a hub in the page. */
+    var link = null;
+    var refs = {};           // run ref -> Run
+    var nextRef = 0;
+    var tabLock = "flash-tab-" + Date.now().toString(36) + Math.random().toString(36).slice(2);
+
+    function openLink(transport) {
+        var port = null;
+        if (typeof SharedWorker === "function" && !window.__flashNoSharedWorker) {
+            try {
+                var worker = new SharedWorker(transport.worker, {name: "flash:" + transport.downlink});
+                port = worker.port;
+                worker.onerror = function () {
+                    console.warn("Flash: the shared downlink worker failed; using one downlink in this tab.");
+                    replaceLink(transport);
+                };
+            } catch (err) {
+                port = null;
             }
-            var colon = line.indexOf(":");
-            var field = colon < 0 ? line : line.slice(0, colon);
-            var value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
-            if (field === "event") {
-                event.type = value;
-            } else if (field === "data") {
-                event.data = event.data ? event.data + "\n" + value : value;
-            } else if (field === "id") {
-                event.id = value;
-            }
-        });
-        return event;
+        }
+        if (!port) {
+            var channel = new MessageChannel();
+            window.__flashHub.attach(new window.__flashHub.Hub(), channel.port2);
+            port = channel.port1;
+        }
+        port.onmessage = function (e) { fromHub(e.data); };
+        port.start();
+        port.postMessage({t: "hello", config: transport});
+        if (navigator.locks) {
+            // Held for the life of this document; once held, the hub queues for it and so
+            // learns when the tab is gone (closed, crashed) even if pagehide never ran.
+            navigator.locks.request(tabLock, function () {
+                port.postMessage({t: "lock", lock: tabLock});
+                return new Promise(function () { return null; });
+            });
+        }
+        return {port: port, transport: transport};
     }
 
-    function Run(settings, request) {
+    function replaceLink(transport) {
+        var old = Object.keys(refs).map(function (ref) { return refs[ref]; });
+        window.__flashNoSharedWorker = true;
+        link = openLink(transport);
+        old.forEach(function (run) { run.restart(); });
+    }
+
+    function linkFor(transport) {
+        if (!link) {
+            link = openLink(transport);
+        }
+        return link;
+    }
+
+    function fromHub(msg) {
+        var run = refs[msg.ref];
+        if (!run) {
+            return;
+        }
+        if (msg.t === "started") {
+            run.handle = msg.handle;
+            run.downlink = msg.downlink;
+        } else if (msg.t === "refused") {
+            run.refused(msg);
+        } else if (msg.t === "event") {
+            run.handle_(msg.type, msg.data);
+        }
+    }
+
+    function Run(settings, request, transport) {
         this.settings = settings;
         this.request = request;
-        this.runId = newRunId();
-        this.lastEventId = null;
+        this.transport = transport;
         this.stopped = false;
-        this.controller = null;
-        this.failures = 0;
+        this.handle = null;
+        this.downlink = null;
+        this.ref = null;
     }
 
-    /* Connect, and reconnect with backoff while the stream drops; same flat loop as read(). */
-    Run.prototype.start = async function () {
-        while (!this.stopped) {
-            this.controller = new AbortController();
-            var outcome;
-            try {
-                outcome = await this.connect();
-            } catch (err) {
-                outcome = "dropped";
-            }
-            if (outcome !== "dropped" || this.stopped) {
-                break;
-            }
-            this.failures += 1;
-            var delay = Math.min(MAX_BACKOFF_MS, 200 * Math.pow(2, this.failures - 1));
-            await new Promise(function (resolve) { setTimeout(resolve, delay); });
+    Run.prototype.start = function () {
+        this.ref = "r" + (nextRef += 1);
+        refs[this.ref] = this;
+        linkFor(this.transport).port.postMessage({t: "start", ref: this.ref, url: this.settings.url, body: this.request});
+    };
+
+    /* The server lost the run (a restart, or past its resume window): the page starts over. */
+    Run.prototype.restart = function () {
+        delete refs[this.ref];
+        this.handle = null;
+        apply(this.settings.reset);
+        if (!this.stopped) {
+            this.start();
         }
-        this.finish();
     };
 
     Run.prototype.finish = function () {
+        delete refs[this.ref];
         if (running[this.settings.id] === this) {
             delete running[this.settings.id];
         }
     };
 
-    Run.prototype.connect = function () {
-        var run = this;
-        var body = Object.assign({}, run.request, {run: run.runId, lastEventId: run.lastEventId});
-        return fetch(run.settings.url, {
-            method: "POST",
-            headers: {"Content-Type": "application/json", "Accept": "text/event-stream"},
-            body: JSON.stringify(body),
-            signal: run.controller.signal,
-            credentials: "same-origin",
-            cache: "no-store"
-        }).then(function (response) {
-            if (!response.ok) {
-                return response.text().then(function (text) {
-                    console.error("Flash: stream " + run.settings.name + " refused (" + response.status + "): " + text);
-                    return response.status < 500 ? "refused" : "dropped";
-                });
-            }
-            return run.read(response.body.getReader());
-        });
-    };
-
-    /* An async loop, not `then` returning the next read: a promise chain would keep one link
-     * per chunk alive for the whole life of an endless stream. */
-    Run.prototype.read = async function (reader) {
-        var decoder = new TextDecoder();
-        var pending = "";
-        for (;;) {
-            var chunk = await reader.read();
-            if (chunk.done) {
-                return "dropped";
-            }
-            pending += decoder.decode(chunk.value, {stream: true});
-            var blocks = pending.split("\n\n");
-            pending = blocks.pop();
-            for (var i = 0; i < blocks.length; i += 1) {
-                var outcome = this.handle(parseEvent(blocks[i]));
-                if (outcome) {
-                    reader.cancel().catch(function () { return null; });
-                    return outcome;
-                }
-            }
-        }
-    };
-
-    Run.prototype.handle = function (event) {
+    Run.prototype.handle_ = function (type, data) {
         if (this.stopped) {
-            return "stopped";
+            return;
         }
-        if (event.id !== null) {
-            this.lastEventId = parseInt(event.id, 10);
-            this.failures = 0;
+        if (type === "props") {
+            apply(data);
+        } else if (type === "done") {
+            this.finish();
+        } else if (type === "gone") {
+            this.restart();
+        } else if (type === "error") {
+            this.fail(data);
+        } else if (type === "failed") {
+            this.fail({stream: this.settings.name, message: data.message});
         }
-        if (event.type === "props") {
-            apply(JSON.parse(event.data));
-        } else if (event.type === "open") {
-            this.opened(JSON.parse(event.data));
-        } else if (event.type === "done") {
-            return "done";
-        } else if (event.type === "error") {
-            this.fail(JSON.parse(event.data));
-            return "error";
-        }
-        return null;
     };
 
-    Run.prototype.opened = function (info) {
-        if (!info.resumed && this.lastEventId !== null) {
-            // The server no longer had this run (past the resume window, or another worker):
-            // the generator starts over, so the page starts over too, from reset_props.
-            this.lastEventId = null;
-            apply(this.settings.reset);
-        }
+    Run.prototype.refused = function (msg) {
+        this.fail({stream: this.settings.name,
+                   message: "the server refused to start it (" + msg.status + "): " + msg.error});
     };
 
     Run.prototype.fail = function (error) {
-        console.error("Flash: stream " + this.settings.name + " failed: " + error.message);
+        var text = "Flash: stream " + this.settings.name + " failed: " + error.message;
+        if (error.handled) {
+            console.warn(text);  // on_error already told the user
+        } else {
+            console.error(text);
+        }
         apply(this.settings.reset);
         if (devToolsOn()) {
             error.at = Date.now();
+            error.stream = error.stream || this.settings.name;
             apply([[this.settings.errorStore, {data: error}]]);
         }
+        this.finish();
     };
 
-    /* Close the stream now; the DELETE lets the server end the generator without waiting. */
+    /* Close the run now; the hub asks the server to end the generator without waiting. */
     Run.prototype.stop = function (reset) {
         if (this.stopped) {
             return;
         }
         this.stopped = true;
-        if (this.controller) {
-            this.controller.abort();
+        if (link && this.ref in refs) {
+            link.port.postMessage({t: "stop", ref: this.ref});
         }
-        fetch(this.settings.url + "/" + this.runId, {method: "DELETE", keepalive: true, credentials: "same-origin"})
-            .catch(function () { return null; });
         if (reset) {
             apply(this.settings.reset);
         }
@@ -334,7 +323,7 @@
             if (running[settings.id]) {
                 running[settings.id].stop(false);  // a restart replaces the old stream
             }
-            var run = new Run(settings, request);
+            var run = new Run(settings, request, config.transport);
             running[settings.id] = run;
             run.start();
         });
@@ -353,16 +342,59 @@
         return window.dash_clientside.no_update;
     }
 
+    /* Leaving the page ends its runs: the hub is told, and the page itself sends the close
+     * (keepalive) in case a shared hub goes away with this, its last tab. */
+    var suspended = [];
     window.addEventListener("pagehide", function () {
-        Object.keys(running).forEach(function (id) { running[id].stop(false); });
+        var byDownlink = {};
+        Object.keys(running).forEach(function (id) {
+            var run = running[id];
+            if (run.handle && run.downlink) {
+                (byDownlink[run.downlink] = byDownlink[run.downlink] || []).push(run.handle);
+            }
+            run.stop(false);
+            suspended.push(run);
+        });
+        if (link) {
+            link.port.postMessage({t: "bye"});
+            Object.keys(byDownlink).forEach(function (token) {
+                fetch(link.transport.close, {
+                    method: "POST", keepalive: true, credentials: "same-origin",
+                    headers: {"Content-Type": "application/json"},
+                    body: JSON.stringify({downlink: token, runs: byDownlink[token]})
+                }).catch(function () { return null; });
+            });
+        }
     });
 
+    /* Back from the back/forward cache: the runs were closed on the way out, so the page goes
+     * back to each one's reset state, and the next start opens a fresh line to the hub. */
+    window.addEventListener("pageshow", function (e) {
+        if (!e.persisted) {
+            return;
+        }
+        link = null;
+        suspended.splice(0).forEach(function (run) { apply(run.settings.reset); });
+    });
+
+    window.dash_clientside = Object.assign(window.dash_clientside || {}, {
+        _flash: {
+            trigger: function () {
+                var args = Array.prototype.slice.call(arguments);
+                return trigger(args[args.length - 1], window.dash_clientside.callback_context);
+            },
+            cancel: function () {
+                var args = Array.prototype.slice.call(arguments);
+                return cancel(args[args.length - 1], window.dash_clientside.callback_context);
+            },
+            coalesce: coalesce
+        }
+    });
+
+    /* The public API. */
     window.flash = Object.assign(window.flash || {}, {
-        trigger: trigger,
-        cancel: cancel,
         running: function () { return Object.keys(running); },
         stop: function (id) { if (running[id]) { running[id].stop(true); } },
-        deltaProps: deltaProps,
-        _coalesce: coalesce
+        deltaProps: deltaProps
     });
 }());

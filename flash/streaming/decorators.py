@@ -5,9 +5,9 @@ import inspect
 from typing import Any, Callable, TypeVar
 
 import dash
-from dash.dependencies import Output
+from dash.dependencies import Output, handle_callback_args
 
-from .spec import PENDING_STREAMS, EventCallbackSpec, build_spec
+from .spec import PENDING_STREAMS, EventCallbackSpec, build_output_spec, build_spec
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -60,18 +60,36 @@ def _as_tuple(value: Any) -> tuple:
     return tuple(value) if isinstance(value, (list, tuple)) else (value,)
 
 
-def callback(*args: Any, **kwargs: Any) -> Callable[[F], F]:
-    """Dash's `@callback`; on a generator with no Output it declares an event callback instead."""
-    if _has_output(args, kwargs):
-        return dash.callback(*args, **kwargs)
+def _is_generator(func: Any) -> bool:
+    return inspect.isasyncgenfunction(func) or inspect.isgeneratorfunction(func)
+
+
+def streaming_decorator(registry: list[EventCallbackSpec], args: tuple, kwargs: dict,
+                        plain: Callable[[F], F]) -> Callable[[F], F]:
+    """What `callback` does with a function: a generator streams, anything else is `plain`'s.
+
+    A generator with Outputs is a Dash 4.5 streaming callback (each yield is a return value); a
+    generator without Outputs is an event callback (it yields stream_props)."""
 
     def decorate(func: F) -> F:
-        if inspect.isasyncgenfunction(func) or inspect.isgeneratorfunction(func):
-            options = {k: kwargs[k] for k in ("cancel", "reset_props", "on_error") if k in kwargs}
-            deps = args + _as_tuple(kwargs.get("inputs")) + _as_tuple(kwargs.get("state"))
-            return event_callback(
-                *deps, prevent_initial_call=kwargs.get("prevent_initial_call", True), **options
-            )(func)
-        return dash.callback(*args, **kwargs)(func)
+        if not _is_generator(func):
+            return plain(func)
+        if _has_output(args, kwargs):
+            outputs, inputs, states, prevent = handle_callback_args(list(args), dict(kwargs))
+            spec = build_output_spec(func, outputs, inputs, states, prevent)
+            registry.append(spec)
+            func.stream_id = spec.stream_id  # type: ignore[attr-defined]
+            return func
+        options = {k: kwargs[k] for k in ("cancel", "reset_props", "on_error") if k in kwargs}
+        deps = args + _as_tuple(kwargs.get("inputs")) + _as_tuple(kwargs.get("state"))
+        return _decorator(registry, deps, options.get("cancel"), options.get("reset_props"),
+                          options.get("on_error"), kwargs.get("prevent_initial_call", True))(func)
 
     return decorate
+
+
+def callback(*args: Any, **kwargs: Any) -> Callable[[F], F]:
+    """Dash's `@callback`. On a generator it streams: with Outputs each yield is a return value
+    (Dash 4.5's streaming callbacks, sync generators too); without Outputs it is an event
+    callback."""
+    return streaming_decorator(PENDING_STREAMS, args, kwargs, lambda func: dash.callback(*args, **kwargs)(func))

@@ -1,8 +1,8 @@
-"""The stream route on Flash's direct ASGI path: the SSE response written straight to the server.
+"""The stream routes on Flash's direct ASGI path: answers written straight to the server.
 
 Quart would hold a request, its headers and body events, two contexts, two tasks and a Response
-wrapper for every open stream; here an open stream is its run, its listener and one small task
-that watches for the client going away.
+wrapper for the whole life of an open downlink; here a downlink is its listener and one small
+task that watches for the browser going away.
 """
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ import logging
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..server.fastpath import DirectRoute, Receive, Send, direct_path
-from .endpoint import SSE_HEADERS, open_run
-from .runs import Listener
+from .downlink import Listener
+from .endpoint import SSE_CONTENT_TYPE, SSE_HEADERS, close_runs, open_downlink, start_run
 
 if TYPE_CHECKING:
     from ..app import Flash
 
 logger = logging.getLogger("flash.streaming")
-_START_HEADERS = [(b"content-type", b"text/event-stream; charset=utf-8")] + [
+_START_HEADERS = [(b"content-type", SSE_CONTENT_TYPE.encode())] + [
     (name.lower().encode(), value.encode()) for name, value in SSE_HEADERS.items()
 ]
 
@@ -29,28 +29,42 @@ async def _cut_on_disconnect(receive: Receive, listener: Listener) -> None:
     listener.cut_now()
 
 
-def make_stream_handler(app: "Flash") -> Callable[..., Any]:
-    async def stream(data: bytes, stream_id: str, receive: Receive, send: Send) -> None:
-        run, last_seq, opening = open_run(app, stream_id, data)  # RequestError -> a 4xx answer
+def make_downlink_handler(app: "Flash") -> Callable[..., Any]:
+    async def downlink(data: bytes, _tail: str, receive: Receive, send: Send) -> None:
+        opened, opening = open_downlink(app, data)  # RequestError -> a 4xx answer
         listener = Listener()
         watcher = asyncio.ensure_future(_cut_on_disconnect(receive, listener))
         try:
             await send({"type": "http.response.start", "status": 200, "headers": _START_HEADERS})
-            await send({"type": "http.response.body", "body": opening, "more_body": True})
-            async for chunk in run.listen(last_seq, app.stream_heartbeat, listener):
+            async for chunk in opened.listen(opening, app.stream_heartbeat, listener):
+                if listener.cut and watcher.done():
+                    break  # the browser is gone: write nothing more into its socket
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            if not watcher.done():
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
         except OSError:
-            pass  # the connection went away mid-write; the run pauses for a reconnect
+            pass  # the connection went away mid-write; the downlink waits for a reconnect
         except Exception:  # pylint: disable=broad-except  # the answer has begun: no error page now
-            logger.exception("Stream response for '%s' failed", stream_id)
+            logger.exception("Downlink response failed")
         finally:
             watcher.cancel()
 
-    return stream
+    return downlink
 
 
-def install_stream_route(app: "Flash", view: Callable[..., Any]) -> None:
-    endpoint = app.config.routes_pathname_prefix + "_flash/stream/<string:stream_id>"
-    path = app.config.routes_pathname_prefix + "_flash/stream/"
-    direct_path(app, app.server).add("stream", DirectRoute(path, endpoint, view, make_stream_handler(app), prefix=True))
+def install_stream_routes(app: "Flash", views: tuple[Any, Any, Any]) -> None:
+    downlink_view, start_view, close_view = views
+    prefix = app.config.routes_pathname_prefix
+    routes = direct_path(app, app.server)
+
+    async def start(data: bytes, tail: str, _receive: Receive, _send: Send) -> Any:
+        return start_run(app, tail, data)
+
+    async def close(data: bytes, _tail: str, _receive: Receive, _send: Send) -> Any:
+        return close_runs(app, data)
+
+    routes.add("downlink", DirectRoute(prefix + "_flash/downlink", prefix + "_flash/downlink",
+                                       downlink_view, make_downlink_handler(app), prefix=False))
+    routes.add("stream", DirectRoute(prefix + "_flash/stream/", prefix + "_flash/stream/<string:stream_id>",
+                                     start_view, start, prefix=True))
+    routes.add("close", DirectRoute(prefix + "_flash/close", prefix + "_flash/close", close_view, close, prefix=False))

@@ -1,93 +1,160 @@
-"""The stream routes: POST starts (or resumes) a run as an SSE response; DELETE closes one."""
+"""The stream routes (see docs/streaming-protocol.md):
+
+- ``POST _flash/downlink`` opens (or resumes) the browser's one SSE downlink;
+- ``POST _flash/stream/<stream_id>`` starts a run on a downlink and answers its signed handle;
+- ``POST _flash/close`` closes runs of a downlink.
+
+The checks and state changes live here once; `direct.py` (the direct ASGI path) and the Quart
+views below only differ in how the bytes reach the socket.
+"""
 from __future__ import annotations
 
 import asyncio
-import re
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from quart import Response, request
 
 from ..server.body import check_dependency_list, parse_json_body
+from ..server.context import CallbackAnswer
 from ..server.errors import RequestError
+from .downlink import Downlink, Listener
 from .pump import pump
 from .runs import StreamRun
-from .sse import encode_event
+from .sse import encode_event, encode_run_event
 
 if TYPE_CHECKING:
     from ..app import Flash
 
-_RUN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 SSE_HEADERS = {
     "Cache-Control": "no-cache, no-transform",
     "X-Accel-Buffering": "no",  # nginx: do not buffer the stream
     "Connection": "keep-alive",
 }
+SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8"
+MAX_RUNS_PER_REQUEST = 10_000
 
 
-def _check_body(body: Any, spec: Any) -> tuple[str, int | None]:
+def _json_object(data: bytes, what: str) -> dict[str, Any]:
+    body = parse_json_body(data, what)
     if not isinstance(body, dict):
-        raise RequestError("The stream request body must be a JSON object.")
+        raise RequestError(f"The {what} must be a JSON object.")
+    return body
+
+
+def _owned_downlink(app: "Flash", body: dict[str, Any]) -> Downlink:
+    downlink_id = app.stream_signer.read_downlink(body.get("downlink"))
+    if downlink_id is None:
+        raise RequestError("'downlink' is missing or is not a downlink token this server issued.", status=403)
+    downlink = app.stream_runs.get(downlink_id)
+    if downlink is None:
+        raise RequestError("The downlink is gone (closed, expired or on another server); open a new one.",
+                           status=409)
+    return downlink
+
+
+def start_run(app: "Flash", stream_id: str, data: bytes) -> CallbackAnswer:
+    """Start the event callback `stream_id` on the body's downlink; answers the run handle."""
+    spec = app.streams.get(stream_id)
+    if spec is None:
+        raise RequestError("Unknown stream.", status=404)
+    body = _json_object(data, "stream request body")
     check_dependency_list(body, "inputs", len(spec.inputs))
     check_dependency_list(body, "state", len(spec.states))
     changed = body.get("changedPropIds", [])
     if not isinstance(changed, list) or not all(isinstance(c, str) for c in changed):
         raise RequestError("'changedPropIds' must be a list of strings.")
-    run_id = body.get("run")
-    if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
-        raise RequestError("'run' must be 1-64 characters of letters, digits, '-' or '_'.")
-    last = body.get("lastEventId")
-    if last is not None and (not isinstance(last, int) or isinstance(last, bool) or last < 0):
-        raise RequestError("'lastEventId' must be a non-negative integer or null.")
-    return run_id, last
-
-
-def _start_run(app: "Flash", spec: Any, run_id: str, body: dict) -> StreamRun:
+    downlink = _owned_downlink(app, body)
     # pylint: disable=protected-access
-    body = {**body, "outputs": [], "output": ""}
-    cb_ctx = app._initialize_context(body)
+    cb_ctx = app._initialize_context({**body, "outputs": [], "output": ""})
     args = app._inputs_to_vals(cb_ctx.inputs_list + cb_ctx.states_list)
-    run = StreamRun(run_id, spec.stream_id, app.stream_replay_size, app.stream_resume_window)
-    app.stream_runs.add(run)
+    run_id, handle = app.stream_signer.new_run(downlink.downlink_id)
+    run = StreamRun(run_id, handle, stream_id, downlink, app.stream_replay_size)
+    app.stream_runs.add_run(run)
     run.task = asyncio.get_running_loop().create_task(pump(app, spec, run, cb_ctx, args))
-    return run
+    return CallbackAnswer(orjson.dumps({"run": handle}))
 
 
-def open_run(app: "Flash", stream_id: str, data: bytes) -> tuple[StreamRun, int, bytes]:
-    """Resume the run the body names, or start a new one: the run, the id to replay after and
-    the `open` event. Raises RequestError for anything the client got wrong."""
-    spec = app.streams.get(stream_id)
-    if spec is None:
-        raise RequestError(f"Unknown stream '{stream_id}'.", status=404)
-    body = parse_json_body(data, "stream request body")
-    run_id, last_seq = _check_body(body, spec)
-    run = app.stream_runs.get(run_id)
-    resumed = run is not None and run.stream_id == stream_id and run.can_resume(last_seq)
-    if not resumed:
-        run = _start_run(app, spec, run_id, body)
-        last_seq = 0
-    assert run is not None
-    return run, last_seq or 0, encode_event("open", {"run": run_id, "resumed": resumed})
+def close_runs(app: "Flash", data: bytes) -> CallbackAnswer:
+    """Close the listed runs of the body's downlink; nothing changes unless every handle is its."""
+    body = _json_object(data, "close request body")
+    downlink = _owned_downlink(app, body)
+    handles = body.get("runs")
+    if not isinstance(handles, list) or len(handles) > MAX_RUNS_PER_REQUEST:
+        raise RequestError(f"'runs' must be a list of at most {MAX_RUNS_PER_REQUEST} run handles.")
+    run_ids = [app.stream_signer.read_run(handle, downlink.downlink_id) for handle in handles]
+    if any(run_id is None for run_id in run_ids):
+        raise RequestError("'runs' holds a handle that is not a run of this downlink.", status=403)
+    closed = 0
+    for run_id in run_ids:
+        run = downlink.runs.get(run_id)  # type: ignore[arg-type]
+        if run is not None and not run.finished:
+            run.close()
+            closed += 1
+    return CallbackAnswer(orjson.dumps({"closed": closed}))
 
 
-def make_stream_views(app: "Flash") -> tuple[Any, Any]:
-    async def start_stream(stream_id: str) -> Response:
-        run, last_seq, opening = open_run(app, stream_id, await request.get_data(cache=False))
+def _resume_list(app: "Flash", body: dict[str, Any], downlink_id: str | None) -> list[tuple[str, int]]:
+    runs = body.get("runs", {})
+    if not isinstance(runs, dict) or len(runs) > MAX_RUNS_PER_REQUEST:
+        raise RequestError(f"'runs' must be an object of at most {MAX_RUNS_PER_REQUEST} run handles "
+                           "mapped to the last sequence id received.")
+    if runs and downlink_id is None:
+        raise RequestError("'runs' can only be resumed on the downlink that started them.")
+    wanted = []
+    for handle, last in runs.items():
+        if not isinstance(last, int) or isinstance(last, bool) or last < 0:
+            raise RequestError("Each entry of 'runs' must map a run handle to a non-negative integer.")
+        run_id = app.stream_signer.read_run(handle, downlink_id)  # type: ignore[arg-type]
+        if run_id is None:
+            raise RequestError("'runs' holds a handle that is not a run of this downlink.", status=403)
+        wanted.append((run_id, last))
+    return wanted
+
+
+def open_downlink(app: "Flash", data: bytes) -> tuple[Downlink, bytes]:
+    """The downlink the body names (or a new one) and the bytes that open its response: `hello`,
+    then every listed run's missed messages, or `gone` for a run that cannot be resumed."""
+    body = _json_object(data, "downlink request body")
+    token = body.get("downlink")
+    if token is not None and not isinstance(token, str):
+        raise RequestError("'downlink' must be a downlink token or null.")
+    downlink_id = app.stream_signer.read_downlink(token) if token is not None else None
+    if token is not None and downlink_id is None:
+        raise RequestError("'downlink' is not a downlink token this server issued.", status=403)
+    wanted = _resume_list(app, body, downlink_id)
+    downlink = app.stream_runs.get(downlink_id) if downlink_id else None
+    resumed = downlink is not None
+    if downlink is None:
+        downlink = app.stream_runs.open(*app.stream_signer.new_downlink())
+    parts = [encode_event("hello", {"downlink": downlink.token, "resumed": resumed})]
+    for run_id, last in wanted:
+        run = downlink.runs.get(run_id) if resumed else None
+        if run is not None and run.can_resume(last):
+            parts.extend(run.replay_after(last))
+        else:
+            if run is not None:
+                run.close()  # too far behind to replay: the page starts it over
+            parts.append(encode_run_event("gone", run_id, last, {}))
+    return downlink, b"".join(parts)
+
+
+def make_stream_views(app: "Flash") -> tuple[Any, Any, Any]:
+    async def downlink_view() -> Response:
+        downlink, opening = open_downlink(app, await request.get_data(cache=False))
 
         async def events() -> Any:
-            yield opening
-            async for chunk in run.listen(last_seq, app.stream_heartbeat):
+            async for chunk in downlink.listen(opening, app.stream_heartbeat, Listener()):
                 yield chunk
 
-        response = Response(events(), status=200, content_type="text/event-stream", headers=SSE_HEADERS)
-        response.timeout = None  # streams may be endless
+        response = Response(events(), status=200, content_type=SSE_CONTENT_TYPE, headers=SSE_HEADERS)
+        response.timeout = None  # a downlink may live as long as the page
         return response
 
-    async def close_stream(stream_id: str, run_id: str) -> Response:
-        if stream_id not in app.streams:
-            raise RequestError(f"Unknown stream '{stream_id}'.", status=404)
-        if not _RUN_ID.match(run_id):
-            raise RequestError("Invalid run id.")
-        closed = app.stream_runs.close(run_id)
-        return Response(b'{"closed": %s}' % (b"true" if closed else b"false"), content_type="application/json")
+    async def start_view(stream_id: str) -> Response:
+        return start_run(app, stream_id, await request.get_data(cache=False)).to_response()
 
-    return start_stream, close_stream
+    async def close_view() -> Response:
+        return close_runs(app, await request.get_data(cache=False)).to_response()
+
+    return downlink_view, start_view, close_view

@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Iterator
 
 from dash._callback_context import context_value
 
-from ..exceptions import StreamError
+from ..exceptions import PreventUpdate, StreamError
 from ..server.threads import run_in_thread
+from .outputs import output_updates
 from .props import StreamProps
 from .runs import StreamRun
-from .sse import encode_event
+from .sse import encode_run_event
 from .spec import EventCallbackSpec
 
 if TYPE_CHECKING:
@@ -43,6 +44,8 @@ async def _iterate_sync(app: "Flash", gen: Iterator[Any]) -> AsyncIterator[Any]:
 
 
 def _updates_of(item: Any, spec: EventCallbackSpec) -> list[list[Any]]:
+    if spec.outputs is not None:
+        return output_updates(item, spec)
     if isinstance(item, StreamProps):
         return item.to_wire()
     if item is None:
@@ -79,6 +82,11 @@ async def _error_updates(spec: EventCallbackSpec, exc: Exception) -> list[list[A
 async def pump(app: "Flash", spec: EventCallbackSpec, run: StreamRun, cb_ctx: Any, args: list[Any]) -> None:
     """The run's task: iterate the generator, publish updates, then a done or error event."""
     context_value.set(cb_ctx)
+    rid = run.run_id
+
+    def message(event: str, data: Any) -> Any:
+        return lambda seq: encode_run_event(event, rid, seq, data)
+
     if spec.is_async:
         items: AsyncIterator[Any] = spec.func(*args)
     else:
@@ -87,31 +95,35 @@ async def pump(app: "Flash", spec: EventCallbackSpec, run: StreamRun, cb_ctx: An
         async for item in items:
             updates = _side_updates(cb_ctx) + _updates_of(item, spec)
             if updates:
-                await run.publish(lambda seq, u=updates: encode_event("props", u, seq))
+                await run.publish(message("props", updates))
             # An idle stream keeps only the encoded message (for replay), not the values behind it.
             item = updates = None
         if cb_ctx.updated_props:
-            await run.publish(lambda seq: encode_event("props", _side_updates(cb_ctx), seq))
-        await run.publish(lambda seq: encode_event("done", {}, seq))
+            await run.publish(message("props", _side_updates(cb_ctx)))
+        await run.publish(message("done", {}))
+    except PreventUpdate:
+        await run.publish(message("done", {}))
     except asyncio.CancelledError:
-        run.announce_closed(lambda seq: encode_event("done", {"closed": True}, seq))
+        run.announce_closed(message("done", {"closed": True}))
         raise
     except Exception as exc:  # pylint: disable=broad-exception-caught
         logger.error("Stream '%s' failed", spec.func.__name__, exc_info=exc)
         updates = await _error_updates(spec, exc)
         if updates:
-            await run.publish(lambda seq: encode_event("props", updates, seq))
-        await run.publish(lambda seq: encode_event("error", _error_body(app, spec, exc), seq))
+            await run.publish(message("props", updates))
+        await run.publish(message("error", _error_body(app, spec, exc, handled=bool(updates))))
     finally:
-        run.finished = True
         aclose = getattr(items, "aclose", None)
-        if aclose is not None:
-            await aclose()
-        app.stream_runs.discard(run)
+        try:
+            if aclose is not None:
+                await aclose()
+        finally:
+            app.stream_runs.run_finished(run)
 
 
-def _error_body(app: "Flash", spec: EventCallbackSpec, exc: Exception) -> dict[str, Any]:
-    body: dict[str, Any] = {"stream": spec.func.__name__, "message": "The stream failed."}
+def _error_body(app: "Flash", spec: EventCallbackSpec, exc: Exception, handled: bool) -> dict[str, Any]:
+    # `handled`: on_error answered with updates, so the page shows the failure itself.
+    body: dict[str, Any] = {"stream": spec.func.__name__, "message": "The stream failed.", "handled": handled}
     if app.backend.error_handling_mode != "ignore":  # debug: show it like a callback error
         body["message"] = f"{type(exc).__name__}: {exc}"
         body["traceback"] = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))

@@ -23,8 +23,11 @@ class EventCallbackSpec:
     cancel: list[tuple[Input, Any]] = field(default_factory=list)
     reset_props: list[tuple[Any, Mapping[str, Any]]] = field(default_factory=list)
     on_error: Callable[[Exception], Any] | None = None
-    prevent_initial_call: bool = True
+    prevent_initial_call: bool | None = True  # None: the app's prevent_initial_callbacks
     stream_id: str = ""
+    # Dash 4.5 streaming callbacks: the Outputs each yield fills (None for stream_props streams).
+    outputs: list[tuple[Any, str]] | None = None
+    multi_output: bool = False
 
     @property
     def is_async(self) -> bool:
@@ -123,7 +126,7 @@ def _check_reset(reset_props: Any, name: str) -> list[tuple[Any, Mapping[str, An
     return checked
 
 
-def build_spec(func: Any, deps: Sequence[Any], cancel: Any, reset_props: Any, on_error: Any, prevent_initial_call: bool) -> EventCallbackSpec:
+def build_spec(func: Any, deps: Sequence[Any], cancel: Any, reset_props: Any, on_error: Any, prevent_initial_call: bool | None) -> EventCallbackSpec:
     _check_func(func)
     name = func.__name__
     inputs, states = _split_deps(deps, name)
@@ -138,7 +141,20 @@ def build_spec(func: Any, deps: Sequence[Any], cancel: Any, reset_props: Any, on
         cancel=_check_cancel(cancel, name),
         reset_props=_check_reset(reset_props, name),
         on_error=on_error,
-        prevent_initial_call=bool(prevent_initial_call),
+        prevent_initial_call=None if prevent_initial_call is None else bool(prevent_initial_call),
     )
     spec.stream_id = _digest([f"{func.__module__}.{func.__qualname__}", *inputs, *states])
+    return spec
+
+
+def build_output_spec(func: Any, outputs: Any, inputs: list[Input], states: list[State],
+                      prevent_initial_call: bool | None) -> EventCallbackSpec:
+    """A Dash 4.5 streaming callback: a generator whose yields are return values."""
+    from .outputs import check_outputs  # pylint: disable=import-outside-toplevel
+
+    _check_func(func)
+    targets, multi = check_outputs(outputs, func.__name__)
+    spec = build_spec(func, [*inputs, *states], None, None, None, prevent_initial_call)
+    spec.outputs, spec.multi_output = targets, multi
+    spec.stream_id = _digest([f"{func.__module__}.{func.__qualname__}", *inputs, *states, repr(targets)])
     return spec

@@ -30,3 +30,9 @@ def parse_events(raw: bytes) -> list[dict[str, str]]:
         if fields:
             events.append(fields)
     return events
+
+
+def encode_run_event(event: str, run_id: str, seq: int, data: Any) -> bytes:
+    """One run's message on a downlink: its run id and sequence id travel in the data."""
+    payload = dumps(data).decode("utf-8")
+    return f'event: {event}\ndata: {{"run":"{run_id}","seq":{seq},"data":{payload}}}\n\n'.encode("utf-8")

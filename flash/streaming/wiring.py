@@ -11,8 +11,14 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
+import os
+
 from dash import dcc, html
-from dash.dependencies import Input, Output, State
+from dash.dependencies import ClientsideFunction, Input, Output, State
+from dash.fingerprint import build_fingerprint
+
+from .. import client
+from .._version import __version__
 
 from ..exceptions import StreamError
 from .spec import EventCallbackSpec
@@ -23,14 +29,34 @@ if TYPE_CHECKING:
 ERROR_STORE = "_flash-stream-error"
 CONTAINER = "_flash-streaming"
 
-_TRIGGER_JS = (
-    "function() { var a = Array.prototype.slice.call(arguments);"
-    " return window.flash.trigger(a[a.length - 1], window.dash_clientside.callback_context); }"
-)
-_CANCEL_JS = (
-    "function() { var a = Array.prototype.slice.call(arguments);"
-    " return window.flash.cancel(a[a.length - 1], window.dash_clientside.callback_context); }"
-)
+# The page client's entry points live in Dash's clientside namespace, not on `window.flash`.
+_TRIGGER = ClientsideFunction("_flash", "trigger")
+_CANCEL = ClientsideFunction("_flash", "cancel")
+
+
+def prevents_initial_call(app: "Flash", spec: EventCallbackSpec) -> bool:
+    if spec.prevent_initial_call is None:
+        return bool(app.config.prevent_initial_callbacks)
+    return spec.prevent_initial_call
+
+
+def hub_url(app: "Flash") -> str:
+    """The fingerprinted URL of the downlink hub script (run as a SharedWorker), registered so
+    the component-suite route serves it."""
+    app.registered_paths[client.NAMESPACE].add(client.HUB)
+    modified = int(os.stat(os.path.join(os.path.dirname(client.__file__), client.HUB)).st_mtime)
+    fingerprint = build_fingerprint(client.HUB, __version__, modified)
+    return f"{app.config.requests_pathname_prefix}_dash-component-suites/{client.NAMESPACE}/{fingerprint}"
+
+
+def transport_settings(app: "Flash") -> dict[str, Any]:
+    prefix = app.config.requests_pathname_prefix
+    return {
+        "downlink": f"{prefix}_flash/downlink",
+        "close": f"{prefix}_flash/close",
+        "worker": hub_url(app),
+        "giveUp": app.stream_give_up,
+    }
 
 
 def _client_settings(app: "Flash", spec: EventCallbackSpec) -> dict[str, Any]:
@@ -40,25 +66,27 @@ def _client_settings(app: "Flash", spec: EventCallbackSpec) -> dict[str, Any]:
         "url": f"{app.config.requests_pathname_prefix}_flash/stream/{spec.stream_id}",
         "reset": [[cid, dict(props)] for cid, props in spec.reset_props],
         "errorStore": ERROR_STORE,
-        "preventInitial": spec.prevent_initial_call,
+        "preventInitial": prevents_initial_call(app, spec),
     }
 
 
 def _wire_triggers(app: "Flash", specs: list[EventCallbackSpec], stores: list[Any]) -> None:
+    transport = transport_settings(app)
     groups: dict[str, list[EventCallbackSpec]] = defaultdict(list)
     for spec in specs:
         groups[spec.trigger_key].append(spec)
     for key, members in groups.items():
         store_id = f"_flash-trigger-{key}"
         first = members[0]
-        stores.append(dcc.Store(id=store_id, data={"streams": [_client_settings(app, s) for s in members]}))
+        data = {"streams": [_client_settings(app, s) for s in members], "transport": transport}
+        stores.append(dcc.Store(id=store_id, data=data))
         app.clientside_callback(
-            _TRIGGER_JS,
+            _TRIGGER,
             Output(store_id, "modified_timestamp"),
             *first.inputs,
             *first.states,
             State(store_id, "data"),
-            prevent_initial_call=first.prevent_initial_call,
+            prevent_initial_call=prevents_initial_call(app, first),
             hidden=True,
         )
 
@@ -73,7 +101,7 @@ def _wire_cancels(app: "Flash", specs: list[EventCallbackSpec], stores: list[Any
         data = {"streams": [{"id": s.stream_id, "desired": [want for _, want in s.cancel]} for s in members]}
         stores.append(dcc.Store(id=store_id, data=data))
         app.clientside_callback(
-            _CANCEL_JS,
+            _CANCEL,
             Output(store_id, "modified_timestamp"),
             *[dep for dep, _ in members[0].cancel],
             State(store_id, "data"),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import urllib.request
 from collections import Counter
 from typing import Any, Callable
@@ -22,6 +23,7 @@ class Probe:
         self.app = app
         self.counts: Counter[str] = Counter()
         self.gates: dict[str, asyncio.Event] = {}
+        self.refuse_until = 0.0
         server = app.server
 
         async def state() -> dict[str, Any]:
@@ -40,7 +42,17 @@ class Probe:
                 run.close()
             return {"closed": len(runs)}
 
+        async def refuse(seconds: str) -> dict[str, Any]:
+            self.refuse_until = time.monotonic() + float(seconds)
+            return {"refusing": float(seconds)}
+
+        async def downlinks() -> dict[str, Any]:
+            return {"downlinks": len(app.stream_runs.downlinks),
+                    "open": sum(1 for d in app.stream_runs.downlinks.values() if d.listener is not None)}
+
         server.add_url_rule("/_probe", "probe_state", state)
+        server.add_url_rule("/_probe/refuse/<seconds>", "probe_refuse", refuse)
+        server.add_url_rule("/_probe/downlinks", "probe_downlinks", downlinks)
         server.add_url_rule("/_probe/close", "probe_close", close_all)
         server.add_url_rule("/_probe/release/<name>", "probe_release", release)
         server.add_url_rule("/_probe/drop", "probe_drop", drop)
@@ -51,6 +63,10 @@ class Probe:
         if name not in self.gates:
             self.gates[name] = asyncio.Event()
         return self.gates[name]
+
+    def refusing(self) -> bool:
+        """Whether a test asked that downlink requests fail for now (see `refuse`)."""
+        return time.monotonic() < self.refuse_until
 
     def count(self, name: str) -> None:
         self.counts[name] += 1
@@ -70,6 +86,15 @@ class Probe:
     def close_all(self, duo: Any) -> int:
         """Close every run server-side (as a DELETE from elsewhere or a shutdown would)."""
         return self._get(duo, "/_probe/close")["closed"]
+
+    def refuse(self, duo: Any, seconds: float) -> None:
+        """Downlink requests answer 503 for `seconds` (an app with a before_request hook that
+        checks `refusing()` only)."""
+        self._get(duo, f"/_probe/refuse/{seconds}")
+
+    def downlinks(self, duo: Any) -> dict[str, int]:
+        """How many downlinks the server holds, and how many have an open response."""
+        return self._get(duo, "/_probe/downlinks")
 
     def drop(self, duo: Any) -> int:
         return self._get(duo, "/_probe/drop")["dropped"]

@@ -278,7 +278,7 @@ def test_a_start_button_that_appears_later_does_not_start_the_stream(dash_duo_mp
 
 COALESCE_CASES_JS = """
 var P = function (ops) { return {__dash_patch_update: '__dash_patch_update', operations: ops}; };
-var c = window.flash._coalesce;
+var c = window.dash_clientside._flash.coalesce;
 return {
   patches: c([['a', {children: P([1])}], ['a', {children: P([2, 3])}], ['b', {children: P([4])}]]),
   plainThenPatch: c([['a', {children: 'x'}], ['a', {children: P([1])}], ['a', {children: P([2])}]]),

@@ -1,0 +1,241 @@
+"""One downlink per browser: the long-lived SSE response that carries every run it started.
+
+Runs publish into their downlink; the open response (its `Listener`) writes what is queued in
+one go. When the response goes away the downlink waits `resume_window` seconds for the browser
+to reconnect (then replays each run from its last id) and otherwise closes every run it owns, so
+no generator outlives its page whatever the moment of the disconnect.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from typing import Any, AsyncIterator
+
+from .runs import StreamRun
+from .sse import HEARTBEAT
+
+_NO_CONTEXT = contextvars.Context()  # timers read no context variables: spare a copy each
+HIGH_WATER = 256  # queued messages on one downlink before its generators wait for the browser
+# Loop turns a woken response waits while its queue keeps growing, so fast generators share
+# one write (a server write costs far more than a loop turn; the page applies once per frame).
+COALESCE_TURNS = 8
+
+
+def _wake(waiter: "asyncio.Future[None] | None") -> None:
+    if waiter is not None and not waiter.done():
+        waiter.set_result(None)
+
+
+class Listener:
+    """The one open response of a downlink. Plain lists and a future, not asyncio.Queue/Event:
+    many idle downlinks must stay small."""
+
+    __slots__ = ("pending", "waiter", "cut", "beat", "last_write", "_timer", "_loop", "_every")
+
+    def __init__(self) -> None:
+        self.pending: list[bytes] = []
+        self.waiter: asyncio.Future[None] | None = None
+        self.cut = False
+        self.beat = False
+        self.last_write = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._every = 0.0
+
+    def start_heartbeat(self, loop: asyncio.AbstractEventLoop, every: float) -> None:
+        """One timer per response, re-armed from the last write: no timer work per message."""
+        self._loop, self._every = loop, every
+        self.last_write = loop.time()
+        self._timer = loop.call_at(self.last_write + every, self._check_heartbeat, context=_NO_CONTEXT)
+
+    def _check_heartbeat(self) -> None:
+        loop = self._loop
+        assert loop is not None
+        due = self.last_write + self._every
+        now = loop.time()
+        if now >= due - 0.001:
+            self.beat = True
+            _wake(self.waiter)
+            due = now + self._every
+        self._timer = loop.call_at(due, self._check_heartbeat, context=_NO_CONTEXT)
+
+    def stop_heartbeat(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def push(self, chunk: bytes) -> None:
+        self.pending.append(chunk)
+        _wake(self.waiter)
+
+    def cut_now(self) -> None:
+        """End this response after what is already queued, without closing the downlink."""
+        self.cut = True
+        _wake(self.waiter)
+
+
+class Downlink:
+    __slots__ = ("downlink_id", "token", "runs", "listener", "_registry", "_expiry", "_producers")
+
+    def __init__(self, downlink_id: str, token: str, registry: "DownlinkRegistry") -> None:
+        self.downlink_id = downlink_id
+        self.token = token
+        self.runs: dict[str, StreamRun] = {}
+        self.listener: Listener | None = None
+        self._registry = registry
+        self._producers: list[asyncio.Future[None]] = []
+        self._expiry: asyncio.TimerHandle | None = None
+        self._arm_expiry()  # until a response attaches, as after one detaches
+
+    # --- producers (pump tasks) ---------------------------------------------------------
+    async def deliver(self, chunk: bytes) -> None:
+        if self.listener is None:
+            # Disconnected: the run pauses here; a reconnect replays `chunk` from its buffer.
+            while self.listener is None:
+                await self._hold()
+            return
+        self.listener.push(chunk)
+        if len(self.listener.pending) >= HIGH_WATER:
+            await self._hold()
+
+    def push_now(self, chunk: bytes) -> None:
+        if self.listener is not None:
+            self.listener.push(chunk)
+
+    async def _hold(self) -> None:
+        waiter = asyncio.get_running_loop().create_future()
+        self._producers.append(waiter)
+        try:
+            await waiter
+        finally:
+            if waiter in self._producers:
+                self._producers.remove(waiter)
+
+    def _release(self) -> None:
+        producers, self._producers = self._producers, []
+        for waiter in producers:
+            _wake(waiter)
+
+    # --- the response -------------------------------------------------------------------
+    async def listen(self, opening: bytes, heartbeat: float, listener: Listener) -> AsyncIterator[bytes]:
+        """Yield `opening` (hello + replay), then live messages, until the response is cut."""
+        self._attach(listener)
+        loop = asyncio.get_running_loop()
+        listener.start_heartbeat(loop, heartbeat)
+        try:
+            yield opening
+            while True:
+                if not listener.pending and not listener.cut and not listener.beat:
+                    listener.waiter = loop.create_future()
+                    try:
+                        await listener.waiter
+                    finally:
+                        listener.waiter = None
+                listener.beat = False
+                listener.last_write = loop.time()
+                if not listener.pending:
+                    if listener.cut:
+                        return
+                    yield HEARTBEAT
+                    continue
+                for _ in range(COALESCE_TURNS):
+                    queued = len(listener.pending)
+                    if listener.cut or queued >= HIGH_WATER:
+                        break
+                    await asyncio.sleep(0)
+                    if len(listener.pending) == queued:
+                        break
+                batch, listener.pending = listener.pending, []
+                self._release()
+                yield b"".join(batch)
+                if listener.cut:
+                    return
+        finally:
+            listener.stop_heartbeat()
+            self._detach(listener)
+
+    def _attach(self, listener: Listener) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+        if self.listener is not None:
+            self.listener.cut_now()  # one response per downlink: a newer one takes over
+        self.listener = listener
+        self._release()
+
+    def _detach(self, listener: Listener) -> None:
+        if self.listener is not listener:
+            return
+        self.listener = None
+        self._release()
+        self._arm_expiry()
+
+    def _arm_expiry(self) -> None:
+        if self._expiry is None:
+            loop = asyncio.get_running_loop()
+            self._expiry = loop.call_later(self._registry.resume_window, self.expire, context=_NO_CONTEXT)
+
+    def expire(self) -> None:
+        """The browser did not come back: close every run and forget this downlink."""
+        self._expiry = None
+        if self.listener is not None:
+            return
+        for run in list(self.runs.values()):
+            run.close()
+        self._registry.forget(self)
+
+    def cut(self) -> None:
+        if self.listener is not None:
+            self.listener.cut_now()
+
+
+class DownlinkRegistry:
+    """This worker's downlinks and their runs; `len()` is the number of live (unfinished) runs."""
+
+    def __init__(self, resume_window: float) -> None:
+        self.resume_window = resume_window
+        self.downlinks: dict[str, Downlink] = {}
+        self._live: dict[str, StreamRun] = {}
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    def open(self, downlink_id: str, token: str) -> Downlink:
+        downlink = Downlink(downlink_id, token, self)
+        self.downlinks[downlink_id] = downlink
+        return downlink
+
+    def get(self, downlink_id: str) -> Downlink | None:
+        return self.downlinks.get(downlink_id)
+
+    def forget(self, downlink: Downlink) -> None:
+        if self.downlinks.get(downlink.downlink_id) is downlink:
+            del self.downlinks[downlink.downlink_id]
+
+    def add_run(self, run: StreamRun) -> None:
+        run.downlink.runs[run.run_id] = run
+        self._live[run.run_id] = run
+
+    def run_finished(self, run: StreamRun) -> None:
+        """Keep a finished run's tail for the resume window, then let it go."""
+        run.finished = True
+        self._live.pop(run.run_id, None)
+        loop = asyncio.get_running_loop()
+        loop.call_later(self.resume_window, self._drop_finished, run, context=_NO_CONTEXT)
+
+    @staticmethod
+    def _drop_finished(run: StreamRun) -> None:
+        if run.downlink.runs.get(run.run_id) is run:
+            del run.downlink.runs[run.run_id]
+
+    def drop_connections(self) -> int:
+        """Cut every open downlink without closing its runs (a simulated network drop)."""
+        count = 0
+        for downlink in list(self.downlinks.values()):
+            if downlink.listener is not None:
+                downlink.cut()
+                count += 1
+        return count
+
+    def runs(self) -> list[Any]:
+        return list(self._live.values())
