@@ -37,15 +37,42 @@
         return new Promise(function (resolve) { setTimeout(resolve, ms); });
     }
 
-    function postJson(url, body, keepalive) {
+    function postJson(url, body, keepalive, signal) {
         return fetch(url, {
             method: "POST",
             headers: {"Content-Type": "application/json"},
             body: JSON.stringify(body),
             credentials: "same-origin",
             cache: "no-store",
-            keepalive: Boolean(keepalive)
+            keepalive: Boolean(keepalive),
+            signal: signal
         });
+    }
+
+    function isEventStream(response) {
+        return (response.headers.get("Content-Type") || "").indexOf("text/event-stream") === 0;
+    }
+
+    /* Read an SSE response block by block; `onEvent` returns false to stop reading. */
+    async function readEvents(response, onEvent) {
+        var reader = response.body.getReader();
+        var decoder = new TextDecoder();
+        var pending = "";
+        for (;;) {
+            var chunk = await reader.read();
+            if (chunk.done) {
+                return;
+            }
+            pending += decoder.decode(chunk.value, {stream: true});
+            var blocks = pending.split("\n\n");
+            pending = blocks.pop();
+            for (var i = 0; i < blocks.length; i += 1) {
+                if (!onEvent(parseEvent(blocks[i]))) {
+                    reader.cancel().catch(function () { return null; });
+                    return;
+                }
+            }
+        }
     }
 
     function errorText(response) {
@@ -105,9 +132,13 @@
         hub.startsPending += 1;
         var answer = null;
         var failure = null;
+        var controller = new AbortController();
+        var response = null;
         try {
-            var response = await postJson(msg.url, Object.assign({}, msg.body, {downlink: token}));
-            if (response.ok) {
+            response = await postJson(msg.url, Object.assign({}, msg.body, {downlink: token}), false, controller.signal);
+            if (response.ok && isEventStream(response)) {
+                answer = "private";
+            } else if (response.ok) {
                 answer = await response.json();
             } else if (response.status === 409) {
                 failure = "downlink-gone";
@@ -126,6 +157,11 @@
             hub.start(client, msg);
             return;
         }
+        if (answer === "private") {
+            // Another worker holds our downlink: this answer carries the runs started here.
+            hub.readPrivate(client, msg, response, controller);
+            return;
+        }
         if (!(msg.ref in client.refs) || client.gone) {
             // Stopped while starting: close it at once.
             if (answer) {
@@ -138,12 +174,66 @@
             hub.send(client, {t: "refused", ref: msg.ref, status: failure.status, error: failure.error});
             return;
         }
-        var id = answer.run.split(".")[0];
-        client.refs[msg.ref] = id;
-        hub.runs[id] = {client: client, ref: msg.ref, handle: answer.run, seq: 0};
-        hub.send(client, {t: "started", ref: msg.ref, handle: answer.run, downlink: token});
+        hub.register(client, msg.ref, answer.run, token, null);
+    };
+
+    Hub.prototype.register = function (client, ref, handle, token, line) {
+        var hub = this;
+        var id = handle.split(".")[0];
+        client.refs[ref] = id;
+        hub.runs[id] = {client: client, ref: ref, handle: handle, seq: 0, line: line};
+        if (line) {
+            line.runs[id] = true;
+        }
+        hub.send(client, {t: "started", ref: ref, handle: handle, downlink: token});
         (hub.early[id] || []).forEach(function (early) { hub.route(early[0]); });
         delete hub.early[id];
+    };
+
+    /* A start answered as its own SSE response (a private line): route its events like the
+     * downlink's; when it ends, the runs it carried are gone (their tabs start them over). */
+    Hub.prototype.readPrivate = async function (client, msg, response, controller) {
+        var hub = this;
+        var line = {controller: controller, runs: {}};
+        var token = hub.token;
+        hub.startsPending += 1;
+        var first = true;
+        try {
+            await readEvents(response, function (event) {
+                if (event.type === "message" && !event.data) {
+                    return true;
+                }
+                var data;
+                try {
+                    data = JSON.parse(event.data);
+                } catch (err) {
+                    hub.malformed("an event that is not JSON (" + event.type + ")");
+                    return false;
+                }
+                if (event.type === "hello") {
+                    return true;
+                }
+                if (event.type === "started") {
+                    if (first) {
+                        first = false;
+                        hub.startsPending -= 1;
+                    }
+                    if (!(msg.ref in client.refs) || client.gone) {
+                        postJson(hub.config.close, {downlink: token, runs: [data.run]}, true).catch(function () { return null; });
+                        return false;
+                    }
+                    hub.register(client, msg.ref, data.run, token, line);
+                    return true;
+                }
+                return hub.handle(event, data);
+            });
+        } catch (err) {
+            // aborted or dropped: handled below
+        }
+        if (first) {
+            hub.startsPending -= 1;
+        }
+        Object.keys(line.runs).forEach(function (id) { hub.deliver(id, "gone", {}); });
     };
 
     Hub.prototype.stop = function (client, refs) {
@@ -156,6 +246,12 @@
             if (entry) {
                 delete hub.runs[id];
                 handles.push(entry.handle);
+                if (entry.line) {
+                    delete entry.line.runs[id];
+                    if (!Object.keys(entry.line.runs).length) {
+                        entry.line.controller.abort();  // its worker closes the run when it sees this
+                    }
+                }
             }
         });
         if (handles.length && hub.token) {
@@ -176,7 +272,9 @@
         hub.token = null;
         hub.connected = false;
         Object.keys(hub.runs).forEach(function (id) {
-            hub.deliver(id, reason ? "failed" : "gone", reason ? {message: reason} : {});
+            if (!hub.runs[id].line) {  // runs on a private line do not depend on the downlink
+                hub.deliver(id, reason ? "failed" : "gone", reason ? {message: reason} : {});
+            }
         });
         if (hub.controller) {
             hub.controller.abort();
@@ -228,7 +326,11 @@
     Hub.prototype.open = async function (signal) {
         var hub = this;
         var resume = {};
-        Object.keys(hub.runs).forEach(function (id) { resume[hub.runs[id].handle] = hub.runs[id].seq; });
+        Object.keys(hub.runs).forEach(function (id) {
+            if (!hub.runs[id].line) {
+                resume[hub.runs[id].handle] = hub.runs[id].seq;
+            }
+        });
         var response = await fetch(hub.config.downlink, {
             method: "POST",
             headers: {"Content-Type": "application/json", "Accept": "text/event-stream"},
@@ -245,45 +347,32 @@
             }
             return response.status < 500 ? {refused: response.status + ": " + text} : "failed";
         }
-        var reader = response.body.getReader();
-        var decoder = new TextDecoder();
-        var pending = "";
-        for (;;) {
-            var chunk = await reader.read();
-            if (chunk.done) {
-                return "dropped";
+        var broken = false;
+        await readEvents(response, function (event) {
+            if (event.type === "message" && !event.data) {
+                return true;  // a heartbeat comment
             }
-            pending += decoder.decode(chunk.value, {stream: true});
-            var blocks = pending.split("\n\n");
-            pending = blocks.pop();
-            for (var i = 0; i < blocks.length; i += 1) {
-                if (!hub.handle(parseEvent(blocks[i]))) {
-                    reader.cancel().catch(function () { return null; });
-                    return "dropped";
-                }
+            var data;
+            try {
+                data = JSON.parse(event.data);
+            } catch (err) {
+                hub.malformed("an event that is not JSON (" + event.type + ")");
+                broken = true;
+                return false;
             }
-        }
+            if (event.type === "hello") {
+                hub.token = data.downlink;
+                hub.connected = true;
+                hub.waiting.splice(0).forEach(function (item) { hub.post(item[0], item[1]); });
+                return true;
+            }
+            return hub.handle(event, data);
+        });
+        return broken ? "broken" : "dropped";
     };
 
-    /* One SSE event; false when the downlink must be dropped. */
-    Hub.prototype.handle = function (event) {
-        if (event.type === "message" && !event.data) {
-            return true;  // a heartbeat comment
-        }
-        var data;
-        try {
-            data = JSON.parse(event.data);
-        } catch (err) {
-            this.malformed("an event that is not JSON (" + event.type + ")");
-            return false;
-        }
-        if (event.type === "hello") {
-            this.token = data.downlink;
-            this.connected = true;
-            var hub = this;
-            hub.waiting.splice(0).forEach(function (item) { hub.post(item[0], item[1]); });
-            return true;
-        }
+    /* One run's event (from the downlink or a private line); false when the line must drop. */
+    Hub.prototype.handle = function (event, data) {
         if (["props", "done", "error", "gone"].indexOf(event.type) < 0 || typeof data.run !== "string") {
             this.malformed("an event of unknown shape (" + event.type + ")");
             return false;
@@ -337,6 +426,9 @@
         if (type !== "props") {
             delete this.runs[id];
             delete entry.client.refs[entry.ref];
+            if (entry.line) {
+                delete entry.line.runs[id];
+            }
         }
         this.send(entry.client, {t: "event", ref: entry.ref, type: type, data: data});
     };

@@ -11,7 +11,7 @@ import logging
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..server.fastpath import DirectRoute, Receive, Send, direct_path
-from .downlink import Listener
+from .downlink import Downlink, Listener
 from .endpoint import SSE_CONTENT_TYPE, SSE_HEADERS, close_runs, open_downlink, start_run
 
 if TYPE_CHECKING:
@@ -29,25 +29,31 @@ async def _cut_on_disconnect(receive: Receive, listener: Listener) -> None:
     listener.cut_now()
 
 
+async def send_downlink(app: "Flash", downlink: Downlink, opening: Callable[[], bytes],
+                        receive: Receive, send: Send) -> None:
+    """Write a downlink's SSE response until the browser goes away or the response is cut."""
+    listener = Listener()
+    watcher = asyncio.ensure_future(_cut_on_disconnect(receive, listener))
+    try:
+        await send({"type": "http.response.start", "status": 200, "headers": _START_HEADERS})
+        async for chunk in downlink.listen(opening, app.stream_heartbeat, listener):
+            if listener.cut and watcher.done():
+                break  # the browser is gone: write nothing more into its socket
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        if not watcher.done():
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+    except OSError:
+        pass  # the connection went away mid-write; the downlink waits for a reconnect
+    except Exception:  # pylint: disable=broad-except  # the answer has begun: no error page now
+        logger.exception("Downlink response failed")
+    finally:
+        watcher.cancel()
+
+
 def make_downlink_handler(app: "Flash") -> Callable[..., Any]:
     async def downlink(data: bytes, _tail: str, receive: Receive, send: Send) -> None:
         opened, opening = open_downlink(app, data)  # RequestError -> a 4xx answer
-        listener = Listener()
-        watcher = asyncio.ensure_future(_cut_on_disconnect(receive, listener))
-        try:
-            await send({"type": "http.response.start", "status": 200, "headers": _START_HEADERS})
-            async for chunk in opened.listen(opening, app.stream_heartbeat, listener):
-                if listener.cut and watcher.done():
-                    break  # the browser is gone: write nothing more into its socket
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            if not watcher.done():
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
-        except OSError:
-            pass  # the connection went away mid-write; the downlink waits for a reconnect
-        except Exception:  # pylint: disable=broad-except  # the answer has begun: no error page now
-            logger.exception("Downlink response failed")
-        finally:
-            watcher.cancel()
+        await send_downlink(app, opened, opening, receive, send)
 
     return downlink
 
@@ -57,8 +63,12 @@ def install_stream_routes(app: "Flash", views: tuple[Any, Any, Any]) -> None:
     prefix = app.config.routes_pathname_prefix
     routes = direct_path(app, app.server)
 
-    async def start(data: bytes, tail: str, _receive: Receive, _send: Send) -> Any:
-        return start_run(app, tail, data)
+    async def start(data: bytes, tail: str, receive: Receive, send: Send) -> Any:
+        started = start_run(app, tail, data)
+        if not started.private:
+            return started.answer()
+        await send_downlink(app, started.downlink, started.opening, receive, send)
+        return None
 
     async def close(data: bytes, _tail: str, _receive: Receive, _send: Send) -> Any:
         return close_runs(app, data)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 from .runs import StreamRun
 from .sse import HEARTBEAT
@@ -75,13 +75,14 @@ class Listener:
 
 
 class Downlink:
-    __slots__ = ("downlink_id", "token", "runs", "listener", "_registry", "_expiry", "_producers")
+    __slots__ = ("downlink_id", "token", "runs", "listener", "private", "_registry", "_expiry", "_producers")
 
     def __init__(self, downlink_id: str, token: str, registry: "DownlinkRegistry") -> None:
         self.downlink_id = downlink_id
         self.token = token
         self.runs: dict[str, StreamRun] = {}
         self.listener: Listener | None = None
+        self.private = False  # opened by a start on a worker that does not hold the browser's downlink
         self._registry = registry
         self._producers: list[asyncio.Future[None]] = []
         self._expiry: asyncio.TimerHandle | None = None
@@ -117,13 +118,14 @@ class Downlink:
             _wake(waiter)
 
     # --- the response -------------------------------------------------------------------
-    async def listen(self, opening: bytes, heartbeat: float, listener: Listener) -> AsyncIterator[bytes]:
-        """Yield `opening` (hello + replay), then live messages, until the response is cut."""
+    async def listen(self, opening: Callable[[], bytes], heartbeat: float, listener: Listener) -> AsyncIterator[bytes]:
+        """Yield `opening()` (hello + replay), then live messages, until the response is cut.
+        The replay is read the moment the listener attaches: from then on runs push to it."""
         self._attach(listener)
         loop = asyncio.get_running_loop()
         listener.start_heartbeat(loop, heartbeat)
         try:
-            yield opening
+            yield opening()
             while True:
                 if not listener.pending and not listener.cut and not listener.beat:
                     listener.waiter = loop.create_future()

@@ -10,7 +10,7 @@ views below only differ in how the bytes reach the socket.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import orjson
 from quart import Response, request
@@ -53,8 +53,28 @@ def _owned_downlink(app: "Flash", body: dict[str, Any]) -> Downlink:
     return downlink
 
 
-def start_run(app: "Flash", stream_id: str, data: bytes) -> CallbackAnswer:
-    """Start the event callback `stream_id` on the body's downlink; answers the run handle."""
+class Started:
+    """A run just started: answered as JSON `{"run": handle}` when its downlink is open on this
+    worker; otherwise (`private`) the answer is itself an SSE response that carries the runs this
+    worker starts for that browser (another worker holds its downlink, or the downlink expired)."""
+
+    __slots__ = ("handle", "downlink", "private")
+
+    def __init__(self, handle: str, downlink: Downlink, private: bool) -> None:
+        self.handle, self.downlink, self.private = handle, downlink, private
+
+    def answer(self) -> CallbackAnswer:
+        return CallbackAnswer(orjson.dumps({"run": self.handle}))
+
+    def opening(self) -> bytes:
+        hello = encode_event("hello", {"downlink": self.downlink.token, "resumed": False, "private": True})
+        started = encode_event("started", {"run": self.handle})
+        run = self.downlink.runs.get(self.handle.split(".")[0])
+        return hello + started + b"".join(run.replay_after(0) if run is not None else [])
+
+
+def start_run(app: "Flash", stream_id: str, data: bytes) -> Started:
+    """Start the event callback `stream_id` on the body's downlink."""
     spec = app.streams.get(stream_id)
     if spec is None:
         raise RequestError("Unknown stream.", status=404)
@@ -64,7 +84,14 @@ def start_run(app: "Flash", stream_id: str, data: bytes) -> CallbackAnswer:
     changed = body.get("changedPropIds", [])
     if not isinstance(changed, list) or not all(isinstance(c, str) for c in changed):
         raise RequestError("'changedPropIds' must be a list of strings.")
-    downlink = _owned_downlink(app, body)
+    downlink_id = app.stream_signer.read_downlink(body.get("downlink"))
+    if downlink_id is None:
+        raise RequestError("'downlink' is missing or is not a downlink token this server issued.", status=403)
+    downlink = app.stream_runs.get(downlink_id)
+    private = downlink is None or downlink.listener is None and downlink.private
+    if downlink is None:
+        downlink = app.stream_runs.open(downlink_id, body["downlink"])
+        downlink.private = True
     # pylint: disable=protected-access
     cb_ctx = app._initialize_context({**body, "outputs": [], "output": ""})
     args = app._inputs_to_vals(cb_ctx.inputs_list + cb_ctx.states_list)
@@ -72,7 +99,7 @@ def start_run(app: "Flash", stream_id: str, data: bytes) -> CallbackAnswer:
     run = StreamRun(run_id, handle, stream_id, downlink, app.stream_replay_size)
     app.stream_runs.add_run(run)
     run.task = asyncio.get_running_loop().create_task(pump(app, spec, run, cb_ctx, args))
-    return CallbackAnswer(orjson.dumps({"run": handle}))
+    return Started(handle, downlink, private)
 
 
 def close_runs(app: "Flash", data: bytes) -> CallbackAnswer:
@@ -112,9 +139,11 @@ def _resume_list(app: "Flash", body: dict[str, Any], downlink_id: str | None) ->
     return wanted
 
 
-def open_downlink(app: "Flash", data: bytes) -> tuple[Downlink, bytes]:
-    """The downlink the body names (or a new one) and the bytes that open its response: `hello`,
-    then every listed run's missed messages, or `gone` for a run that cannot be resumed."""
+def open_downlink(app: "Flash", data: bytes) -> tuple[Downlink, Callable[[], bytes]]:
+    """The downlink the body names (or a new one) and what makes the bytes that open its response:
+    `hello`, then every listed run's missed messages, or `gone` for a run that cannot be resumed.
+    Those bytes are made when the response attaches (`Downlink.listen`), not here: a run that
+    publishes in between (the answer passes through hooks first) would otherwise be lost."""
     body = _json_object(data, "downlink request body")
     token = body.get("downlink")
     if token is not None and not isinstance(token, str):
@@ -127,16 +156,26 @@ def open_downlink(app: "Flash", data: bytes) -> tuple[Downlink, bytes]:
     resumed = downlink is not None
     if downlink is None:
         downlink = app.stream_runs.open(*app.stream_signer.new_downlink())
-    parts = [encode_event("hello", {"downlink": downlink.token, "resumed": resumed})]
-    for run_id, last in wanted:
-        run = downlink.runs.get(run_id) if resumed else None
-        if run is not None and run.can_resume(last):
-            parts.extend(run.replay_after(last))
-        else:
-            if run is not None:
-                run.close()  # too far behind to replay: the page starts it over
-            parts.append(encode_run_event("gone", run_id, last, {}))
-    return downlink, b"".join(parts)
+    opened = downlink
+
+    def opening() -> bytes:
+        parts = [encode_event("hello", {"downlink": opened.token, "resumed": resumed})]
+        listed = {run_id for run_id, _ in wanted}
+        for run in list(opened.runs.values()) if resumed else []:
+            if run.run_id not in listed and not run.finished:
+                # Started while the browser reconnected: it may not know the handle yet.
+                parts.extend(run.replay_after(0))
+        for run_id, last in wanted:
+            run = opened.runs.get(run_id) if resumed else None
+            if run is not None and run.can_resume(last):
+                parts.extend(run.replay_after(last))
+            else:
+                if run is not None:
+                    run.close()  # too far behind to replay: the page starts it over
+                parts.append(encode_run_event("gone", run_id, last, {}))
+        return b"".join(parts)
+
+    return downlink, opening
 
 
 def make_stream_views(app: "Flash") -> tuple[Any, Any, Any]:
@@ -152,7 +191,17 @@ def make_stream_views(app: "Flash") -> tuple[Any, Any, Any]:
         return response
 
     async def start_view(stream_id: str) -> Response:
-        return start_run(app, stream_id, await request.get_data(cache=False)).to_response()
+        started = start_run(app, stream_id, await request.get_data(cache=False))
+        if not started.private:
+            return started.answer().to_response()
+
+        async def events() -> Any:
+            async for chunk in started.downlink.listen(started.opening, app.stream_heartbeat, Listener()):
+                yield chunk
+
+        response = Response(events(), status=200, content_type=SSE_CONTENT_TYPE, headers=SSE_HEADERS)
+        response.timeout = None
+        return response
 
     async def close_view() -> Response:
         return close_runs(app, await request.get_data(cache=False)).to_response()

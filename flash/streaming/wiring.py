@@ -26,7 +26,12 @@ from .spec import EventCallbackSpec
 if TYPE_CHECKING:
     from ..app import Flash
 
-ERROR_STORE = "_flash-stream-error"
+
+
+def error_store_id(spec: EventCallbackSpec) -> str:
+    """The hidden store a stream's errors go through: dev tools title an error with its id
+    ("Callback error ... from input <id>.data"), so the id names the user's generator."""
+    return f"{spec.func.__name__} (stream)"
 CONTAINER = "_flash-streaming"
 
 # The page client's entry points live in Dash's clientside namespace, not on `window.flash`.
@@ -65,7 +70,7 @@ def _client_settings(app: "Flash", spec: EventCallbackSpec) -> dict[str, Any]:
         "name": spec.func.__name__,
         "url": f"{app.config.requests_pathname_prefix}_flash/stream/{spec.stream_id}",
         "reset": [[cid, dict(props)] for cid, props in spec.reset_props],
-        "errorStore": ERROR_STORE,
+        "errorStore": error_store_id(spec),
         "preventInitial": prevents_initial_call(app, spec),
     }
 
@@ -110,16 +115,18 @@ def _wire_cancels(app: "Flash", specs: list[EventCallbackSpec], stores: list[Any
         )
 
 
-def _wire_error_reporting(app: "Flash", stores: list[Any]) -> None:
-    stores.append(dcc.Store(id=ERROR_STORE))
+def _raise_stream_error(error: Any) -> None:
+    if error:
+        raise StreamError(
+            f"Event callback '{error.get('stream')}' failed: {error.get('message')}\n\n"
+            f"{error.get('traceback', '')}"
+        )
 
-    @app.callback(Input(ERROR_STORE, "data"), prevent_initial_call=True, hidden=True)
-    def report_stream_error(error: Any) -> None:
-        if error:
-            raise StreamError(
-                f"Event callback '{error.get('stream')}' failed: {error.get('message')}\n\n"
-                f"{error.get('traceback', '')}"
-            )
+
+def _wire_error_reporting(app: "Flash", specs: list[EventCallbackSpec], stores: list[Any]) -> None:
+    for store_id in dict.fromkeys(error_store_id(spec) for spec in specs):
+        stores.append(dcc.Store(id=store_id))
+        app.callback(Input(store_id, "data"), prevent_initial_call=True, hidden=True)(_raise_stream_error)
 
 
 def wire_streams(app: "Flash", specs: list[EventCallbackSpec]) -> None:
@@ -128,7 +135,7 @@ def wire_streams(app: "Flash", specs: list[EventCallbackSpec]) -> None:
     stores: list[Any] = []
     _wire_triggers(app, specs, stores)
     _wire_cancels(app, specs, stores)
-    _wire_error_reporting(app, stores)
+    _wire_error_reporting(app, specs, stores)
     app._extra_components.append(  # pylint: disable=protected-access
         html.Div(id=CONTAINER, children=stores, style={"display": "none"})
     )

@@ -95,7 +95,8 @@ def test_in_debug_mode_a_stream_error_shows_in_dev_tools(dash_duo_mp):
     dash_duo_mp.wait_for_text_to_equal(dash_duo_mp.devtools_error_count_locator, "2")
 
     dash_duo_mp.find_element(".test-devtools-error-toggle").click()
-    dash_duo_mp.wait_for_element(".dash-fe-error__title")
+    title = dash_duo_mp.wait_for_element(".dash-fe-error__title").text
+    assert "breaks (stream)" in title and "_flash" not in title  # the user's generator, by name
     reports = dash_duo_mp.driver.execute_script(
         "return Array.from(document.querySelectorAll('.dash-backend-error iframe')).map(function (f) { return f.srcdoc; });"
     )
