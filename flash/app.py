@@ -154,8 +154,10 @@ class Flash(dash.Dash):
         specs = self._pending_streams + PENDING_STREAMS
         self._pending_streams = []
         PENDING_STREAMS.clear()
-        self.streams.update((spec.stream_id, spec) for spec in specs)
-        wire_streams(self, specs)
+        # The same callback declared twice (a module imported twice, a reloaded page) is one stream.
+        unique = {spec.stream_id: spec for spec in specs}
+        self.streams.update(unique)
+        wire_streams(self, list(unique.values()))
 
     def _initialize_context(self, body: Any) -> Any:
         """Dash's callback context, with request details read lazily (see server/context.py)."""

@@ -165,7 +165,7 @@
         if (!(msg.ref in client.refs) || client.gone) {
             // Stopped while starting: close it at once.
             if (answer) {
-                postJson(hub.config.close, {downlink: token, runs: [answer.run]}, true).catch(function () { return null; });
+                hub.closeRuns(token, [answer.run]);
             }
             return;
         }
@@ -213,13 +213,18 @@
                 if (event.type === "hello") {
                     return true;
                 }
+                var entry = typeof data.run === "string" && hub.runs[data.run];
+                if (entry && !entry.line) {
+                    entry.line = line;  // a run this worker started with a plain answer
+                    line.runs[data.run] = true;
+                }
                 if (event.type === "started") {
                     if (first) {
                         first = false;
                         hub.startsPending -= 1;
                     }
                     if (!(msg.ref in client.refs) || client.gone) {
-                        postJson(hub.config.close, {downlink: token, runs: [data.run]}, true).catch(function () { return null; });
+                        hub.closeRuns(token, [data.run]);
                         return false;
                     }
                     hub.register(client, msg.ref, data.run, token, line);
@@ -255,7 +260,25 @@
             }
         });
         if (handles.length && hub.token) {
-            postJson(hub.config.close, {downlink: hub.token, runs: handles}, true).catch(function () { return null; });
+            hub.closeRuns(hub.token, handles);
+        }
+    };
+
+    /* Close runs on the server. A handle the answering worker does not know may live on another
+     * worker (no shared storage): ask again a few times, each request may land elsewhere. */
+    Hub.prototype.closeRuns = async function (token, handles) {
+        for (var attempt = 0; attempt < 4 && handles.length; attempt += 1) {
+            try {
+                var response = await postJson(this.config.close, {downlink: token, runs: handles}, true);
+                if (response.status !== 409) {  // 409: that worker has no such downlink at all
+                    if (!response.ok) {
+                        return;
+                    }
+                    handles = (await response.json()).unknown || [];
+                }
+            } catch (err) {
+                return;
+            }
         }
     };
 
@@ -385,7 +408,7 @@
         var hub = this;
         var handles = Object.keys(hub.runs).map(function (id) { return hub.runs[id].handle; });
         if (handles.length && hub.token) {
-            postJson(hub.config.close, {downlink: hub.token, runs: handles}, true).catch(function () { return null; });
+            hub.closeRuns(hub.token, handles);
         }
         Object.keys(hub.runs).forEach(function (id) {
             hub.deliver(id, "failed", {message: "Flash: the server sent " + what + "; streams stopped."});

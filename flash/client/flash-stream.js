@@ -282,12 +282,12 @@
     };
 
     /* Close the run now; the hub asks the server to end the generator without waiting. */
-    Run.prototype.stop = function (reset) {
+    Run.prototype.stop = function (reset, quiet) {
         if (this.stopped) {
             return;
         }
         this.stopped = true;
-        if (link && this.ref in refs) {
+        if (link && this.ref in refs && !quiet) {
             link.port.postMessage({t: "stop", ref: this.ref});
         }
         if (reset) {
@@ -352,17 +352,20 @@
             if (run.handle && run.downlink) {
                 (byDownlink[run.downlink] = byDownlink[run.downlink] || []).push(run.handle);
             }
-            run.stop(false);
+            run.stop(false, true);  // the goodbye below stops them all at once
             suspended.push(run);
         });
         if (link) {
             link.port.postMessage({t: "bye"});
+            // Twice: without shared storage, each request may reach another worker.
             Object.keys(byDownlink).forEach(function (token) {
-                fetch(link.transport.close, {
-                    method: "POST", keepalive: true, credentials: "same-origin",
-                    headers: {"Content-Type": "application/json"},
-                    body: JSON.stringify({downlink: token, runs: byDownlink[token]})
-                }).catch(function () { return null; });
+                [0, 1].forEach(function () {
+                    fetch(link.transport.close, {
+                        method: "POST", keepalive: true, credentials: "same-origin",
+                        headers: {"Content-Type": "application/json"},
+                        body: JSON.stringify({downlink: token, runs: byDownlink[token]})
+                    }).catch(function () { return null; });
+                });
             });
         }
     });

@@ -170,7 +170,10 @@ class Downlink:
             return
         self.listener = None
         self._release()
-        self._arm_expiry()
+        if self.private:
+            self.expire()  # nobody resumes a private line: its tab starts those runs over
+        else:
+            self._arm_expiry()
 
     def _arm_expiry(self) -> None:
         if self._expiry is None:

@@ -69,8 +69,10 @@ class Started:
     def opening(self) -> bytes:
         hello = encode_event("hello", {"downlink": self.downlink.token, "resumed": False, "private": True})
         started = encode_event("started", {"run": self.handle})
-        run = self.downlink.runs.get(self.handle.split(".")[0])
-        return hello + started + b"".join(run.replay_after(0) if run is not None else [])
+        # Every run this worker started for the browser so far (more starts may have landed here
+        # before this answer attached): none of their messages has been sent yet.
+        replay = [chunk for run in self.downlink.runs.values() for chunk in run.replay_after(0)]
+        return hello + started + b"".join(replay)
 
 
 def start_run(app: "Flash", stream_id: str, data: bytes) -> Started:
@@ -88,7 +90,7 @@ def start_run(app: "Flash", stream_id: str, data: bytes) -> Started:
     if downlink_id is None:
         raise RequestError("'downlink' is missing or is not a downlink token this server issued.", status=403)
     downlink = app.stream_runs.get(downlink_id)
-    private = downlink is None or downlink.listener is None and downlink.private
+    private = downlink is None  # this answer becomes the private line; later starts join it
     if downlink is None:
         downlink = app.stream_runs.open(downlink_id, body["downlink"])
         downlink.private = True
@@ -113,12 +115,15 @@ def close_runs(app: "Flash", data: bytes) -> CallbackAnswer:
     if any(run_id is None for run_id in run_ids):
         raise RequestError("'runs' holds a handle that is not a run of this downlink.", status=403)
     closed = 0
-    for run_id in run_ids:
+    unknown = []  # not here: on another worker (without shared storage), or long gone
+    for handle, run_id in zip(handles, run_ids):
         run = downlink.runs.get(run_id)  # type: ignore[arg-type]
-        if run is not None and not run.finished:
+        if run is None:
+            unknown.append(handle)
+        elif not run.finished:
             run.close()
             closed += 1
-    return CallbackAnswer(orjson.dumps({"closed": closed}))
+    return CallbackAnswer(orjson.dumps({"closed": closed, "unknown": unknown}))
 
 
 def _resume_list(app: "Flash", body: dict[str, Any], downlink_id: str | None) -> list[tuple[str, int]]:

@@ -1,79 +1,23 @@
-"""The stream endpoint in-process: events, ctx, threads, errors, close, resume and bad input."""
+"""The stream routes in-process: one downlink carries each run's numbered messages in order;
+ctx, threads, set_props, errors, close, several runs at once, heartbeats and memory.
+(Resuming is in test_resume.py, bad input and handles in test_downlink_security.py.)"""
 import asyncio
-import json
+import gc
 import threading
+import weakref
 
 import pytest
 
-from flash import Flash, Input, State, ctx, event_callback, html, set_props, stream_props
-from flash.streaming.sse import parse_events
-from tests.conftest import dep, run
+from flash import Input, State, ctx, event_callback, html, set_props, stream_props
+from tests.streaming.downlink_client import Downlink, make_app, props_values, run_id, setup, wait_until
+from tests.conftest import run
 
 
-def make_app(**kwargs):
-    app = Flash(__name__, **kwargs)
-    app.layout = html.Div([html.Button(id="go"), html.Div(id="out"), html.Div(id="side"), html.Div(id="rows")])
-    return app
+def kinds(messages):
+    return [m.event for m in messages]
 
 
-def stream_body(run_id="run1", n=1, rows=3, last=None):
-    return {
-        "inputs": [dep("go", "n_clicks", n)],
-        "state": [dep("rows", "children", rows)],
-        "changedPropIds": ["go.n_clicks"],
-        "run": run_id,
-        "lastEventId": last,
-    }
-
-
-class Stream:
-    """An open SSE response read chunk by chunk through Quart's ASGI test connection."""
-
-    def __init__(self, client, path, body, headers=()):
-        headers = {"Content-Type": "application/json", **dict(headers)}
-        self.conn = client.request(path, method="POST", headers=headers)
-        self.body = json.dumps(body).encode()
-        self.raw = b""
-
-    async def __aenter__(self):
-        await self.conn.__aenter__()
-        await self.conn.send(self.body)
-        await self.conn.send_complete()
-        return self
-
-    async def events_until(self, predicate, timeout=5):
-        async def read():
-            while not predicate(parse_events(self.raw)):
-                self.raw += await self.conn.receive()
-            return parse_events(self.raw)
-
-        return await asyncio.wait_for(read(), timeout)
-
-    async def cut(self):
-        await self.conn.disconnect()
-        await asyncio.sleep(0.05)
-
-    async def __aexit__(self, *exc):
-        await self.conn.disconnect()
-        try:
-            await asyncio.wait_for(self.conn._task, 2)
-        except Exception:  # the response task ends by cancellation on disconnect
-            pass
-
-
-def kinds(events):
-    return [e["event"] for e in events]
-
-
-def final(events):
-    return bool(events) and events[-1]["event"] in ("done", "error")
-
-
-async def setup(client):
-    await client.get("/")  # first request takes the event callbacks
-
-
-def test_a_stream_yields_numbered_updates_in_order_then_done():
+def test_a_run_sends_numbered_updates_in_order_then_done():
     app = make_app()
 
     @event_callback(Input("go", "n_clicks"), State("rows", "children"))
@@ -86,16 +30,22 @@ def test_a_stream_yields_numbered_updates_in_order_then_done():
     async def go():
         client = app.server.test_client()
         await setup(client)
-        async with Stream(client, f"/_flash/stream/{count.stream_id}", stream_body()) as s:
-            return await s.events_until(final)
+        async with Downlink(client) as downlink:
+            handle = await downlink.start(count.stream_id)
+            messages = await downlink.finished(handle)
+            await wait_until(lambda: len(app.stream_runs) == 0)
+            return downlink, handle, messages, len(app.stream_runs)
 
-    events = run(go())
-    assert kinds(events) == ["open", "props", "props", "props", "props", "done"]
-    assert json.loads(events[0]["data"]) == {"run": "run1", "resumed": False}
-    assert [e.get("id") for e in events[1:]] == ["1", "2", "3", "4", "5"]
-    assert json.loads(events[1]["data"]) == [["out", {"children": "start by go n=1"}]]
-    assert [json.loads(e["data"])[0][1]["children"] for e in events[2:5]] == [0, 1, 2]
-    assert len(app.stream_runs) == 0
+    downlink, handle, messages, live = run(go())
+    assert downlink.resumed is False and downlink.token.count(".") == 1
+    assert handle.count(".") == 1 and handle != downlink.token
+    assert kinds(messages) == ["props", "props", "props", "props", "done"]
+    assert {m.run for m in messages} == {run_id(handle)}
+    assert [m.seq for m in messages] == [1, 2, 3, 4, 5]
+    assert messages[0].data == [["out", {"children": "start by go n=1"}]]
+    assert props_values(messages[1:]) == [0, 1, 2]
+    assert messages[-1].data == {}
+    assert live == 0
 
 
 def test_sync_generator_runs_in_a_thread_and_set_props_is_streamed():
@@ -107,21 +57,24 @@ def test_sync_generator_runs_in_a_thread_and_set_props_is_streamed():
         threads.append(threading.current_thread() is threading.main_thread())
         set_props("side", {"children": "via set_props"})
         yield stream_props("out", {"children": f"{ctx.triggered_id}"})
+        set_props("side", {"children": "after the last yield"})
 
     async def go():
         client = app.server.test_client()
         await setup(client)
-        async with Stream(client, f"/_flash/stream/{sync_gen.stream_id}", stream_body()) as s:
-            return await s.events_until(final)
+        async with Downlink(client) as downlink:
+            return await downlink.finished(await downlink.start(sync_gen.stream_id))
 
-    events = run(go())
-    assert kinds(events) == ["open", "props", "done"]
-    assert json.loads(events[1]["data"]) == [["side", {"children": "via set_props"}], ["out", {"children": "go"}]]
+    messages = run(go())
+    assert kinds(messages) == ["props", "props", "done"]
+    assert messages[0].data == [["side", {"children": "via set_props"}], ["out", {"children": "go"}]]
+    assert messages[1].data == [["side", {"children": "after the last yield"}]]
     assert threads == [False]
 
 
 @pytest.mark.parametrize("debug", [False, True])
-def test_errors_call_on_error_then_send_an_error_event(debug):
+@pytest.mark.parametrize("with_on_error", [True, False])
+def test_errors_call_on_error_then_send_an_error_event(debug, with_on_error):
     app = make_app()
     if debug:
         app.enable_dev_tools(debug=True, dev_tools_hot_reload=False)
@@ -131,7 +84,7 @@ def test_errors_call_on_error_then_send_an_error_event(debug):
         errors.append(exc)
         return stream_props("out", {"children": f"Failed: {exc}"})
 
-    @event_callback(Input("go", "n_clicks"), State("rows", "children"), on_error=on_error)
+    @event_callback(Input("go", "n_clicks"), State("rows", "children"), on_error=on_error if with_on_error else None)
     async def breaks(n, rows):
         yield stream_props("out", {"children": "before"})
         raise ValueError("database down")
@@ -139,21 +92,25 @@ def test_errors_call_on_error_then_send_an_error_event(debug):
     async def go():
         client = app.server.test_client()
         await setup(client)
-        async with Stream(client, f"/_flash/stream/{breaks.stream_id}", stream_body()) as s:
-            return await s.events_until(final)
+        async with Downlink(client) as downlink:
+            return await downlink.finished(await downlink.start(breaks.stream_id))
 
-    events = run(go())
-    assert kinds(events) == ["open", "props", "props", "error"]
-    assert json.loads(events[2]["data"]) == [["out", {"children": "Failed: database down"}]]
-    body = json.loads(events[3]["data"])
-    assert isinstance(errors[0], ValueError)
+    messages = run(go())
+    if with_on_error:
+        assert kinds(messages) == ["props", "props", "error"]
+        assert messages[1].data == [["out", {"children": "Failed: database down"}]]
+        assert isinstance(errors[0], ValueError)
+    else:
+        assert kinds(messages) == ["props", "error"]
+    body = messages[-1].data
     if debug:
+        assert body["stream"] == "breaks" and body["handled"] is with_on_error
         assert "database down" in body["message"] and "Traceback" in body["traceback"]
     else:
-        assert body == {"stream": "breaks", "message": "The stream failed."}
+        assert body == {"stream": "breaks", "message": "The stream failed.", "handled": with_on_error}
 
 
-def test_delete_closes_the_generator_at_once_and_its_finally_runs():
+def test_close_stops_the_generator_at_once_and_the_response_gets_done_closed():
     app = make_app()
     closed = []
 
@@ -171,151 +128,54 @@ def test_delete_closes_the_generator_at_once_and_its_finally_runs():
     async def go():
         client = app.server.test_client()
         await setup(client)
-        async with Stream(client, f"/_flash/stream/{endless.stream_id}", stream_body("r-del")) as s:
-            await s.events_until(lambda ev: len(ev) > 3)
+        async with Downlink(client) as downlink:
+            handle = await downlink.start(endless.stream_id)
+            await downlink.until(lambda ms: len(ms) >= 3, handle)
             live_before = len(app.stream_runs)
-            response = await client.delete(f"/_flash/stream/{endless.stream_id}/r-del")
-            answer = await response.get_json()
-            # The open response ends with a final event instead of idling on heartbeats.
-            events = await s.events_until(final)
-            await asyncio.sleep(0.05)
-            return live_before, answer, len(app.stream_runs), events[-1]
+            answer = await downlink.close(handle)
+            # The open response ends the run with a final event instead of idling on heartbeats.
+            messages = await downlink.finished(handle)
+            await wait_until(lambda: closed)
+            again = await downlink.close(handle)
+            return live_before, answer, len(app.stream_runs), messages, again
 
-    live_before, answer, live_after, last = run(go())
-    assert live_before == 1 and answer == {"closed": True}
+    live_before, answer, live_after, messages, again = run(go())
+    assert live_before == 1 and answer == (200, {"closed": 1, "unknown": []})
     assert closed == [True] and live_after == 0
-    assert last["event"] == "done" and json.loads(last["data"]) == {"closed": True}
+    assert messages[-1].event == "done" and messages[-1].data == {"closed": True}
+    assert [m.seq for m in messages] == list(range(1, len(messages) + 1))
+    assert again == (200, {"closed": 0, "unknown": []}), "a finished run is not closed twice"
 
 
-def test_a_dropped_connection_resumes_after_the_last_received_id():
-    app = make_app(stream_resume_window=5)
-
-    @event_callback(Input("go", "n_clicks"), State("rows", "children"))
-    async def ticks(n, rows):
-        for i in range(1, 9):
-            yield stream_props("out", {"children": i})
-            await asyncio.sleep(0.01)
-
-    async def go():
-        client = app.server.test_client()
-        await setup(client)
-        path = f"/_flash/stream/{ticks.stream_id}"
-        async with Stream(client, path, stream_body("r-res")) as first:
-            got = await first.events_until(lambda ev: len(ev) >= 4)
-            await first.cut()
-        last_id = int(got[-1]["id"])
-        async with Stream(client, path, stream_body("r-res", last=last_id)) as second:
-            rest = await second.events_until(final)
-        return last_id, rest
-
-    last_id, rest = run(go())
-    assert json.loads(rest[0]["data"]) == {"run": "r-res", "resumed": True}
-    ids = [int(e["id"]) for e in rest[1:]]
-    assert ids == list(range(last_id + 1, 10)), "every message after the last received id, once, in order"
-    assert kinds(rest)[-1] == "done"
-
-
-def test_an_unknown_run_restarts_cleanly():
+def test_several_runs_share_one_downlink_each_in_order():
     app = make_app()
 
     @event_callback(Input("go", "n_clicks"), State("rows", "children"))
-    async def short(n, rows):
-        yield stream_props("out", {"children": "first"})
+    async def rows_of(n, rows):
+        for i in range(rows):
+            await asyncio.sleep(0)
+            yield stream_props("out", {"children": f"{n}:{i}"})
 
     async def go():
         client = app.server.test_client()
         await setup(client)
-        async with Stream(client, f"/_flash/stream/{short.stream_id}", stream_body("never-seen", last=40)) as s:
-            return await s.events_until(final)
+        async with Downlink(client) as downlink:
+            handles = [await downlink.start(rows_of.stream_id, n=n, rows=n + 2) for n in (1, 2, 3)]
+            for handle in handles:
+                await downlink.finished(handle)
+            return handles, downlink
 
-    events = run(go())
-    assert json.loads(events[0]["data"])["resumed"] is False
-    assert events[1]["id"] == "1"
-
-
-def test_dropped_run_is_closed_after_the_resume_window():
-    app = make_app(stream_resume_window=0.1)
-    closed = []
-
-    @event_callback(Input("go", "n_clicks"), State("rows", "children"))
-    async def forever(n, rows):
-        try:
-            while True:
-                yield stream_props("out", {"children": "tick"})
-                await asyncio.sleep(0.01)
-        finally:
-            closed.append(True)
-
-    async def go():
-        client = app.server.test_client()
-        await setup(client)
-        async with Stream(client, f"/_flash/stream/{forever.stream_id}", stream_body("r-drop")) as s:
-            await s.events_until(lambda ev: len(ev) >= 2)
-            await s.cut()
-        for _ in range(100):
-            if closed:
-                break
-            await asyncio.sleep(0.02)
-        return len(app.stream_runs)
-
-    assert run(go()) == 0
-    assert closed == [True]
+    handles, downlink = run(go())
+    assert len(set(handles)) == 3
+    assert len(app.stream_runs.downlinks) == 1
+    for n, handle in zip((1, 2, 3), handles):
+        mine = downlink.messages(handle)
+        assert [m.seq for m in mine] == list(range(1, n + 4))
+        assert props_values(mine) == [f"{n}:{i}" for i in range(n + 2)] and mine[-1].event == "done"
+    assert {m.run for m in downlink.messages()} == {run_id(h) for h in handles}
 
 
-@pytest.mark.parametrize(
-    "mutate,status,message",
-    [
-        (lambda b: b.update(inputs=[]), 400, "'inputs' has 0 entries"),
-        (lambda b: b.update(state="x"), 400, "'state' must be a list"),
-        (lambda b: b.update(run="../etc"), 400, "'run' must be 1-64 characters"),
-        (lambda b: b.update(run=None), 400, "'run' must be"),
-        (lambda b: b.update(lastEventId=-1), 400, "'lastEventId'"),
-        (lambda b: b.update(changedPropIds="go"), 400, "'changedPropIds'"),
-    ],
-)
-def test_bad_stream_requests_get_4xx_json(mutate, status, message):
-    app = make_app()
-
-    @event_callback(Input("go", "n_clicks"), State("rows", "children"))
-    async def guarded(n, rows):
-        yield stream_props("out", {"children": 1})
-
-    body = stream_body()
-    mutate(body)
-
-    async def go():
-        client = app.server.test_client()
-        await setup(client)
-        response = await client.post(f"/_flash/stream/{guarded.stream_id}", json=body)
-        return response.status_code, await response.get_json()
-
-    got, error = run(go())
-    assert got == status and message in error["error"]
-
-
-def test_unknown_stream_malformed_and_oversized_bodies():
-    app = make_app(max_request_size=1000)
-
-    @event_callback(Input("go", "n_clicks"), State("rows", "children"))
-    async def only(n, rows):
-        yield stream_props("out", {"children": 1})
-
-    async def go():
-        client = app.server.test_client()
-        await setup(client)
-        path = f"/_flash/stream/{only.stream_id}"
-        unknown = await client.post("/_flash/stream/deadbeef", json=stream_body())
-        malformed = await client.post(path, data=b"{oops", headers={"Content-Type": "application/json"})
-        big = await client.post(path, json={**stream_body(), "pad": "x" * 3000})
-        delete_unknown = await client.delete("/_flash/stream/deadbeef/r1")
-        return [(r.status_code, (await r.get_json())["error"]) for r in (unknown, malformed, big, delete_unknown)]
-
-    (s1, e1), (s2, e2), (s3, e3), (s4, e4) = run(go())
-    assert (s1, s2, s3, s4) == (404, 400, 413, 404)
-    assert "Unknown stream" in e1 and "not valid JSON" in e2 and "limit" in e3 and "Unknown stream" in e4
-
-
-def test_heartbeats_flow_on_an_idle_stream():
+def test_heartbeats_flow_on_an_idle_downlink():
     app = make_app(stream_heartbeat=0.05)
 
     @event_callback(Input("go", "n_clicks"), State("rows", "children"))
@@ -326,19 +186,18 @@ def test_heartbeats_flow_on_an_idle_stream():
     async def go():
         client = app.server.test_client()
         await setup(client)
-        async with Stream(client, f"/_flash/stream/{idle.stream_id}", stream_body("r-hb")) as s:
-            await s.events_until(lambda ev: len(ev) >= 2)
-            while s.raw.count(b": heartbeat") < 2:
-                s.raw += await asyncio.wait_for(s.conn.receive(), 2)
-            return s.raw.count(b": heartbeat")
+        async with Downlink(client) as downlink:
+            empty = await downlink.heartbeats(2)
+            handle = await downlink.start(idle.stream_id)
+            await downlink.until(lambda ms: len(ms) >= 1, handle)
+            return empty, await downlink.heartbeats(empty + 2), kinds(downlink.messages())
 
-    assert run(go()) >= 2
+    empty, later, seen = run(go())
+    assert empty >= 2 and later >= empty + 2
+    assert seen == ["props"], "heartbeats are comments, not events"
 
 
-def test_an_idle_stream_keeps_only_the_encoded_message_not_the_values_behind_it():
-    import gc
-    import weakref
-
+def test_an_idle_run_keeps_only_the_encoded_message_not_the_values_behind_it():
     app = make_app()
     refs = []
 
@@ -355,13 +214,14 @@ def test_an_idle_stream_keeps_only_the_encoded_message_not_the_values_behind_it(
     async def go():
         client = app.server.test_client()
         await setup(client)
-        async with Stream(client, f"/_flash/stream/{idler.stream_id}", stream_body("r-idle")) as s:
-            events = await s.events_until(lambda ev: len(ev) >= 2)
+        async with Downlink(client) as downlink:
+            messages = await downlink.until(lambda ms: len(ms) >= 1, await downlink.start(idler.stream_id))
             await asyncio.sleep(0.05)
             gc.collect()
-            return events, [ref() is None for ref in refs]
+            return messages, downlink.raw, [ref() is None for ref in refs], len(app.stream_runs)
 
-    events, released = run(go())
-    assert kinds(events) == ["open", "props"]
-    assert "\"99\"" in events[1]["data"]  # the value was sent whole
+    messages, raw, released, live = run(go())
+    assert kinds(messages) == ["props"] and live == 1
+    assert b'"99"' in raw  # the value was sent whole
     assert released == [True]
+

@@ -176,7 +176,8 @@ def test_user_routes_keep_quart_error_pages():
 
 
 @pytest.mark.parametrize("path", ["/_dash-nothing", "/_dash-layout/extra", "/_flash/stream/",
-                                  "/_flash/unknown/route", "/_reload-hash/x"])
+                                  "/_flash/downlink/extra", "/_flash/close/x", "/_flash/unknown/route",
+                                  "/_reload-hash/x"])
 def test_unknown_framework_paths_are_json_404_while_other_paths_serve_the_page(path):
     app = make_app()
 
@@ -190,3 +191,59 @@ def test_unknown_framework_paths_are_json_404_while_other_paths_serve_the_page(p
     assert status == 404 and ctype.startswith("application/json")
     answer = json.loads(body)
     assert answer["status"] == 404 and path.lstrip("/") in answer["error"]
+
+
+STREAM_ROUTES = ["/_flash/downlink", "/_flash/stream/{stream}", "/_flash/close"]
+BAD_STREAM_BODIES = [
+    (b"{not json", 400, "not valid JSON"),
+    (b"", 400, "empty"),
+    (b"[1, 2]", 400, "must be a JSON object"),
+    (b'"a string"', 400, "must be a JSON object"),
+    (b"null", 400, "must be a JSON object"),
+    (b'{"pad": "' + b"x" * 3000 + b'"}', 413, "2000-byte limit"),
+]
+
+
+def stream_app():
+    app = make_app(max_request_size=2000)
+
+    @app.event_callback(Input("btn", "n_clicks"))
+    async def ticker(n):
+        yield None
+
+    return app, ticker.stream_id
+
+
+@pytest.mark.parametrize("route", STREAM_ROUTES)
+@pytest.mark.parametrize("raw,status,message", BAD_STREAM_BODIES)
+def test_stream_routes_answer_bad_bodies_with_4xx_json_and_keep_serving(route, raw, status, message):
+    app, stream_id = stream_app()
+    path = route.format(stream=stream_id)
+
+    async def go():
+        client = app.server.test_client()
+        await client.get("/")  # the first request takes the app's streams
+        bad = await send(client, "POST", path, data=raw, headers={"Content-Type": "application/json"})
+        good = await send(client, "POST", "/_dash-update-component", json=GOOD)
+        return bad, good
+
+    (got_status, ctype, body), (good_status, _, _) = run(go())
+    assert got_status == status and ctype.startswith("application/json")
+    error = json.loads(body)
+    assert error["status"] == status and message in error["error"]
+    assert b"Traceback" not in body and b"xxxx" not in body and b"not json" not in body
+    assert good_status == 200
+
+
+@pytest.mark.parametrize("route", STREAM_ROUTES)
+def test_stream_routes_refuse_other_methods_with_json(route):
+    app, stream_id = stream_app()
+
+    async def go():
+        client = app.server.test_client()
+        await client.get("/")
+        return await send(client, "PUT", route.format(stream=stream_id))
+
+    status, ctype, body = run(go())
+    assert status == 405 and ctype.startswith("application/json")
+    assert json.loads(body)["status"] == 405
