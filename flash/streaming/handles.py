@@ -70,7 +70,8 @@ class Signer:
         if self._ephemeral and not self._warned:
             self._warned = True
             logger.warning(
-                "A stream handle signed with another key was refused. Every worker made up its own "
-                "secret: set Flash(secret_key=...) or FLASH_SECRET_KEY to the same value on all of them."
+                "A stream handle was refused: forged, or signed by another process. If several "
+                "workers serve this app, each made up its own secret: set Flash(secret_key=...) or "
+                "FLASH_SECRET_KEY to the same value on all of them."
             )
         return None

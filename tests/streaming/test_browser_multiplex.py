@@ -109,10 +109,11 @@ def test_a_hundred_streams_on_one_page_all_update_and_callbacks_still_answer(das
     assert dash_duo_mp.get_logs() == []
 
 
-def test_ten_tabs_share_one_downlink_and_closing_one_closes_only_its_streams(dash_duo_mp):
+@pytest.mark.parametrize("server", SERVERS)
+def test_ten_tabs_share_one_downlink_and_closing_one_closes_only_its_streams(dash_duo_mp, server):
     count = 3  # streams per tab: 30 streams in all, over one connection
     app, probe = many_streams_app(count)
-    dash_duo_mp.start_server(app)
+    dash_duo_mp.start_server(app, server=server)
     driver = dash_duo_mp.driver
     tabs = [driver.current_window_handle]
     for _ in range(9):
