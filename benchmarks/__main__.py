@@ -55,7 +55,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="~2 minute smoke run: 1 round, smaller workloads")
-    parser.add_argument("--only", default="", help="comma-separated workloads, e.g. W1,W4")
+    parser.add_argument("--only", default="", help="comma-separated workloads, e.g. W1,W4 (W1-W6, W8)")
     parser.add_argument("--contenders", default="", help="comma-separated contender names (default: all)")
     parser.add_argument("--rounds", type=int, default=None, help="rounds (default 3, --quick 1)")
     parser.add_argument("--seed", type=int, default=None, help="shuffle seed (default: random, printed)")
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     check_requirements()
     # pylint: disable=import-outside-toplevel
     from . import apps, chart, report
-    from .targets import check_all
+    from .targets import check_all, reported_all
     from .contenders import BY_NAME, CONTENDERS, new_log_dir
     from .runner import Run
     from .workloads import Config, all_workloads
@@ -121,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         wanted = {w.strip().upper() for w in args.only.split(",") if w.strip()}
         unknown = wanted - {w.NAME for w in workloads}
         if unknown:
-            sys.exit(f"benchmarks: unknown workload(s) {', '.join(sorted(unknown))}; choose from W1..W6")
+            sys.exit(f"benchmarks: unknown workload(s) {', '.join(sorted(unknown))}; choose from "
+                     f"{', '.join(w.NAME for w in all_workloads())} (W7 is `python -m benchmarks.browser`)")
         workloads = [w for w in workloads if w.NAME in wanted]
     contenders = list(CONTENDERS)
     if args.contenders:
@@ -145,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     samples = {w: {m: dict(c) for m, c in ms.items()} for w, ms in run.samples.items()}
     medians = report.medians_of(samples)
     checks = check_all(medians)
+    figures = reported_all(medians)
     meta = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "command": command.strip(), "elapsed_s": elapsed, "seed": seed, "machine": machine(),
@@ -153,13 +155,13 @@ def main(argv: list[str] | None = None) -> int:
         "loadavg": " / ".join(f"{x:.1f}" for x in run.loadavg),
     }
     notes = [f"\nRun took {elapsed:.0f}s. Raw figures: {report.RESULTS / 'latest.json'}, chart: {report.RESULTS / 'latest.png'}"]
-    print("\n" + report.console(medians, workloads, checks, notes))
+    print("\n" + report.console(medians, workloads, checks, notes, figures))
     report.write_json(report.RESULTS / "latest.json", samples, {k: dict(v) for k, v in run.extra.items()},
-                      medians, checks, meta)
+                      medians, checks, meta, figures)
     chart.draw(medians, workloads, report.RESULTS / "latest.png", f"Flash benchmarks — {meta['date']} — {meta['command']}")
     if args.quick or args.only or args.contenders or args.rounds or args.no_readme:
         print("benchmarks/README.md left as is (only a full default run rewrites its table).")
-    elif report.update_readme(report.markdown(medians, workloads, checks, meta)):
+    elif report.update_readme(report.markdown(medians, workloads, checks, meta, figures)):
         print("benchmarks/README.md table updated.")
     if run.errors:
         print(f"{len(run.errors)} error(s) during the run; see above and latest.json.", file=sys.stderr)

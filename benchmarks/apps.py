@@ -124,12 +124,12 @@ def callback_body(target: tuple[str, str], value: Any = 1) -> dict[str, Any]:
     }
 
 
-def stream_body(trigger: str, value: Any, run_id: str) -> dict[str, Any]:
-    """The body flash-stream.js posts to `_flash/stream/<id>`."""
+def stream_body(trigger: str, value: Any, downlink: str | None) -> dict[str, Any]:
+    """The body the page's downlink hub (flash-hub.js) posts to `_flash/stream/<id>` to start a
+    run on its downlink (`downlink`: the token the downlink's `hello` event named)."""
     return {
         "inputs": [{"id": trigger, "property": "n_clicks", "value": value}],
         "state": [],
         "changedPropIds": [f"{trigger}.n_clicks"],
-        "run": run_id,
-        "lastEventId": None,
+        "downlink": downlink,
     }

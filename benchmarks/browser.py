@@ -1,9 +1,10 @@
 """`python -m benchmarks.browser [--quick]`: Flash streams as a real browser sees them.
 
 (a) latency from `yield stream_props(...)` to the value in the page's DOM, paced and in bursts;
-(b) the page's JS heap under an endless chart + text stream. One Flash app on Hypercorn, one
-headless Debian Chromium driven by selenium; both are stopped when the run ends, however it
-ends. Writes benchmarks/results/browser-latest.json and, after a full default run, the
+(b) the page's JS heap under an endless chart + text stream; (c) W7: an ordinary callback's
+click-to-DOM latency with 0, 10 and 100 endless streams open on the page, on Hypercorn and on
+Uvicorn. Flash apps on one worker, headless Debian Chromium driven by selenium; all are stopped
+when the run ends, however it ends. Writes benchmarks/results/browser-latest.json and, after a full default run, the
 browser section of benchmarks/README.md. Separate from `python -m benchmarks`.
 """
 from __future__ import annotations
@@ -21,11 +22,12 @@ from typing import Any
 
 import selenium
 
-from . import browser_latency, browser_memory
+from . import browser_callbacks, browser_latency, browser_memory
 from .__main__ import git_state, machine
 from .browser_driver import AppServer, Chromium, browser_version, missing_browser
 from .contenders import new_log_dir
-from .report import README, RESULTS, _md_table, _text_table
+from .report import README, RESULTS, _md_table, _text_table, figure_rows
+from .targets import w7_figures
 
 START, END = "<!-- browser-results:start -->", "<!-- browser-results:end -->"
 LATENCY_NOTE = (
@@ -33,14 +35,26 @@ LATENCY_NOTE = (
     "once, as the latest. `last` is the last message of the case. `to set_props` = until Flash's client hands "
     "the value to Dash (after its once-per-frame batching); `set_props→DOM` = Dash and React rendering it."
 )
-PARTS = ("latency", "memory")
+PARTS = ("latency", "memory", "callbacks")  # "callbacks" is W7 (`--only W7` works too)
+W7_NOTE = (
+    "Each click is timed in the page: `performance.now()` just before `button.click()` to a MutationObserver "
+    "seeing `pong <n>` in the DOM (the request to `_dash-update-component`, the callback, Dash and React "
+    "rendering), split by the callback request's resource timing into *to request* (Dash dispatching it), "
+    "*request* (network and server, to the response's last byte) and *response→DOM* (Dash and React). "
+    "Every stream sends one `stream_props` every 100 ms, all on the page's one downlink. "
+    "`updates/s` = stream values that reached the DOM per stream per second during the clicks (10 expected); "
+    "`conns` = TCP connections from the browser to the server at the end of the case."
+)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.browser", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="~1 minute: fewer messages, 20 s of heap samples")
-    parser.add_argument("--only", choices=PARTS, help="run only one of the two benchmarks")
+    parser.add_argument("--only", choices=PARTS, type=lambda v: "callbacks" if v.lower() == "w7" else v,
+                        help="run only one of the three benchmarks (callbacks = W7)")
+    parser.add_argument("--w7-servers", default=",".join(browser_callbacks.SERVERS),
+                        help="servers for W7 (default hypercorn,uvicorn)")
     parser.add_argument("--heap-seconds", type=float, default=None,
                         help="sample the heap this long (default 120, --quick 20); longer resolves slower leaks")
     parser.add_argument("--no-readme", action="store_true", help="leave benchmarks/README.md as it is")
@@ -85,6 +99,23 @@ def memory_rows(memory: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     return ["JS heap", "value"], rows
 
 
+def callback_rows(callbacks: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    header = ["server", "streams open", "clicks", "p50 ms", "p95 ms", "min ms", "max ms", "to request p50",
+              "request p50", "response→DOM p50", "updates/s", "conns", "load"]
+    rows = []
+    for server, cases in callbacks["servers"].items():
+        for case in cases:
+            rate = case["updates_per_stream_s"]
+            opened = f"{case['streams']} (all stopped)" if case.get("after_stop") else str(case["streams"])
+            rows.append([f"flash/{server}", opened, str(case["clicks"]), _ms(case["p50_ms"]),
+                         _ms(case["p95_ms"]), _ms(case["min_ms"]), _ms(case["max_ms"]),
+                         _ms(case.get("to_request_p50_ms")), _ms(case.get("request_p50_ms")),
+                         _ms(case.get("response_to_dom_p50_ms")), "n/a" if rate is None else f"{rate:.1f}",
+                         str(case["browser_connections"]),
+                         f"{case['loadavg']:.1f}"])
+    return header, rows
+
+
 def _verdict(memory: dict[str, Any]) -> str:
     limit = f"{memory['flat_threshold_kb_per_min']:.0f} KB/min"
     if memory["flat"] is None:
@@ -111,6 +142,12 @@ def render(results: dict[str, Any], markdown_tables: bool) -> list[str]:
                   f"server clock {clock['offset_ms']:+.2f} ms ± {clock['uncertainty_ms']:.2f}. {LATENCY_NOTE}", ""]
     if "memory" in results:
         parts += ["JS heap under an endless stream:", "", pairs(*memory_rows(results["memory"])), ""]
+    if "callbacks" in results:
+        parts += ["W7: an ordinary callback's click → DOM latency with streams open on the page (ms):", "",
+                  table(*callback_rows(results["callbacks"])), "", W7_NOTE, ""]
+        figures = w7_figures(results["callbacks"])
+        if figures:
+            parts += [table(*figure_rows(figures)), ""]
     return parts
 
 
@@ -119,7 +156,8 @@ def markdown(results: dict[str, Any], meta: dict[str, Any]) -> str:
     head = [f"Run of {meta['date']}: `{meta['command']}`, {meta['elapsed_s']:.0f} s, Flash at {meta['git']}.", "",
             f"Machine: {mach['nproc']} CPUs ({mach['cpu_model']}), {mach['memory_gb']:.0f} GiB, "
             f"Python {mach['python']}, {mach['os']}; {meta['browser']}, selenium {meta['selenium']}, "
-            f"Hypercorn, one worker; load average {meta['loadavg']} at the end.", ""]
+            f"one worker (latency and heap on Hypercorn; W7 on {meta.get('w7_servers', 'Hypercorn')}); "
+            f"load average {meta['loadavg']} at the end.", ""]
     return "\n".join(head + render(results, True)).rstrip()
 
 
@@ -135,14 +173,20 @@ def update_readme(text: str) -> bool:
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {}
-    with AppServer(new_log_dir()) as server, Chromium() as browser:
-        url = server.url + "/"
-        if args.only in (None, "memory"):  # first: a fresh renderer, no garbage from the other page
-            print("browser benchmark: JS heap...", flush=True)
-            results["memory"] = browser_memory.run(browser, url, args.quick, args.heap_seconds)
-        if args.only in (None, "latency"):
-            print("browser benchmark: latency...", flush=True)
-            results["latency"] = browser_latency.run(browser, url, args.quick)
+    log_dir = new_log_dir()
+    if args.only in (None, "memory", "latency"):
+        with AppServer(log_dir) as server, Chromium() as browser:
+            url = server.url + "/"
+            if args.only in (None, "memory"):  # first: a fresh renderer, no garbage from the other page
+                print("browser benchmark: JS heap...", flush=True)
+                results["memory"] = browser_memory.run(browser, url, args.quick, args.heap_seconds)
+            if args.only in (None, "latency"):
+                print("browser benchmark: latency...", flush=True)
+                results["latency"] = browser_latency.run(browser, url, args.quick)
+    if args.only in (None, "callbacks"):
+        print("browser benchmark: W7, an ordinary callback among 0/10/100 streams...", flush=True)
+        servers = tuple(s.strip() for s in args.w7_servers.split(",") if s.strip())
+        results["callbacks"] = browser_callbacks.run(log_dir, args.quick, servers)
     return results
 
 
@@ -166,13 +210,15 @@ def main(argv: list[str] | None = None) -> int:
         "elapsed_s": time.monotonic() - started, "machine": machine(), "git": git_state(),
         "browser": browser_version(), "selenium": selenium.__version__,
         "loadavg": " / ".join(f"{x:.1f}" for x in os.getloadavg()),
+        "w7_servers": " and ".join(s.strip().capitalize() for s in args.w7_servers.split(",") if s.strip()),
     }
     print("\n" + "\n".join(render(results, False)))
     path = RESULTS / "browser-latest.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"meta": meta, **results}, indent=1))
     print(f"Run took {meta['elapsed_s']:.0f} s. Raw figures: {path}")
-    if args.quick or args.only or args.heap_seconds or args.no_readme:
+    if args.quick or args.only or args.heap_seconds or args.no_readme \
+            or args.w7_servers != ",".join(browser_callbacks.SERVERS):
         print("benchmarks/README.md left as is (only a full run rewrites its browser section).")
     elif update_readme(markdown(results, meta)):
         print("benchmarks/README.md browser section updated.")

@@ -1,4 +1,5 @@
-"""The Flash app the browser benchmarks load: `hypercorn 'benchmarks.browser_app:server()'`.
+"""The Flash apps the browser benchmarks load: `hypercorn 'benchmarks.browser_app:server()'`
+(latency and heap) and `benchmarks.browser_app:many_server` (W7).
 
 Two event callbacks. `probe` stamps every message with its send time (wall clock, ms) so the
 page can tell how long each one took to reach the DOM; `endless` is a live chart that never
@@ -13,7 +14,7 @@ import math
 import time
 from typing import Any, AsyncIterator
 
-from flash import Flash, Input, Patch, State, dcc, html, stream_props
+from flash import Flash, Input, Output, Patch, State, dcc, html, stream_props
 
 CONFIG = "config"  # dcc.Store: {"count", "interval_ms", "mode", "max_points"}
 PROBE_GO, PROBE_TEXT, PROBE_LIST, PROBE_DONE = "probe-go", "probe-text", "probe-list", "probe-done"
@@ -90,3 +91,55 @@ def build() -> Flash:
 def server() -> Any:
     """Factory for the server command: only this process ever builds the app."""
     return build().server
+
+
+# --- W7: an ordinary callback on a page with many endless streams --------------------------
+MANY = 100  # streams on the page at most
+FIRST_GO, REST_GO = "streams-first", "streams-rest"  # start streams 0..FIRST-1, then the rest
+FIRST = 10
+PING, PONG = "ping", "pong"
+TICK_SECONDS = 0.1
+
+
+def stream_out(i: int) -> str:
+    return f"stream-{i}"
+
+
+def build_many(count: int = MANY, first: int = FIRST) -> Flash:
+    """`count` endless streams, one event callback each (a stream id is per event callback), one
+    `stream_props` every 100 ms each: the first `first` start with one button, the rest with
+    another, so the page goes 0 -> `first` -> `count` streams. Plus an ordinary `@callback`."""
+    app = Flash(__name__, title="Flash W7: a callback among streams")
+    app.layout = html.Div([
+        html.Button("ping", id=PING), html.Div(id=PONG),
+        html.Button(f"start {first} streams", id=FIRST_GO),
+        html.Button(f"start {count - first} more", id=REST_GO),
+        html.Div([html.Span(id=stream_out(i), style={"marginRight": "4px"}) for i in range(count)]),
+    ])
+
+    def add_stream(i: int) -> None:
+        async def tick(n_clicks: Any) -> Any:
+            if not n_clicks:
+                return
+            n = 0
+            while True:
+                n += 1
+                yield stream_props(stream_out(i), {"children": f"{i}:{n}"})
+                await asyncio.sleep(TICK_SECONDS)
+
+        tick.__name__ = tick.__qualname__ = f"tick_{i}"  # its own stream id
+        app.event_callback(Input(FIRST_GO if i < first else REST_GO, "n_clicks"))(tick)
+
+    for i in range(count):
+        add_stream(i)
+
+    @app.callback(Output(PONG, "children"), Input(PING, "n_clicks"), prevent_initial_call=True)
+    async def pong(n_clicks: Any) -> str:
+        return f"pong {n_clicks}"
+
+    return app
+
+
+def many_server() -> Any:
+    """Factory (`uvicorn --factory`, or `hypercorn '...:many_server()'`)."""
+    return build_many().server

@@ -23,20 +23,30 @@ from .contenders import REPO, Contender, Server
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
-APP_TARGET = "benchmarks.browser_app:server()"
+APP_MODULE = "benchmarks.browser_app"
 T = TypeVar("T")
 
 
 class AppServer(Server):
-    """Hypercorn serving `browser_app` (contenders.py only serves `benchmarks.serve`'s apps);
-    readiness, worker lookup and stopping are `Server`'s."""
+    """Hypercorn or Uvicorn serving a factory of `browser_app` (contenders.py only serves
+    `benchmarks.serve`'s apps); readiness, worker lookup and stopping are `Server`'s."""
 
-    def __init__(self, log_dir: Path) -> None:
-        super().__init__(Contender("flash-browser/hypercorn", "browser_app", "hypercorn"), log_dir)
+    def __init__(self, log_dir: Path, server: str = "hypercorn", factory: str = "server") -> None:
+        super().__init__(Contender(f"flash-browser/{server}", "browser_app", server), log_dir)
+        self.factory = factory
 
     def command(self) -> list[str]:
+        target = f"{APP_MODULE}:{self.factory}"
+        if self.contender.server == "uvicorn":
+            return [sys.executable, "-m", "uvicorn", "--host", HOST, "--port", str(self.port), "--workers", "1",
+                    "--no-access-log", "--log-level", "warning", "--factory", target]
         return [sys.executable, "-m", "hypercorn", "--workers", "1", "--bind", f"{HOST}:{self.port}",
-                "--graceful-timeout", "1", "--log-level", "warning", APP_TARGET]
+                "--graceful-timeout", "1", "--log-level", "warning", target + "()"]
+
+    def browser_connections(self) -> int:
+        """Established TCP connections the worker holds on its port (the browser's)."""
+        conns = psutil.Process(self.worker_pid).net_connections(kind="tcp")
+        return sum(1 for c in conns if c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr.port == self.port)
 
     def __enter__(self) -> "AppServer":
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}

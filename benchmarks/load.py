@@ -114,12 +114,13 @@ def run_job_module(module: str, argv: list[str], timeout: float = 300) -> dict[s
 def _jobs() -> dict[str, Callable[..., Any]]:
     # pylint: disable=import-outside-toplevel
     from .client import closed_loop
-    from .workloads import w3_concurrency, w4_stream, w5_idle
+    from .workloads import w3_concurrency, w4_stream, w5_idle, w8_multiplex
 
     async def closed(port: int, raw: list[str], connections: int, seconds: float) -> dict[str, Any]:
         return await closed_loop(port, [r.encode("latin-1") for r in raw], connections, seconds)
 
-    return {"closed_loop": closed, "w3": w3_concurrency.client, "w4": w4_stream.client, "w5": w5_idle.client}
+    return {"closed_loop": closed, "w3": w3_concurrency.client, "w4": w4_stream.client, "w5": w5_idle.client,
+            "w8": w8_multiplex.client}
 
 
 def main() -> None:

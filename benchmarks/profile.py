@@ -10,6 +10,7 @@ import asyncio
 import cProfile
 import io
 import pstats
+from typing import Any
 
 import orjson
 
@@ -18,17 +19,57 @@ from .serve import make
 from .workloads.w1_inprocess import AsgiClient
 
 
+class _DownlinkReader:
+    """An in-process downlink: its token, and how many runs have sent `done` on it."""
+
+    def __init__(self) -> None:
+        self.token = ""
+        self.done = 0
+        self.changed = asyncio.Event()
+
+    def feed(self, chunk: bytes) -> None:
+        if not self.token and chunk.startswith(b"event: hello\n"):
+            self.token = orjson.loads(chunk.split(b"\n\n", 1)[0].split(b"\ndata: ", 1)[1])["downlink"]
+        self.done += chunk.count(b"\nevent: done\n") + chunk.startswith(b"event: done\n")
+        self.changed.set()
+
+    async def wait(self, what: Any) -> None:
+        while not what():
+            self.changed.clear()
+            await asyncio.wait_for(self.changed.wait(), 60)
+
+
+async def _stream_loop(client: AsgiClient, iterations: int, profiler: cProfile.Profile, count: int) -> None:
+    """W4's path: one downlink; each iteration starts a tick run of `count` messages on it and
+    waits for its `done`."""
+    reader = _DownlinkReader()
+    disconnect = client.open_stream("/_flash/downlink", orjson.dumps({"downlink": None, "runs": {}}), reader.feed)
+    await reader.wait(lambda: reader.token)
+    path = f"/_flash/stream/{apps.stream_ids()['tick']}"
+
+    async def one(messages: int) -> None:
+        want = reader.done + 1
+        status, body = await client.request("POST", path, orjson.dumps(apps.stream_body(apps.TICK_INPUT, messages,
+                                                                                          reader.token)))
+        if status != 200:
+            raise RuntimeError(f"start answered {status}: {body[:300]!r}")
+        await reader.wait(lambda: reader.done >= want)
+
+    await one(100)  # warm-up
+    profiler.enable()
+    for _ in range(iterations):
+        await one(count)
+    profiler.disable()
+    disconnect()
+    await asyncio.sleep(0)
+
+
 async def _loop(app_name: str, sync: bool, iterations: int, profiler: cProfile.Profile, stream: int) -> None:
     client = AsgiClient(make(app_name))
     await client.startup()
     await client.request("GET", "/")
     if stream:
-        path = f"/_flash/stream/{apps.stream_ids()['tick']}"
-        await client.request("POST", path, orjson.dumps(apps.stream_body(apps.TICK_INPUT, 100, "warm")))
-        profiler.enable()
-        for i in range(iterations):
-            await client.request("POST", path, orjson.dumps(apps.stream_body(apps.TICK_INPUT, stream, f"r{i}")))
-        profiler.disable()
+        await _stream_loop(client, iterations, profiler, stream)
         return
     body = orjson.dumps(apps.callback_body(apps.TRIVIAL_SYNC if sync else apps.TRIVIAL_ASYNC))
     for _ in range(200):
@@ -66,7 +107,8 @@ def main() -> None:
     parser.add_argument("-n", "--iterations", type=int, default=3000)
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--stream", type=int, default=0, metavar="N",
-                        help="profile Flash event streams of N messages instead (W4); -n is then the stream count")
+                        help="profile event streams of N messages instead (W4's path: a downlink, runs started "
+                             "on it); -n is then the stream count")
     args = parser.parse_args()
     print(profile(args.app, args.sync, args.iterations, args.top, args.stream))
 

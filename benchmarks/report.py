@@ -7,7 +7,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from .targets import Check, Medians, ratios
+from .targets import Check, Figure, Medians, ratios
 
 RESULTS = Path(__file__).resolve().parent / "results"
 README = Path(__file__).resolve().parent / "README.md"
@@ -85,7 +85,18 @@ def _check_rows(checks: list[Check]) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
-def _tables(medians: Medians, workloads: list[ModuleType], checks: list[Check], fmt: Any) -> list[str]:
+def figure_rows(figures: list[Figure]) -> tuple[list[str], list[list[str]]]:
+    header = ["workload", "figure", "measured", "note"]
+    rows = []
+    for fig in figures:
+        value = "n/a" if fig.measured != fig.measured else (  # NaN: not measurable for that contender
+            f"{fig.measured:.2f}x" if fig.unit == "x" else f"{_fmt(fig.measured)} {fig.unit}")
+        rows.append([fig.workload, fig.what, value, fig.note])
+    return header, rows
+
+
+def _tables(medians: Medians, workloads: list[ModuleType], checks: list[Check], fmt: Any,
+            figures: list[Figure] | None = None) -> list[str]:
     parts = []
     for title, in_process in (("In process (W1)", True), ("Over HTTP on 127.0.0.1, one worker", False)):
         header, rows = table_rows(medians, workloads, in_process)
@@ -97,16 +108,20 @@ def _tables(medians: Medians, workloads: list[ModuleType], checks: list[Check], 
         parts += ["Flash ÷ peer (below 1 is better for W1, W3, W5 kb and every cpu_us; above 1 for the others):", "",
                   fmt(header, rows), ""]
     parts += ["Targets (issue 4):", "", fmt(*_check_rows(checks))]
+    if figures:
+        parts += ["", "Reported without a target:", "", fmt(*figure_rows(figures))]
     return parts
 
 
-def console(medians: Medians, workloads: list[ModuleType], checks: list[Check], notes: list[str]) -> str:
-    parts = _tables(medians, workloads, checks, _text_table)
+def console(medians: Medians, workloads: list[ModuleType], checks: list[Check], notes: list[str],
+            figures: list[Figure] | None = None) -> str:
+    parts = _tables(medians, workloads, checks, _text_table, figures)
     parts += [""] + [f"  {w.NAME}: {w.TITLE} — target: {w.TARGET}" for w in workloads]
     return "\n".join(parts + notes)
 
 
-def markdown(medians: Medians, workloads: list[ModuleType], checks: list[Check], meta: dict[str, Any]) -> str:
+def markdown(medians: Medians, workloads: list[ModuleType], checks: list[Check], meta: dict[str, Any],
+             figures: list[Figure] | None = None) -> str:
     machine = meta["machine"]
     lines = [
         f"Run of {meta['date']}: `{meta['command']}`, {meta['elapsed_s'] / 60:.1f} min, "
@@ -116,7 +131,7 @@ def markdown(medians: Medians, workloads: list[ModuleType], checks: list[Check],
         f"Python {machine['python']}, {machine['os']}; load average {meta.get('loadavg', '?')} during the run. "
         "Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()) + ".",
         "",
-    ] + _tables(medians, workloads, checks, _md_table)
+    ] + _tables(medians, workloads, checks, _md_table, figures)
     if meta.get("errors"):
         lines += ["", "Errors during the run:", ""]
         lines += [f"- {e['workload']} {e['contender']}: {e['error'].splitlines()[0]}" for e in meta["errors"]]
@@ -124,9 +139,10 @@ def markdown(medians: Medians, workloads: list[ModuleType], checks: list[Check],
 
 
 def write_json(path: Path, samples: dict[str, Any], extra: dict[str, Any], medians: Medians,
-               checks: list[Check], meta: dict[str, Any]) -> None:
+               checks: list[Check], meta: dict[str, Any], figures: list[Figure] | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     data = {"meta": meta, "medians": medians, "ratios": ratios(medians), "targets": [c.as_dict() for c in checks],
+            "reported": [f.as_dict() for f in figures or [] if f.measured == f.measured],
             "samples": samples, "extra": extra}
     path.write_text(json.dumps(data, indent=2, sort_keys=False))
 

@@ -1,4 +1,5 @@
-"""The six workloads of issue 4. Each module exposes NAME, TITLE, TARGET, METRICS, `applies`
+"""The workloads of issue 4 run by `python -m benchmarks` (W7 is a browser benchmark: see
+benchmarks/browser.py). Each module exposes NAME, TITLE, TARGET, METRICS, `applies`
 and either `measure(server, cfg)` (over HTTP) or `measure_inprocess(app, cfg)` (W1)."""
 from __future__ import annotations
 
@@ -29,17 +30,19 @@ class Config:
     w5_rounds: int = 1  # memory per stream barely varies and 10k streams take ~30 s to open
     w6_seconds: float = 3.0
     w6_connections: int = 16
+    w8_streams: int = 100
+    w8_messages: int = 2000  # per stream
     quick: bool = False
     stream_ids: dict[str, str] = field(default_factory=dict)  # Flash's event callbacks
 
     @classmethod
     def quick_config(cls) -> "Config":
         return cls(rounds=1, w1_iterations=1000, w2_seconds=2.0, w3_waves=1, w4_messages=5000,
-                   w5_streams=2000, w6_seconds=2.0, quick=True)
+                   w5_streams=2000, w6_seconds=2.0, w8_messages=300, quick=True)
 
 
 def all_workloads() -> list[ModuleType]:
     # pylint: disable=import-outside-toplevel
-    from . import w1_inprocess, w2_throughput, w3_concurrency, w4_stream, w5_idle, w6_pageload
+    from . import w1_inprocess, w2_throughput, w3_concurrency, w4_stream, w5_idle, w6_pageload, w8_multiplex
 
-    return [w1_inprocess, w2_throughput, w3_concurrency, w4_stream, w5_idle, w6_pageload]
+    return [w1_inprocess, w2_throughput, w3_concurrency, w4_stream, w5_idle, w6_pageload, w8_multiplex]

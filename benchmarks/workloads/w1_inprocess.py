@@ -51,16 +51,19 @@ class AsgiClient:
         if await started != "lifespan.startup.complete":
             raise RuntimeError("lifespan startup failed")
 
-    async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
+    def _scope(self, method: str, path: str, body: bytes) -> dict[str, Any]:
         headers = [(b"host", b"127.0.0.1:8050"), (b"content-length", str(len(body)).encode())]
         if body:
             headers.append((b"content-type", b"application/json"))
-        scope = {
+        return {
             "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
             "method": method, "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
             "root_path": "", "headers": headers, "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8050),
             "state": dict(self.state), "extensions": {},
         }
+
+    async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
+        scope = self._scope(method, path, body)
         finished = asyncio.Event()
         pending = [{"type": "http.request", "body": body, "more_body": False}]
         out: dict[str, Any] = {"status": 0, "body": []}
@@ -81,6 +84,31 @@ class AsgiClient:
 
         await self.app(scope, receive, send)
         return out["status"], b"".join(out["body"])
+
+    def open_stream(self, path: str, body: bytes, on_body: Callable[[bytes], None]) -> Callable[[], None]:
+        """POST whose answer streams (a downlink): `on_body` gets each body chunk as it is sent.
+        Returns what disconnects it (the app sees `http.disconnect`)."""
+        scope = self._scope("POST", path, body)
+        gone = asyncio.Event()
+        pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+        async def receive() -> dict[str, Any]:
+            if pending:
+                return pending.pop()
+            await gone.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.body" and message.get("body"):
+                on_body(message["body"])
+
+        task = asyncio.ensure_future(self.app(scope, receive, send))
+
+        def disconnect() -> None:
+            gone.set()  # `task` ends once the app sees it
+
+        disconnect.task = task  # type: ignore[attr-defined]  # keeps the task referenced
+        return disconnect
 
 
 class WsgiClient:

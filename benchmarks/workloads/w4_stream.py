@@ -1,20 +1,23 @@
 """W4: one event stream's throughput, in stream_props messages/s, over loopback.
 
-Flash: one SSE response of N `props` messages from the `ticker` event callback. Dash 4.4 on
-Quart: its closest equivalent, a `websocket=True` callback calling `set_props` N times (Dash
-batches those into frames every 5 ms). The raw floor writes N SSE events itself. Both
-producers await between messages, like a real source would.
+Flash: a browser's downlink (`POST /_flash/downlink`, one SSE response) and one run of the
+`ticker` event callback started on it (`POST /_flash/stream/<id>` on another connection); its N
+`props` messages and its `done` arrive on the downlink. Timed from the start request to `done`.
+Dash 4.4 on Quart: its closest equivalent, a `websocket=True` callback calling `set_props` N
+times (Dash batches those into frames every 5 ms). The raw floor serves the same downlink and
+start protocol, bytes written by hand. Every producer awaits between messages, like a real
+source would.
 """
 from __future__ import annotations
 
 import time
-import uuid
 from typing import Any
 
 from .. import apps
-from ..client import Connection, post_json
+from ..client import Connection
 from ..contenders import Server
 from ..load import run_job
+from ..streams import DONE, ERROR, PROPS, Downlink, start_run
 from ..wsclient import WebSocket
 from . import Config, Metric
 
@@ -30,25 +33,26 @@ def applies(contender: Any) -> bool:
 
 
 async def sse_stream(port: int, stream_id: str, count: int) -> dict[str, Any]:
-    raw = post_json(f"/_flash/stream/{stream_id}", port, apps.stream_body(apps.TICK_INPUT, count, uuid.uuid4().hex))
-    conn = await Connection.open(port)
-    start = time.perf_counter()
-    conn.writer.write(raw)
-    status, headers = await conn.read_head()
-    if status != 200:
-        raise RuntimeError(f"stream answered {status}: {await conn.read_body(headers)!r}")
-    seen, tail, first = 0, b"", 0.0
-    async for chunk in conn.chunks():
-        if not first:
-            first = time.perf_counter()
-        data = tail + chunk
-        seen += data.count(b"\nevent: props\n")
-        tail = data[-20:]
-        if b"\nevent: done\n" in data or b"\nevent: error\n" in data:
-            break
-    elapsed = time.perf_counter() - start
-    conn.close()
-    return {"messages": seen, "seconds": elapsed, "first_byte_ms": (first - start) * 1000}
+    """Open a downlink, start the tick stream on it (another connection), read until its `done`."""
+    downlink = await Downlink.open(port)
+    starter = await Connection.open(port)
+    try:
+        start = time.perf_counter()
+        await start_run(starter, port, stream_id, apps.TICK_INPUT, count, downlink.token)
+        started = time.perf_counter()
+        seen, first = 0, 0.0
+        async for block in downlink.blocks():
+            if not first:
+                first = time.perf_counter()
+            seen += block.count(PROPS)
+            if DONE in block or ERROR in block:
+                break
+        elapsed = time.perf_counter() - start
+    finally:
+        starter.close()
+        downlink.close()
+    return {"messages": seen, "seconds": elapsed, "start_ms": (started - start) * 1000,
+            "first_byte_ms": (first - start) * 1000}
 
 
 async def ws_stream(port: int, count: int) -> dict[str, Any]:
