@@ -53,7 +53,9 @@
         return (response.headers.get("Content-Type") || "").indexOf("text/event-stream") === 0;
     }
 
-    /* Read an SSE response block by block; `onEvent` returns false to stop reading. */
+    /* Read an SSE response block by block, skipping heartbeat comments; `onEvent(event, data)`
+     * gets each event with its parsed data and returns false to stop reading. Resolves to
+     * false when an event's data is not JSON (the caller reports it), else true. */
     async function readEvents(response, onEvent) {
         var reader = response.body.getReader();
         var decoder = new TextDecoder();
@@ -61,15 +63,26 @@
         for (;;) {
             var chunk = await reader.read();
             if (chunk.done) {
-                return;
+                return true;
             }
             pending += decoder.decode(chunk.value, {stream: true});
             var blocks = pending.split("\n\n");
             pending = blocks.pop();
             for (var i = 0; i < blocks.length; i += 1) {
-                if (!onEvent(parseEvent(blocks[i]))) {
+                var event = parseEvent(blocks[i]);
+                if (event.type === "message" && !event.data) {
+                    continue;  // a heartbeat comment
+                }
+                var data;
+                try {
+                    data = JSON.parse(event.data);
+                } catch (err) {
                     reader.cancel().catch(function () { return null; });
-                    return;
+                    return false;
+                }
+                if (!onEvent(event, data)) {
+                    reader.cancel().catch(function () { return null; });
+                    return true;
                 }
             }
         }
@@ -199,17 +212,7 @@
         hub.startsPending += 1;
         var first = true;
         try {
-            await readEvents(response, function (event) {
-                if (event.type === "message" && !event.data) {
-                    return true;
-                }
-                var data;
-                try {
-                    data = JSON.parse(event.data);
-                } catch (err) {
-                    hub.malformed("an event that is not JSON (" + event.type + ")");
-                    return false;
-                }
+            var wellFormed = await readEvents(response, function (event, data) {
                 if (event.type === "hello") {
                     return true;
                 }
@@ -233,7 +236,10 @@
                 return hub.handle(event, data);
             });
         } catch (err) {
-            // aborted or dropped: handled below
+            wellFormed = true;  // aborted or dropped: handled below
+        }
+        if (wellFormed === false) {
+            hub.malformed("an event that is not JSON");
         }
         if (first) {
             hub.startsPending -= 1;
@@ -370,19 +376,7 @@
             }
             return response.status < 500 ? {refused: response.status + ": " + text} : "failed";
         }
-        var broken = false;
-        await readEvents(response, function (event) {
-            if (event.type === "message" && !event.data) {
-                return true;  // a heartbeat comment
-            }
-            var data;
-            try {
-                data = JSON.parse(event.data);
-            } catch (err) {
-                hub.malformed("an event that is not JSON (" + event.type + ")");
-                broken = true;
-                return false;
-            }
+        var wellFormed = await readEvents(response, function (event, data) {
             if (event.type === "hello") {
                 hub.token = data.downlink;
                 hub.connected = true;
@@ -391,7 +385,10 @@
             }
             return hub.handle(event, data);
         });
-        return broken ? "broken" : "dropped";
+        if (!wellFormed) {
+            hub.malformed("an event that is not JSON");
+        }
+        return "dropped";
     };
 
     /* One run's event (from the downlink or a private line); false when the line must drop. */

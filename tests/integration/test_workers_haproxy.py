@@ -7,7 +7,6 @@ answer, and leaving the page must close every run on both workers.
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
 import subprocess
@@ -17,11 +16,12 @@ from typing import Iterator
 
 import pytest
 
-from flash import Flash, Input, Output, html, stream_props
+from flash import Flash
 from flash.testing import wait_for
 from flash.testing.runner import FlashRunner
 from tests.integration.conftest import free_port
 from tests.streaming.probe import Probe
+from tests.streaming.test_browser_multiplex import many_streams_app
 
 pytestmark = pytest.mark.browser
 STREAMS = 8
@@ -47,35 +47,8 @@ backend flash
 
 def build_app() -> tuple[Flash, Probe]:
     # Without shared storage, a close may reach the worker that lacks the run: page exit is then
-    # made good by the resume window (default 5 s), which the final wait allows for.
-    app = Flash(__name__, secret_key="haproxy-test-secret-0123456789")
-    app.layout = html.Div([html.Button("go", id="go"), html.Button("ping", id="ping"), html.Div(id="pong")]
-                          + [html.Div(id=f"out-{i}") for i in range(STREAMS)])
-    probe = Probe(app)
-
-    def make(i: int) -> None:
-        async def tick(n_clicks):
-            probe.count("started")
-            try:
-                n = 0
-                while True:
-                    n += 1
-                    yield stream_props(f"out-{i}", {"children": f"{i}:{n}"})
-                    await asyncio.sleep(0.1)
-            finally:
-                probe.count("closed")
-
-        tick.__qualname__ = f"tick_{i}"
-        app.event_callback(Input("go", "n_clicks"))(tick)  # this app's: two apps are built here
-
-    for i in range(STREAMS):
-        make(i)
-
-    @app.callback(Output("pong", "children"), Input("ping", "n_clicks"), prevent_initial_call=True)
-    async def pong(n_clicks):
-        return f"pong {n_clicks}"
-
-    return app, probe
+    # made good by the resume window (5 s), which the final wait allows for.
+    return many_streams_app(STREAMS, secret_key="haproxy-test-secret-0123456789", stream_resume_window=5)
 
 
 def state(url: str) -> dict:
@@ -118,7 +91,7 @@ def test_streams_across_two_workers_behind_haproxy(dash_duo_mp, balanced):
     url, workers = balanced
     duo = dash_duo_mp
     duo.driver.get(url)
-    duo.wait_for_element("#go").click()
+    duo.wait_for_element("#all").click()
 
     def every_stream_shows(above: list[int]) -> list[int]:
         def check():

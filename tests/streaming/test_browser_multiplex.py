@@ -19,11 +19,10 @@ pytestmark = pytest.mark.browser
 SERVERS = ["hypercorn", "uvicorn"]
 
 
-def many_streams_app(count: int) -> tuple[Flash, Probe]:
-    """`count` buttons, each starting its own endless stream (a pattern-matched event callback
-    per button would share one stream id, so each index is its own event callback), plus an
-    ordinary callback."""
-    app = Flash(__name__, stream_resume_window=60)
+def many_streams_app(count: int, **options) -> tuple[Flash, Probe]:
+    """One button starting `count` endless streams (each index its own event callback, declared
+    on this app so that several apps can be built in one process), plus an ordinary callback."""
+    app = Flash(__name__, **{"stream_resume_window": 60, **options})
     app.layout = html.Div(
         [html.Button("all", id="all"), html.Button("ping", id="ping"), html.Div(id="pong")]
         + [html.Div(id=f"out-{i}") for i in range(count)]
@@ -43,7 +42,7 @@ def many_streams_app(count: int) -> tuple[Flash, Probe]:
                 probe.count("closed")
 
         tick.__qualname__ = f"tick_{i}"  # a distinct stream per index
-        event_callback(Input("all", "n_clicks"))(tick)
+        app.event_callback(Input("all", "n_clicks"))(tick)
 
     for i in range(count):
         make(i)
