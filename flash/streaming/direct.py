@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..server.fastpath import DirectRoute, Receive, Send, direct_path
@@ -36,10 +37,11 @@ async def send_downlink(app: "Flash", downlink: Downlink, opening: Callable[[], 
     watcher = asyncio.ensure_future(_cut_on_disconnect(receive, listener))
     try:
         await send({"type": "http.response.start", "status": 200, "headers": _START_HEADERS})
-        async for chunk in downlink.listen(opening, app.stream_heartbeat, listener):
-            if listener.cut and watcher.done():
-                break  # the browser is gone: write nothing more into its socket
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        async with aclosing(downlink.listen(opening, app.stream_heartbeat, listener)) as chunks:
+            async for chunk in chunks:
+                if listener.cut and watcher.done():
+                    break  # the browser is gone: write nothing more into its socket
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
         if not watcher.done():
             await send({"type": "http.response.body", "body": b"", "more_body": False})
     except OSError:

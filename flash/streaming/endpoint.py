@@ -10,7 +10,8 @@ views below only differ in how the bytes reach the socket.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, Callable
+from contextlib import aclosing
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 
 import orjson
 from quart import Response, request
@@ -183,30 +184,37 @@ def open_downlink(app: "Flash", data: bytes) -> tuple[Downlink, Callable[[], byt
     return downlink, opening
 
 
+async def quart_events(app: "Flash", downlink: Downlink, opening: Callable[[], bytes]) -> AsyncIterator[bytes]:
+    """A downlink's body on the Quart path. Quart cancels the response task when the browser goes
+    away, but Hypercorn can swallow that cancellation inside its `send` (while closing the dead
+    socket) and the body would go on forever: so after each write, a task asked to cancel stops.
+    `aclosing` detaches the listener the moment the body ends, however it ends."""
+    task = asyncio.current_task()
+    listener = Listener()
+    async with aclosing(downlink.listen(opening, app.stream_heartbeat, listener)) as chunks:
+        async for chunk in chunks:
+            yield chunk
+            if task is not None and task.cancelling():
+                return
+
+
+def _sse_response(app: "Flash", downlink: Downlink, opening: Callable[[], bytes]) -> Response:
+    response = Response(quart_events(app, downlink, opening), status=200, content_type=SSE_CONTENT_TYPE,
+                        headers=SSE_HEADERS)
+    response.timeout = None  # a downlink may live as long as the page
+    return response
+
+
 def make_stream_views(app: "Flash") -> tuple[Any, Any, Any]:
     async def downlink_view() -> Response:
         downlink, opening = open_downlink(app, await request.get_data(cache=False))
-
-        async def events() -> Any:
-            async for chunk in downlink.listen(opening, app.stream_heartbeat, Listener()):
-                yield chunk
-
-        response = Response(events(), status=200, content_type=SSE_CONTENT_TYPE, headers=SSE_HEADERS)
-        response.timeout = None  # a downlink may live as long as the page
-        return response
+        return _sse_response(app, downlink, opening)
 
     async def start_view(stream_id: str) -> Response:
         started = start_run(app, stream_id, await request.get_data(cache=False))
         if not started.private:
             return started.answer().to_response()
-
-        async def events() -> Any:
-            async for chunk in started.downlink.listen(started.opening, app.stream_heartbeat, Listener()):
-                yield chunk
-
-        response = Response(events(), status=200, content_type=SSE_CONTENT_TYPE, headers=SSE_HEADERS)
-        response.timeout = None
-        return response
+        return _sse_response(app, started.downlink, started.opening)
 
     async def close_view() -> Response:
         return close_runs(app, await request.get_data(cache=False)).to_response()
