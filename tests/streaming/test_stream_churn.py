@@ -20,6 +20,7 @@ from flash import Flash, Input, html, stream_props
 from flash.streaming.handles import Signer, resolve_secret
 from flash.testing.runner import FlashRunner
 from tests.streaming.probe import Probe
+from tests.streaming.test_browser_multiplex import PATHS  # direct, hooks, compress, pages
 
 CYCLES = 2000
 CONCURRENCY = 16
@@ -28,31 +29,6 @@ SECRET = "churn-test-secret-0123456789abcdef"
 TOKEN = re.compile(rb'"downlink":\s*"([^"]+)"')
 HANDLE = re.compile(rb'"run":\s*"([^"]+)"')
 SERVERS = ["hypercorn", "uvicorn"]
-
-
-def _direct(app):
-    return app
-
-
-def _hooks(app):
-    @app.server.before_request
-    async def noop():
-        return None
-
-    @app.server.after_request
-    async def tag(response):
-        response.headers["X-Hooked"] = "yes"
-        return response
-
-    return app
-
-
-PATHS = {
-    "direct": (_direct, {}),
-    "hooks": (_hooks, {}),
-    "compress": (_direct, {"compress": True}),
-    "pages": (_direct, {"use_pages": True, "pages_folder": ""}),
-}
 
 
 def churn_app(path: str) -> tuple[Flash, Probe, str]:
