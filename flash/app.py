@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Any
+from typing import Any, Sequence
 
 import dash
 from dash import _pages, _validate
@@ -16,6 +16,8 @@ from .server.context import build_callback_context
 from .server.gc_tuning import tune_collector
 from .server.jsonfast import dumps
 from .server.layout import is_async_callable, resolve_layout
+from .server.limits import (DEFAULT_MAX_DOWNLINKS, DEFAULT_MAX_JSON_DEPTH, DEFAULT_MAX_STREAMS_PER_CLIENT,
+                            DEFAULT_STREAM_REPLAY_BYTES, DEFAULT_STREAM_WRITE_TIMEOUT, Limits)
 from .server.pages import install_router
 from .server.threads import run_in_thread
 from .streaming.decorators import _decorator, streaming_decorator
@@ -53,6 +55,25 @@ class Flash(dash.Dash):
     :param tune_gc: when the server starts, freeze the startup heap out of the garbage
         collector's scans and raise its young-generation threshold (default True; see
         ``flash/server/gc_tuning.py``). False leaves Python's collector settings alone.
+    :param allowed_origins: origins (``"https://app.example.com"``) allowed to POST to the
+        callback and stream endpoints besides the app's own (env ``FLASH_ALLOWED_ORIGINS``,
+        comma separated). Default None: no Origin check (those endpoints accept only
+        ``application/json``, which browsers never send cross-site without a CORS preflight).
+        A list: a POST whose ``Origin`` is neither same-origin (its host equals ``Host``, or
+        ``X-Forwarded-Host`` behind a proxy) nor listed gets a 403; ``"*"`` turns the check off.
+    :param max_json_depth: how deep request JSON may nest (default 100); deeper bodies get a 400
+        before anything recurses into them.
+    :param max_streams_per_client: live (unfinished) runs one downlink (a browser, all its tabs)
+        may hold on this worker (default 256, the page's back-pressure depth: far above any real
+        page, low enough that one client cannot hold hundreds of MB); a start beyond it is a 429.
+    :param max_downlinks: downlinks (browsers, plus private lines) one worker holds, open or in
+        their resume window (default 10,000: about a worker's file descriptors); a new one
+        beyond it is a 503 with ``Retry-After`` (clients retry), existing ones keep working.
+    :param stream_write_timeout: seconds one write to a downlink may wait for its reader
+        (default 30, twice the heartbeat): a reader that stopped reading is cut, and its runs end
+        after ``stream_resume_window`` as after any disconnect. Idle downlinks are not affected.
+    :param stream_replay_bytes: bytes of messages a run keeps for resuming (default 1 MiB), on
+        top of ``stream_replay_size``; a resume needing a dropped message restarts the run.
     """
 
     backend: FlashServer
@@ -71,6 +92,12 @@ class Flash(dash.Dash):
         stream_give_up: float = 30.0,
         secret_key: str | bytes | None = None,
         tune_gc: bool = True,
+        allowed_origins: Sequence[str] | None = None,
+        max_json_depth: int = DEFAULT_MAX_JSON_DEPTH,
+        max_streams_per_client: int = DEFAULT_MAX_STREAMS_PER_CLIENT,
+        max_downlinks: int = DEFAULT_MAX_DOWNLINKS,
+        stream_write_timeout: float = DEFAULT_STREAM_WRITE_TIMEOUT,
+        stream_replay_bytes: int = DEFAULT_STREAM_REPLAY_BYTES,
         **kwargs: Any,
     ) -> None:
         backend = kwargs.pop("backend", None)
@@ -99,8 +126,11 @@ class Flash(dash.Dash):
         self.stream_give_up = stream_give_up
         self.stream_signer = Signer(*resolve_secret(secret_key))
         self.tune_gc = tune_gc
+        self.limits = Limits(allowed_origins, max_json_depth, max_streams_per_client=max_streams_per_client,
+                             max_downlinks=max_downlinks, stream_write_timeout=stream_write_timeout,
+                             stream_replay_bytes=stream_replay_bytes)
         self.streams: dict[str, EventCallbackSpec] = {}
-        self.stream_runs = DownlinkRegistry(stream_resume_window)
+        self.stream_runs = DownlinkRegistry(stream_resume_window, self.limits.stream_write_timeout)
         self._pending_streams: list[EventCallbackSpec] = []
         super().__init__(name=name, server=server, backend=FlashServer, **kwargs)
         self._configure_server(self.server)

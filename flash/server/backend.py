@@ -21,7 +21,8 @@ from .context import DeferredResponseAdapter
 from .devserver import run_hypercorn
 from .dispatch import make_dispatch
 from .fastpath import install_callback_route
-from .errors import RequestError, http_error_response, json_error, request_error_response
+from .errors import (RequestError, escaped, http_error_response, json_error, request_error_response,
+                     request_line)
 from .suites import serve_component_suite
 
 if TYPE_CHECKING:
@@ -95,7 +96,8 @@ class FlashServer(QuartDashServer):
 
         async def catchall(path: str) -> Response:
             if path.startswith(RESERVED_PREFIXES):
-                raise RequestError(f"There is no Flash or Dash endpoint at '/{path}'.", status=404)
+                raise RequestError("There is no Flash or Dash endpoint at this path.", status=404,
+                                   debug=f"path: /{path[:200]}")
             return Response(dash_app.index(), content_type="text/html")
 
         # pylint: disable=protected-access
@@ -113,7 +115,15 @@ class FlashServer(QuartDashServer):
         prefix = app.config.routes_pathname_prefix
         path = request.path
         assets = prefix + app.config.assets_url_path.strip("/") + "/"
-        return path.startswith((prefix + "_", assets))
+        if path.startswith((prefix + "_", assets)):
+            return True
+        # No route at all under the app's prefix (the catch-all takes every page path a browser
+        # asks for, so this is a path it cannot even match, e.g. one with a newline).
+        return request.url_rule is None and path.startswith(prefix)
+
+    def _debugging(self) -> bool:
+        """Dev tools / debug on: error bodies may say more (Dash's own prune/raise modes)."""
+        return self.error_handling_mode != "ignore"
 
     def register_error_handlers(self) -> None:
         server = self.server
@@ -124,25 +134,30 @@ class FlashServer(QuartDashServer):
 
         @server.errorhandler(InvalidResourceError)
         async def _invalid_resource(err: InvalidResourceError) -> Any:
-            return json_error(404, str(err.args[0]) if err.args else "Resource not found.")
+            # Dash's message names the requested file: only debug mode shows it.
+            detail = str(err.args[0])[:300] if err.args else None
+            return request_error_response(RequestError("Resource not found.", status=404, debug=detail),
+                                          self._debugging())
 
         @server.errorhandler(RequestError)
         async def _request_error(err: RequestError) -> Any:
-            return request_error_response(err)
+            return request_error_response(err, self._debugging())
 
         @server.errorhandler(Exception)
         async def _any_error(err: Exception) -> Any:
             if isinstance(err, HTTPException):
                 if err.code == 413:
                     limit = server.config.get("MAX_CONTENT_LENGTH")
-                    return json_error(413, f"The request body is larger than the {limit}-byte limit "
-                                      "(set Flash(max_request_size=...) to change it).")
+                    return request_error_response(RequestError(
+                        f"The request body is larger than the {limit}-byte limit "
+                        "(set Flash(max_request_size=...) to change it).", status=413))
                 return http_error_response(err) if self._is_framework_path() else err
             return self._server_error(err)
 
     def _server_error(self, err: Exception) -> Response:
         if self.error_handling_mode == "ignore":
-            self.server.logger.exception("Exception on %s [%s]", request.path, request.method, exc_info=err)
+            method, path = request_line()
+            self.server.logger.error("Exception on %s [%s]", escaped(path), escaped(method, 20), exc_info=err)
             return json_error(500, "Internal server error.")
         html = format_traceback_html(err, self.error_handling_mode, "Flash Debugger", "Flash")
         return Response(html, status=500, content_type="text/html")

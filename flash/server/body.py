@@ -6,7 +6,11 @@ from typing import Any, Mapping
 import orjson
 from quart import request
 
+from dash.dependencies import ALL, ALLSMALLER, Output
+
 from .errors import RequestError
+from .guard import check_depth
+from .limits import DEFAULT_MAX_JSON_DEPTH
 
 
 async def read_json_body(what: str = "request body") -> Any:
@@ -14,32 +18,38 @@ async def read_json_body(what: str = "request body") -> Any:
     return parse_json_body(await request.get_data(cache=False), what)
 
 
-def parse_json_body(data: bytes, what: str = "request body") -> Any:
+def parse_json_body(data: bytes, what: str = "request body", max_depth: int = DEFAULT_MAX_JSON_DEPTH) -> Any:
+    """Parse `data` as JSON nested at most `max_depth` deep, or raise RequestError (400)."""
     if not data:
         raise RequestError(f"The {what} is empty; expected a JSON object.")
     try:
-        return orjson.loads(data)
+        value = orjson.loads(data)
     except orjson.JSONDecodeError as err:
-        raise RequestError(f"The {what} is not valid JSON: {err}.") from None
+        raise RequestError(f"The {what} is not valid JSON.", debug=str(err)) from None
+    check_depth(value, data, max_depth)
+    return value
 
 
-def _check_dependency(item: Any, where: str) -> None:
-    if isinstance(item, list):
-        for sub in item:
-            _check_dependency(sub, where)
-        return
+def _check_entry(item: Any, where: str) -> None:
     if not isinstance(item, dict) or "id" not in item or "property" not in item:
         raise RequestError(
             f"Each entry of '{where}' must be an object with 'id' and 'property' "
             "(or a list of such objects for pattern-matching ids)."
         )
-    if not isinstance(item["property"], str) or not isinstance(
-        item["id"], (str, dict)
-    ):
+    if not isinstance(item["property"], str) or not isinstance(item["id"], (str, dict)):
         raise RequestError(
             f"An entry of '{where}' has an 'id' that is neither a string nor an object, "
             "or a 'property' that is not a string."
         )
+
+
+def _check_dependency(item: Any, where: str) -> None:
+    """One dependency: an object, or (pattern-matching ALL/ALLSMALLER) a flat list of objects."""
+    if isinstance(item, list):
+        for sub in item:
+            _check_entry(sub, where)
+    else:
+        _check_entry(item, where)
 
 
 def check_dependency_list(body: Mapping[str, Any], key: str, expected: int) -> None:
@@ -63,17 +73,53 @@ def check_callback_body(body: Any, callback_map: Mapping[str, Any]) -> Mapping[s
         raise RequestError("'output' must be a non-empty string naming a callback.")
     spec = callback_map.get(output)
     if spec is None:
-        raise RequestError(
-            f"Unknown callback output '{output}'.", output=output
-        )
+        raise RequestError("Unknown callback output: no callback of this app has it.",
+                           debug=f"output: {output[:200]!r}")
     check_dependency_list(body, "inputs", len(spec["inputs"]))
     check_dependency_list(body, "state", len(spec["state"]))
     outputs = body.get("outputs", [])
     if not isinstance(outputs, (list, dict)):
         raise RequestError("'outputs' must be an object or a list of objects.")
-    if outputs:
-        _check_dependency(outputs, "outputs")
+    if not spec.get("no_output"):  # Dash ignores a no-output callback's 'outputs'
+        check_outputs(outputs, spec["output"])
     changed = body.get("changedPropIds", [])
     if not isinstance(changed, list) or not all(isinstance(c, str) for c in changed):
         raise RequestError("'changedPropIds' must be a list of strings.")
     return spec
+
+
+def _flat_outputs(declared: Any) -> list[Output]:
+    """The callback's Outputs in Dash's flat order (a list, or a dict grouping of them)."""
+    if isinstance(declared, Output):
+        return [declared]
+    items = declared.values() if isinstance(declared, dict) else declared
+    return [out for item in items for out in _flat_outputs(item)]
+
+
+def _matches(want: Output, entry: Any) -> bool:
+    _check_entry(entry, "outputs")
+    if isinstance(want.component_id, str):  # the common case, without building an Output
+        return entry["id"] == want.component_id and entry["property"].split("@")[0] == want.component_property
+    try:
+        return Output(entry["id"], entry["property"].split("@")[0]) == want
+    except Exception:  # pylint: disable=broad-except  # an id Dash cannot even compare
+        return False
+
+
+def check_outputs(outputs: Any, declared: Any) -> None:
+    """What Dash's output validation would refuse (after running the callback, as a 500),
+    refused here as a 400: 'outputs' must name the callback's own outputs, one entry per Output,
+    a list exactly where the Output's id has an ALL/ALLSMALLER wildcard."""
+    single = isinstance(declared, Output)
+    flat = _flat_outputs(declared)
+    given = [outputs] if single else outputs
+    if not isinstance(given, list) or len(given) != len(flat):
+        raise RequestError(f"'outputs' must have one entry per output of the callback ({len(flat)}).")
+    for want, entry in zip(flat, given):
+        wildcard = isinstance(want.component_id, dict) and any(
+            value is ALL or value is ALLSMALLER for value in want.component_id.values())
+        if isinstance(entry, list) != wildcard:
+            raise RequestError("'outputs' does not match the callback's outputs: a list is expected "
+                               "exactly for an ALL/ALLSMALLER pattern output.")
+        if not all(_matches(want, sub) for sub in (entry if wildcard else [entry])):
+            raise RequestError("'outputs' does not match the callback's outputs.")

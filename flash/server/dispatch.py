@@ -13,6 +13,7 @@ from quart import Response, request
 
 from .body import check_callback_body, parse_json_body
 from .context import CallbackAnswer
+from .guard import check_request_headers
 from .threads import run_in_thread
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ async def run_callback(app: "Flash", data: bytes) -> Response | CallbackAnswer:
     """Answer one callback request body: a Response if the callback set cookies or headers, else
     just the JSON bytes. Raises RequestError/PreventUpdate/... for the error handlers."""
     # pylint: disable=protected-access
-    body = parse_json_body(data, "callback request body")
+    body = parse_json_body(data, "callback request body", app.limits.max_json_depth)
     check_callback_body(body, app.callback_map)
     cb_ctx = app._initialize_context(body)
     func = app._prepare_callback(cb_ctx, body)
@@ -38,6 +39,7 @@ async def run_callback(app: "Flash", data: bytes) -> Response | CallbackAnswer:
 
 def make_dispatch(app: "Flash") -> Callable[[], Awaitable[Any]]:
     async def dispatch() -> Any:
+        check_request_headers(app.limits, request.headers)  # here, not in a hook: hooks end the direct path
         answer = await run_callback(app, await request.get_data(cache=False))
         response = answer.to_response() if isinstance(answer, CallbackAnswer) else answer
         response.timeout = None  # a buffered body: skip Quart's per-response timeout task

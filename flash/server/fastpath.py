@@ -7,7 +7,8 @@ When the app has registered nothing that would notice the difference (no request
 signals, sessions or a replaced view), Flash answers `POST …/_dash-update-component` and
 `POST …/_flash/stream/<id>` here instead. `quart.request`, `current_app`, `g`, `ctx` and error
 handlers still work: the contexts are placeholders that build the real request or URL adapter
-the first time anything asks for them (`deferred.py`).
+the first time anything asks for them (`deferred.py`). The header checks (JSON only, Origin:
+`guard.py`) run here before the body is read; Quart's views run the same checks themselves.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from quart.utils import encode_headers
 from .context import CallbackAnswer
 from .deferred import ClientGone, DeferredAppContext, DeferredRequestContext, read_body, request_path
 from .dispatch import run_callback
+from .guard import check_scope_headers
 
 if TYPE_CHECKING:
     from ..app import Flash
@@ -112,6 +114,7 @@ class DirectPath:
         request_token = _cv_request.set(context)
         try:
             try:
+                check_scope_headers(self.dash_app.limits, scope["headers"])
                 context._body = await read_body(  # pylint: disable=protected-access
                     scope, receive, server.config["MAX_CONTENT_LENGTH"], server.config["BODY_TIMEOUT"])
                 response = await route.handler(context._body, tail, receive, send)  # pylint: disable=protected-access

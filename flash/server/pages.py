@@ -12,6 +12,9 @@ from dash import Input, Output, _pages, _validate, html
 from dash._pages import _parse_query_string, _path_to_page
 from dash.dash import _ID_CONTENT, _ID_DUMMY, _ID_LOCATION, _ID_STORE
 
+from dash.exceptions import UnsupportedRelativePath
+
+from .errors import RequestError
 from .layout import call_layout, resolve_layout
 
 if TYPE_CHECKING:
@@ -28,7 +31,13 @@ def _not_found_page(app: "Flash") -> tuple[Any, Any]:
 
 
 async def render_page(app: "Flash", pathname: str | None, search: str | None, states: dict) -> tuple[Any, dict]:
-    page, path_variables = _path_to_page(app.strip_relative_path(pathname))
+    # The browser sends strings (or null); anything else, or a path outside the app, is a 400.
+    if not isinstance(pathname, (str, type(None))) or not isinstance(search, (str, type(None))):
+        raise RequestError("The page location must be a string path and query.")
+    try:
+        page, path_variables = _path_to_page(app.strip_relative_path(pathname))
+    except UnsupportedRelativePath:
+        raise RequestError("The page path is outside the app's path prefix.") from None
     if page == {}:
         layout, title = _not_found_page(app)
     else:

@@ -42,10 +42,16 @@ async def send_downlink(app: "Flash", downlink: Downlink, opening: Callable[[], 
                 if listener.cut and watcher.done():
                     break  # the browser is gone: write nothing more into its socket
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        if not watcher.done():
+        if not watcher.done() and not listener.stalled:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
     except OSError:
         pass  # the connection went away mid-write; the downlink waits for a reconnect
+    except asyncio.CancelledError:
+        # Our own cancel (see Listener.stall), and no other: the reader stopped reading. End the
+        # response unfinished; the server closes the connection (a final write would wait again).
+        task = asyncio.current_task()
+        if not listener.stalled or task is None or task.uncancel() > 0:
+            raise
     except Exception:  # pylint: disable=broad-except  # the answer has begun: no error page now
         logger.exception("Downlink response failed")
     finally:

@@ -3,17 +3,20 @@
 Runs publish into their downlink; the open response (its `Listener`) writes what is queued in
 one go. When the response goes away the downlink waits `resume_window` seconds for the browser
 to reconnect (then replays each run from its last id) and otherwise closes every run it owns, so
-no generator outlives its page whatever the moment of the disconnect.
+no generator outlives its page whatever the moment of the disconnect. A response whose reader
+stopped reading (one write waits `write_timeout` seconds) is cut the same way: see `Listener`.
 """
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 from typing import Any, AsyncIterator, Callable
 
 from .runs import StreamRun
 from .sse import HEARTBEAT
 
+logger = logging.getLogger("flash.streaming")
 _NO_CONTEXT = contextvars.Context()  # timers read no context variables: spare a copy each
 HIGH_WATER = 256  # queued messages on one downlink before its generators wait for the browser
 # Loop turns a woken response waits while its queue keeps growing, so fast generators share
@@ -28,9 +31,16 @@ def _wake(waiter: "asyncio.Future[None] | None") -> None:
 
 class Listener:
     """The one open response of a downlink. Plain lists and a future, not asyncio.Queue/Event:
-    many idle downlinks must stay small."""
+    many idle downlinks must stay small.
 
-    __slots__ = ("pending", "waiter", "cut", "beat", "last_write", "_timer", "_loop", "_every")
+    Its one timer also watches writes: `writing` is set while the response's task is writing a
+    chunk (from `last_write`). A write that has not returned after `timeout` seconds means the
+    reader stopped reading (the server's `send` waits for a full TCP window): the listener is
+    `stalled`, detaches from its downlink at once (its runs pause, then end after the resume
+    window) and the writing task is cancelled, so nothing more is written into that socket."""
+
+    __slots__ = ("pending", "waiter", "cut", "beat", "last_write", "writing", "stalled", "task", "downlink",
+                 "_timer", "_loop", "_every", "_timeout")
 
     def __init__(self) -> None:
         self.pending: list[bytes] = []
@@ -38,26 +48,49 @@ class Listener:
         self.cut = False
         self.beat = False
         self.last_write = 0.0
+        self.writing = False
+        self.stalled = False
+        self.task: asyncio.Task[Any] | None = None  # the response's task: cancelled when stalled
+        self.downlink: Downlink | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._every = 0.0
+        self._timeout = float("inf")
 
-    def start_heartbeat(self, loop: asyncio.AbstractEventLoop, every: float) -> None:
-        """One timer per response, re-armed from the last write: no timer work per message."""
-        self._loop, self._every = loop, every
+    def start_heartbeat(self, loop: asyncio.AbstractEventLoop, every: float, timeout: float = float("inf")) -> None:
+        """One timer per response, re-armed from the last write: no timer work per message. It
+        fires at least every `timeout`, so a write that starts is judged within about `timeout`."""
+        self._loop, self._every, self._timeout = loop, every, timeout
         self.last_write = loop.time()
-        self._timer = loop.call_at(self.last_write + every, self._check_heartbeat, context=_NO_CONTEXT)
+        self._timer = loop.call_at(self.last_write + min(every, timeout), self._check_heartbeat, context=_NO_CONTEXT)
 
     def _check_heartbeat(self) -> None:
         loop = self._loop
         assert loop is not None
-        due = self.last_write + self._every
         now = loop.time()
+        if self.writing:
+            stall_at = self.last_write + self._timeout
+            if now >= stall_at - 0.001:
+                self._timer = None
+                self.stall()
+                return
+        due = self.last_write + self._every
         if now >= due - 0.001:
             self.beat = True
             _wake(self.waiter)
             due = now + self._every
+        due = min(due, self.last_write + self._timeout if self.writing else now + self._timeout)
         self._timer = loop.call_at(due, self._check_heartbeat, context=_NO_CONTEXT)
+
+    def stall(self) -> None:
+        """The reader stopped reading: write nothing more, let the downlink go, unblock the write."""
+        self.stalled = True
+        self.cut = True
+        logger.info("A downlink's reader took nothing for %.3g s (stream_write_timeout): cut", self._timeout)
+        if self.downlink is not None:
+            self.downlink.detach(self)
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
 
     def stop_heartbeat(self) -> None:
         if self._timer is not None:
@@ -75,12 +108,14 @@ class Listener:
 
 
 class Downlink:
-    __slots__ = ("downlink_id", "token", "runs", "listener", "private", "_registry", "_expiry", "_producers")
+    __slots__ = ("downlink_id", "token", "runs", "live", "listener", "private", "_registry", "_expiry",
+                 "_producers")
 
     def __init__(self, downlink_id: str, token: str, registry: "DownlinkRegistry") -> None:
         self.downlink_id = downlink_id
         self.token = token
         self.runs: dict[str, StreamRun] = {}
+        self.live = 0  # unfinished runs (`runs` also keeps finished ones for the resume window)
         self.listener: Listener | None = None
         self.private = False  # opened by a start on a worker that does not hold the browser's downlink
         self._registry = registry
@@ -123,9 +158,12 @@ class Downlink:
         The replay is read the moment the listener attaches: from then on runs push to it."""
         self._attach(listener)
         loop = asyncio.get_running_loop()
-        listener.start_heartbeat(loop, heartbeat)
+        listener.task = asyncio.current_task()
+        listener.start_heartbeat(loop, heartbeat, self._registry.write_timeout)
         try:
+            listener.writing = True  # each yield returns once the server's send has taken it
             yield opening()
+            listener.writing = False
             while True:
                 if not listener.pending and not listener.cut and not listener.beat:
                     listener.waiter = loop.create_future()
@@ -138,7 +176,9 @@ class Downlink:
                 if not listener.pending:
                     if listener.cut:
                         return
+                    listener.writing = True
                     yield HEARTBEAT
+                    listener.writing = False
                     continue
                 for _ in range(COALESCE_TURNS):
                     queued = len(listener.pending)
@@ -149,12 +189,16 @@ class Downlink:
                         break
                 batch, listener.pending = listener.pending, []
                 self._release()
+                listener.writing = True
                 yield b"".join(batch)
+                listener.writing = False
                 if listener.cut:
                     return
         finally:
+            listener.writing = False
             listener.stop_heartbeat()
-            self._detach(listener)
+            self.detach(listener)
+            listener.task = listener.downlink = None  # no cycle through the task's frame
 
     def _attach(self, listener: Listener) -> None:
         if self._expiry is not None:
@@ -163,9 +207,10 @@ class Downlink:
         if self.listener is not None:
             self.listener.cut_now()  # one response per downlink: a newer one takes over
         self.listener = listener
+        listener.downlink = self
         self._release()
 
-    def _detach(self, listener: Listener) -> None:
+    def detach(self, listener: Listener) -> None:
         if self.listener is not listener:
             return
         self.listener = None
@@ -197,8 +242,9 @@ class Downlink:
 class DownlinkRegistry:
     """This worker's downlinks and their runs; `len()` is the number of live (unfinished) runs."""
 
-    def __init__(self, resume_window: float) -> None:
+    def __init__(self, resume_window: float, write_timeout: float = float("inf")) -> None:
         self.resume_window = resume_window
+        self.write_timeout = write_timeout  # see Listener
         self.downlinks: dict[str, Downlink] = {}
         self._live: dict[str, StreamRun] = {}
 
@@ -219,10 +265,13 @@ class DownlinkRegistry:
 
     def add_run(self, run: StreamRun) -> None:
         run.downlink.runs[run.run_id] = run
+        run.downlink.live += 1
         self._live[run.run_id] = run
 
     def run_finished(self, run: StreamRun) -> None:
         """Keep a finished run's tail for the resume window, then let it go."""
+        if not run.finished:
+            run.downlink.live -= 1
         run.finished = True
         self._live.pop(run.run_id, None)
         loop = asyncio.get_running_loop()

@@ -10,6 +10,7 @@ views below only differ in how the bytes reach the socket.
 from __future__ import annotations
 
 import asyncio
+import math
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 
@@ -19,6 +20,7 @@ from quart import Response, request
 from ..server.body import check_dependency_list, parse_json_body
 from ..server.context import CallbackAnswer
 from ..server.errors import RequestError
+from ..server.guard import check_request_headers
 from .downlink import Downlink, Listener
 from .pump import pump
 from .runs import StreamRun
@@ -36,8 +38,8 @@ SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8"
 MAX_RUNS_PER_REQUEST = 10_000
 
 
-def _json_object(data: bytes, what: str) -> dict[str, Any]:
-    body = parse_json_body(data, what)
+def _json_object(app: "Flash", data: bytes, what: str) -> dict[str, Any]:
+    body = parse_json_body(data, what, app.limits.max_json_depth)
     if not isinstance(body, dict):
         raise RequestError(f"The {what} must be a JSON object.")
     return body
@@ -52,6 +54,23 @@ def _owned_downlink(app: "Flash", body: dict[str, Any]) -> Downlink:
         raise RequestError("The downlink is gone (closed, expired or on another server); open a new one.",
                            status=409)
     return downlink
+
+
+def _check_room_for_downlink(app: "Flash") -> None:
+    """`max_downlinks`: a new downlink (or private line) beyond it is a 503 the client retries;
+    one in its resume window counts (it holds its runs), and frees within that window."""
+    limit = app.limits.max_downlinks
+    if len(app.stream_runs.downlinks) >= limit:
+        retry = max(1, math.ceil(app.stream_runs.resume_window))
+        raise RequestError(f"This server holds the most downlinks it may ({limit}, max_downlinks); "
+                           "try again later.", status=503, headers={"Retry-After": str(retry)})
+
+
+def _check_room_for_run(app: "Flash", downlink: Downlink) -> None:
+    limit = app.limits.max_streams_per_client
+    if downlink.live >= limit:
+        raise RequestError(f"This client already runs the most streams it may at once ({limit}, "
+                           "max_streams_per_client); stop one first.", status=429)
 
 
 class Started:
@@ -81,7 +100,7 @@ def start_run(app: "Flash", stream_id: str, data: bytes) -> Started:
     spec = app.streams.get(stream_id)
     if spec is None:
         raise RequestError("Unknown stream.", status=404)
-    body = _json_object(data, "stream request body")
+    body = _json_object(app, data, "stream request body")
     check_dependency_list(body, "inputs", len(spec.inputs))
     check_dependency_list(body, "state", len(spec.states))
     changed = body.get("changedPropIds", [])
@@ -93,13 +112,16 @@ def start_run(app: "Flash", stream_id: str, data: bytes) -> Started:
     downlink = app.stream_runs.get(downlink_id)
     private = downlink is None  # this answer becomes the private line; later starts join it
     if downlink is None:
+        _check_room_for_downlink(app)
         downlink = app.stream_runs.open(downlink_id, body["downlink"])
         downlink.private = True
+    else:
+        _check_room_for_run(app, downlink)
     # pylint: disable=protected-access
     cb_ctx = app._initialize_context({**body, "outputs": [], "output": ""})
     args = app._inputs_to_vals(cb_ctx.inputs_list + cb_ctx.states_list)
     run_id, handle = app.stream_signer.new_run(downlink.downlink_id)
-    run = StreamRun(run_id, handle, stream_id, downlink, app.stream_replay_size)
+    run = StreamRun(run_id, handle, stream_id, downlink, app.stream_replay_size, app.limits.stream_replay_bytes)
     app.stream_runs.add_run(run)
     run.task = asyncio.get_running_loop().create_task(pump(app, spec, run, cb_ctx, args))
     return Started(handle, downlink, private)
@@ -107,7 +129,7 @@ def start_run(app: "Flash", stream_id: str, data: bytes) -> Started:
 
 def close_runs(app: "Flash", data: bytes) -> CallbackAnswer:
     """Close the listed runs of the body's downlink; nothing changes unless every handle is its."""
-    body = _json_object(data, "close request body")
+    body = _json_object(app, data, "close request body")
     downlink = _owned_downlink(app, body)
     handles = body.get("runs")
     if not isinstance(handles, list) or len(handles) > MAX_RUNS_PER_REQUEST:
@@ -150,7 +172,7 @@ def open_downlink(app: "Flash", data: bytes) -> tuple[Downlink, Callable[[], byt
     `hello`, then every listed run's missed messages, or `gone` for a run that cannot be resumed.
     Those bytes are made when the response attaches (`Downlink.listen`), not here: a run that
     publishes in between (the answer passes through hooks first) would otherwise be lost."""
-    body = _json_object(data, "downlink request body")
+    body = _json_object(app, data, "downlink request body")
     token = body.get("downlink")
     if token is not None and not isinstance(token, str):
         raise RequestError("'downlink' must be a downlink token or null.")
@@ -161,6 +183,7 @@ def open_downlink(app: "Flash", data: bytes) -> tuple[Downlink, Callable[[], byt
     downlink = app.stream_runs.get(downlink_id) if downlink_id else None
     resumed = downlink is not None
     if downlink is None:
+        _check_room_for_downlink(app)
         downlink = app.stream_runs.open(*app.stream_signer.new_downlink())
     opened = downlink
 
@@ -170,7 +193,11 @@ def open_downlink(app: "Flash", data: bytes) -> tuple[Downlink, Callable[[], byt
         for run in list(opened.runs.values()) if resumed else []:
             if run.run_id not in listed and not run.finished:
                 # Started while the browser reconnected: it may not know the handle yet.
-                parts.extend(run.replay_after(0))
+                if run.can_resume(0):
+                    parts.extend(run.replay_after(0))
+                else:  # its first messages left the replay buffer: the page starts it over
+                    run.close()
+                    parts.append(encode_run_event("gone", run.run_id, 0, {}))
         for run_id, last in wanted:
             run = opened.runs.get(run_id) if resumed else None
             if run is not None and run.can_resume(last):
@@ -207,16 +234,19 @@ def _sse_response(app: "Flash", downlink: Downlink, opening: Callable[[], bytes]
 
 def make_stream_views(app: "Flash") -> tuple[Any, Any, Any]:
     async def downlink_view() -> Response:
+        check_request_headers(app.limits, request.headers)  # in the view: a hook ends the direct path
         downlink, opening = open_downlink(app, await request.get_data(cache=False))
         return _sse_response(app, downlink, opening)
 
     async def start_view(stream_id: str) -> Response:
+        check_request_headers(app.limits, request.headers)
         started = start_run(app, stream_id, await request.get_data(cache=False))
         if not started.private:
             return started.answer().to_response()
         return _sse_response(app, started.downlink, started.opening)
 
     async def close_view() -> Response:
+        check_request_headers(app.limits, request.headers)
         return close_runs(app, await request.get_data(cache=False)).to_response()
 
     return downlink_view, start_view, close_view

@@ -1,9 +1,10 @@
 """A running stream: the generator's pump task, its sequence ids and its replay buffer.
 
 A run belongs to one downlink (the browser connection that carries it). Its messages are
-numbered 1, 2, 3... and the last `replay_size` are kept, so a downlink that reconnects resumes
-every run after the last id the browser saw. A finished run keeps its tail for the resume window,
-so a reconnect just before `done` gets `done` instead of running the generator again.
+numbered 1, 2, 3... and the last `replay_size` (at most `replay_bytes` bytes) are kept, so a
+downlink that reconnects resumes every run after the last id the browser saw. A finished run
+keeps its tail for the resume window, so a reconnect just before `done` gets `done` instead of
+running the generator again.
 """
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ if TYPE_CHECKING:
 
 class StreamRun:
     __slots__ = ("run_id", "handle", "stream_id", "downlink", "seq", "finished", "task",
-                 "_buffer", "_replay_size")
+                 "_buffer", "_replay_size", "_bytes", "_replay_bytes")
 
-    def __init__(self, run_id: str, handle: str, stream_id: str, downlink: "Downlink", replay_size: int) -> None:
+    def __init__(self, run_id: str, handle: str, stream_id: str, downlink: "Downlink", replay_size: int,
+                 replay_bytes: int = 1_048_576) -> None:
         self.run_id = run_id
         self.handle = handle
         self.stream_id = stream_id
@@ -28,13 +30,20 @@ class StreamRun:
         self.task: asyncio.Task | None = None
         self._buffer: list[tuple[int, bytes]] = []
         self._replay_size = replay_size
+        self._bytes = 0  # of the chunks in `_buffer`
+        self._replay_bytes = replay_bytes
 
     def _remember(self, chunk_for: Callable[[int], bytes]) -> bytes:
         self.seq += 1
         chunk = chunk_for(self.seq)
-        self._buffer.append((self.seq, chunk))
-        if len(self._buffer) > self._replay_size:
-            del self._buffer[0]
+        buffer = self._buffer
+        buffer.append((self.seq, chunk))
+        self._bytes += len(chunk)
+        # The newest message always stays, whatever its size: a run that publishes while its
+        # downlink is away waits on it, and the reconnect (or a private line) sends it from here.
+        while len(buffer) > 1 and (len(buffer) > self._replay_size or self._bytes > self._replay_bytes):
+            self._bytes -= len(buffer[0][1])
+            del buffer[0]
         return chunk
 
     async def publish(self, encode: Callable[[int], bytes]) -> None:

@@ -20,7 +20,10 @@ from dash.fingerprint import build_fingerprint
 from .. import client
 from .._version import __version__
 
+from dash.exceptions import PreventUpdate
+
 from ..exceptions import StreamError
+from ..server.errors import RequestError
 from .spec import EventCallbackSpec
 
 if TYPE_CHECKING:
@@ -115,18 +118,31 @@ def _wire_cancels(app: "Flash", specs: list[EventCallbackSpec], stores: list[Any
         )
 
 
-def _raise_stream_error(error: Any) -> None:
-    if error:
+def _stream_error_reporter(app: "Flash") -> Any:
+    """The hidden callback that turns a stream error the page reports into a callback error, so
+    dev tools show it. Only a page with dev tools on reports; without them (production) the
+    report is ignored: its text comes from the client and must not reach the log as an error."""
+
+    def report_stream_error(error: Any) -> None:
+        if error is None:
+            return
+        if not isinstance(error, dict):
+            raise RequestError("A stream error report must be an object.")
+        if app.backend.error_handling_mode == "ignore":
+            raise PreventUpdate
         raise StreamError(
             f"Event callback '{error.get('stream')}' failed: {error.get('message')}\n\n"
             f"{error.get('traceback', '')}"
         )
 
+    return report_stream_error
+
 
 def _wire_error_reporting(app: "Flash", specs: list[EventCallbackSpec], stores: list[Any]) -> None:
+    reporter = _stream_error_reporter(app)
     for store_id in dict.fromkeys(error_store_id(spec) for spec in specs):
         stores.append(dcc.Store(id=store_id))
-        app.callback(Input(store_id, "data"), prevent_initial_call=True, hidden=True)(_raise_stream_error)
+        app.callback(Input(store_id, "data"), prevent_initial_call=True, hidden=True)(reporter)
 
 
 def wire_streams(app: "Flash", specs: list[EventCallbackSpec]) -> None:

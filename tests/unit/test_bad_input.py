@@ -33,7 +33,7 @@ BAD_CALLBACK_BODIES = [
     (b"", "empty"),
     (b"[1, 2]", "must be a JSON object"),
     (b'{"output": 5}', "'output' must be a non-empty string"),
-    (b'{"output": "nope.children", "inputs": []}', "Unknown callback output 'nope.children'"),
+    (b'{"output": "nope.children", "inputs": []}', "Unknown callback output"),
     (json.dumps({**GOOD, "inputs": []}).encode(), "'inputs' has 0 entries but the callback declares 1"),
     (json.dumps({**GOOD, "inputs": [{"id": "btn"}]}).encode(), "'id' and 'property'"),
     (json.dumps({**GOOD, "inputs": "x"}).encode(), "'inputs' must be a list"),
@@ -57,6 +57,8 @@ def test_malformed_callback_bodies_get_400_json(raw, message):
     assert ctype.startswith("application/json")
     error = json.loads(body)
     assert message in error["error"] and error["status"] == 400
+    assert set(error) == {"error", "status"}, "no request content is echoed back"
+    assert b"nope.children" not in body
     assert good_status == 200, "the server must keep serving after bad input"
 
 
@@ -132,6 +134,7 @@ def test_component_suites_and_assets_reject_traversal_and_unknown_files(path, st
     assert got_status == status
     assert ctype.startswith("application/json")
     assert message in json.loads(body)["error"]
+    assert b"passwd" not in body and b"not_a_package" not in body and b"not-registered" not in body
 
 
 def test_registered_component_suite_is_served_with_long_cache():
@@ -190,7 +193,7 @@ def test_unknown_framework_paths_are_json_404_while_other_paths_serve_the_page(p
     assert page_status == 200 and page_type.startswith("text/html")
     assert status == 404 and ctype.startswith("application/json")
     answer = json.loads(body)
-    assert answer["status"] == 404 and path.lstrip("/") in answer["error"]
+    assert answer == {"error": "There is no Flash or Dash endpoint at this path.", "status": 404}
 
 
 STREAM_ROUTES = ["/_flash/downlink", "/_flash/stream/{stream}", "/_flash/close"]

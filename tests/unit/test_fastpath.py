@@ -200,7 +200,8 @@ def test_errors_on_the_direct_path_are_the_same_json_answers():
     assert results[3][0].status_code == 500
     assert results[3][1] == {"error": "Internal server error.", "status": 500}
     assert results["bad"][0].status_code == 400 and "not valid JSON" in results["bad"][1]["error"]
-    assert results["unknown"][0].status_code == 400 and "nope.children" in results["unknown"][1]["error"]
+    assert results["unknown"][0].status_code == 400 and "Unknown callback output" in results["unknown"][1]["error"]
+    assert "nope.children" not in str(results["unknown"][1]), "error bodies do not echo the request"
 
 
 # --- raw ASGI: bodies in pieces, limits, timeouts, disconnects, root paths ------------------------
@@ -211,7 +212,7 @@ async def asgi_post(server, messages, path="/_dash-update-component", headers=()
     scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
         "path": root_path + path, "raw_path": (root_path + path).encode(), "query_string": b"",
-        "root_path": root_path, "headers": [(b"host", b"localhost"), *headers], "client": ("127.0.0.1", 1),
+        "root_path": root_path, "headers": [(b"host", b"localhost"), (b"content-type", b"application/json"), *headers], "client": ("127.0.0.1", 1),
         "server": ("127.0.0.1", 80), "extensions": {},
     }
     pending = list(messages)
