@@ -2,6 +2,7 @@
 
 Every public name of `dash` is importable from here with the same meaning; `Flash` (also exported
 as `Dash`) serves the app on Quart, and `event_callback`/`stream_props` stream updates over SSE.
+Dash 4.5's shared storage names (`LocalSharedStorage`, ...) come from `flash.storage`.
 """
 # pylint: disable=wrong-import-position
 import sys as _sys
@@ -49,6 +50,8 @@ from dash import (  # noqa: F401
 from . import dependencies, exceptions  # noqa: F401
 from ._version import __version__
 from .app import Flash
+from .storage import (BaseSharedStorage, DiskcacheSharedStorage, LocalSharedStorage, RedisSharedStorage,
+                      SharedStorageError, SharedStorageGap, Subscription)
 from .streaming import callback, event_callback, stream_props
 
 Dash = Flash
@@ -63,6 +66,13 @@ __all__ = [
     "Dash",
     "event_callback",
     "stream_props",
+    "LocalSharedStorage",
+    "DiskcacheSharedStorage",
+    "RedisSharedStorage",
+    "BaseSharedStorage",
+    "SharedStorageError",
+    "SharedStorageGap",
+    "Subscription",
     "Input",
     "Output",
     "State",

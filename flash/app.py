@@ -19,7 +19,13 @@ from .server.layout import is_async_callable, resolve_layout
 from .server.limits import (DEFAULT_MAX_DOWNLINKS, DEFAULT_MAX_JSON_DEPTH, DEFAULT_MAX_STREAMS_PER_CLIENT,
                             DEFAULT_STREAM_REPLAY_BYTES, DEFAULT_STREAM_WRITE_TIMEOUT, Limits)
 from .server.pages import install_router
-from .server.threads import run_in_thread
+from .server.shutdown import DEFAULT_SHUTDOWN_GRACE, GracefulShutdown
+from .server.shutdown import shutdown_grace as shutdown_grace_option
+from .server.threads import DEFAULT_THREAD_QUEUE_WARNING, queue_warning, run_in_thread
+from .server.threads import thread_pool_size as thread_pool_size_option
+from .storage import BaseSharedStorage
+from .storage import config as storage_config
+from .storage import context as storage_context
 from .streaming.decorators import _decorator, streaming_decorator
 from .streaming.direct import install_stream_routes
 from .streaming.downlink import DownlinkRegistry
@@ -27,6 +33,8 @@ from .streaming.endpoint import make_stream_views
 from .streaming.handles import Signer, resolve_secret
 from .streaming.spec import PENDING_STREAMS, EventCallbackSpec
 from .streaming.wiring import wire_streams
+
+storage_context.install()  # ctx.shared_storage (Dash 4.5)
 
 
 def _max_request_size(value: int | None) -> int | None:
@@ -42,8 +50,13 @@ class Flash(dash.Dash):
 
     :param max_request_size: largest request body in bytes (default 16 MiB, env
         ``FLASH_MAX_REQUEST_SIZE``); larger bodies get a 413 JSON error.
-    :param thread_pool_size: threads for sync callbacks, layouts and generators
-        (default: Python's ``ThreadPoolExecutor`` default).
+    :param thread_pool_size: threads for sync callbacks, layouts and generators (default 100,
+        env ``FLASH_THREAD_POOL_SIZE``): sized for blocking calls, started only when needed.
+    :param thread_queue_warning: seconds a sync call may wait for a free thread before a warning
+        is logged (default 1; one line at most once a minute; None: no warning).
+    :param shutdown_grace: seconds a stopping worker (SIGTERM, a reload) waits for its streams'
+        generators to run their ``finally`` after it closed them (default 5). Open downlinks get
+        a final ``shutdown`` event and end at once; the page starts its streams over elsewhere.
     :param stream_heartbeat: seconds between SSE heartbeats on an idle stream (default 15).
     :param stream_replay_size: messages a stream keeps for resuming after a drop (default 256).
     :param stream_resume_window: seconds a dropped stream waits for its client to reconnect
@@ -74,6 +87,11 @@ class Flash(dash.Dash):
         after ``stream_resume_window`` as after any disconnect. Idle downlinks are not affected.
     :param stream_replay_bytes: bytes of messages a run keeps for resuming (default 1 MiB), on
         top of ``stream_replay_size``; a resume needing a dropped message restarts the run.
+    :param shared_storage: Dash 4.5's shared storage (key/value with TTL, ordered replayable
+        pub/sub) behind ``app.shared_storage`` and ``ctx.shared_storage``: a backend
+        (``LocalSharedStorage()``, ``DiskcacheSharedStorage(...)``, ``RedisSharedStorage(url)``),
+        a string (``"local"``, ``"diskcache:///abs/path"``, ``"redis://host:6379/0"``), or None
+        (off). Not given: env ``FLASH_SHARED_STORAGE``, else ``DASH_SHARED_STORAGE``, else off.
     """
 
     backend: FlashServer
@@ -86,6 +104,8 @@ class Flash(dash.Dash):
         *,
         max_request_size: int | None = None,
         thread_pool_size: int | None = None,
+        thread_queue_warning: float | None = DEFAULT_THREAD_QUEUE_WARNING,
+        shutdown_grace: float = DEFAULT_SHUTDOWN_GRACE,
         stream_heartbeat: float = 15.0,
         stream_replay_size: int = 256,
         stream_resume_window: float = 5.0,
@@ -98,6 +118,7 @@ class Flash(dash.Dash):
         max_downlinks: int = DEFAULT_MAX_DOWNLINKS,
         stream_write_timeout: float = DEFAULT_STREAM_WRITE_TIMEOUT,
         stream_replay_bytes: int = DEFAULT_STREAM_REPLAY_BYTES,
+        shared_storage: Any = storage_config.UNSET,
         **kwargs: Any,
     ) -> None:
         backend = kwargs.pop("backend", None)
@@ -119,7 +140,9 @@ class Flash(dash.Dash):
         self._flash_setup_lock = asyncio.Lock()
         self._async_layout_snapshot: Any = None
         self._max_request_size = _max_request_size(max_request_size)
-        self._thread_pool_size = thread_pool_size
+        self._thread_pool_size = thread_pool_size_option(thread_pool_size)
+        self._thread_queue_warning = queue_warning(thread_queue_warning)
+        self._shutdown = GracefulShutdown(self, shutdown_grace_option(shutdown_grace))
         self.stream_heartbeat = stream_heartbeat
         self.stream_replay_size = stream_replay_size
         self.stream_resume_window = stream_resume_window
@@ -132,6 +155,7 @@ class Flash(dash.Dash):
         self.streams: dict[str, EventCallbackSpec] = {}
         self.stream_runs = DownlinkRegistry(stream_resume_window, self.limits.stream_write_timeout)
         self._pending_streams: list[EventCallbackSpec] = []
+        self._shared_storage_backend = storage_config.resolve(shared_storage)
         super().__init__(name=name, server=server, backend=FlashServer, **kwargs)
         self._configure_server(self.server)
         if user_server is not None:
@@ -139,10 +163,20 @@ class Flash(dash.Dash):
 
     def _configure_server(self, server: Quart) -> None:
         self.backend.thread_pool_size = self._thread_pool_size
+        self.backend.thread_queue_warning = self._thread_queue_warning
+        self._shutdown.install(server)
         if self._max_request_size is not None:
             server.config["MAX_CONTENT_LENGTH"] = self._max_request_size
         if self.tune_gc and tune_collector not in server.before_serving_funcs:
             server.before_serving(tune_collector)
+        storage = self._shared_storage_backend
+        if storage is not None and storage.aclose not in server.after_serving_funcs:
+            server.after_serving(storage.aclose)
+
+    @property
+    def shared_storage(self) -> BaseSharedStorage:
+        """The app's shared storage (Dash 4.5); `SharedStorageError` when it is off."""
+        return storage_context.storage_of(self)
 
     def init_app(self, app: Any = None, **kwargs: Any) -> None:
         if app is not None:
@@ -192,7 +226,8 @@ class Flash(dash.Dash):
     def _initialize_context(self, body: Any) -> Any:
         """Dash's callback context, with request details read lazily (see server/context.py)."""
         spec = self.callback_map.get(body.get("output")) or {}
-        return build_callback_context(body, self.backend.response_adapter(), eager=bool(spec.get("background")))
+        cb_ctx = build_callback_context(body, self.backend.response_adapter(), eager=bool(spec.get("background")))
+        return storage_context.attach(cb_ctx, self)
 
     # --- layout -------------------------------------------------------------------------
     @property

@@ -187,6 +187,13 @@
             hub.send(client, {t: "refused", ref: msg.ref, status: failure.status, error: failure.error});
             return;
         }
+        if (hub.token !== token) {
+            // Its downlink was given up while it started (its worker shut down): start it over.
+            hub.closeRuns(token, [answer.run]);
+            delete client.refs[msg.ref];
+            hub.send(client, {t: "event", ref: msg.ref, type: "gone", data: {}});
+            return;
+        }
         hub.register(client, msg.ref, answer.run, token, null);
     };
 
@@ -215,6 +222,9 @@
             var wellFormed = await readEvents(response, function (event, data) {
                 if (event.type === "hello") {
                     return true;
+                }
+                if (event.type === "shutdown") {
+                    return false;  // its worker is going away: its runs are gone (below)
                 }
                 var entry = typeof data.run === "string" && hub.runs[data.run];
                 if (entry && !entry.line) {
@@ -321,7 +331,7 @@
             } catch (err) {
                 outcome = this.connected ? "dropped" : "failed";
             }
-            if (this.connected) {
+            if (this.connected || outcome === "shutdown") {
                 failingSince = null;
                 failures = 0;
             }
@@ -376,6 +386,7 @@
             }
             return response.status < 500 ? {refused: response.status + ": " + text} : "failed";
         }
+        var shutdown = false;
         var wellFormed = await readEvents(response, function (event, data) {
             if (event.type === "hello") {
                 hub.token = data.downlink;
@@ -383,12 +394,19 @@
                 hub.waiting.splice(0).forEach(function (item) { hub.post(item[0], item[1]); });
                 return true;
             }
+            if (event.type === "shutdown") {
+                // The worker is going away and closed our runs: each tab starts them over on the
+                // next downlink (another worker, or this one restarted).
+                shutdown = true;
+                hub.reconnect(null);
+                return false;
+            }
             return hub.handle(event, data);
         });
         if (!wellFormed) {
             hub.malformed("an event that is not JSON");
         }
-        return "dropped";
+        return shutdown ? "shutdown" : "dropped";
     };
 
     /* One run's event (from the downlink or a private line); false when the line must drop. */

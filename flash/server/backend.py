@@ -24,6 +24,7 @@ from .fastpath import install_callback_route
 from .errors import (RequestError, escaped, http_error_response, json_error, request_error_response,
                      request_line)
 from .suites import serve_component_suite
+from .threads import watch_queue
 
 if TYPE_CHECKING:
     from ..app import Flash
@@ -48,7 +49,9 @@ class FlashServer(QuartDashServer):
 
     def __init__(self, server: Quart) -> None:
         super().__init__(server)
-        self.thread_pool_size: int | None = None
+        self.thread_pool_size: int | None = None  # Flash sets it (see threads.thread_pool_size)
+        self.thread_queue_warning: float | None = None
+        self._watched: ThreadPoolExecutor | None = None
         self.response_adapter = DeferredResponseAdapter
         self._dash_app: "Flash | None" = None
 
@@ -62,8 +65,13 @@ class FlashServer(QuartDashServer):
 
     @property
     def executor(self) -> ThreadPoolExecutor:
-        """The pool that sync callbacks, layouts and generators run in (Dash's shared executor)."""
-        return self.get_callback_executor(self.thread_pool_size)
+        """The pool that sync callbacks, layouts and generators run in (Dash's shared executor),
+        with its queue watched (see threads.py)."""
+        executor = self.get_callback_executor(self.thread_pool_size)
+        if executor is not self._watched:
+            self._watched = executor
+            watch_queue(executor, self.thread_queue_warning, self.thread_pool_size)
+        return executor
 
     # --- routes -------------------------------------------------------------------------
     def add_url_rule(self, rule: str, view_func: Callable[..., Any], endpoint: str | None = None,

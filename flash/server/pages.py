@@ -85,16 +85,19 @@ def install_router(app: "Flash") -> None:
             async def route(pathname_: str, search_: str, **states: Any) -> tuple[Any, dict]:
                 return await render_page(app, pathname_, search_, states)
 
-            _validate.check_for_duplicate_pathnames(_pages.PAGE_REGISTRY)
-            _validate.validate_registry(_pages.PAGE_REGISTRY)
-            if not app.config.suppress_callback_exceptions:
-                app.validation_layout = await _validation_layout(app)
             app.clientside_callback(
                 _TITLE_SCRIPT,
                 Output(_ID_DUMMY, "children"),
                 Input(_ID_STORE, "data"),
                 hidden=True,
             )
+            # Marked done before Dash's registry checks, as Dash does: a bad registry fails this
+            # first request once (a 500 naming the problem), and the router keeps serving after.
+            # Duplicate paths are checked last so the validation layout is still built.
             app._got_first_request["pages"] = True
+            _validate.validate_registry(_pages.PAGE_REGISTRY)
+            if not app.config.suppress_callback_exceptions:
+                app.validation_layout = await _validation_layout(app)
+            _validate.check_for_duplicate_pathnames(_pages.PAGE_REGISTRY)
 
     app.backend.before_request(setup_router)

@@ -247,6 +247,7 @@ class DownlinkRegistry:
         self.write_timeout = write_timeout  # see Listener
         self.downlinks: dict[str, Downlink] = {}
         self._live: dict[str, StreamRun] = {}
+        self.closing = False  # the worker is shutting down: no new downlinks or runs
 
     def __len__(self) -> int:
         return len(self._live)
@@ -293,3 +294,16 @@ class DownlinkRegistry:
 
     def runs(self) -> list[Any]:
         return list(self._live.values())
+
+    def shut_down(self, final: bytes) -> list["asyncio.Task[Any]"]:
+        """The worker is going away: each open response gets `final` and ends, every live run is
+        closed (its generator's `finally` runs in its pump task); returns those tasks to await."""
+        self.closing = True
+        for downlink in list(self.downlinks.values()):
+            if downlink.listener is not None:
+                downlink.listener.push(final)  # before the runs' own `done`: the page reads it first
+                downlink.cut()
+        live = list(self._live.values())
+        for run in live:
+            run.close()
+        return [run.task for run in live if run.task is not None]

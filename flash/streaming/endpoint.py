@@ -109,6 +109,8 @@ def start_run(app: "Flash", stream_id: str, data: bytes) -> Started:
     downlink_id = app.stream_signer.read_downlink(body.get("downlink"))
     if downlink_id is None:
         raise RequestError("'downlink' is missing or is not a downlink token this server issued.", status=403)
+    if app.stream_runs.closing:  # the page reconnects (elsewhere) and starts it there
+        raise RequestError("This server is shutting down; open a new downlink.", status=409)
     downlink = app.stream_runs.get(downlink_id)
     private = downlink is None  # this answer becomes the private line; later starts join it
     if downlink is None:
@@ -180,6 +182,8 @@ def open_downlink(app: "Flash", data: bytes) -> tuple[Downlink, Callable[[], byt
     if token is not None and downlink_id is None:
         raise RequestError("'downlink' is not a downlink token this server issued.", status=403)
     wanted = _resume_list(app, body, downlink_id)
+    if app.stream_runs.closing:
+        raise RequestError("This server is shutting down; try again.", status=503, headers={"Retry-After": "1"})
     downlink = app.stream_runs.get(downlink_id) if downlink_id else None
     resumed = downlink is not None
     if downlink is None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -20,10 +19,9 @@ from typing import Callable, Iterator
 
 import psutil
 import pytest
-import redis
 
 from flash.testing import FlashComposite, wait_for
-from tests.integration.conftest import free_port, process_gone, run_background_job
+from tests.integration.conftest import process_gone, run_background_job
 
 REPO = Path(__file__).resolve().parents[2]
 MODULE = "celery_flash_app"
@@ -88,33 +86,6 @@ def _stop(proc: subprocess.Popen) -> None:
             child.kill()
         proc.kill()
     proc.wait(10)
-
-
-@pytest.fixture
-def redis_url(tmp_path: Path) -> Iterator[str]:
-    server = shutil.which("redis-server")
-    assert server, "redis-server is missing: scripts/test installs Debian's redis-server"
-    port = free_port()
-    proc = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    try:
-        wait_for(lambda: _pings(client), timeout=10, msg="redis-server answers PING")
-        yield url
-    finally:
-        client.close()
-        _stop(proc)
-
-
-def _pings(client: redis.Redis) -> bool:
-    try:
-        return bool(client.ping())
-    except redis.ConnectionError:
-        return False
 
 
 def _setup(tmp_path: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch, steps: int) -> dict[str, str]:

@@ -56,3 +56,19 @@ def test_readme_streaming_app_streams_and_stops(dash_duo_mp):
     assert stopped_at < 50
     assert dash_duo_mp.find_element("#stop").get_attribute("hidden") == "true"
     assert dash_duo_mp.driver.execute_script("return window.flash.running()") == []
+
+
+@pytest.mark.browser
+def test_readme_shared_storage_app_counts_and_feeds(dash_duo_mp):
+    app = readme_app("## Shared storage")
+    app.shared_storage.delete("clicks")  # the default namespace is per checkout: start from zero
+    dash_duo_mp.start_server(app)
+    dash_duo_mp.find_element("#watch").click()
+    dash_duo_mp.wait_for_text_to_equal("#feed li", "watching...", timeout=5)  # it has subscribed
+    for total in (1, 2):
+        dash_duo_mp.find_element("#click").click()
+        dash_duo_mp.wait_for_text_to_equal("#count", f"{total} clicks", timeout=5)
+        dash_duo_mp.wait_for_text_to_equal("#feed li:nth-child(1)", f"click #{total}", timeout=5)
+    assert [li.text for li in dash_duo_mp.find_elements("#feed li")] == ["click #2", "click #1"]
+    assert app.shared_storage.get("clicks") == 2
+    assert dash_duo_mp.get_logs() == []

@@ -135,3 +135,23 @@ def test_unknown_page_is_404_layout(pages_app):
 
 def test_page_registry_is_dash_registry(pages_app):
     assert set(flash.page_registry) == {"home", "report"}
+
+
+def test_duplicate_page_path_is_reported_once_and_the_app_serves(caplog):
+    app = Flash(__name__, use_pages=True, pages_folder="")
+    register_page("first", path="/same", layout=html.Div("first"))
+    register_page("second", path="/same", layout=html.Div("second"))
+    app.layout = html.Div([page_container])
+
+    async def go():
+        client = app.server.test_client()
+        statuses = [(await client.get("/")).status_code for _ in range(3)]
+        layout = (await client.get("/_dash-layout")).status_code
+        return statuses, layout
+
+    with caplog.at_level("ERROR"):
+        statuses, layout = run(go())
+    assert statuses == [500, 200, 200]
+    assert layout == 200
+    reports = [r for r in caplog.records if "duplicate paths" in (r.exc_text or r.getMessage())]
+    assert len(reports) == 1

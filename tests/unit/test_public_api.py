@@ -62,6 +62,19 @@ def test_exceptions_and_dependencies_modules():
     assert Input is dash.Input
 
 
+# Dash 4.5 names that Dash 4.4 lacks: Flash provides them (flash/storage/).
+DASH_45_STORAGE_NAMES = ["LocalSharedStorage", "DiskcacheSharedStorage", "RedisSharedStorage",
+                         "BaseSharedStorage", "SharedStorageError", "SharedStorageGap", "Subscription"]
+
+
+@pytest.mark.parametrize("name", DASH_45_STORAGE_NAMES)
+def test_dash_45_shared_storage_names_exported(name):
+    import flash.storage
+
+    assert name in flash.__all__
+    assert getattr(flash, name) is getattr(flash.storage, name)
+
+
 def test_streaming_names_exported():
     assert callable(flash.event_callback)
     assert callable(flash.stream_props)

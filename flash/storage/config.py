@@ -1,0 +1,78 @@
+"""Turn `Flash(shared_storage=...)` and the environment into a backend (or None: off).
+
+Why here: Dash 4.5 takes a backend instance, and `DASH_SHARED_STORAGE` (`local`, `none`,
+`diskcache:///abs/path`, a `redis://` / `rediss://` URL) when the argument is not given. Flash
+accepts the same, a URL string as the argument, and `FLASH_SHARED_STORAGE` (which wins over
+`DASH_SHARED_STORAGE`). Off by default, as in Dash 4.5.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from .base import BaseSharedStorage
+
+ENV_NAMES = ("FLASH_SHARED_STORAGE", "DASH_SHARED_STORAGE")
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "<from the environment>"
+
+
+UNSET: Any = _Unset()
+
+
+def from_url(spec: str) -> BaseSharedStorage | None:
+    """`local`, `none`, `diskcache:///abs/path`, or a Redis URL -> a backend (None for `none`)."""
+    text = spec.strip()
+    lowered = text.lower()
+    if lowered in ("", "none", "off", "false", "0"):
+        return None
+    if lowered == "local":
+        from .local import LocalSharedStorage  # pylint: disable=import-outside-toplevel
+
+        return LocalSharedStorage()
+    scheme = urlparse(text).scheme.lower()
+    if scheme == "diskcache":
+        from .diskcache import DiskcacheSharedStorage  # pylint: disable=import-outside-toplevel
+
+        parsed = urlparse(text)
+        path = unquote(parsed.path)
+        if parsed.netloc or not os.path.isabs(path):
+            raise ValueError(f"diskcache shared storage needs an absolute path (diskcache:///abs/path), got {spec!r}")
+        return DiskcacheSharedStorage(directory=path)
+    if scheme in ("redis", "rediss", "unix"):
+        from .redis import RedisSharedStorage  # pylint: disable=import-outside-toplevel
+
+        return RedisSharedStorage(url=text)
+    raise ValueError(
+        f"unknown shared storage {spec!r}: use 'local', 'none', 'diskcache:///abs/path' or a redis:// URL"
+    )
+
+
+def resolve(value: Any = UNSET) -> BaseSharedStorage | None:
+    """The backend an app uses: the argument if given (instance, class, URL string, None/False),
+    else the environment, else None."""
+    if value is UNSET:
+        for name in ENV_NAMES:
+            spec = os.environ.get(name)
+            if spec is not None:
+                try:
+                    return from_url(spec)
+                except ValueError as exc:
+                    raise ValueError(f"{name}: {exc}") from None
+        return None
+    if value is None or value is False:
+        return None
+    if isinstance(value, BaseSharedStorage):
+        return value
+    if isinstance(value, type) and issubclass(value, BaseSharedStorage):
+        return value()
+    if isinstance(value, str):
+        return from_url(value)
+    raise TypeError(
+        "shared_storage takes a LocalSharedStorage/DiskcacheSharedStorage/RedisSharedStorage "
+        f"(any BaseSharedStorage), a URL string, or None; got {type(value).__name__}"
+    )

@@ -1,0 +1,390 @@
+"""`RedisSharedStorage`: shared storage on Redis, for any number of processes and hosts.
+
+Why Redis Streams: a stream is an ordered log with ids, so a subscriber resumes from any position
+(`XREAD` after an id) and `MAXLEN` bounds the window, exactly the replay contract. A small Lua
+script numbers and appends a message in one step (`INCR` then `XADD <seq>-0`), so concurrent
+publishers on many hosts still produce one order. Keys are plain Redis strings (`PX` for TTL).
+
+The sync API uses redis-py's sync client; the async API its asyncio client (one per event loop),
+and all async subscriptions of a loop share one reader task doing a single multi-stream `XREAD`,
+so a thousand subscriptions cost one connection, not a thousand threads or sockets. Each
+subscription queues at most `BATCH_LIMIT` messages; a slower consumer is simply read for less
+often and, if it falls out of the Redis window, gets `SharedStorageGap`.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import threading
+import weakref
+from typing import Any, AsyncIterator
+
+from .base import BaseSharedStorage, SharedStorageError, SharedStorageGap, Subscription, check_ttl
+from .codec import decode, encode
+from .engine import DEFAULT_BUFFER
+from .subscription import BATCH_LIMIT, Batch, PollingSubscription
+
+_DEFAULT_URL = "redis://localhost:6379/0"
+_READER_BLOCK_MS = 1000  # how long the shared reader's XREAD waits; a wake-up cuts it short
+_WAKE_TTL_MS = 60_000
+
+# KEYS: sequence counter, stream. ARGV: encoded message, window size. Returns the sequence.
+# If the counter was lost (evicted, flushed) while the stream survived, continue after the stream.
+_PUBLISH_LUA = """
+local seq = redis.call('INCR', KEYS[1])
+local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+if last[1] then
+  local last_seq = tonumber(string.match(last[1][1], '^(%d+)'))
+  if last_seq >= seq then
+    seq = last_seq + 1
+    redis.call('SET', KEYS[1], seq)
+  end
+end
+redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], seq .. '-0', 'm', ARGV[1])
+return seq
+"""
+
+
+def _redis() -> Any:
+    try:
+        import redis  # pylint: disable=import-outside-toplevel
+    except ImportError as exc:
+        raise ImportError('RedisSharedStorage needs redis: pip install "dash-flash[redis]"') from exc
+    return redis
+
+
+def _seq_of(entry_id: bytes | str) -> int:
+    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    return int(text.split("-", 1)[0])
+
+
+def _entries(items: list[Any]) -> list[tuple[int, bytes]]:
+    return [(_seq_of(entry_id), fields[b"m"]) for entry_id, fields in items]
+
+
+class _LoopState:
+    """The asyncio client, script and shared reader of one event loop.
+
+    The client's connections belong to the loop; they must be closed while it still runs. A
+    parked async generator does that: event loops close every live async generator when they
+    shut down (`asyncio.run`, Quart's serve), which runs its `finally` on the loop."""
+
+    def __init__(self, storage: "RedisSharedStorage") -> None:
+        self.client = _redis().asyncio.Redis.from_url(storage.url)
+        self.publish = self.client.register_script(_PUBLISH_LUA)
+        self.reader = _Reader(storage, self.client)
+        self._closer = self._close_at_shutdown()
+        asyncio.ensure_future(self._closer.__anext__())
+
+    async def _close_at_shutdown(self) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await self.client.aclose()
+
+    async def aclose(self) -> None:
+        await self._closer.aclose()
+        await self.client.aclose()  # in case the closer had not started yet (idempotent)
+
+
+class _Reader:
+    """One task reading every subscribed stream of this loop with one XREAD."""
+
+    def __init__(self, storage: "RedisSharedStorage", client: Any) -> None:
+        self._storage = storage
+        self._client = client
+        self._subs: dict[str, set[RedisSubscription]] = {}
+        self._wake_key = storage.key(f"wake:{secrets.token_hex(8)}")
+        self._wake_id = "0-0"
+        self._task: asyncio.Task[None] | None = None
+
+    async def add(self, sub: "RedisSubscription") -> None:
+        self._subs.setdefault(sub.stream_key, set()).add(sub)
+        if self._task is None:
+            self._task = asyncio.ensure_future(self._run())
+        else:
+            await self.poke()
+
+    async def poke(self) -> None:
+        """Cut the running XREAD short, so it picks up a new or drained subscription."""
+        async with self._client.pipeline(transaction=False) as pipe:
+            pipe.xadd(self._wake_key, {"w": 1}, maxlen=1, approximate=False)
+            pipe.pexpire(self._wake_key, _WAKE_TTL_MS)
+            await pipe.execute()
+
+    def remove(self, sub: "RedisSubscription") -> None:
+        subs = self._subs.get(sub.stream_key)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs:
+                del self._subs[sub.stream_key]
+
+    def _starts(self) -> dict[str, int]:
+        """Read each stream from the lowest position among subscribers with room for more."""
+        starts: dict[str, int] = {}
+        for key, subs in self._subs.items():
+            wanting = [sub.queued for sub in subs if sub.wants_more]
+            if wanting:
+                starts[key] = min(wanting)
+        return starts
+
+    async def _check_heads(self, starts: dict[str, int]) -> None:
+        """A stream reset under its subscribers (flushed, evicted) would leave them waiting."""
+        keys = list(starts)
+        async with self._client.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.get(self._storage.seq_key_of_stream(key))
+            heads = await pipe.execute()
+        for key, raw in zip(keys, heads):
+            if starts[key] > int(raw or 0):
+                for sub in list(self._subs.get(key, ())):
+                    sub.fail(sub.gap())
+
+    async def _run(self) -> None:
+        error: BaseException | None = None
+        try:
+            while self._subs:
+                starts = self._starts()
+                streams: dict[str, str] = {key: f"{start}-0" for key, start in starts.items()}
+                streams[self._wake_key] = self._wake_id
+                result = await self._client.xread(streams, count=BATCH_LIMIT, block=_READER_BLOCK_MS)
+                if not result:
+                    if starts:
+                        await self._check_heads(starts)
+                    continue
+                for key, items in result:
+                    key = key.decode() if isinstance(key, bytes) else key
+                    if key == self._wake_key:
+                        self._wake_id = items[-1][0]
+                        continue
+                    entries = _entries(items)
+                    for sub in list(self._subs.get(key, ())):
+                        if sub.wants_more and sub.queued >= starts.get(key, 0):
+                            sub.deliver(entries)
+        except asyncio.CancelledError:
+            error = SharedStorageError("the shared-storage reader was stopped")
+            raise
+        except Exception as exc:  # pylint: disable=broad-exception-caught  # Redis unreachable
+            error = SharedStorageError(f"reading from Redis failed: {exc}")
+        finally:
+            self._task = None
+            if error is not None:
+                for subs in list(self._subs.values()):
+                    for sub in subs:
+                        sub.fail(error)
+                self._subs.clear()
+
+
+class RedisSubscription(PollingSubscription):
+    """Sync iteration long-polls with XREAD on the caller's thread; async iteration is fed by
+    the loop's shared reader."""
+
+    def __init__(self, storage: "RedisSharedStorage", topic: str, start: int) -> None:
+        super().__init__(storage, topic, start, timeout=1.0)
+        self.stream_key = storage.stream_key(topic)
+        self.queued = start  # last sequence handed to the queue (the reader reads after it)
+        self._storage = storage
+        self._pending: list[tuple[int, bytes]] = []
+        self._error: BaseException | None = None
+        self._ready: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def wants_more(self) -> bool:
+        return self._error is None and len(self._pending) < BATCH_LIMIT
+
+    def gap(self) -> SharedStorageGap:
+        return self._gap()
+
+    def deliver(self, entries: list[tuple[int, bytes]]) -> None:
+        for seq, raw in entries:
+            if seq <= self.queued:
+                continue
+            if seq != self.queued + 1:  # the one we need was trimmed away
+                self.fail(self._gap())
+                return
+            self._pending.append((seq, raw))
+            self.queued = seq
+            if len(self._pending) >= BATCH_LIMIT:
+                break
+        self._wake()
+
+    def fail(self, error: BaseException) -> None:
+        if self._error is None:
+            self._error = error
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._ready is not None:
+            self._ready.set()
+
+    def close(self) -> None:
+        super().close()
+        if self._loop is not None and self._ready is not None:
+            try:
+                self._loop.call_soon_threadsafe(self._ready.set)
+            except RuntimeError:
+                pass
+
+    async def aiter_with_seq(self):  # type: ignore[override]
+        self._loop, self._ready = asyncio.get_running_loop(), asyncio.Event()
+        state = self._storage.loop_state()
+        head = int(await state.client.get(self._storage.seq_key(self.topic)) or 0)
+        if self._cursor > head:
+            self.close()
+            raise self._gap()
+        await state.reader.add(self)
+        try:
+            while not self.closed:
+                if self._pending:
+                    was_full = not self.wants_more
+                    batch, self._pending = self._pending, []
+                    if was_full and self._error is None:
+                        await state.reader.poke()
+                    for seq, raw in batch:
+                        if self.closed:
+                            return
+                        self._cursor = seq
+                        yield seq, decode(raw)
+                    continue
+                if self._error is not None:
+                    raise self._error
+                self._ready.clear()
+                await self._ready.wait()
+        finally:
+            state.reader.remove(self)
+            self.close()
+
+
+class RedisSharedStorage(BaseSharedStorage):
+    """Shared storage on Redis.
+
+    :param url: ``redis://`` / ``rediss://`` / ``unix://`` URL (default ``$REDIS_URL``, else
+        ``redis://localhost:6379/0``).
+    :param key_prefix: prefix of every key this storage writes (default ``"flash:ss"``).
+    :param buffer_size: messages each topic's stream keeps for replay (``MAXLEN``, default 2048).
+    """
+
+    def __init__(self, url: str | None = None, key_prefix: str = "flash:ss",
+                 buffer_size: int = DEFAULT_BUFFER) -> None:
+        _redis()
+        if buffer_size < 1:
+            raise ValueError("buffer_size must be at least 1")
+        self.url = url or os.environ.get("REDIS_URL") or _DEFAULT_URL
+        self.key_prefix = key_prefix
+        self.buffer_size = buffer_size
+        self._sync: tuple[int, Any, Any] | None = None  # (pid, client, script)
+        self._loops: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState]" = weakref.WeakKeyDictionary()
+        self._guard = threading.Lock()
+
+    # --- keys ---------------------------------------------------------------------------
+    def key(self, name: str) -> str:
+        return f"{self.key_prefix}:{name}"
+
+    def kv_key(self, key: str) -> str:
+        return self.key(f"kv:{key}")
+
+    def seq_key(self, topic: str) -> str:
+        return self.key(f"seq:{topic}")
+
+    def stream_key(self, topic: str) -> str:
+        return self.key(f"stream:{topic}")
+
+    def seq_key_of_stream(self, stream_key: str) -> str:
+        return self.seq_key(stream_key[len(self.key("stream:")):])
+
+    # --- clients ------------------------------------------------------------------------
+    def _client(self) -> tuple[Any, Any]:
+        sync = self._sync
+        if sync is None or sync[0] != os.getpid():  # none yet, or inherited through fork
+            with self._guard:
+                client = _redis().Redis.from_url(self.url)
+                sync = self._sync = (os.getpid(), client, client.register_script(_PUBLISH_LUA))
+        return sync[1], sync[2]
+
+    def loop_state(self) -> _LoopState:
+        loop = asyncio.get_running_loop()
+        state = self._loops.get(loop)
+        if state is None:
+            state = self._loops[loop] = _LoopState(self)
+        return state
+
+    def start(self) -> None:
+        self._client()[0].ping()
+
+    def close(self) -> None:
+        sync, self._sync = self._sync, None
+        if sync is not None and sync[0] == os.getpid():
+            sync[1].close()
+
+    async def aclose(self) -> None:
+        state = self._loops.pop(asyncio.get_running_loop(), None)
+        if state is not None:
+            await state.aclose()
+        self.close()
+
+    # --- key/value ----------------------------------------------------------------------
+    @staticmethod
+    def _px(ttl: float | None) -> int | None:
+        ttl = check_ttl(ttl)
+        return None if ttl is None else max(1, round(ttl * 1000))
+
+    def get(self, key: str, default: Any = None) -> Any:
+        raw = self._client()[0].get(self.kv_key(key))
+        return default if raw is None else decode(raw)
+
+    def set(self, key: str, value: Any, ttl: float | None = None) -> None:
+        self._client()[0].set(self.kv_key(key), encode(value), px=self._px(ttl))
+
+    def delete(self, key: str) -> None:
+        self._client()[0].delete(self.kv_key(key))
+
+    async def aget(self, key: str, default: Any = None) -> Any:
+        raw = await self.loop_state().client.get(self.kv_key(key))
+        return default if raw is None else decode(raw)
+
+    async def aset(self, key: str, value: Any, ttl: float | None = None) -> None:
+        await self.loop_state().client.set(self.kv_key(key), encode(value), px=self._px(ttl))
+
+    async def adelete(self, key: str) -> None:
+        await self.loop_state().client.delete(self.kv_key(key))
+
+    # --- pub/sub ------------------------------------------------------------------------
+    def publish(self, topic: str, message: Any) -> int:
+        script = self._client()[1]
+        return int(script(keys=[self.seq_key(topic), self.stream_key(topic)],
+                          args=[encode(message), self.buffer_size]))
+
+    async def apublish(self, topic: str, message: Any) -> int:
+        script = self.loop_state().publish
+        return int(await script(keys=[self.seq_key(topic), self.stream_key(topic)],
+                                args=[encode(message), self.buffer_size]))
+
+    def _head(self, topic: str) -> int:
+        return int(self._client()[0].get(self.seq_key(topic)) or 0)
+
+    def poll(self, topic: str, after: int, timeout: float, limit: int) -> Batch:
+        """Sync long-poll (sync iteration only; async subscriptions use the shared reader)."""
+        if after > self._head(topic):
+            return Batch([], True)
+        result = self._client()[0].xread({self.stream_key(topic): f"{after}-0"}, count=limit,
+                                         block=max(1, int(timeout * 1000)))
+        if not result:
+            return Batch([], False)
+        entries = _entries(result[0][1])
+        if entries[0][0] != after + 1:
+            return Batch([], True)
+        return Batch(entries, False)
+
+    async def apoll(self, topic: str, after: int, timeout: float, limit: int) -> Batch:
+        return await asyncio.to_thread(self.poll, topic, after, timeout, limit)
+
+    def subscribe(self, topic: str, replay_from: int | None = None) -> Subscription:
+        start = self._head(topic) if replay_from is None else replay_from
+        return RedisSubscription(self, topic, start)
+
+    async def asubscribe(self, topic: str, replay_from: int | None = None) -> Subscription:
+        if replay_from is None:
+            replay_from = int(await self.loop_state().client.get(self.seq_key(topic)) or 0)
+        return RedisSubscription(self, topic, replay_from)
