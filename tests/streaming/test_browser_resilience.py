@@ -215,3 +215,46 @@ def test_a_stream_whose_run_expired_restarts_cleanly(dash_duo_mp):
     assert probe.state(dash_duo_mp)["live"] == 1
     # The refused reconnects are the downlink's business (in the shared worker), not the page's.
     assert all("503" in entry["message"] for entry in dash_duo_mp.get_logs())
+
+
+def test_a_stopping_worker_ends_the_stream_and_the_page_starts_it_over(dash_duo_mp):
+    """What SIGTERM does (tests/integration/test_graceful_shutdown.py sends a real one), seen from
+    the page: the downlink gets `shutdown`, the generator's `finally` runs, reset_props applies,
+    and once a worker answers again the hub reconnects and the stream runs anew."""
+    app = Flash(__name__)
+    app.layout = html.Div([html.Button("go", id="go"), html.Div("idle", id="tick")])
+    probe = Probe(app)
+
+    async def stop_worker():
+        app._shutdown.begin("test")  # pylint: disable=protected-access
+        return {"stopping": True}
+
+    async def serve_again():  # as a restarted worker would
+        app._shutdown.begun = False  # pylint: disable=protected-access
+        app.stream_runs.closing = False
+        return {"serving": True}
+
+    app.server.add_url_rule("/_probe/stop", "probe_stop", stop_worker)
+    app.server.add_url_rule("/_probe/serve", "probe_serve", serve_again)
+
+    @app.event_callback(Input("go", "n_clicks"), reset_props=[("tick", {"children": "reset"})])
+    async def ticker(n_clicks):
+        probe.count("started")
+        try:
+            i = 0
+            while True:
+                i += 1
+                yield stream_props("tick", {"children": f"tick {i}"})
+                await asyncio.sleep(0.05)
+        finally:
+            probe.count("closed")
+
+    dash_duo_mp.start_server(app)
+    dash_duo_mp.wait_for_element("#go").click()
+    dash_duo_mp.wait_for(lambda: dash_duo_mp.find_element("#tick").text.startswith("tick "), msg="streaming")
+    probe._get(dash_duo_mp, "/_probe/stop")  # pylint: disable=protected-access
+    probe.wait_state(dash_duo_mp, lambda s: s.get("closed") == 1 and s["live"] == 0, "the generator closed")
+    probe._get(dash_duo_mp, "/_probe/serve")  # pylint: disable=protected-access
+    probe.wait_state(dash_duo_mp, lambda s: s.get("started") == 2 and s["live"] == 1, "the page started it over",
+                     timeout=30)
+    dash_duo_mp.wait_for(lambda: dash_duo_mp.find_element("#tick").text.startswith("tick "), msg="streaming again")
