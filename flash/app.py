@@ -34,8 +34,6 @@ from .streaming.handles import Signer, resolve_secret
 from .streaming.spec import PENDING_STREAMS, EventCallbackSpec
 from .streaming.wiring import wire_streams
 
-storage_context.install()  # ctx.shared_storage (Dash 4.5)
-
 
 def _max_request_size(value: int | None) -> int | None:
     if value is None and os.environ.get("FLASH_MAX_REQUEST_SIZE"):
@@ -156,6 +154,7 @@ class Flash(dash.Dash):
         self.stream_runs = DownlinkRegistry(stream_resume_window, self.limits.stream_write_timeout)
         self._pending_streams: list[EventCallbackSpec] = []
         self._shared_storage_backend = storage_config.resolve(shared_storage)
+        storage_context.install()  # ctx.shared_storage (Dash 4.5), once a Flash app exists
         super().__init__(name=name, server=server, backend=FlashServer, **kwargs)
         self._configure_server(self.server)
         if user_server is not None:
