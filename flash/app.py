@@ -23,10 +23,11 @@ from .server.shutdown import DEFAULT_SHUTDOWN_GRACE, GracefulShutdown
 from .server.shutdown import shutdown_grace as shutdown_grace_option
 from .server.threads import DEFAULT_THREAD_QUEUE_WARNING, queue_warning, run_in_thread
 from .server.threads import thread_pool_size as thread_pool_size_option
-from .storage import BaseSharedStorage
+from .storage import BaseSharedStorage, RedisSharedStorage
 from .storage import config as storage_config
 from .storage import context as storage_context
 from .streaming.decorators import _decorator, streaming_decorator
+from .streaming.bus import StreamBus
 from .streaming.direct import install_stream_routes
 from .streaming.downlink import DownlinkRegistry
 from .streaming.endpoint import make_stream_views
@@ -154,6 +155,8 @@ class Flash(dash.Dash):
         self.stream_runs = DownlinkRegistry(stream_resume_window, self.limits.stream_write_timeout)
         self._pending_streams: list[EventCallbackSpec] = []
         self._shared_storage_backend = storage_config.resolve(shared_storage)
+        if isinstance(self._shared_storage_backend, RedisSharedStorage):  # streams cross workers
+            self.stream_runs.bus = StreamBus(self._shared_storage_backend, self.stream_runs)
         storage_context.install()  # ctx.shared_storage (Dash 4.5), once a Flash app exists
         super().__init__(name=name, server=server, backend=FlashServer, **kwargs)
         self._configure_server(self.server)
@@ -169,6 +172,9 @@ class Flash(dash.Dash):
         if self.tune_gc and tune_collector not in server.before_serving_funcs:
             server.before_serving(tune_collector)
         storage = self._shared_storage_backend
+        bus = self.stream_runs.bus
+        if bus is not None and bus.stop not in server.after_serving_funcs:
+            server.after_serving(bus.stop)  # before the storage closes: its last writes land
         if storage is not None and storage.aclose not in server.after_serving_funcs:
             server.after_serving(storage.aclose)
 
@@ -201,7 +207,8 @@ class Flash(dash.Dash):
 
     def event_callback(self, *dependencies: Any, **options: Any) -> Any:
         """`flash.event_callback` bound to this app (see there)."""
-        unknown = set(options) - {"cancel", "reset_props", "on_error", "prevent_initial_call"}
+        unknown = set(options) - {"cancel", "reset_props", "on_error", "prevent_initial_call",
+                                  "restart_on_worker_loss"}
         if unknown:
             raise TypeError(f"event_callback() got unexpected arguments: {', '.join(sorted(unknown))}")
         return _decorator(
@@ -211,6 +218,7 @@ class Flash(dash.Dash):
             options.pop("reset_props", None),
             options.pop("on_error", None),
             options.pop("prevent_initial_call", True),
+            options.pop("restart_on_worker_loss", False),
         )
 
     def _take_streams(self) -> None:

@@ -143,3 +143,6 @@ class GracefulShutdown:
             _, late = await asyncio.wait(pending, timeout=self.grace)
             if late:
                 logger.warning("%d stream run(s) still running after shutdown_grace=%g s", len(late), self.grace)
+        bus = self.app.stream_runs.bus
+        if bus is not None:  # the runs' last messages reach Redis before the storage closes
+            await asyncio.wait_for(bus.drain(), timeout=max(self.grace, 1.0))

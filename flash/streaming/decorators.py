@@ -13,9 +13,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _decorator(registry: list[EventCallbackSpec], deps: tuple, cancel: Any, reset_props: Any,
-               on_error: Any, prevent_initial_call: bool) -> Callable[[F], F]:
+               on_error: Any, prevent_initial_call: bool, restart_on_worker_loss: bool = False) -> Callable[[F], F]:
     def decorate(func: F) -> F:
         spec = build_spec(func, deps, cancel, reset_props, on_error, prevent_initial_call)
+        spec.restart_on_worker_loss = bool(restart_on_worker_loss)
         registry.append(spec)
         func.stream_id = spec.stream_id  # type: ignore[attr-defined]
         return func
@@ -29,14 +30,18 @@ def event_callback(
     reset_props: list[tuple[Any, dict[str, Any]]] | None = None,
     on_error: Callable[[Exception], Any] | None = None,
     prevent_initial_call: bool = True,
+    restart_on_worker_loss: bool = False,
 ) -> Callable[[F], F]:
     """Stream prop updates to the browser from an (async) generator.
 
     Each ``yield stream_props(...)`` reaches the page over Server-Sent Events at once. The stream
     closes when a ``cancel`` condition stops holding (then ``reset_props`` is applied), when the
-    same event callback starts again, or when the page goes away.
+    same event callback starts again, or when the page goes away. With Redis shared storage, a
+    run whose worker dies ends in ``reset_props`` with an error, or starts over on the page when
+    ``restart_on_worker_loss=True``.
     """
-    return _decorator(PENDING_STREAMS, dependencies, cancel, reset_props, on_error, prevent_initial_call)
+    return _decorator(PENDING_STREAMS, dependencies, cancel, reset_props, on_error, prevent_initial_call,
+                      restart_on_worker_loss)
 
 
 def _has_output(args: tuple, kwargs: dict) -> bool:
@@ -80,10 +85,12 @@ def streaming_decorator(registry: list[EventCallbackSpec], args: tuple, kwargs: 
             registry.append(spec)
             func.stream_id = spec.stream_id  # type: ignore[attr-defined]
             return func
-        options = {k: kwargs[k] for k in ("cancel", "reset_props", "on_error") if k in kwargs}
+        options = {k: kwargs[k] for k in ("cancel", "reset_props", "on_error", "restart_on_worker_loss")
+                   if k in kwargs}
         deps = args + _as_tuple(kwargs.get("inputs")) + _as_tuple(kwargs.get("state"))
         return _decorator(registry, deps, options.get("cancel"), options.get("reset_props"),
-                          options.get("on_error"), kwargs.get("prevent_initial_call", True))(func)
+                          options.get("on_error"), kwargs.get("prevent_initial_call", True),
+                          bool(options.get("restart_on_worker_loss")))(func)
 
     return decorate
 

@@ -60,7 +60,7 @@ async def send_downlink(app: "Flash", downlink: Downlink, opening: Callable[[], 
 
 def make_downlink_handler(app: "Flash") -> Callable[..., Any]:
     async def downlink(data: bytes, _tail: str, receive: Receive, send: Send) -> None:
-        opened, opening = open_downlink(app, data)  # RequestError -> a 4xx answer
+        opened, opening = await open_downlink(app, data)  # RequestError -> a 4xx answer
         await send_downlink(app, opened, opening, receive, send)
 
     return downlink
@@ -72,14 +72,14 @@ def install_stream_routes(app: "Flash", views: tuple[Any, Any, Any]) -> None:
     routes = direct_path(app, app.server)
 
     async def start(data: bytes, tail: str, receive: Receive, send: Send) -> Any:
-        started = start_run(app, tail, data)
+        started = await start_run(app, tail, data)
         if not started.private:
             return started.answer()
         await send_downlink(app, started.downlink, started.opening, receive, send)
         return None
 
     async def close(data: bytes, _tail: str, _receive: Receive, _send: Send) -> Any:
-        return close_runs(app, data)
+        return await close_runs(app, data)
 
     routes.add("downlink", DirectRoute(prefix + "_flash/downlink", prefix + "_flash/downlink",
                                        downlink_view, make_downlink_handler(app), prefix=False))

@@ -108,8 +108,8 @@ class Listener:
 
 
 class Downlink:
-    __slots__ = ("downlink_id", "token", "runs", "live", "listener", "private", "_registry", "_expiry",
-                 "_producers")
+    __slots__ = ("downlink_id", "token", "runs", "live", "listener", "private", "resume_plan", "_registry",
+                 "_expiry", "_producers")
 
     def __init__(self, downlink_id: str, token: str, registry: "DownlinkRegistry") -> None:
         self.downlink_id = downlink_id
@@ -118,6 +118,7 @@ class Downlink:
         self.live = 0  # unfinished runs (`runs` also keeps finished ones for the resume window)
         self.listener: Listener | None = None
         self.private = False  # opened by a start on a worker that does not hold the browser's downlink
+        self.resume_plan: dict[str, int] = {}  # bus: run id -> last id the page saw, for the follower
         self._registry = registry
         self._producers: list[asyncio.Future[None]] = []
         self._expiry: asyncio.TimerHandle | None = None
@@ -157,6 +158,9 @@ class Downlink:
         """Yield `opening()` (hello + replay), then live messages, until the response is cut.
         The replay is read the moment the listener attaches: from then on runs push to it."""
         self._attach(listener)
+        bus = self._registry.bus
+        if bus is not None:
+            bus.attached(self)  # its follower forwards the runs from Redis, after `opening()`
         loop = asyncio.get_running_loop()
         listener.task = asyncio.current_task()
         listener.start_heartbeat(loop, heartbeat, self._registry.write_timeout)
@@ -215,6 +219,8 @@ class Downlink:
             return
         self.listener = None
         self._release()
+        if self._registry.bus is not None:
+            self._registry.bus.detached(self)
         if self.private:
             self.expire()  # nobody resumes a private line: its tab starts those runs over
         else:
@@ -229,6 +235,13 @@ class Downlink:
         """The browser did not come back: close every run and forget this downlink."""
         self._expiry = None
         if self.listener is not None:
+            return
+        if self._registry.bus is not None:
+            # The page may be back on another worker: runs end when its presence lapses (bus).
+            if self.live:
+                self._arm_expiry()
+                return
+            self._registry.forget(self)
             return
         for run in list(self.runs.values()):
             run.close()
@@ -248,6 +261,7 @@ class DownlinkRegistry:
         self.downlinks: dict[str, Downlink] = {}
         self._live: dict[str, StreamRun] = {}
         self.closing = False  # the worker is shutting down: no new downlinks or runs
+        self.bus: Any = None  # a `StreamBus` when shared storage is Redis (see bus.py)
 
     def __len__(self) -> int:
         return len(self._live)
@@ -295,13 +309,17 @@ class DownlinkRegistry:
     def runs(self) -> list[Any]:
         return list(self._live.values())
 
+    def live_run(self, run_id: str) -> StreamRun | None:
+        return self._live.get(run_id)
+
     def shut_down(self, final: bytes) -> list["asyncio.Task[Any]"]:
         """The worker is going away: each open response gets `final` and ends, every live run is
         closed (its generator's `finally` runs in its pump task); returns those tasks to await."""
         self.closing = True
         for downlink in list(self.downlinks.values()):
             if downlink.listener is not None:
-                downlink.listener.push(final)  # before the runs' own `done`: the page reads it first
+                if self.bus is None:  # with the bus the page resumes on another worker instead
+                    downlink.listener.push(final)  # before the runs' own `done`: the page reads it first
                 downlink.cut()
         live = list(self._live.values())
         for run in live:

@@ -10,6 +10,7 @@ views below only differ in how the bytes reach the socket.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
@@ -29,6 +30,7 @@ from .sse import encode_event, encode_run_event
 if TYPE_CHECKING:
     from ..app import Flash
 
+logger = logging.getLogger("flash.streaming")
 SSE_HEADERS = {
     "Cache-Control": "no-cache, no-transform",
     "X-Accel-Buffering": "no",  # nginx: do not buffer the stream
@@ -95,7 +97,12 @@ class Started:
         return hello + started + b"".join(replay)
 
 
-def start_run(app: "Flash", stream_id: str, data: bytes) -> Started:
+def _bus_unreachable(exc: Exception) -> RequestError:
+    logger.warning("Shared storage unreachable for streams: %s", exc)
+    return RequestError("Shared storage is unreachable; try again.", status=503, headers={"Retry-After": "1"})
+
+
+async def start_run(app: "Flash", stream_id: str, data: bytes) -> Started:
     """Start the event callback `stream_id` on the body's downlink."""
     spec = app.streams.get(stream_id)
     if spec is None:
@@ -111,34 +118,44 @@ def start_run(app: "Flash", stream_id: str, data: bytes) -> Started:
         raise RequestError("'downlink' is missing or is not a downlink token this server issued.", status=403)
     if app.stream_runs.closing:  # the page reconnects (elsewhere) and starts it there
         raise RequestError("This server is shutting down; open a new downlink.", status=409)
+    bus = app.stream_runs.bus
     downlink = app.stream_runs.get(downlink_id)
-    private = downlink is None  # this answer becomes the private line; later starts join it
+    # Without the bus, this answer becomes the private line; later starts join it. With it, the
+    # worker holding the downlink follows this run from Redis, wherever that is.
+    private = downlink is None and bus is None
     if downlink is None:
         _check_room_for_downlink(app)
         downlink = app.stream_runs.open(downlink_id, body["downlink"])
-        downlink.private = True
+        downlink.private = private
     else:
         _check_room_for_run(app, downlink)
     # pylint: disable=protected-access
     cb_ctx = app._initialize_context({**body, "outputs": [], "output": ""})
     args = app._inputs_to_vals(cb_ctx.inputs_list + cb_ctx.states_list)
     run_id, handle = app.stream_signer.new_run(downlink.downlink_id)
-    run = StreamRun(run_id, handle, stream_id, downlink, app.stream_replay_size, app.limits.stream_replay_bytes)
+    run = StreamRun(run_id, handle, stream_id, downlink, app.stream_replay_size, app.limits.stream_replay_bytes,
+                    bus=bus)
+    if bus is not None:
+        try:
+            await bus.announce_start(run, spec.restart_on_worker_loss)
+        except Exception as exc:  # pylint: disable=broad-exception-caught  # Redis down
+            if not downlink.runs and downlink.listener is None:
+                app.stream_runs.forget(downlink)
+            raise _bus_unreachable(exc) from exc
     app.stream_runs.add_run(run)
     run.task = asyncio.get_running_loop().create_task(pump(app, spec, run, cb_ctx, args))
     return Started(handle, downlink, private)
 
 
-def close_runs(app: "Flash", data: bytes) -> CallbackAnswer:
+async def close_runs(app: "Flash", data: bytes) -> CallbackAnswer:
     """Close the listed runs of the body's downlink; nothing changes unless every handle is its."""
     body = _json_object(app, data, "close request body")
+    bus = app.stream_runs.bus
+    if bus is not None:
+        return await _close_anywhere(app, bus, body)
     downlink = _owned_downlink(app, body)
-    handles = body.get("runs")
-    if not isinstance(handles, list) or len(handles) > MAX_RUNS_PER_REQUEST:
-        raise RequestError(f"'runs' must be a list of at most {MAX_RUNS_PER_REQUEST} run handles.")
-    run_ids = [app.stream_signer.read_run(handle, downlink.downlink_id) for handle in handles]
-    if any(run_id is None for run_id in run_ids):
-        raise RequestError("'runs' holds a handle that is not a run of this downlink.", status=403)
+    run_ids = _run_ids(app, body, downlink.downlink_id)
+    handles = body["runs"]
     closed = 0
     unknown = []  # not here: on another worker (without shared storage), or long gone
     for handle, run_id in zip(handles, run_ids):
@@ -149,6 +166,32 @@ def close_runs(app: "Flash", data: bytes) -> CallbackAnswer:
             run.close()
             closed += 1
     return CallbackAnswer(orjson.dumps({"closed": closed, "unknown": unknown}))
+
+
+def _run_ids(app: "Flash", body: dict[str, Any], downlink_id: str) -> list[str]:
+    handles = body.get("runs")
+    if not isinstance(handles, list) or len(handles) > MAX_RUNS_PER_REQUEST:
+        raise RequestError(f"'runs' must be a list of at most {MAX_RUNS_PER_REQUEST} run handles.")
+    run_ids = [app.stream_signer.read_run(handle, downlink_id) for handle in handles]
+    if any(run_id is None for run_id in run_ids):
+        raise RequestError("'runs' holds a handle that is not a run of this downlink.", status=403)
+    return run_ids  # type: ignore[return-value]
+
+
+async def _close_anywhere(app: "Flash", bus: Any, body: dict[str, Any]) -> CallbackAnswer:
+    """With the bus: close the runs running here, ask every other worker to close the rest."""
+    downlink_id = app.stream_signer.read_downlink(body.get("downlink"))
+    if downlink_id is None:
+        raise RequestError("'downlink' is missing or is not a downlink token this server issued.", status=403)
+    run_ids = _run_ids(app, body, downlink_id)
+    here = [run_id for run_id in run_ids if app.stream_runs.live_run(run_id) is not None]
+    closed = bus.close_local(here)
+    elsewhere = [run_id for run_id in run_ids if run_id not in here]
+    try:
+        await bus.broadcast_close(elsewhere)
+    except Exception as exc:  # pylint: disable=broad-exception-caught
+        raise _bus_unreachable(exc) from exc
+    return CallbackAnswer(orjson.dumps({"closed": closed, "forwarded": len(elsewhere), "unknown": []}))
 
 
 def _resume_list(app: "Flash", body: dict[str, Any], downlink_id: str | None) -> list[tuple[str, int]]:
@@ -169,7 +212,7 @@ def _resume_list(app: "Flash", body: dict[str, Any], downlink_id: str | None) ->
     return wanted
 
 
-def open_downlink(app: "Flash", data: bytes) -> tuple[Downlink, Callable[[], bytes]]:
+async def open_downlink(app: "Flash", data: bytes) -> tuple[Downlink, Callable[[], bytes]]:
     """The downlink the body names (or a new one) and what makes the bytes that open its response:
     `hello`, then every listed run's missed messages, or `gone` for a run that cannot be resumed.
     Those bytes are made when the response attaches (`Downlink.listen`), not here: a run that
@@ -184,6 +227,8 @@ def open_downlink(app: "Flash", data: bytes) -> tuple[Downlink, Callable[[], byt
     wanted = _resume_list(app, body, downlink_id)
     if app.stream_runs.closing:
         raise RequestError("This server is shutting down; try again.", status=503, headers={"Retry-After": "1"})
+    if app.stream_runs.bus is not None:
+        return await _open_on_bus(app, app.stream_runs.bus, token, downlink_id, wanted)
     downlink = app.stream_runs.get(downlink_id) if downlink_id else None
     resumed = downlink is not None
     if downlink is None:
@@ -215,6 +260,35 @@ def open_downlink(app: "Flash", data: bytes) -> tuple[Downlink, Callable[[], byt
     return downlink, opening
 
 
+async def _open_on_bus(app: "Flash", bus: Any, token: str | None, downlink_id: str | None,
+                       wanted: list[tuple[str, int]]) -> tuple[Downlink, Callable[[], bytes]]:
+    """With the bus any worker serves a downlink that is still alive (or in its resume window):
+    its follower replays each listed run from Redis after the page's last id."""
+    try:
+        downlink = app.stream_runs.get(downlink_id) if downlink_id else None
+        resumed = downlink is not None or (downlink_id is not None and await bus.is_held(downlink_id))
+        if downlink is None:
+            _check_room_for_downlink(app)
+            if resumed:
+                downlink = app.stream_runs.open(downlink_id, token)  # type: ignore[arg-type]
+            else:
+                downlink = app.stream_runs.open(*app.stream_signer.new_downlink())
+        await bus.hold(downlink.downlink_id)
+    except RequestError:
+        raise
+    except Exception as exc:  # pylint: disable=broad-exception-caught  # Redis down
+        raise _bus_unreachable(exc) from exc
+    opened = downlink
+    gone = [] if resumed else wanted  # a new downlink: the listed runs start over
+    opened.resume_plan = dict(wanted) if resumed else {}
+
+    def opening() -> bytes:
+        hello = encode_event("hello", {"downlink": opened.token, "resumed": resumed})
+        return hello + b"".join(encode_run_event("gone", run_id, last, {}) for run_id, last in gone)
+
+    return downlink, opening
+
+
 async def quart_events(app: "Flash", downlink: Downlink, opening: Callable[[], bytes]) -> AsyncIterator[bytes]:
     """A downlink's body on the Quart path. Quart cancels the response task when the browser goes
     away, but Hypercorn can swallow that cancellation inside its `send` (while closing the dead
@@ -239,18 +313,18 @@ def _sse_response(app: "Flash", downlink: Downlink, opening: Callable[[], bytes]
 def make_stream_views(app: "Flash") -> tuple[Any, Any, Any]:
     async def downlink_view() -> Response:
         check_request_headers(app.limits, request.headers)  # in the view: a hook ends the direct path
-        downlink, opening = open_downlink(app, await request.get_data(cache=False))
+        downlink, opening = await open_downlink(app, await request.get_data(cache=False))
         return _sse_response(app, downlink, opening)
 
     async def start_view(stream_id: str) -> Response:
         check_request_headers(app.limits, request.headers)
-        started = start_run(app, stream_id, await request.get_data(cache=False))
+        started = await start_run(app, stream_id, await request.get_data(cache=False))
         if not started.private:
             return started.answer().to_response()
         return _sse_response(app, started.downlink, started.opening)
 
     async def close_view() -> Response:
         check_request_headers(app.limits, request.headers)
-        return close_runs(app, await request.get_data(cache=False)).to_response()
+        return (await close_runs(app, await request.get_data(cache=False))).to_response()
 
     return downlink_view, start_view, close_view

@@ -100,18 +100,25 @@ async def pump(app: "Flash", spec: EventCallbackSpec, run: StreamRun, cb_ctx: An
             item = updates = None
         if cb_ctx.updated_props:
             await run.publish(message("props", _side_updates(cb_ctx)))
-        await run.publish(message("done", {}))
+        await run.publish_final(message("done", {}))
     except PreventUpdate:
-        await run.publish(message("done", {}))
+        await run.publish_final(message("done", {}))
     except asyncio.CancelledError:
-        run.announce_closed(message("done", {"closed": True}))
+        if run.bus is not None and app.stream_runs.closing:
+            # This worker is stopping, the page is not: it starts the run over on another one.
+            await run.announce_closed(message("gone", {}))
+        else:
+            await run.announce_closed(message("done", {"closed": True}))
         raise
     except Exception as exc:  # pylint: disable=broad-exception-caught
         logger.error("Stream '%s' failed", spec.func.__name__, exc_info=exc)
         updates = await _error_updates(spec, exc)
-        if updates:
-            await run.publish(message("props", updates))
-        await run.publish(message("error", _error_body(app, spec, exc, handled=bool(updates))))
+        try:
+            if updates:
+                await run.publish(message("props", updates))
+            await run.publish_final(message("error", _error_body(app, spec, exc, handled=bool(updates))))
+        except Exception:  # pylint: disable=broad-exception-caught  # e.g. shared storage unreachable
+            logger.exception("Could not tell the page that stream '%s' failed", spec.func.__name__)
     finally:
         aclose = getattr(items, "aclose", None)
         try:

@@ -4,23 +4,25 @@ A run belongs to one downlink (the browser connection that carries it). Its mess
 numbered 1, 2, 3... and the last `replay_size` (at most `replay_bytes` bytes) are kept, so a
 downlink that reconnects resumes every run after the last id the browser saw. A finished run
 keeps its tail for the resume window, so a reconnect just before `done` gets `done` instead of
-running the generator again.
+running the generator again. With the stream bus (`bus.py`) the buffer is the run's Redis stream.
 """
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
+    from .bus import StreamBus
     from .downlink import Downlink
 
 
 class StreamRun:
-    __slots__ = ("run_id", "handle", "stream_id", "downlink", "seq", "finished", "task",
-                 "_buffer", "_replay_size", "_bytes", "_replay_bytes")
+    __slots__ = ("run_id", "handle", "stream_id", "downlink", "seq", "finished", "task", "bus", "last_write",
+                 "acked", "started_at", "replay_size", "_buffer", "_bytes", "_replay_bytes")
 
     def __init__(self, run_id: str, handle: str, stream_id: str, downlink: "Downlink", replay_size: int,
-                 replay_bytes: int = 1_048_576) -> None:
+                 replay_bytes: int = 1_048_576, bus: "StreamBus | None" = None) -> None:
         self.run_id = run_id
         self.handle = handle
         self.stream_id = stream_id
@@ -28,8 +30,12 @@ class StreamRun:
         self.seq = 0
         self.finished = False
         self.task: asyncio.Task | None = None
+        self.bus = bus
+        self.last_write: asyncio.Future[None] | None = None  # bus: the newest write to Redis
+        self.acked = 0  # bus: the last message the page's holder confirmed forwarding
+        self.started_at = time.monotonic()
         self._buffer: list[tuple[int, bytes]] = []
-        self._replay_size = replay_size
+        self.replay_size = replay_size
         self._bytes = 0  # of the chunks in `_buffer`
         self._replay_bytes = replay_bytes
 
@@ -41,17 +47,34 @@ class StreamRun:
         self._bytes += len(chunk)
         # The newest message always stays, whatever its size: a run that publishes while its
         # downlink is away waits on it, and the reconnect (or a private line) sends it from here.
-        while len(buffer) > 1 and (len(buffer) > self._replay_size or self._bytes > self._replay_bytes):
+        while len(buffer) > 1 and (len(buffer) > self.replay_size or self._bytes > self._replay_bytes):
             self._bytes -= len(buffer[0][1])
             del buffer[0]
         return chunk
 
     async def publish(self, encode: Callable[[int], bytes]) -> None:
         """Number and buffer one message, send it down, and wait while the browser lags."""
+        if self.bus is not None:
+            self.seq += 1
+            await self.bus.publish(self, encode(self.seq))
+            return
         await self.downlink.deliver(self._remember(encode))
 
-    def announce_closed(self, chunk_for: Callable[[int], bytes]) -> None:
-        """Closed on the server: a final event tells the page to stop rather than wait."""
+    async def publish_final(self, encode: Callable[[int], bytes]) -> None:
+        """The run's last message (`done` or `error`)."""
+        if self.bus is not None:
+            self.seq += 1
+            await self.bus.finish(self, encode(self.seq))
+            return
+        await self.downlink.deliver(self._remember(encode))
+
+    async def announce_closed(self, chunk_for: Callable[[int], bytes]) -> None:
+        """Closed on the server: a final event tells the page to stop rather than wait. Called
+        while the pump task is being cancelled; only the bus awaits anything (its last write)."""
+        if self.bus is not None:
+            self.seq += 1
+            await self.bus.finish(self, chunk_for(self.seq))
+            return
         self.downlink.push_now(self._remember(chunk_for))
 
     def can_resume(self, last_seq: int) -> bool:

@@ -28,6 +28,8 @@ class EventCallbackSpec:
     # Dash 4.5 streaming callbacks: the Outputs each yield fills (None for stream_props streams).
     outputs: list[tuple[Any, str]] | None = None
     multi_output: bool = False
+    # With the stream bus: when the worker running it dies, start it over instead of failing.
+    restart_on_worker_loss: bool = False
 
     @property
     def is_async(self) -> bool:

@@ -257,7 +257,7 @@ def response_app(**kwargs):
 
 async def respond(app, server):
     """Open a downlink on the direct path's response writer, with `server` as the ASGI server."""
-    downlink, opening = open_downlink(app, b'{"downlink": null, "runs": {}}')
+    downlink, opening = await open_downlink(app, b'{"downlink": null, "runs": {}}')
     task = asyncio.ensure_future(send_downlink(app, downlink, opening, server.receive, server.send))
     await wait_until(lambda: downlink.listener is not None)
     return downlink, task
@@ -366,7 +366,7 @@ def test_a_quart_response_is_cut_the_same_way():
     async def go():
         client = app.server.test_client()
         await setup(client)
-        downlink, opening = open_downlink(app, b'{"downlink": null, "runs": {}}')
+        downlink, opening = await open_downlink(app, b'{"downlink": null, "runs": {}}')
         written = []
 
         async def quart_writer():

@@ -1,0 +1,294 @@
+"""The stream bus: runs and downlinks on different workers, joined through Redis.
+
+Why: behind a load balancer the request that starts a run, the one that cancels it and the
+browser's downlink each land on any worker. With `RedisSharedStorage` every run writes its
+numbered SSE messages to its own Redis stream (`_flash/run/<id>`, entry id = sequence id), and
+the worker holding the browser's downlink follows those streams (`follow.py`), so a reconnect on
+any worker resumes each run exactly after the last id the page saw. Small keys tie the pieces:
+
+- `_flash/dl/<downlink>`: which runs a downlink has (`start`, with the runner's worker id) and
+  which ended (`end`), so a worker adopting a downlink knows what to follow;
+- `bus:dl:<downlink>` (presence): held by the worker serving its response, lapsing one resume
+  window after the page left: runners close runs whose page is gone (tab closed);
+- `bus:worker:<id>` (lease, 3 s): lapses when a worker dies, so the page's holder ends that
+  worker's runs (`error`, or `gone` to restart them) instead of waiting forever;
+- `bus:ack:<run>`: what the holder forwarded, so a generator waits for a slow browser
+  (`WINDOW`) instead of outrunning the replay window;
+- `_flash/control`: `close` requests, read by every worker, so a cancel works wherever it lands.
+
+The data layout is shared storage's own (`stream_key`/`seq_key`), so `asubscribe` reads it.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from typing import TYPE_CHECKING, Any, Iterable
+
+from ..storage.codec import encode
+from .sse import encode_run_event
+
+if TYPE_CHECKING:
+    from ..storage.redis import RedisSharedStorage
+    from .downlink import Downlink, DownlinkRegistry
+    from .follow import DownlinkFollower
+    from .runs import StreamRun
+
+logger = logging.getLogger("flash.streaming")
+CONTROL_TOPIC = "_flash/control"
+TICK = 1.0  # seconds between lease/presence refreshes and liveness checks
+LEASE_MS = 3000  # a worker that missed ~3 ticks is dead
+WINDOW = 128  # messages a run may be ahead of what its page's holder forwarded
+ACK_EVERY = 16
+LIVE_TTL_MS = 120_000  # a live run's keys; refreshed by its writes and every `REFRESH_TICKS`
+REFRESH_TICKS = 20
+WORKER_LOST = "The server running this stream stopped."
+
+
+def run_topic(run_id: str) -> str:
+    return f"_flash/run/{run_id}"
+
+
+def downlink_topic(downlink_id: str) -> str:
+    return f"_flash/dl/{downlink_id}"
+
+
+class StreamBus:
+    """One per app and process; its tasks start on first use, on the serving loop."""
+
+    def __init__(self, storage: "RedisSharedStorage", registry: "DownlinkRegistry") -> None:
+        self.storage = storage
+        self.registry = registry
+        self.worker_id = secrets.token_hex(6)
+        self.followers: dict[str, "DownlinkFollower"] = {}  # downlink id -> follower (attached here)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._writes: set[asyncio.Future[None]] = set()
+        self._ticks = 0
+
+    # --- keys ----------------------------------------------------------------------------
+    def presence_key(self, downlink_id: str) -> str:
+        return self.storage.key(f"bus:dl:{downlink_id}")
+
+    def lease_key(self, worker_id: str) -> str:
+        return self.storage.key(f"bus:worker:{worker_id}")
+
+    def ack_key(self, run_id: str) -> str:
+        return self.storage.key(f"bus:ack:{run_id}")
+
+    @property
+    def presence_ms(self) -> int:
+        return int(self.registry.resume_window * 1000) + 2000
+
+    @property
+    def ended_ttl_ms(self) -> int:
+        return max(10_000, int(self.registry.resume_window * 1000) + 5000)
+
+    def client(self) -> Any:
+        return self.storage.loop_state().client
+
+    # --- life ----------------------------------------------------------------------------
+    async def ensure_started(self) -> None:
+        if self._tasks:
+            return
+        await self.client().set(self.lease_key(self.worker_id), 1, px=LEASE_MS)
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._tick_forever()), loop.create_task(self._follow_control())]
+
+    async def stop(self) -> None:
+        """Let pending writes land, then stop the background tasks and drop the lease."""
+        await self.drain()
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        for follower in list(self.followers.values()):
+            follower.stop()
+        if tasks:
+            try:
+                await self.client().delete(self.lease_key(self.worker_id))
+            except Exception:  # pylint: disable=broad-exception-caught  # Redis gone: it lapses
+                pass
+
+    async def drain(self) -> None:
+        if self._writes:
+            await asyncio.gather(*list(self._writes), return_exceptions=True)
+
+    # --- runner side ---------------------------------------------------------------------
+    async def announce_start(self, run: "StreamRun", restart: bool) -> None:
+        await self.ensure_started()
+        await self._publish_downlink(run.downlink.downlink_id,
+                                     {"start": run.run_id, "worker": self.worker_id, "restart": restart})
+
+    async def _publish_downlink(self, downlink_id: str, message: dict[str, Any]) -> None:
+        topic = downlink_topic(downlink_id)
+        await self.storage.apublish(topic, message)
+        ttl = self.presence_ms + LIVE_TTL_MS
+        async with self.client().pipeline(transaction=False) as pipe:
+            pipe.pexpire(self.storage.stream_key(topic), ttl)
+            pipe.pexpire(self.storage.seq_key(topic), ttl)
+            await pipe.execute()
+
+    def write(self, run: "StreamRun", chunk: bytes, final: bool = False) -> "asyncio.Future[None]":
+        """Append `chunk` (message `run.seq`) to the run's Redis stream, after any write before it.
+        Shielded: a cancelled generator cannot cut a write in half or reorder its messages."""
+        previous = run.last_write
+        write = asyncio.ensure_future(self._write(run, run.seq, chunk, final, previous))
+        run.last_write = write
+        self._writes.add(write)
+        write.add_done_callback(self._writes.discard)
+        return write
+
+    async def _write(self, run: "StreamRun", seq: int, chunk: bytes, final: bool,
+                     previous: "asyncio.Future[None] | None") -> None:
+        if previous is not None:
+            await asyncio.gather(previous, return_exceptions=True)
+        topic = run_topic(run.run_id)
+        stream, counter = self.storage.stream_key(topic), self.storage.seq_key(topic)
+        ttl = self.ended_ttl_ms if final else LIVE_TTL_MS
+        async with self.client().pipeline(transaction=False) as pipe:
+            pipe.xadd(stream, {"m": encode(chunk.decode("utf-8"))}, id=f"{seq}-0",
+                      maxlen=max(WINDOW * 2, run.replay_size), approximate=True)
+            pipe.set(counter, seq, px=ttl)
+            pipe.pexpire(stream, ttl)
+            await pipe.execute()
+        if final:
+            await self._publish_downlink(run.downlink.downlink_id, {"end": run.run_id})
+
+    async def publish(self, run: "StreamRun", chunk: bytes) -> None:
+        """A run's next message; waits while the page's holder is `WINDOW` messages behind."""
+        await asyncio.shield(self.write(run, chunk))
+        if run.seq - run.acked >= WINDOW:
+            await self._wait_for_ack(run)
+
+    async def _wait_for_ack(self, run: "StreamRun") -> None:
+        client = self.client()
+        while run.seq - run.acked >= WINDOW // 2:
+            run.acked = int(await client.get(self.ack_key(run.run_id)) or 0)
+            if run.seq - run.acked >= WINDOW // 2:
+                await asyncio.sleep(0.05)
+
+    async def finish(self, run: "StreamRun", chunk: bytes) -> None:
+        """The run's final message (`done`, `error`, closed or `gone`), awaited even when the
+        pump task is being cancelled: shutdown waits for the pump tasks, so it lands."""
+        try:
+            await asyncio.shield(self.write(run, chunk, final=True))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            logger.warning("Could not write the end of a stream to shared storage: %s", exc)
+
+    # --- holder side ---------------------------------------------------------------------
+    async def hold(self, downlink_id: str) -> None:
+        """This worker serves the downlink's response from now on (presence, awaited)."""
+        await self.ensure_started()
+        await self.client().set(self.presence_key(downlink_id), self.worker_id, px=self.presence_ms)
+
+    async def is_held(self, downlink_id: str) -> bool:
+        """Is the downlink alive somewhere (or within its resume window)?"""
+        return bool(await self.client().exists(self.presence_key(downlink_id)))
+
+    async def ack(self, run_id: str, seq: int) -> None:
+        await self.client().set(self.ack_key(run_id), seq, px=LIVE_TTL_MS)
+
+    def attached(self, downlink: "Downlink") -> None:
+        from .follow import DownlinkFollower  # pylint: disable=import-outside-toplevel
+
+        old = self.followers.pop(downlink.downlink_id, None)
+        if old is not None:
+            old.stop()
+        plan, downlink.resume_plan = downlink.resume_plan, {}
+        self.followers[downlink.downlink_id] = DownlinkFollower(self, downlink, plan)
+
+    def detached(self, downlink: "Downlink") -> None:
+        follower = self.followers.pop(downlink.downlink_id, None)
+        if follower is not None:
+            follower.stop()
+
+    # --- control -------------------------------------------------------------------------
+    async def broadcast_close(self, run_ids: Iterable[str]) -> None:
+        ids = list(run_ids)
+        if ids:
+            await self.storage.apublish(CONTROL_TOPIC, {"close": ids})
+
+    def close_local(self, run_ids: Iterable[str]) -> int:
+        closed = 0
+        for run_id in run_ids:
+            run = self.registry.live_run(run_id)
+            if run is not None:
+                run.close()
+                closed += 1
+        return closed
+
+    async def _follow_control(self) -> None:
+        while True:
+            try:
+                sub = await self.storage.asubscribe(CONTROL_TOPIC)
+                async for message in sub:
+                    if isinstance(message, dict) and isinstance(message.get("close"), list):
+                        self.close_local(str(run_id) for run_id in message["close"])
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # pylint: disable=broad-exception-caught  # Redis away: retry
+                logger.warning("Stream control channel interrupted (%s); retrying", exc)
+                await asyncio.sleep(TICK)
+
+    # --- liveness ------------------------------------------------------------------------
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(TICK)
+            try:
+                await self._tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # pylint: disable=broad-exception-caught
+                logger.warning("Stream bus check failed (%s); retrying", exc)
+
+    async def _tick(self) -> None:
+        self._ticks += 1
+        client = self.client()
+        held = [dl_id for dl_id, follower in self.followers.items() if follower.downlink.listener is not None]
+        live = [run for run in self.registry.runs() if run.bus is not None]
+        async with client.pipeline(transaction=False) as pipe:
+            pipe.set(self.lease_key(self.worker_id), 1, px=LEASE_MS)
+            for dl_id in held:
+                pipe.set(self.presence_key(dl_id), self.worker_id, px=self.presence_ms)
+            if self._ticks % REFRESH_TICKS == 0:
+                for run in live:
+                    topic = run_topic(run.run_id)
+                    pipe.pexpire(self.storage.stream_key(topic), LIVE_TTL_MS)
+                    pipe.pexpire(self.storage.seq_key(topic), LIVE_TTL_MS)
+                for dl_id in {run.downlink.downlink_id for run in live}:
+                    topic = downlink_topic(dl_id)
+                    pipe.pexpire(self.storage.stream_key(topic), self.presence_ms + LIVE_TTL_MS)
+                    pipe.pexpire(self.storage.seq_key(topic), self.presence_ms + LIVE_TTL_MS)
+            await pipe.execute()
+        await self._close_orphans(client, live)
+        await self._end_lost_runs(client)
+
+    async def _close_orphans(self, client: Any, live: list["StreamRun"]) -> None:
+        """Runs whose page is gone (no worker holds its downlink any more): close them."""
+        now = time.monotonic()
+        ripe = [run for run in live if now - run.started_at > 2 * TICK]
+        downlinks = sorted({run.downlink.downlink_id for run in ripe})
+        if not downlinks:
+            return
+        present = await client.mget([self.presence_key(dl_id) for dl_id in downlinks])
+        gone = {dl_id for dl_id, value in zip(downlinks, present) if value is None}
+        for run in ripe:
+            if run.downlink.downlink_id in gone:
+                run.close()
+
+    async def _end_lost_runs(self, client: Any) -> None:
+        """Runs followed here whose worker's lease lapsed: that worker died mid-stream."""
+        followed = [(follower, follow) for follower in list(self.followers.values())
+                    for follow in follower.unfinished()]
+        workers = sorted({follow.worker for _, follow in followed if follow.worker})
+        if not workers:
+            return
+        leases = await client.mget([self.lease_key(worker) for worker in workers])
+        dead = {worker for worker, lease in zip(workers, leases) if lease is None}
+        for follower, follow in followed:
+            if follow.worker in dead:
+                event = "gone" if follow.restart else "error"
+                data = {} if follow.restart else {"message": WORKER_LOST, "handled": False}
+                follower.end_run(follow, encode_run_event(event, follow.run_id, follow.forwarded + 1, data))

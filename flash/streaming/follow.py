@@ -1,0 +1,153 @@
+"""The holder's side of the stream bus: follow a downlink's runs in Redis and forward them.
+
+One `DownlinkFollower` per downlink response attached on this worker. It reads which runs the
+downlink has (`_flash/dl/<id>`), follows each run's stream from the last id the page saw (the
+resume request's list; 0 for a run it has not seen yet), and forwards every message through
+`Downlink.deliver`, so a slow browser holds the follower back and the follower's acks hold the
+generator back (`bus.WINDOW`). A run whose messages are no longer in Redis is `gone` (the page
+starts it over); Redis failing cuts the response, so the page reconnects and resumes.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from ..storage.base import SharedStorageError, SharedStorageGap
+from ..storage.codec import decode
+from .bus import ACK_EVERY, downlink_topic, run_topic
+from .sse import encode_run_event
+
+if TYPE_CHECKING:
+    from .bus import StreamBus
+    from .downlink import Downlink
+
+logger = logging.getLogger("flash.streaming")
+_FINAL_PREFIXES = (b"event: done\n", b"event: error\n", b"event: gone\n")
+
+
+class RunFollow:
+    __slots__ = ("run_id", "forwarded", "worker", "restart", "task", "finished")
+
+    def __init__(self, run_id: str, after: int, worker: str | None, restart: bool) -> None:
+        self.run_id = run_id
+        self.forwarded = after
+        self.worker = worker
+        self.restart = restart
+        self.task: asyncio.Task[None] | None = None
+        self.finished = False
+
+
+class DownlinkFollower:
+    def __init__(self, bus: "StreamBus", downlink: "Downlink", plan: dict[str, int]) -> None:
+        self.bus = bus
+        self.downlink = downlink
+        self.follows: dict[str, RunFollow] = {}
+        self._plan = plan
+        self._stopped = False
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def stop(self) -> None:
+        self._stopped = True
+        self._task.cancel()
+        for follow in self.follows.values():
+            if follow.task is not None:
+                follow.task.cancel()
+
+    def unfinished(self) -> list[RunFollow]:
+        return [follow for follow in self.follows.values() if not follow.finished]
+
+    def end_run(self, follow: RunFollow, chunk: bytes) -> None:
+        """End a run on the page without its runner (its worker died)."""
+        if follow.finished:
+            return
+        follow.finished = True
+        if follow.task is not None:
+            follow.task.cancel()
+        self.downlink.push_now(chunk)
+
+    def _cut(self, why: str) -> None:
+        if not self._stopped:
+            logger.warning("Downlink cut: %s; the page reconnects and resumes", why)
+            self.downlink.cut()
+
+    async def _run(self) -> None:
+        topic = downlink_topic(self.downlink.downlink_id)
+        try:
+            last = await self._read_history(topic)
+            while True:
+                try:
+                    sub = await self.bus.storage.asubscribe(topic, replay_from=last)
+                    async for seq, message in sub.aiter_with_seq():
+                        last = seq
+                        self._learn(message)
+                except SharedStorageGap:  # trimmed while we read: carry on from the head
+                    last = int(await self.bus.client().get(self.bus.storage.seq_key(topic)) or 0)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # pylint: disable=broad-exception-caught  # Redis unreachable
+            self._cut(f"shared storage failed ({exc})")
+
+    async def _read_history(self, topic: str) -> int:
+        entries = await self.bus.client().xrange(self.bus.storage.stream_key(topic))
+        started: dict[str, dict[str, Any]] = {}
+        ended: set[str] = set()
+        last = 0
+        for entry_id, fields in entries:
+            last = int(entry_id.decode().split("-", 1)[0])
+            message = decode(fields[b"m"])
+            if not isinstance(message, dict):
+                continue
+            if "start" in message:
+                started[str(message["start"])] = message
+            elif "end" in message:
+                ended.add(str(message["end"]))
+        for run_id, after in self._plan.items():
+            self._follow(run_id, after, started.get(run_id, {}))
+        for run_id, message in started.items():
+            if run_id not in ended and run_id not in self.follows:
+                self._follow(run_id, 0, message)  # started while the page reconnected
+        return last
+
+    def _learn(self, message: Any) -> None:
+        if isinstance(message, dict) and "start" in message:
+            run_id = str(message["start"])
+            if run_id not in self.follows:
+                self._follow(run_id, 0, message)
+
+    def _follow(self, run_id: str, after: int, started: dict[str, Any]) -> None:
+        worker = started.get("worker")
+        follow = RunFollow(run_id, after, worker if isinstance(worker, str) else None,
+                           bool(started.get("restart")))
+        self.follows[run_id] = follow
+        follow.task = asyncio.get_running_loop().create_task(self._forward(follow))
+
+    async def _forward(self, follow: RunFollow) -> None:
+        bus, downlink = self.bus, self.downlink
+        acked = follow.forwarded
+        try:
+            sub = await bus.storage.asubscribe(run_topic(follow.run_id), replay_from=follow.forwarded)
+            async for seq, text in sub.aiter_with_seq():
+                chunk = text.encode("utf-8")
+                await downlink.deliver(chunk)
+                follow.forwarded = seq
+                if chunk.startswith(_FINAL_PREFIXES):
+                    follow.finished = True
+                    return
+                if seq - acked >= ACK_EVERY:
+                    acked = seq
+                    await bus.ack(follow.run_id, seq)
+        except asyncio.CancelledError:
+            raise
+        except SharedStorageGap:
+            # What the page missed is no longer in Redis: it starts the run over.
+            follow.finished = True
+            downlink.push_now(encode_run_event("gone", follow.run_id, follow.forwarded, {}))
+            try:
+                await bus.broadcast_close([follow.run_id])
+            except Exception:  # pylint: disable=broad-exception-caught
+                pass
+        except (SharedStorageError, OSError, ConnectionError) as exc:
+            self._cut(f"shared storage failed ({exc})")
+        except Exception as exc:  # pylint: disable=broad-exception-caught  # redis-py's own errors
+            self._cut(f"shared storage failed ({type(exc).__name__}: {exc})")
