@@ -54,6 +54,19 @@ def _redis() -> Any:
     return redis
 
 
+def _reconnecting(asynchronous: bool) -> dict[str, Any]:
+    """Client options: a command on a connection Redis closed (a restart, an idle timeout) is
+    sent once more on a fresh one, instead of failing the first caller after every restart."""
+    redis = _redis()
+    from redis.backoff import NoBackoff  # pylint: disable=import-outside-toplevel
+
+    if asynchronous:
+        from redis.asyncio.retry import Retry  # pylint: disable=import-outside-toplevel
+    else:
+        from redis.retry import Retry  # type: ignore[assignment]  # pylint: disable=import-outside-toplevel
+    return {"retry": Retry(NoBackoff(), 1), "retry_on_error": [redis.ConnectionError]}
+
+
 def _seq_of(entry_id: bytes | str) -> int:
     text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
     return int(text.split("-", 1)[0])
@@ -71,7 +84,7 @@ class _LoopState:
     shut down (`asyncio.run`, Quart's serve), which runs its `finally` on the loop."""
 
     def __init__(self, storage: "RedisSharedStorage") -> None:
-        self.client = _redis().asyncio.Redis.from_url(storage.url)
+        self.client = _redis().asyncio.Redis.from_url(storage.url, **_reconnecting(True))
         self.publish = self.client.register_script(_PUBLISH_LUA)
         self.reader = _Reader(storage, self.client)
         self._closer = self._close_at_shutdown()
@@ -299,7 +312,7 @@ class RedisSharedStorage(BaseSharedStorage):
         sync = self._sync
         if sync is None or sync[0] != os.getpid():  # none yet, or inherited through fork
             with self._guard:
-                client = _redis().Redis.from_url(self.url)
+                client = _redis().Redis.from_url(self.url, **_reconnecting(False))
                 sync = self._sync = (os.getpid(), client, client.register_script(_PUBLISH_LUA))
         return sync[1], sync[2]
 

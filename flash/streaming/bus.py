@@ -26,6 +26,7 @@ import secrets
 import time
 from typing import TYPE_CHECKING, Any, Iterable
 
+from ..storage.base import SharedStorageError
 from ..storage.codec import encode
 from .sse import encode_run_event
 
@@ -44,6 +45,10 @@ ACK_EVERY = 16
 LIVE_TTL_MS = 120_000  # a live run's keys; refreshed by its writes and every `REFRESH_TICKS`
 REFRESH_TICKS = 20
 WORKER_LOST = "The server running this stream stopped."
+
+
+class StreamBusError(SharedStorageError):
+    """A run could not write its next message to Redis."""
 
 
 def run_topic(run_id: str) -> str:
@@ -156,9 +161,14 @@ class StreamBus:
 
     async def publish(self, run: "StreamRun", chunk: bytes) -> None:
         """A run's next message; waits while the page's holder is `WINDOW` messages behind."""
-        await asyncio.shield(self.write(run, chunk))
-        if run.seq - run.acked >= WINDOW:
-            await self._wait_for_ack(run)
+        try:
+            await asyncio.shield(self.write(run, chunk))
+            if run.seq - run.acked >= WINDOW:
+                await self._wait_for_ack(run)
+        except (asyncio.CancelledError, StreamBusError):
+            raise
+        except Exception as exc:  # pylint: disable=broad-exception-caught  # redis-py's errors
+            raise StreamBusError(f"shared storage unreachable ({exc})") from exc
 
     async def _wait_for_ack(self, run: "StreamRun") -> None:
         client = self.client()

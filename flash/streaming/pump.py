@@ -11,6 +11,7 @@ from dash._callback_context import context_value
 
 from ..exceptions import PreventUpdate, StreamError
 from ..server.threads import run_in_thread
+from .bus import StreamBusError
 from .outputs import output_updates
 from .props import StreamProps
 from .runs import StreamRun
@@ -110,6 +111,9 @@ async def pump(app: "Flash", spec: EventCallbackSpec, run: StreamRun, cb_ctx: An
         else:
             await run.announce_closed(message("done", {"closed": True}))
         raise
+    except StreamBusError as exc:  # Redis went away under the run: the page resumes or restarts it
+        logger.warning("Stream '%s' stopped: %s", spec.func.__name__, exc)
+        await run.publish_final(message("gone", {}))  # lands only if Redis is back by now
     except Exception as exc:  # pylint: disable=broad-exception-caught
         logger.error("Stream '%s' failed", spec.func.__name__, exc_info=exc)
         updates = await _error_updates(spec, exc)
@@ -117,8 +121,8 @@ async def pump(app: "Flash", spec: EventCallbackSpec, run: StreamRun, cb_ctx: An
             if updates:
                 await run.publish(message("props", updates))
             await run.publish_final(message("error", _error_body(app, spec, exc, handled=bool(updates))))
-        except Exception:  # pylint: disable=broad-exception-caught  # e.g. shared storage unreachable
-            logger.exception("Could not tell the page that stream '%s' failed", spec.func.__name__)
+        except StreamBusError as bus_exc:
+            logger.warning("Could not tell the page that stream '%s' failed: %s", spec.func.__name__, bus_exc)
     finally:
         aclose = getattr(items, "aclose", None)
         try:
