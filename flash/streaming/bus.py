@@ -297,8 +297,14 @@ class StreamBus:
             return
         leases = await client.mget([self.lease_key(worker) for worker in workers])
         dead = {worker for worker, lease in zip(workers, leases) if lease is None}
-        for follower, follow in followed:
-            if follow.worker in dead:
+        orphaned = [(follower, follow) for follower, follow in followed if follow.worker in dead]
+        if not orphaned:
+            return
+        # A worker that stopped cleanly wrote its runs' last messages before dropping its lease:
+        # forward those first; only a run with nothing left to read lost its worker.
+        heads = await client.mget([self.storage.seq_key(run_topic(follow.run_id)) for _, follow in orphaned])
+        for (follower, follow), head in zip(orphaned, heads):
+            if int(head or 0) <= follow.forwarded:
                 event = "gone" if follow.restart else "error"
                 data = {} if follow.restart else {"message": WORKER_LOST, "handled": False}
                 follower.end_run(follow, encode_run_event(event, follow.run_id, follow.forwarded + 1, data))

@@ -155,6 +155,36 @@ def test_a_worker_killed_mid_stream_ends_the_run_on_the_page_with_an_error(clust
     page.drop()
 
 
+def test_a_worker_stopped_with_sigterm_hands_its_runs_back_to_the_page(cluster):
+    a, b = cluster.ports
+    page = RawDownlink(a)
+    handle = page.start(b, cluster.ids["endless"])
+    page.until(handle, lambda ms: len(ms) >= 3)
+    os.kill(cluster.workers[1].proc.pid, signal.SIGTERM)  # uvicorn, running the stream, stops
+    last = page.finished(handle)[-1]
+    assert last[0] == "gone", "the page starts the run over on a live worker"
+    wait_for(lambda: cluster.closed_by(1), timeout=10, msg="the generator's finally ran")
+    cluster.workers[1].proc.wait(20)
+    page.drop()
+
+
+def test_the_worker_holding_the_downlink_stopped_with_sigterm_the_page_resumes_on_the_other(cluster):
+    a, b = cluster.ports
+    first = RawDownlink(a)
+    handle = first.start(b, cluster.ids["ticks"], trigger="count", rows=300)
+    first.until(handle, lambda ms: len(ms) >= 5)
+    os.kill(cluster.workers[0].proc.pid, signal.SIGTERM)  # hypercorn's main process, as systemd does
+    with pytest.raises(AssertionError, match="ended early"):
+        first.read_until(lambda _: False)
+    assert b"event: shutdown" not in first.raw, "with the bus the page resumes instead of starting over"
+    got = first.messages(handle)
+    second = RawDownlink(b, first.token, {handle: got[-1][1]})
+    assert second.resumed
+    rest = second.finished(handle)
+    assert [seq for _, seq, _ in got + rest] == list(range(1, 302)), "nothing lost, nothing repeated"
+    second.drop()
+
+
 def test_redis_restarted_mid_stream_the_page_resumes_into_a_known_state(cluster):
     a, b = cluster.ports
     page = RawDownlink(a)
