@@ -201,9 +201,9 @@ class Flash(dash.Dash):
 
     def callback(self, *args: Any, **kwargs: Any) -> Any:
         """Dash's `app.callback`; on a generator it streams (see `flash.callback`)."""
-        plain = dash.Dash.callback
+        plain = super().callback  # never `dash.Dash.callback`: a harness may set `dash.Dash = Flash`
         return streaming_decorator(self._pending_streams, args, kwargs,
-                                   lambda func: plain(self, *args, **kwargs)(func))
+                                   lambda func: plain(*args, **kwargs)(func))
 
     def event_callback(self, *dependencies: Any, **options: Any) -> Any:
         """`flash.event_callback` bound to this app (see there)."""
@@ -249,18 +249,19 @@ class Flash(dash.Dash):
             self._layout_is_function = True
             self._layout = value
             return
-        dash.Dash.layout.fset(self, value)  # type: ignore[attr-defined]
+        # Dash's setter, found through the MRO: `dash.Dash` may be patched to Flash by a harness.
+        super(Flash, type(self)).layout.fset(self, value)  # type: ignore[attr-defined]
 
     def _layout_value(self) -> Any:
         if is_async_callable(self._layout):
             return self._async_layout_snapshot
         return super()._layout_value()
 
-    async def serve_layout(self) -> Any:  # type: ignore[override]
+    async def serve_layout(self) -> Any:
         layout = await resolve_layout(self)
         return self.backend.make_response(dumps(layout), mimetype="application/json")
 
-    async def _setup_server(self) -> None:  # type: ignore[override]
+    async def _setup_server(self) -> None:
         """Dash's first-request setup, run once, in a thread (it may call a sync layout)."""
         if self._got_first_request["setup_server"]:
             return

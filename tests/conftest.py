@@ -8,6 +8,33 @@ from dash import _callback, _pages
 from flash.streaming import spec as stream_spec
 
 
+# Fixtures that open Chromium: a test using one is a browser test even without the marker
+# (scripts/test runs `-m "not browser"` on the other Python versions).
+BROWSER_FIXTURES = frozenset({"dash_duo", "dash_duo_mp", "dash_br", "flash_duo", "flash_duo_mp"})
+
+
+def pytest_configure(config):
+    # Dash's own `dash_duo` (used as-is by test_plugin_isolation.py) honours only `--headless`;
+    # this suite runs where there is no display. Flash's fixtures decide that by themselves.
+    from flash.testing.browser import force_headless
+
+    if force_headless() and hasattr(config.option, "headless"):
+        config.option.headless = True
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if BROWSER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture
+def dash_duo_mp(flash_duo_mp):
+    """This suite's browser tests were written when Flash's plugin replaced Dash's `dash_duo_mp`;
+    it no longer does (it must not change plain Dash tests), so here the name means Flash's."""
+    return flash_duo_mp
+
+
 @pytest.fixture(autouse=True)
 def fresh_global_registries():
     """Module-level @callback/@event_callback/register_page land in globals; start each test clean."""

@@ -5,6 +5,7 @@ Dash's Quart adapters for request/response/websocket handling and owning only wh
 """
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 from concurrent.futures import ThreadPoolExecutor
@@ -194,4 +195,7 @@ class FlashServer(QuartDashServer):
         if use_reloader is None:
             use_reloader = bool(debug and dash_app._dev_tools.hot_reload)
         self.server.debug = bool(debug)
-        run_hypercorn(self.server, host, port, use_reloader=use_reloader, **kwargs)
+        # Dash's `ThreadedRunner.stop()` (the `dash_duo` fixture) stops a Quart app by setting this
+        # event on the server's loop, as Dash's own Quart backend creates it in `run()`.
+        self._ws_shutdown_event = shutdown = asyncio.Event()
+        run_hypercorn(self.server, host, port, use_reloader=use_reloader, shutdown=shutdown, **kwargs)

@@ -13,9 +13,16 @@ from .guard import check_depth
 from .limits import DEFAULT_MAX_JSON_DEPTH
 
 
+async def read_request_body() -> bytes:
+    """The request body as bytes, not kept on the request (Quart enforces MAX_CONTENT_LENGTH
+    with a 413). All three arguments are spelled out: only that overload of Quart's `get_data`
+    is typed `bytes` rather than `str | bytes`."""
+    return await request.get_data(cache=False, as_text=False, parse_form_data=False)
+
+
 async def read_json_body(what: str = "request body") -> Any:
-    """Read the body (Quart enforces MAX_CONTENT_LENGTH with a 413) and parse it as JSON."""
-    return parse_json_body(await request.get_data(cache=False), what)
+    """Read the body and parse it as JSON."""
+    return parse_json_body(await read_request_body(), what)
 
 
 def parse_json_body(data: bytes, what: str = "request body", max_depth: int = DEFAULT_MAX_JSON_DEPTH) -> Any:
@@ -71,7 +78,7 @@ def check_callback_body(body: Any, callback_map: Mapping[str, Any]) -> Mapping[s
     output = body.get("output")
     if not isinstance(output, str) or not output:
         raise RequestError("'output' must be a non-empty string naming a callback.")
-    spec = callback_map.get(output)
+    spec: Mapping[str, Any] | None = callback_map.get(output)
     if spec is None:
         raise RequestError("Unknown callback output: no callback of this app has it.",
                            debug=f"output: {output[:200]!r}")
@@ -99,9 +106,10 @@ def _flat_outputs(declared: Any) -> list[Output]:
 def _matches(want: Output, entry: Any) -> bool:
     _check_entry(entry, "outputs")
     if isinstance(want.component_id, str):  # the common case, without building an Output
-        return entry["id"] == want.component_id and entry["property"].split("@")[0] == want.component_property
+        return bool(entry["id"] == want.component_id
+                    and entry["property"].split("@")[0] == want.component_property)
     try:
-        return Output(entry["id"], entry["property"].split("@")[0]) == want
+        return bool(Output(entry["id"], entry["property"].split("@")[0]) == want)
     except Exception:  # pylint: disable=broad-except  # an id Dash cannot even compare
         return False
 

@@ -26,7 +26,7 @@ def enable_gzip(server: Quart, level: int = 6) -> None:
             or not isinstance(response.response, DataBody)  # files and streams pass through
         ):
             return response
-        data = await response.get_data()
+        data = await response.get_data(as_text=False)
         if len(data) < MIN_SIZE:
             return response
         response.set_data(gzip.compress(data, compresslevel=level))

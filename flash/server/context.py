@@ -40,7 +40,7 @@ class CallbackContext(AttributeDict):
         return self
 
 
-def build_callback_context(body: dict, response_adapter: Any, eager: bool) -> CallbackContext:
+def build_callback_context(body: dict[str, Any], response_adapter: Any, eager: bool) -> CallbackContext:
     inputs = body.get("inputs", [])
     states = body.get("state", [])
     input_values = inputs_to_dict(inputs)
@@ -72,7 +72,7 @@ class DeferredResponseAdapter(QuartResponseAdapter):
         self._made: Response | None = None
 
     @property
-    def _quart_response(self) -> Response:  # type: ignore[override]
+    def _quart_response(self) -> Response:
         if self._made is None:
             self._made = Response(content_type="application/json")
         return self._made
@@ -81,7 +81,7 @@ class DeferredResponseAdapter(QuartResponseAdapter):
     def _quart_response(self, value: Response) -> None:
         self._made = value
 
-    def set_response(self, **kwargs: Any) -> Any:
+    def set_response(self, **kwargs: Any) -> Response | CallbackAnswer:
         data = kwargs.get("data", "")
         if self._made is None:
             return CallbackAnswer(data.encode() if isinstance(data, str) else data)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from typing import Any, Awaitable, Callable, Iterable
+from typing import Any, Iterable, Mapping
 from urllib.parse import urlparse
 
+from hypercorn.typing import ASGIReceiveCallable, HTTPScope
 from quart import Quart
 from quart.ctx import AppContext, RequestContext
 from werkzeug.datastructures import Headers
@@ -26,7 +27,7 @@ class DeferredAppContext(AppContext):
         self._g: Any = None
         self._url_adapter: Any = False
 
-    @property  # type: ignore[override]
+    @property
     def g(self) -> Any:
         if self._g is None:
             self._g = self.app.app_ctx_globals_class()
@@ -36,17 +37,22 @@ class DeferredAppContext(AppContext):
     def g(self, value: Any) -> None:
         self._g = value
 
-    @property  # type: ignore[override]
+    @property
     def url_adapter(self) -> Any:
         if self._url_adapter is False:
             self._url_adapter = self.app.create_url_adapter(None)
         return self._url_adapter
 
+    @url_adapter.setter  # writable, as the attribute it replaces
+    def url_adapter(self, value: Any) -> None:
+        self._url_adapter = value
+
 
 class DeferredRequestContext(RequestContext):
     """A request context whose `request` (headers, body, routing) is built on first access."""
 
-    def __init__(self, app: Quart, scope: dict, body: bytes) -> None:  # pylint: disable=super-init-not-called
+    # pylint: disable-next=super-init-not-called
+    def __init__(self, app: Quart, scope: HTTPScope, body: bytes) -> None:
         self.app = app
         self._scope = scope
         self._body = body
@@ -58,7 +64,7 @@ class DeferredRequestContext(RequestContext):
         self._cv_tokens = []
         self._after_request_functions = []
 
-    @property  # type: ignore[override]
+    @property
     def request_websocket(self) -> Any:
         if self._request is None:
             self._request = build_request(self.app, self._scope, self._body)
@@ -67,13 +73,21 @@ class DeferredRequestContext(RequestContext):
             self.match_request()
         return self._request
 
-    @property  # type: ignore[override]
+    @request_websocket.setter
+    def request_websocket(self, value: Any) -> None:
+        self._request = value
+
+    @property
     def url_adapter(self) -> Any:
         if self._url_adapter is False:
             self._url_adapter = self.app.create_url_adapter(self.request_websocket)
         return self._url_adapter
 
-    @property  # type: ignore[override]
+    @url_adapter.setter
+    def url_adapter(self, value: Any) -> None:
+        self._url_adapter = value
+
+    @property
     def session(self) -> Any:
         if self._session is None:  # only used without a secret key: Quart's read-only null session
             self._session = self.app.session_interface.null_session_class()
@@ -84,9 +98,9 @@ class DeferredRequestContext(RequestContext):
         self._session = value
 
 
-def request_path(scope: dict) -> str:
+def request_path(scope: Mapping[str, Any]) -> str:
     """The path Quart would route on (the scope's path without its root_path)."""
-    path = scope["path"]
+    path: str = scope["path"]
     if not path.startswith("/"):
         path = urlparse(path).path
     root_path = scope.get("root_path", "")
@@ -97,7 +111,7 @@ def request_path(scope: dict) -> str:
     return path
 
 
-def build_request(app: Quart, scope: dict, body: bytes) -> Any:
+def build_request(app: Quart, scope: HTTPScope, body: bytes) -> Any:
     """The `quart.Request` Quart would have built for this scope, with its body already complete."""
     headers = Headers()
     headers["Remote-Addr"] = (scope.get("client") or ["<local>"])[0]
@@ -140,18 +154,18 @@ class BodyDeadlines:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self._reads: dict[asyncio.Task, float] = {}
-        self._expired: set[asyncio.Task] = set()
+        self._reads: dict[asyncio.Task[Any], float] = {}
+        self._expired: set[asyncio.Task[Any]] = set()
         self._timer: asyncio.TimerHandle | None = None
         self._due = 0.0  # when the timer fires
 
-    def watch(self, task: asyncio.Task, timeout: float) -> None:
+    def watch(self, task: asyncio.Task[Any], timeout: float) -> None:
         deadline = self.loop.time() + timeout
         self._reads[task] = deadline
         if self._timer is None or deadline < self._due:
             self._arm(deadline)
 
-    def unwatch(self, task: asyncio.Task) -> bool:
+    def unwatch(self, task: asyncio.Task[Any]) -> bool:
         """Stop watching `task`; True if its deadline had passed (its cancel was ours)."""
         self._reads.pop(task, None)
         if task in self._expired:
@@ -192,36 +206,42 @@ def body_deadlines() -> BodyDeadlines:
     return deadlines
 
 
-async def read_body(scope: dict, receive: Callable[[], Awaitable[dict]], limit: int | None,
+async def read_body(scope: HTTPScope, receive: ASGIReceiveCallable, limit: int | None,
                     timeout: float | None) -> bytes:
     """The whole request body, refusing more than `limit` bytes (as Quart does, with a 413)
     and a body still incomplete after `timeout` seconds (a 408)."""
     declared = _declared_length(scope["headers"])
     if limit is not None and declared is not None and declared > limit:
         raise RequestEntityTooLarge()
-    chunks: list[bytes] = []
-    size = 0
     task = asyncio.current_task()
-    deadlines = body_deadlines() if timeout is not None and task is not None else None
-    if deadlines is not None:
-        deadlines.watch(task, timeout)  # type: ignore[arg-type]
+    if timeout is None or task is None:
+        return await _receive_body(receive, limit)
+    deadlines = body_deadlines()
+    deadlines.watch(task, timeout)
     try:
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise ClientGone()
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if limit is not None and size > limit:
-                raise RequestEntityTooLarge()
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
+        return await _receive_body(receive, limit)
     except asyncio.CancelledError:
-        if deadlines is not None and deadlines.unwatch(task) and task.uncancel() == 0:  # type: ignore[arg-type]
+        if deadlines.unwatch(task) and task.uncancel() == 0:
             raise RequestTimeout() from None
         raise
     finally:  # every way out (a 413, a vanished client, ...) stops the watch
-        if deadlines is not None:
-            deadlines.unwatch(task)  # type: ignore[arg-type]
+        deadlines.unwatch(task)
+
+
+async def _receive_body(receive: ASGIReceiveCallable, limit: int | None) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone()
+        if message["type"] != "http.request":  # nothing else arrives on an HTTP connection
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if limit is not None and size > limit:
+            raise RequestEntityTooLarge()
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)

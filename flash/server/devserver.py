@@ -46,13 +46,16 @@ def hypercorn_config(host: str, port: int, **options: Any) -> Config:
     return config
 
 
-def run_hypercorn(asgi_app: Any, host: str, port: int, *, use_reloader: bool = False, **options: Any) -> None:
-    """Serve until SIGINT/SIGTERM; with `use_reloader`, restart the process when code changes."""
+def run_hypercorn(asgi_app: Any, host: str, port: int, *, use_reloader: bool = False,
+                  shutdown: asyncio.Event | None = None, **options: Any) -> None:
+    """Serve until SIGINT/SIGTERM or until `shutdown` is set (from any thread, on this loop: how
+    Dash's threaded test runner stops a server); with `use_reloader`, restart on code changes."""
     config = hypercorn_config(host, port, **options)
     in_main_thread = threading.current_thread() is threading.main_thread()
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    shutdown = asyncio.Event()
+    if shutdown is None:
+        shutdown = asyncio.Event()
     if in_main_thread:
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from quart import Response, request
 
-from .body import check_callback_body, parse_json_body
+from .body import check_callback_body, parse_json_body, read_request_body
 from .context import CallbackAnswer
 from .guard import check_request_headers
 from .threads import run_in_thread
@@ -34,13 +34,14 @@ async def run_callback(app: "Flash", data: bytes) -> Response | CallbackAnswer:
         result = await call()
     else:
         result = await run_in_thread(app.backend.executor, call)
-    return cb_ctx.dash_response.set_response(data=result)
+    answer: Response | CallbackAnswer = cb_ctx.dash_response.set_response(data=result)
+    return answer
 
 
 def make_dispatch(app: "Flash") -> Callable[[], Awaitable[Any]]:
     async def dispatch() -> Any:
         check_request_headers(app.limits, request.headers)  # here, not in a hook: hooks end the direct path
-        answer = await run_callback(app, await request.get_data(cache=False))
+        answer = await run_callback(app, await read_request_body())
         response = answer.to_response() if isinstance(answer, CallbackAnswer) else answer
         response.timeout = None  # a buffered body: skip Quart's per-response timeout task
         return response

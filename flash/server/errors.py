@@ -85,6 +85,7 @@ def http_error_response(err: HTTPException) -> Response:
     if status < 500:
         log_client_error(status, message)
     response = json_error(status, message)
-    if status == 405 and getattr(err, "valid_methods", None):
-        response.headers["Allow"] = ", ".join(err.valid_methods)
+    valid_methods = getattr(err, "valid_methods", None)  # set on werkzeug's MethodNotAllowed
+    if status == 405 and valid_methods:
+        response.headers["Allow"] = ", ".join(valid_methods)
     return response

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
+from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, HTTPScope, Scope
 from quart import Quart, Response, signals
 from quart.globals import _cv_app, _cv_request
 from quart.sessions import SecureCookieSessionInterface
+from quart.typing import ResponseTypes
 from quart.utils import encode_headers
 
 from .context import CallbackAnswer
@@ -27,9 +29,10 @@ from .guard import check_scope_headers
 if TYPE_CHECKING:
     from ..app import Flash
 
-Receive = Callable[[], Awaitable[dict]]
-Send = Callable[[dict], Awaitable[None]]
-ASGIApp = Callable[[dict, Receive, Send], Awaitable[None]]
+# Quart's own ASGI types (hypercorn's), so that DirectPath can stand in for `Quart.asgi_app`.
+Receive = ASGIReceiveCallable
+Send = ASGISendCallable
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 # A direct handler gets the whole body and the path's last segment (for prefix routes); it
 # returns what to send, or None once it has answered by itself (a stream).
 Handler = Callable[[bytes, str, Receive, Send], Awaitable["Response | CallbackAnswer | None"]]
@@ -92,8 +95,8 @@ class DirectPath:
             return False
         return not any(signal.receivers for signal in _REQUEST_SIGNALS)
 
-    def _find(self, scope: dict) -> tuple[DirectRoute, str] | None:
-        if scope["type"] != "http" or scope["method"] != "POST":
+    def _find(self, scope: HTTPScope) -> tuple[DirectRoute, str] | None:
+        if scope["method"] != "POST":
             return None
         path = request_path(scope)
         for route in self.routes.values():
@@ -102,9 +105,8 @@ class DirectPath:
                 return (route, tail) if self.applies(route) else None
         return None
 
-    async def __call__(self, scope: dict, receive: Receive, send: Send) -> None:
-        found = self._find(scope)
-        if found is None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or (found := self._find(scope)) is None:
             await self.inner(scope, receive, send)
             return
         route, tail = found
@@ -112,6 +114,7 @@ class DirectPath:
         app_token = _cv_app.set(DeferredAppContext(server))
         context = DeferredRequestContext(server, scope, b"")
         request_token = _cv_request.set(context)
+        response: ResponseTypes | CallbackAnswer | None
         try:
             try:
                 check_scope_headers(self.dash_app.limits, scope["headers"])
@@ -131,13 +134,15 @@ class DirectPath:
                     return
                 response = response.to_response()
             for after in after_functions:
-                response = await server.ensure_async(after)(response)
+                # Quart's own process_response needs the same ignore: ensure_async's overloads
+                # cannot resolve the sync-or-async union that AfterRequestCallable is.
+                response = await server.ensure_async(after)(response)  # type: ignore[assignment]
             await send_response(send, response)
         finally:
             _cv_request.reset(request_token)
             _cv_app.reset(app_token)
 
-    async def _error_response(self, err: Exception, route: DirectRoute) -> Response:
+    async def _error_response(self, err: Exception, route: DirectRoute) -> ResponseTypes:
         """What Quart's error handling (Flash's JSON handlers, or the user's) makes of `err`."""
         server = self.server
         try:
@@ -159,8 +164,11 @@ async def send_answer(send: Send, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
-async def send_response(send: Send, response: Response) -> None:
-    body = await response.get_data()
+async def send_response(send: Send, response: ResponseTypes) -> None:
+    if isinstance(response, Response):
+        body = await response.get_data(as_text=False)
+    else:  # a Werkzeug response, which a user's error handler may return (Quart sends those too)
+        body = b"".join(response.iter_encoded())
     await send({"type": "http.response.start", "status": response.status_code,
                 "headers": encode_headers(response.headers)})
     await send({"type": "http.response.body", "body": body, "more_body": False})

@@ -29,4 +29,5 @@ def dumps(value: Any) -> bytes:
     try:
         return orjson.dumps(value, default=_component, option=_OPTIONS)
     except TypeError:  # orjson.JSONEncodeError is a TypeError
-        return to_json(value).encode("utf-8")
+        text: str = to_json(value)
+        return text.encode("utf-8")

@@ -30,12 +30,13 @@ def _not_found_page(app: "Flash") -> tuple[Any, Any]:
     return html.H1("404 - Page not found"), app.title
 
 
-async def render_page(app: "Flash", pathname: str | None, search: str | None, states: dict) -> tuple[Any, dict]:
+async def render_page(app: "Flash", pathname: str | None, search: str | None,
+                      states: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     # The browser sends strings (or null); anything else, or a path outside the app, is a 400.
     if not isinstance(pathname, (str, type(None))) or not isinstance(search, (str, type(None))):
         raise RequestError("The page location must be a string path and query.")
     try:
-        page, path_variables = _path_to_page(app.strip_relative_path(pathname))
+        page, path_variables = _path_to_page(None if pathname is None else app.strip_relative_path(pathname))
     except UnsupportedRelativePath:
         raise RequestError("The page path is outside the app's path prefix.") from None
     if page == {}:
@@ -75,15 +76,18 @@ def install_router(app: "Flash") -> None:
                 **app.routing_callback_inputs,
             }
 
-            @app.callback(
+            async def route(pathname_: str, search_: str, **states: Any) -> tuple[Any, dict[str, Any]]:
+                return await render_page(app, pathname_, search_, states)
+
+            # Called, not applied as `@`: `Flash.callback` is typed `-> Any`, which would make
+            # `route` untyped for mypy.
+            app.callback(
                 Output(_ID_CONTENT, "children"),
                 Output(_ID_STORE, "data"),
                 inputs=inputs,
                 prevent_initial_call=True,
                 hidden=True,
-            )
-            async def route(pathname_: str, search_: str, **states: Any) -> tuple[Any, dict]:
-                return await render_page(app, pathname_, search_, states)
+            )(route)
 
             app.clientside_callback(
                 _TITLE_SCRIPT,

@@ -23,7 +23,7 @@ _APP_ATTR = "_flash_app"
 
 def storage_of(app: Any) -> BaseSharedStorage:
     """The app's backend, started on first use; `SharedStorageError` if it has none."""
-    backend = getattr(app, "_shared_storage_backend", None)
+    backend: BaseSharedStorage | None = getattr(app, "_shared_storage_backend", None)
     if backend is None:
         raise SharedStorageError(
             "shared storage is off: pass Flash(shared_storage=LocalSharedStorage()) (or a redis:// URL), "

@@ -83,7 +83,7 @@ class DiskcacheSharedStorage(BaseSharedStorage):
     def publish(self, topic: str, message: Any) -> int:
         raw = encode(message)
         with self.cache.transact():
-            seq = self.cache.incr(self._seq(topic), default=0)
+            seq: int = self.cache.incr(self._seq(topic), default=0)
             self.cache.set(self._msg(topic, seq), raw)
             if seq > self.buffer_size:
                 self.cache.delete(self._msg(topic, seq - self.buffer_size))

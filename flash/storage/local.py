@@ -323,7 +323,8 @@ class LocalSharedStorage(BaseSharedStorage):
         self._call("delete", key)
 
     def publish(self, topic: str, message: Any) -> int:
-        return self._call("publish", topic, encode(message).decode())
+        receivers: int = self._call("publish", topic, encode(message).decode())
+        return receivers
 
     def subscribe(self, topic: str, replay_from: int | None = None) -> Subscription:
         self.start()

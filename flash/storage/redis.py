@@ -18,7 +18,7 @@ import os
 import secrets
 import threading
 import weakref
-from typing import Any, AsyncIterator
+from typing import Any, AsyncGenerator, AsyncIterator
 
 from .base import BaseSharedStorage, SharedStorageError, SharedStorageGap, Subscription, check_ttl
 from .codec import decode, encode
@@ -90,7 +90,7 @@ class _LoopState:
         self._closer = self._close_at_shutdown()
         asyncio.ensure_future(self._closer.__anext__())
 
-    async def _close_at_shutdown(self) -> AsyncIterator[None]:
+    async def _close_at_shutdown(self) -> AsyncGenerator[None, None]:
         try:
             yield
         finally:
@@ -240,7 +240,7 @@ class RedisSubscription(PollingSubscription):
             except RuntimeError:
                 pass
 
-    async def aiter_with_seq(self):  # type: ignore[override]
+    async def aiter_with_seq(self) -> AsyncIterator[tuple[int, Any]]:
         self._loop, self._ready = asyncio.get_running_loop(), asyncio.Event()
         state = self._storage.loop_state()
         head = int(await state.client.get(self._storage.seq_key(self.topic)) or 0)

@@ -79,7 +79,7 @@ class PollingSubscription(Subscription):
         finally:
             self.close()
 
-    async def aiter_with_seq(self) -> AsyncIterator[tuple[int, Any]]:  # type: ignore[override]
+    async def aiter_with_seq(self) -> AsyncIterator[tuple[int, Any]]:
         try:
             while not self.closed:
                 batch = await self._reader.apoll(self.topic, self._cursor, self._timeout, BATCH_LIMIT)

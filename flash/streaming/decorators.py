@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, TypeVar, cast
 
 import dash
 from dash.dependencies import Output, handle_callback_args
@@ -12,7 +12,7 @@ from .spec import PENDING_STREAMS, EventCallbackSpec, build_output_spec, build_s
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _decorator(registry: list[EventCallbackSpec], deps: tuple, cancel: Any, reset_props: Any,
+def _decorator(registry: list[EventCallbackSpec], deps: tuple[Any, ...], cancel: Any, reset_props: Any,
                on_error: Any, prevent_initial_call: bool, restart_on_worker_loss: bool = False) -> Callable[[F], F]:
     def decorate(func: F) -> F:
         spec = build_spec(func, deps, cancel, reset_props, on_error, prevent_initial_call)
@@ -44,7 +44,7 @@ def event_callback(
                       restart_on_worker_loss)
 
 
-def _has_output(args: tuple, kwargs: dict) -> bool:
+def _has_output(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
     def contains(value: Any) -> bool:
         if isinstance(value, Output):
             return True
@@ -57,7 +57,7 @@ def _has_output(args: tuple, kwargs: dict) -> bool:
     return contains(args) or contains(kwargs.get("output"))
 
 
-def _as_tuple(value: Any) -> tuple:
+def _as_tuple(value: Any) -> tuple[Any, ...]:
     if value is None:
         return ()
     if isinstance(value, dict):
@@ -69,7 +69,7 @@ def _is_generator(func: Any) -> bool:
     return inspect.isasyncgenfunction(func) or inspect.isgeneratorfunction(func)
 
 
-def streaming_decorator(registry: list[EventCallbackSpec], args: tuple, kwargs: dict,
+def streaming_decorator(registry: list[EventCallbackSpec], args: tuple[Any, ...], kwargs: dict[str, Any],
                         plain: Callable[[F], F]) -> Callable[[F], F]:
     """What `callback` does with a function: a generator streams, anything else is `plain`'s.
 
@@ -99,4 +99,7 @@ def callback(*args: Any, **kwargs: Any) -> Callable[[F], F]:
     """Dash's `@callback`. On a generator it streams: with Outputs each yield is a return value
     (Dash 4.5's streaming callbacks, sync generators too); without Outputs it is an event
     callback."""
-    return streaming_decorator(PENDING_STREAMS, args, kwargs, lambda func: dash.callback(*args, **kwargs)(func))
+    def plain(func: F) -> F:
+        return cast(F, dash.callback(*args, **kwargs)(func))  # Dash's decorator returns `func` itself
+
+    return streaming_decorator(PENDING_STREAMS, args, kwargs, plain)

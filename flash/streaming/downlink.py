@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncGenerator, Callable
 
 from .runs import StreamRun
 from .sse import HEARTBEAT
@@ -154,7 +154,7 @@ class Downlink:
             _wake(waiter)
 
     # --- the response -------------------------------------------------------------------
-    async def listen(self, opening: Callable[[], bytes], heartbeat: float, listener: Listener) -> AsyncIterator[bytes]:
+    async def listen(self, opening: Callable[[], bytes], heartbeat: float, listener: Listener) -> AsyncGenerator[bytes, None]:
         """Yield `opening()` (hello + replay), then live messages, until the response is cut.
         The replay is read the moment the listener attaches: from then on runs push to it."""
         self._attach(listener)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 import orjson
 from quart import Response, request
 
-from ..server.body import check_dependency_list, parse_json_body
+from ..server.body import check_dependency_list, parse_json_body, read_request_body
 from ..server.context import CallbackAnswer
 from ..server.errors import RequestError
 from ..server.guard import check_request_headers
@@ -159,7 +159,7 @@ async def close_runs(app: "Flash", data: bytes) -> CallbackAnswer:
     closed = 0
     unknown = []  # not here: on another worker (without shared storage), or long gone
     for handle, run_id in zip(handles, run_ids):
-        run = downlink.runs.get(run_id)  # type: ignore[arg-type]
+        run = downlink.runs.get(run_id)
         if run is None:
             unknown.append(handle)
         elif not run.finished:
@@ -248,12 +248,12 @@ async def open_downlink(app: "Flash", data: bytes) -> tuple[Downlink, Callable[[
                     run.close()
                     parts.append(encode_run_event("gone", run.run_id, 0, {}))
         for run_id, last in wanted:
-            run = opened.runs.get(run_id) if resumed else None
-            if run is not None and run.can_resume(last):
-                parts.extend(run.replay_after(last))
+            known = opened.runs.get(run_id) if resumed else None
+            if known is not None and known.can_resume(last):
+                parts.extend(known.replay_after(last))
             else:
-                if run is not None:
-                    run.close()  # too far behind to replay: the page starts it over
+                if known is not None:
+                    known.close()  # too far behind to replay: the page starts it over
                 parts.append(encode_run_event("gone", run_id, last, {}))
         return b"".join(parts)
 
@@ -313,18 +313,18 @@ def _sse_response(app: "Flash", downlink: Downlink, opening: Callable[[], bytes]
 def make_stream_views(app: "Flash") -> tuple[Any, Any, Any]:
     async def downlink_view() -> Response:
         check_request_headers(app.limits, request.headers)  # in the view: a hook ends the direct path
-        downlink, opening = await open_downlink(app, await request.get_data(cache=False))
+        downlink, opening = await open_downlink(app, await read_request_body())
         return _sse_response(app, downlink, opening)
 
     async def start_view(stream_id: str) -> Response:
         check_request_headers(app.limits, request.headers)
-        started = await start_run(app, stream_id, await request.get_data(cache=False))
+        started = await start_run(app, stream_id, await read_request_body())
         if not started.private:
             return started.answer().to_response()
         return _sse_response(app, started.downlink, started.opening)
 
     async def close_view() -> Response:
         check_request_headers(app.limits, request.headers)
-        return (await close_runs(app, await request.get_data(cache=False))).to_response()
+        return (await close_runs(app, await read_request_body())).to_response()
 
     return downlink_view, start_view, close_view

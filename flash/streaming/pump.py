@@ -5,7 +5,7 @@ import asyncio
 import inspect
 import logging
 import traceback
-from typing import TYPE_CHECKING, Any, AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any, AsyncIterator, Generator
 
 from dash._callback_context import context_value
 
@@ -25,9 +25,9 @@ logger = logging.getLogger("flash.streaming")
 _EXHAUSTED = object()
 
 
-async def _iterate_sync(app: "Flash", gen: Iterator[Any]) -> AsyncIterator[Any]:
+async def _iterate_sync(app: "Flash", gen: Generator[Any, None, None]) -> AsyncIterator[Any]:
     """Step a sync generator in the thread pool, one `next()` per item."""
-    pending: asyncio.Future | None = None
+    pending: asyncio.Future[Any] | None = None
     try:
         while True:
             pending = asyncio.ensure_future(run_in_thread(app.backend.executor, next, gen, _EXHAUSTED))
@@ -98,7 +98,8 @@ async def pump(app: "Flash", spec: EventCallbackSpec, run: StreamRun, cb_ctx: An
             if updates:
                 await run.publish(message("props", updates))
             # An idle stream keeps only the encoded message (for replay), not the values behind it.
-            item = updates = None
+            item = None
+            updates = []
         if cb_ctx.updated_props:
             await run.publish(message("props", _side_updates(cb_ctx)))
         await run.publish_final(message("done", {}))

@@ -29,7 +29,7 @@ class StreamRun:
         self.downlink = downlink
         self.seq = 0
         self.finished = False
-        self.task: asyncio.Task | None = None
+        self.task: asyncio.Task[None] | None = None
         self.bus = bus
         self.last_write: asyncio.Future[None] | None = None  # bus: the newest write to Redis
         self.acked = 0  # bus: the last message the page's holder confirmed forwarding

@@ -5,8 +5,9 @@ import logging
 import os
 import re
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Iterator, TypeVar
 
 from dash.testing.composite import DashComposite
 from dash.testing.consts import SELENIUM_GRID_DEFAULT
@@ -46,12 +47,21 @@ def chromedriver_path() -> str | None:
     return path if os.path.exists(path) else shutil.which("chromedriver")
 
 
-def use_system_chromedriver() -> None:
-    """Put Debian's chromedriver first on PATH: selenium 4.2 looks there and never downloads."""
+@contextmanager
+def system_chromedriver() -> Iterator[None]:
+    """Debian's chromedriver first on PATH while a Flash fixture starts its browser (selenium 4.2
+    looks there, never downloads); PATH is restored after, so nothing else sees the change."""
     driver = chromedriver_path()
+    saved = os.environ.get("PATH")
     if driver and shutil.which("chromedriver") != driver:
-        folder = os.path.dirname(driver)
-        os.environ["PATH"] = folder + os.pathsep + os.environ.get("PATH", "")
+        os.environ["PATH"] = os.path.dirname(driver) + os.pathsep + (saved or "")
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("PATH", None)
+        else:
+            os.environ["PATH"] = saved
 
 
 def force_headless() -> bool:
@@ -73,8 +83,23 @@ def chrome_options() -> ChromeOptions:
     return options
 
 
+def browser_options(config: Any) -> list[Any]:
+    """Options for a Flash fixture's browser: the project's `pytest_setup_options` hooks (Dash's
+    hook, as its own fixtures use them) if any answer, else Debian Chromium's (`chrome_options`).
+    Flash implements no such hook itself, so Dash's fixtures keep their own defaults."""
+    hook = getattr(config.hook, "pytest_setup_options", None)  # declared by dash[testing]
+    answers = [option for option in (hook() if hook is not None else []) if option is not None]
+    if answers:
+        return answers
+    if str(config.getoption("webdriver", "Chrome")).lower() != "chrome":
+        return []
+    return [chrome_options()]
+
+
 def browser_kwargs(config: Any, download_path: Path) -> dict[str, Any]:
-    """Keyword arguments for `dash.testing.browser.Browser`, from Dash's CLI options if loaded."""
+    """Keyword arguments for `dash.testing.browser.Browser`, from Dash's CLI options if loaded.
+    No display (or CI set) means headless here, for this browser only: Dash's `--headless`
+    option itself is left as given."""
 
     def opt(name: str, default: Any) -> Any:
         return config.getoption(name, default)
@@ -84,7 +109,7 @@ def browser_kwargs(config: Any, download_path: Path) -> dict[str, Any]:
         "remote": opt("remote", False),
         "remote_url": opt("remote_url", SELENIUM_GRID_DEFAULT),
         "headless": bool(opt("headless", False)) or force_headless(),
-        "options": config.hook.pytest_setup_options(),
+        "options": browser_options(config),
         "download_path": str(download_path),
         "percy_assets_root": opt("percy_assets", "tests/assets"),
         "percy_finalize": opt("nopercyfinalize", True),
@@ -112,7 +137,8 @@ class FlashComposite(DashComposite):
 
     def url_for(self, path: str = "/") -> str:
         """Absolute URL of `path` on the running app (for `requests`/`httpx` checks)."""
-        return self.server.url_for(path)
+        url: str = self.server.url_for(path)
+        return url
 
     def wait_for(
         self, predicate: Callable[[], T], timeout: float | None = None, msg: str = ""

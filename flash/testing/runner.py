@@ -42,7 +42,7 @@ class FlashRunner(BaseDashRunner):
         self.proc: Any = None
 
     # pylint: disable=arguments-differ
-    def start(  # type: ignore[override]
+    def start(
         self,
         app: Any,
         start_timeout: float = DEFAULT_START_TIMEOUT,
@@ -75,8 +75,9 @@ class FlashRunner(BaseDashRunner):
             self.stop()
             raise
         self.started = True
-        logger.info("%s serving on %s", type(self).__name__, self.url)
-        return self.url
+        url: str = self.url
+        logger.info("%s serving on %s", type(self).__name__, url)
+        return url
 
     def url_for(self, path: str = "/") -> str:
         """Absolute URL of `path` on the running app, for HTTP-level checks."""

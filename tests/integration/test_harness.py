@@ -1,4 +1,4 @@
-"""The test harness itself: runners, Chromium setup and the fixture override of Dash's plugin."""
+"""The test harness itself: runners, Chromium setup, and Flash's fixtures beside Dash's."""
 from __future__ import annotations
 
 import json
@@ -20,6 +20,7 @@ from flash.testing import (
     FlashThreadedRunner,
     wait_for,
 )
+from flash.testing.browser import browser_options
 
 
 def make_counter_app() -> Flash:
@@ -41,26 +42,26 @@ def make_counter_app() -> Flash:
 
 
 @pytest.mark.browser
-def test_dash_duo_mp_renders_and_runs_callbacks(dash_duo_mp: FlashComposite) -> None:
-    assert isinstance(dash_duo_mp, FlashComposite)
-    assert type(dash_duo_mp.server) is FlashRunner  # noqa: E721 - exactly the process runner
+def test_flash_duo_mp_renders_and_runs_callbacks(flash_duo_mp: FlashComposite) -> None:
+    assert isinstance(flash_duo_mp, FlashComposite)
+    assert type(flash_duo_mp.server) is FlashRunner  # noqa: E721 - exactly the process runner
 
-    dash_duo_mp.start_server(make_counter_app())
+    flash_duo_mp.start_server(make_counter_app())
 
-    dash_duo_mp.wait_for_text_to_equal("#out", "not clicked")
-    dash_duo_mp.find_element("#btn").click()
-    dash_duo_mp.wait_for_text_to_equal("#out", "clicked 1")
-    dash_duo_mp.multiple_click("#btn", 2)
-    dash_duo_mp.wait_for_text_to_equal("#out", "clicked 3")
-    assert dash_duo_mp.server.proc.pid != os.getpid()
-    assert dash_duo_mp.server_url.startswith("http://127.0.0.1:")
-    assert dash_duo_mp.get_logs() == []
+    flash_duo_mp.wait_for_text_to_equal("#out", "not clicked")
+    flash_duo_mp.find_element("#btn").click()
+    flash_duo_mp.wait_for_text_to_equal("#out", "clicked 1")
+    flash_duo_mp.multiple_click("#btn", 2)
+    flash_duo_mp.wait_for_text_to_equal("#out", "clicked 3")
+    assert flash_duo_mp.server.proc.pid != os.getpid()
+    assert flash_duo_mp.server_url.startswith("http://127.0.0.1:")
+    assert flash_duo_mp.get_logs() == []
 
 
 @pytest.mark.browser
-def test_dash_duo_serves_in_process(dash_duo: FlashComposite) -> None:
-    """The threaded `dash_duo` lets callbacks mutate test-local state, like Dash's."""
-    assert isinstance(dash_duo.server, FlashThreadedRunner)
+def test_flash_duo_serves_in_process(flash_duo: FlashComposite) -> None:
+    """The threaded `flash_duo` lets callbacks mutate test-local state, like Dash's `dash_duo`."""
+    assert isinstance(flash_duo.server, FlashThreadedRunner)
     seen: list[int] = []
     app = Flash(__name__)
     app.layout = html.Div([html.Button("go", id="btn"), html.Div(id="out")])
@@ -70,15 +71,15 @@ def test_dash_duo_serves_in_process(dash_duo: FlashComposite) -> None:
         seen.append(n_clicks)
         return f"seen {len(seen)}"
 
-    dash_duo.start_server(app)
-    dash_duo.find_element("#btn").click()
-    dash_duo.wait_for_text_to_equal("#out", "seen 1")
+    flash_duo.start_server(app)
+    flash_duo.find_element("#btn").click()
+    flash_duo.wait_for_text_to_equal("#out", "seen 1")
     assert seen == [1]
-    assert dash_duo.get_logs() == []
+    assert flash_duo.get_logs() == []
 
 
 @pytest.mark.browser
-def test_uvicorn_and_dev_tools_error_ui(dash_duo_mp: FlashComposite) -> None:
+def test_uvicorn_and_dev_tools_error_ui(flash_duo_mp: FlashComposite) -> None:
     """`server="uvicorn"` works and `debug=True` turns on the dev tools error popup."""
     app = Flash(__name__)
     app.layout = html.Div([html.Button("boom", id="btn"), html.Div(id="out")])
@@ -87,11 +88,11 @@ def test_uvicorn_and_dev_tools_error_ui(dash_duo_mp: FlashComposite) -> None:
     async def explode(n_clicks: int) -> str:
         raise RuntimeError("kaboom")
 
-    dash_duo_mp.start_server(app, server="uvicorn", debug=True, use_reloader=False)
-    assert dash_duo_mp.server.server_kind == "uvicorn"
-    dash_duo_mp.wait_for_element(".dash-debug-menu__outer")
-    dash_duo_mp.find_element("#btn").click()
-    dash_duo_mp.wait_for_text_to_equal(dash_duo_mp.devtools_error_count_locator, "1")
+    flash_duo_mp.start_server(app, server="uvicorn", debug=True, use_reloader=False)
+    assert flash_duo_mp.server.server_kind == "uvicorn"
+    flash_duo_mp.wait_for_element(".dash-debug-menu__outer")
+    flash_duo_mp.find_element("#btn").click()
+    flash_duo_mp.wait_for_text_to_equal(flash_duo_mp.devtools_error_count_locator, "1")
 
 
 def test_flash_server_http_level(flash_server: FlashRunner) -> None:
@@ -129,27 +130,28 @@ def test_unknown_start_option_is_rejected() -> None:
         runner(make_counter_app(), dev_tools_nope=True)
 
 
-def test_setup_options_use_debian_chromium(request: pytest.FixtureRequest) -> None:
-    options = request.config.hook.pytest_setup_options()
-    assert options, "no pytest_setup_options result"
-    first = options[0]
+def test_flash_browser_options_use_debian_chromium(request: pytest.FixtureRequest) -> None:
+    first = browser_options(request.config)[0]
     assert first.binary_location == "/usr/bin/chromium"
     for flag in CHROMIUM_FLAGS:
         assert flag in first.arguments
-    assert request.config.getoption("headless", True) or os.environ.get("DISPLAY")
 
 
 CHECK_FIXTURES = """
+from dash.testing.application_runners import ThreadedRunner
 from flash.testing import FlashThreadedRunner, FlashRunner
 
-def test_winner(request, dash_thread_server, dash_multi_process_server):
+def test_winner(request, dash_thread_server, flash_thread_server, flash_server):
     fm = request._fixturemanager
     for name in ("dash_duo", "dash_duo_mp", "dash_thread_server", "dash_multi_process_server"):
         defs = fm.getfixturedefs(name, request.node)
-        assert len(defs) >= 2, (name, defs)  # Dash's definition is there too ...
-        assert defs[-1].func.__module__ == "flash.testing.plugin", (name, defs)  # ... ours wins
-    assert isinstance(dash_thread_server, FlashThreadedRunner)
-    assert type(dash_multi_process_server) is FlashRunner
+        assert [d.func.__module__ for d in defs] == ["dash.testing.plugin"], (name, defs)
+    for name in ("flash_duo", "flash_duo_mp", "flash_thread_server", "flash_server"):
+        defs = fm.getfixturedefs(name, request.node)
+        assert [d.func.__module__ for d in defs] == ["flash_pytest"], (name, defs)
+    assert type(dash_thread_server) is ThreadedRunner
+    assert isinstance(flash_thread_server, FlashThreadedRunner)
+    assert type(flash_server) is FlashRunner
 """
 
 
@@ -157,14 +159,15 @@ def test_winner(request, dash_thread_server, dash_multi_process_server):
     "plugin_args",
     [
         [],  # normal entry-point autoloading
-        ["-p", "dash.testing.plugin", "-p", "flash.testing.plugin"],
-        ["-p", "flash.testing.plugin", "-p", "dash.testing.plugin"],
+        ["-p", "dash.testing.plugin", "-p", "flash_pytest"],
+        ["-p", "flash_pytest", "-p", "dash.testing.plugin"],
     ],
     ids=["autoload", "dash-first", "flash-first"],
 )
-def test_our_fixtures_override_dash_in_any_load_order(
+def test_dash_fixtures_stay_dashs_in_any_load_order(
     tmp_path: Path, plugin_args: list[str]
 ) -> None:
+    """Flash's plugin adds `flash_*` fixtures and leaves every one of Dash's names to Dash."""
     (tmp_path / "test_check.py").write_text(textwrap.dedent(CHECK_FIXTURES))
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
     env = dict(os.environ)
@@ -186,11 +189,11 @@ def test_our_fixtures_override_dash_in_any_load_order(
 FAILING_BROWSER_TEST = """
 from flash import Flash, html
 
-def test_broken_page(dash_duo_mp):
+def test_broken_page(flash_duo_mp):
     app = Flash(__name__)
     app.layout = html.Div("hello", id="x")
-    dash_duo_mp.start_server(app)
-    dash_duo_mp.wait_for_text_to_equal("#x", "never", timeout=0.5)
+    flash_duo_mp.start_server(app)
+    flash_duo_mp.wait_for_text_to_equal("#x", "never", timeout=0.5)
 """
 
 

@@ -346,3 +346,24 @@ def test_both_paths_give_the_same_answer_and_headers():
     assert through_quart == direct
     assert [k.lower() for k, _ in direct[2]] == ["content-length", "content-type"]
     assert ("x-extra", "1") in [(k.lower(), v) for k, v in with_header[2]]
+
+
+def test_an_error_handler_may_answer_with_a_werkzeug_response_on_the_direct_path():
+    from werkzeug.wrappers import Response as WerkzeugResponse
+
+    class Refused(Exception):
+        pass
+
+    async def handler(n):
+        raise Refused("no")
+
+    app, seen = make_app(handler)
+
+    @app.server.errorhandler(Refused)
+    async def refused(err):
+        return WerkzeugResponse(b'{"refused": "werkzeug"}', status=409, content_type="application/json")
+
+    response, data = run(twice(app))
+    assert seen == ["RequestContext", "DeferredRequestContext"]
+    assert (response.status_code, data) == (409, {"refused": "werkzeug"})
+    assert response.headers["Content-Type"] == "application/json"

@@ -1,0 +1,96 @@
+"""pytest plugin of dash-flash (entry point `flash_testing`): fixtures for Flash apps.
+
+* ``flash_duo_mp`` - Dash's browser helpers (``DashComposite``) on an app served by hypercorn
+  (or ``server="uvicorn"``) in a forked child process that inherits the test's app.
+* ``flash_duo`` - the same, with the app served from a thread of the test process, so
+  callbacks can touch test-local state (like Dash's threaded ``dash_duo``).
+* ``flash_thread_server`` - the runner behind ``flash_duo``.
+* ``flash_server`` - a process runner without a browser, for HTTP-level tests:
+  ``url = flash_server(app)``; ``flash_server.url_for("/_dash-layout")``.
+
+Why a top-level module and not `flash.testing.plugin`: pytest loads every installed plugin in
+every session, and importing anything under `flash` imports Flash itself, which adds Flash's
+browser client to every Dash app of the process. This module imports neither Flash nor Dash's
+testing extras until a test uses one of its fixtures, and defines none of Dash's fixture names
+(``dash_duo``, ``dash_thread_server``, ...), so installing Flash never changes how other tests
+run. Dash's own ``dash_duo`` serves Flash apps too (``app.run`` honours its shutdown).
+"""
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Generator, Iterator
+
+import pytest
+
+if TYPE_CHECKING:
+    from flash.testing.browser import FlashComposite
+    from flash.testing.runner import FlashRunner, FlashThreadedRunner
+
+INSTALL_HINT = "pip install 'dash-flash[test]' (or 'dash[testing]')"
+# Browsers opened for a test, also via `request.getfixturevalue` (absent from `item.funcargs`).
+BROWSERS_KEY = pytest.StashKey[list["FlashComposite"]]()
+
+
+def _fixtures() -> ModuleType:
+    """`flash.testing.fixtures`, or a test error naming the missing testing dependency."""
+    try:
+        return importlib.import_module("flash.testing.fixtures")
+    except ImportError as error:
+        missing = error.name or ""
+        if missing == "flash" or missing.startswith("flash."):
+            raise
+        pytest.fail(
+            f"Flash's test fixtures need Dash's testing extras ({error}): {INSTALL_HINT}",
+            pytrace=False,
+        )
+
+
+def _browser(request: pytest.FixtureRequest, runner: object, tmp_path: Path) -> "FlashComposite":
+    browser: FlashComposite = _fixtures().open_browser(request.config, runner, tmp_path)
+    request.node.stash.setdefault(BROWSERS_KEY, []).append(browser)
+    return browser
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Screenshot every Flash browser of a failed test into `test-artifacts/`."""
+    report = yield
+    if report.when == "call" and report.failed:
+        browsers = item.stash[BROWSERS_KEY] if BROWSERS_KEY in item.stash else []
+        for browser in dict.fromkeys(browsers):
+            browser.take_snapshot(item.name)
+    return report
+
+
+@pytest.fixture
+def flash_thread_server() -> Iterator["FlashThreadedRunner"]:
+    """Serve an app from a thread of the test process (hypercorn/uvicorn)."""
+    with _fixtures().FlashThreadedRunner() as runner:
+        yield runner
+
+
+@pytest.fixture
+def flash_server() -> Iterator["FlashRunner"]:
+    """A process runner without a browser: `url = flash_server(app)`."""
+    with _fixtures().FlashRunner() as runner:
+        yield runner
+
+
+@pytest.fixture
+def flash_duo(
+    request: pytest.FixtureRequest, flash_thread_server: "FlashThreadedRunner", tmp_path: Path
+) -> Iterator["FlashComposite"]:
+    """Browser + app served in-process; Dash's `dash_duo` API."""
+    with _browser(request, flash_thread_server, tmp_path) as duo:
+        yield duo
+
+
+@pytest.fixture
+def flash_duo_mp(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator["FlashComposite"]:
+    """Browser + app served in its own process; Dash's `dash_duo_mp` API."""
+    with _fixtures().FlashRunner() as runner, _browser(request, runner, tmp_path) as duo:
+        yield duo
