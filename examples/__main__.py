@@ -25,6 +25,7 @@ EXAMPLES = [
     ("stock_ticker", "Endless stock ticker", "An endless extendData stream that stops when you leave the page."),
     ("token_stream", "Token stream", "LLM-style tokens appended with Patch as they arrive."),
     ("pages_app", "Multi-page app", "use_pages with async page layouts and titles."),
+    ("live_channel", "Live channel", "Two windows, one feed: a shared producer and a chat over a channel."),
 ]
 
 ROOT = Path(__file__).resolve().parent.parent

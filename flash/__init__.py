@@ -50,6 +50,7 @@ from dash import (  # noqa: F401
 from . import dependencies, exceptions  # noqa: F401
 from ._version import __version__
 from .app import Flash
+from .channels import Channel, ChannelSubscription, publish, subscribe
 from .storage import (BaseSharedStorage, DiskcacheSharedStorage, LocalSharedStorage, RedisSharedStorage,
                       SharedStorageError, SharedStorageGap, Subscription)
 from .streaming import callback, event_callback, stream_props
@@ -66,6 +67,10 @@ __all__ = [
     "Dash",
     "event_callback",
     "stream_props",
+    "Channel",
+    "ChannelSubscription",
+    "publish",
+    "subscribe",
     "LocalSharedStorage",
     "DiskcacheSharedStorage",
     "RedisSharedStorage",

@@ -23,14 +23,38 @@ from tests.integration.conftest import free_port
 PYTHON = sys.executable
 APP = """
 import asyncio, os, pathlib
-from flash import Flash, Input, Output, State, event_callback, html, stream_props, callback
+from quart import request
+from flash import Channel, Flash, Input, Output, State, event_callback, html, stream_props, callback
 
 MARKS = pathlib.Path(os.environ["MARKS"])
 app = Flash(__name__, stream_resume_window=1)
 app.layout = html.Div([
     html.Button("start", id="go"), html.Button("stop", id="stop"), html.Button(id="count"), html.Div(id="rows"),
     html.Div("idle", id="out"), html.Button("ping", id="ping"), html.Div(id="pong"),
+    html.Button("watch", id="watch"), html.Button("send", id="send"), html.Div(id="news"), html.Div(id="sent"),
 ])
+news = Channel("news")
+
+
+@event_callback(Input("watch", "n_clicks"), State("rows", "children"))
+async def watch(n, _rows):
+    subscription = news.subscribe()
+    await subscription.ready()
+    yield stream_props("news", {"children": "listening"})  # publishes from now on reach this page
+    async for message in subscription:
+        yield stream_props("news", {"children": message})
+
+
+@callback(Output("sent", "children"), Input("send", "n_clicks"), prevent_initial_call=True)
+async def send(n):
+    await news.publish(f"news {n} via {os.getpid()}")
+    return n
+
+
+@app.server.route("/publish", methods=["POST"])
+async def publish_route():
+    await news.publish((await request.get_json())["message"])
+    return {"ok": True}
 
 
 @event_callback(Input("count", "n_clicks"), State("rows", "children"))
@@ -60,7 +84,7 @@ def ping(n):
 
 @app.server.route("/whoami")
 async def whoami():
-    return {"pid": os.getpid(), "ticks": ticks.stream_id, "endless": endless.stream_id}
+    return {"pid": os.getpid(), "ticks": ticks.stream_id, "endless": endless.stream_id, "watch": watch.stream_id}
 """
 
 SERVERS = [
@@ -82,7 +106,7 @@ class Cluster:
         self.info = [json.loads(w.wait_until("/whoami", lambda status, _: status == 200, msg="serving"))
                      for w in self.workers]
         self.ports = [w.port for w in self.workers]
-        self.ids = {"ticks": self.info[0]["ticks"], "endless": self.info[0]["endless"]}
+        self.ids = {name: self.info[0][name] for name in ("ticks", "endless", "watch")}
 
     def closed_by(self, index: int) -> str | None:
         mark = self.marks / f"closed-{self.info[index]['pid']}"
@@ -206,6 +230,26 @@ def test_redis_restarted_mid_stream_the_page_resumes_into_a_known_state(cluster)
     assert "Traceback" not in cluster.outputs()
 
 
+def test_a_channel_publish_on_one_worker_reaches_pages_on_both(cluster):
+    a, b = cluster.ports
+    pages = [RawDownlink(port) for port in (a, b)]
+    handles = [page.start(port, cluster.ids["watch"], trigger="watch") for page, port in zip(pages, (a, b))]
+
+    def news(page: RawDownlink, handle: str) -> list[Any]:
+        return [props["children"] for event, _, data in page.messages(handle) if event == "props"
+                for cid, props in data if cid == "news"]
+
+    for page, handle in zip(pages, handles):
+        page.until(handle, lambda _, page=page, handle=handle: "listening" in news(page, handle))
+    for i in range(3):
+        assert post(a if i % 2 else b, "/publish", {"message": f"final {i}"})[0] == 200
+    for page, handle in zip(pages, handles):
+        page.until(handle, lambda _, page=page, handle=handle: "final 2" in news(page, handle))
+        finals = [m for m in news(page, handle) if m.startswith("final")]
+        assert finals == ["final 0", "final 1", "final 2"], "every publish, once, in order"
+        page.drop()
+
+
 def test_chromium_behind_haproxy_streams_cancels_and_resets_across_workers(dash_duo_mp, cluster, tmp_path):
     proxy = Haproxy(free_port(), cluster.ports, tmp_path)
     try:
@@ -222,6 +266,23 @@ def test_chromium_behind_haproxy_streams_cancels_and_resets_across_workers(dash_
         duo.wait_for_text_to_equal("#out", "reset", timeout=10)
         wait_for(lambda: cluster.closed_by(0) or cluster.closed_by(1), timeout=10,
                  msg="the worker running it closed the generator")
+
+        # Two windows, one live channel: each watches, a publish from one shows in both.
+        first = duo.driver.current_window_handle
+        duo.find_element("#watch").click()
+        duo.driver.switch_to.new_window("window")
+        duo.driver.get(proxy.url)
+        duo.wait_for_text_to_equal("#out", "idle")
+        duo.find_element("#watch").click()
+        windows = [first, duo.driver.current_window_handle]
+        for window in windows:
+            duo.driver.switch_to.window(window)
+            duo.wait_for_text_to_equal("#news", "listening", timeout=20)
+        duo.find_element("#send").click()  # in the second window
+        for window in windows:
+            duo.driver.switch_to.window(window)
+            duo.wait_for(lambda: duo.find_element("#news").text.startswith("news 1 via "), timeout=20,
+                         msg="the publish shows in both windows")
     finally:
         proxy.stop()
 

@@ -150,3 +150,30 @@ def test_token_stream_example(dash_duo_mp):
     assert running(dash_duo_mp) == []
     assert expected.startswith(dash_duo_mp.find_element("#answer").text)
     assert dash_duo_mp.get_logs() == []
+
+
+def test_live_channel_example_two_windows_one_feed(dash_duo_mp):
+    example = load_example("live_channel")
+    duo = dash_duo_mp
+    duo.start_server(example.app)
+    first = duo.driver.current_window_handle
+    duo.driver.switch_to.new_window("window")
+    duo.driver.get(duo.server_url)
+    windows = [first, duo.driver.current_window_handle]
+
+    def visitors_line() -> str:
+        text = duo.find_element("#visitors").text
+        assert re.fullmatch(r"\d+ visitors online \(\d\d:\d\d:\d\d\)", text), text
+        return text
+
+    for window in windows:
+        duo.driver.switch_to.window(window)
+        duo.wait_for(visitors_line, timeout=20, msg="the shared visitor count shows")
+        duo.wait_for_text_to_equal("#chat-status", "live", timeout=20)
+    duo.driver.switch_to.window(first)
+    box = duo.find_element("#message")
+    box.send_keys("hello both")
+    duo.find_element("#send").click()
+    for window in windows:
+        duo.driver.switch_to.window(window)
+        duo.wait_for_text_to_equal("#chat-log li", "guest: hello both", timeout=20)
