@@ -28,6 +28,7 @@ from .storage import config as storage_config
 from .storage import context as storage_context
 from .streaming.decorators import _decorator, streaming_decorator
 from .streaming.bus import StreamBus
+from .streaming import jobs as stream_jobs
 from .streaming.direct import install_stream_routes
 from .streaming.downlink import DownlinkRegistry
 from .streaming.endpoint import make_stream_views
@@ -159,6 +160,7 @@ class Flash(dash.Dash):
             self.stream_runs.bus = StreamBus(self._shared_storage_backend, self.stream_runs)
         storage_context.install()  # ctx.shared_storage (Dash 4.5), once a Flash app exists
         super().__init__(name=name, server=server, backend=FlashServer, **kwargs)
+        stream_jobs.register(self)  # background=True event callbacks on the CeleryManager's workers
         self._configure_server(self.server)
         if user_server is not None:
             self.init_app(user_server)
@@ -208,7 +210,7 @@ class Flash(dash.Dash):
     def event_callback(self, *dependencies: Any, **options: Any) -> Any:
         """`flash.event_callback` bound to this app (see there)."""
         unknown = set(options) - {"cancel", "reset_props", "on_error", "prevent_initial_call",
-                                  "restart_on_worker_loss"}
+                                  "restart_on_worker_loss", "background"}
         if unknown:
             raise TypeError(f"event_callback() got unexpected arguments: {', '.join(sorted(unknown))}")
         return _decorator(
@@ -219,6 +221,7 @@ class Flash(dash.Dash):
             options.pop("on_error", None),
             options.pop("prevent_initial_call", True),
             options.pop("restart_on_worker_loss", False),
+            options.pop("background", False),
         )
 
     def _take_streams(self) -> None:

@@ -62,10 +62,11 @@ def downlink_topic(downlink_id: str) -> str:
 class StreamBus:
     """One per app and process; its tasks start on first use, on the serving loop."""
 
-    def __init__(self, storage: "RedisSharedStorage", registry: "DownlinkRegistry") -> None:
+    def __init__(self, storage: "RedisSharedStorage", registry: "DownlinkRegistry",
+                 worker_id: str | None = None) -> None:
         self.storage = storage
         self.registry = registry
-        self.worker_id = secrets.token_hex(6)
+        self.worker_id = worker_id or secrets.token_hex(6)
         self.followers: dict[str, "DownlinkFollower"] = {}  # downlink id -> follower (attached here)
         self._tasks: list[asyncio.Task[None]] = []
         self._writes: set[asyncio.Future[None]] = set()
@@ -80,6 +81,9 @@ class StreamBus:
 
     def ack_key(self, run_id: str) -> str:
         return self.storage.key(f"bus:ack:{run_id}")
+
+    def closed_key(self, run_id: str) -> str:
+        return self.storage.key(f"bus:closed:{run_id}")
 
     @property
     def presence_ms(self) -> int:
@@ -119,10 +123,11 @@ class StreamBus:
             await asyncio.gather(*list(self._writes), return_exceptions=True)
 
     # --- runner side ---------------------------------------------------------------------
-    async def announce_start(self, run: "StreamRun", restart: bool) -> None:
+    async def announce_start(self, run: "StreamRun", restart: bool, worker: str | None = None) -> None:
+        """`worker`: whose lease tells the page's holder the run is alive (a job's, jobs.py)."""
         await self.ensure_started()
         await self._publish_downlink(run.downlink.downlink_id,
-                                     {"start": run.run_id, "worker": self.worker_id, "restart": restart})
+                                     {"start": run.run_id, "worker": worker or self.worker_id, "restart": restart})
 
     async def _publish_downlink(self, downlink_id: str, message: dict[str, Any]) -> None:
         topic = downlink_topic(downlink_id)
@@ -216,9 +221,17 @@ class StreamBus:
 
     # --- control -------------------------------------------------------------------------
     async def broadcast_close(self, run_ids: Iterable[str]) -> None:
+        """Every worker closes these runs if it runs them; a job not started yet finds the mark."""
         ids = list(run_ids)
         if ids:
+            async with self.client().pipeline(transaction=False) as pipe:
+                for run_id in ids:
+                    pipe.set(self.closed_key(run_id), 1, px=LIVE_TTL_MS)
+                await pipe.execute()
             await self.storage.apublish(CONTROL_TOPIC, {"close": ids})
+
+    async def was_closed(self, run_id: str) -> bool:
+        return bool(await self.client().exists(self.closed_key(run_id)))
 
     def close_local(self, run_ids: Iterable[str]) -> int:
         closed = 0

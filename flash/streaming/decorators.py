@@ -13,10 +13,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _decorator(registry: list[EventCallbackSpec], deps: tuple[Any, ...], cancel: Any, reset_props: Any,
-               on_error: Any, prevent_initial_call: bool, restart_on_worker_loss: bool = False) -> Callable[[F], F]:
+               on_error: Any, prevent_initial_call: bool, restart_on_worker_loss: bool = False,
+               background: bool = False) -> Callable[[F], F]:
     def decorate(func: F) -> F:
         spec = build_spec(func, deps, cancel, reset_props, on_error, prevent_initial_call)
         spec.restart_on_worker_loss = bool(restart_on_worker_loss)
+        spec.background = bool(background)
         registry.append(spec)
         func.stream_id = spec.stream_id  # type: ignore[attr-defined]
         return func
@@ -31,6 +33,7 @@ def event_callback(
     on_error: Callable[[Exception], Any] | None = None,
     prevent_initial_call: bool = True,
     restart_on_worker_loss: bool = False,
+    background: bool = False,
 ) -> Callable[[F], F]:
     """Stream prop updates to the browser from an (async) generator.
 
@@ -38,10 +41,11 @@ def event_callback(
     closes when a ``cancel`` condition stops holding (then ``reset_props`` is applied), when the
     same event callback starts again, or when the page goes away. With Redis shared storage, a
     run whose worker dies ends in ``reset_props`` with an error, or starts over on the page when
-    ``restart_on_worker_loss=True``.
+    ``restart_on_worker_loss=True``. ``background=True`` runs the generator as a job on the
+    app's ``CeleryManager`` worker (with Redis shared storage; see ``flash.streaming.jobs``).
     """
     return _decorator(PENDING_STREAMS, dependencies, cancel, reset_props, on_error, prevent_initial_call,
-                      restart_on_worker_loss)
+                      restart_on_worker_loss, background)
 
 
 def _has_output(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
@@ -85,12 +89,12 @@ def streaming_decorator(registry: list[EventCallbackSpec], args: tuple[Any, ...]
             registry.append(spec)
             func.stream_id = spec.stream_id  # type: ignore[attr-defined]
             return func
-        options = {k: kwargs[k] for k in ("cancel", "reset_props", "on_error", "restart_on_worker_loss")
+        options = {k: kwargs[k] for k in ("cancel", "reset_props", "on_error", "restart_on_worker_loss", "background")
                    if k in kwargs}
         deps = args + _as_tuple(kwargs.get("inputs")) + _as_tuple(kwargs.get("state"))
         return _decorator(registry, deps, options.get("cancel"), options.get("reset_props"),
                           options.get("on_error"), kwargs.get("prevent_initial_call", True),
-                          bool(options.get("restart_on_worker_loss")))(func)
+                          bool(options.get("restart_on_worker_loss")), bool(options.get("background")))(func)
 
     return decorate
 

@@ -25,6 +25,7 @@ from ..server.guard import check_request_headers
 from .downlink import Downlink, Listener
 from .pump import pump
 from .runs import StreamRun
+from . import jobs
 from .sse import encode_event, encode_run_event
 
 if TYPE_CHECKING:
@@ -135,6 +136,12 @@ async def start_run(app: "Flash", stream_id: str, data: bytes) -> Started:
     run_id, handle = app.stream_signer.new_run(downlink.downlink_id)
     run = StreamRun(run_id, handle, stream_id, downlink, app.stream_replay_size, app.limits.stream_replay_bytes,
                     bus=bus)
+    if bus is not None and jobs.runs_as_job(app, spec):
+        try:
+            await jobs.enqueue(app, bus, run, body)
+        except Exception as exc:  # pylint: disable=broad-exception-caught  # Redis or the broker down
+            raise _bus_unreachable(exc) from exc
+        return Started(handle, downlink, private)
     if bus is not None:
         try:
             await bus.announce_start(run, spec.restart_on_worker_loss)

@@ -30,6 +30,7 @@ class EventCallbackSpec:
     multi_output: bool = False
     # With the stream bus: when the worker running it dies, start it over instead of failing.
     restart_on_worker_loss: bool = False
+    background: bool = False  # run on the app's CeleryManager worker (jobs.py)
 
     @property
     def is_async(self) -> bool:

@@ -166,3 +166,19 @@ class RawDownlink:
 def props_values(messages: list[tuple[str, int, Any]]) -> list[Any]:
     return [props["children"] for event, _, data in messages if event == "props"
             for cid, props in data if cid == "out"]
+
+
+def start_celery_worker(module: str, cwd: Path, env: dict[str, str], log: Path) -> "subprocess.Popen[bytes]":
+    """A real Celery worker (prefork, one child) on `module:celery_app`, ready to take jobs."""
+    import os
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", f"{module}:celery_app", "worker", "--pool=prefork",
+         "--concurrency=1", "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        cwd=cwd, env={**os.environ, **env, "PYTHONPATH": f"{cwd}{os.pathsep}{repo}"},
+        stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+    wait_for(lambda: proc.poll() is not None or b"ready." in log.read_bytes(), timeout=60, msg="Celery worker ready")
+    assert proc.poll() is None, log.read_text()
+    return proc
