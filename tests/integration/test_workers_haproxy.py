@@ -21,7 +21,7 @@ from flash.testing import wait_for
 from flash.testing.runner import FlashRunner
 from tests.integration.conftest import free_port
 from tests.streaming.probe import Probe
-from tests.streaming.test_browser_multiplex import many_streams_app
+from tests.streaming.stream_apps import many_streams_app
 
 pytestmark = pytest.mark.browser
 STREAMS = 8

@@ -11,47 +11,13 @@ import time
 
 import pytest
 
-from flash import ALL, Flash, Input, Output, event_callback, html, stream_props
+from flash import ALL, Flash, Input, event_callback, html, stream_props
 from tests.streaming.probe import Probe, running
+from tests.streaming.stream_apps import PATHS, many_streams_app
 
 pytestmark = pytest.mark.browser
 
 SERVERS = ["hypercorn", "uvicorn"]
-
-
-def many_streams_app(count: int, **options) -> tuple[Flash, Probe]:
-    """One button starting `count` endless streams (each index its own event callback, declared
-    on this app so that several apps can be built in one process), plus an ordinary callback."""
-    app = Flash(__name__, **{"stream_resume_window": 60, **options})
-    app.layout = html.Div(
-        [html.Button("all", id="all"), html.Button("ping", id="ping"), html.Div(id="pong")]
-        + [html.Div(id=f"out-{i}") for i in range(count)]
-    )
-    probe = Probe(app)
-
-    def make(i: int) -> None:
-        async def tick(n_clicks):
-            probe.count("started")
-            try:
-                n = 0
-                while True:
-                    n += 1
-                    yield stream_props(f"out-{i}", {"children": f"{i}:{n}"})
-                    await asyncio.sleep(0.1)
-            finally:
-                probe.count("closed")
-
-        tick.__qualname__ = f"tick_{i}"  # a distinct stream per index
-        app.event_callback(Input("all", "n_clicks"))(tick)
-
-    for i in range(count):
-        make(i)
-
-    @app.callback(Output("pong", "children"), Input("ping", "n_clicks"), prevent_initial_call=True)
-    async def pong(n_clicks):
-        return f"pong {n_clicks}"
-
-    return app, probe
 
 
 TICKS_JS = """
@@ -171,31 +137,6 @@ def test_without_shared_worker_each_tab_has_one_downlink_for_all_its_streams(das
                      "the closed tab's runs ended")
     all_ticking(dash_duo_mp, count, above=ticks(dash_duo_mp, count))
     assert dash_duo_mp.get_logs() == []
-
-
-def _direct(app):
-    return app
-
-
-def _hooks(app):
-    @app.server.before_request
-    async def noop():
-        return None
-
-    @app.server.after_request
-    async def tag(response):
-        response.headers["X-Hooked"] = "yes"
-        return response
-
-    return app
-
-
-PATHS = {
-    "direct": (_direct, {}),
-    "hooks": (_hooks, {}),
-    "compress": (_direct, {"compress": True}),
-    "pages": (_direct, {"use_pages": True, "pages_folder": ""}),
-}
 
 
 @pytest.mark.parametrize("server", SERVERS)

@@ -17,7 +17,7 @@ from flash import Flash, Input, html, stream_props
 from flash.streaming.handles import Signer, resolve_secret
 from flash.testing.runner import FlashRunner
 from tests.streaming.probe import _OPENER, Probe
-from tests.streaming.test_stream_churn import request_bytes, start_body
+from tests.streaming.stream_apps import request_bytes, start_body
 
 SECRET = "stalled-reader-secret-0123456789abcdef"
 TOKEN = re.compile(rb'"downlink":\s*"([^"]+)"')

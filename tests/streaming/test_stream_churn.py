@@ -9,7 +9,6 @@ the server must not have written into a socket it already knew was dead.
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import socket
 import struct
@@ -20,7 +19,7 @@ from flash import Flash, Input, html, stream_props
 from flash.streaming.handles import Signer, resolve_secret
 from flash.testing.runner import FlashRunner
 from tests.streaming.probe import Probe
-from tests.streaming.test_browser_multiplex import PATHS  # direct, hooks, compress, pages
+from tests.streaming.stream_apps import PATHS, request_bytes, start_body  # direct, hooks, compress, pages
 
 CYCLES = 2000
 CONCURRENCY = 16
@@ -57,18 +56,6 @@ def churn_app(path: str) -> tuple[Flash, Probe, str]:
             probe.count("closed")
 
     return app, probe, endless.stream_id
-
-
-def request_bytes(port: int, path: str, body: dict) -> bytes:
-    raw = json.dumps(body).encode()
-    head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(raw)}\r\nAccept: text/event-stream\r\n\r\n")
-    return head.encode() + raw
-
-
-def start_body(token: str) -> dict:
-    return {"inputs": [{"id": "go", "property": "n_clicks", "value": 1}], "state": [],
-            "changedPropIds": ["go.n_clicks"], "downlink": token}
 
 
 class Cycles:
