@@ -1,7 +1,8 @@
 """`python -m benchmarks [--quick] [--only W1,W4]`: run issue 4's benchmark suite and report.
 
 Starts every contender's server on 127.0.0.1, measures, stops it; prints medians, Flash ÷ peer
-ratios and the targets; writes benchmarks/results/latest.json and latest.png.
+ratios and the targets; writes benchmarks/results/latest.json and latest.png. W9 and W10
+(issue 12: channel fan-out and cross-worker resume) start two workers and a redis-server.
 """
 from __future__ import annotations
 
@@ -55,7 +56,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="~2 minute smoke run: 1 round, smaller workloads")
-    parser.add_argument("--only", default="", help="comma-separated workloads, e.g. W1,W4 (W1-W6, W8)")
+    parser.add_argument("--only", default="", help="comma-separated workloads, e.g. W1,W4 or W9,W10 (W1-W6, W8-W10)")
     parser.add_argument("--contenders", default="", help="comma-separated contender names (default: all)")
     parser.add_argument("--rounds", type=int, default=None, help="rounds (default 3, --quick 1)")
     parser.add_argument("--seed", type=int, default=None, help="shuffle seed (default: random, printed)")

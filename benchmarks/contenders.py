@@ -36,7 +36,8 @@ class Contender:
 
     @property
     def label(self) -> str:
-        names = {"flash": "Flash", "dash_quart": "Dash 4.4 quart", "dash_flask": "Dash 4.4 flask", "raw": "raw ASGI"}
+        names = {"flash": "Flash", "flash_cluster": "Flash (bus on Redis)", "dash_quart": "Dash 4.4 quart",
+                 "dash_flask": "Dash 4.4 flask", "raw": "raw ASGI"}
         return f"{names[self.app]} / {self.server}"
 
 
@@ -76,15 +77,16 @@ def server_command(contender: Contender, port: int) -> list[str]:
 class Server:
     """A running server process for one contender; use as a context manager."""
 
-    def __init__(self, contender: Contender, log_dir: Path) -> None:
+    def __init__(self, contender: Contender, log_dir: Path, env: dict[str, str] | None = None) -> None:
         self.contender = contender
+        self.env = env or {}  # on top of os.environ: e.g. W9/W10's FLASH_SHARED_STORAGE
         self.port = free_port()
         self.log_path = log_dir / f"{contender.name.replace('/', '-')}-{self.port}.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.worker_pid = 0
 
     def __enter__(self) -> "Server":
-        env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}", "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, **self.env, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}", "PYTHONUNBUFFERED": "1"}
         log = open(self.log_path, "wb")  # pylint: disable=consider-using-with
         self.proc = subprocess.Popen(server_command(self.contender, self.port), cwd=REPO, env=env,
                                      stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

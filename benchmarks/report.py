@@ -52,9 +52,11 @@ def table_rows(medians: Medians, workloads: list[ModuleType], in_process: bool) 
     return header, rows
 
 
-def legend(workloads: list[ModuleType]) -> str:
+def legend(workloads: list[ModuleType], medians: Medians | None = None) -> str:
+    """What each column means; with `medians`, only the columns that have a value."""
     return "; ".join(f"{w.NAME} {m.key} = {m.label} ({m.unit}, {'higher' if m.higher_is_better else 'lower'} is better)"
-                     for w in workloads for m in w.METRICS)
+                     for w in workloads for m in w.METRICS
+                     if medians is None or any(v is not None for v in medians.get(w.NAME, {}).get(m.key, {}).values()))
 
 
 def ratio_rows(medians: Medians, workloads: list[ModuleType]) -> tuple[list[str], list[list[str]]]:
@@ -95,14 +97,27 @@ def figure_rows(figures: list[Figure]) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+def _cluster_table(medians: Medians, workloads: list[ModuleType], fmt: Any) -> list[str]:
+    """W9/W10: two workers of one server + one redis-server; Flash only (Dash 4.4 has neither
+    channels nor a stream bus), which the table says in a row of its own."""
+    header, rows = table_rows(medians, workloads, in_process=False)
+    if not rows or len(header) == 1:
+        return []
+    rows = [[f"{row[0]} x2 + redis"] + row[1:] for row in rows]
+    rows.append(["dash-quart/*, dash-flask/* (Dash 4.4: no channels)"] + ["n/a"] * (len(header) - 1))
+    return ["Two workers + one redis-server on 127.0.0.1 (W9, W10), medians:", "", fmt(header, rows), ""]
+
+
 def _tables(medians: Medians, workloads: list[ModuleType], checks: list[Check], fmt: Any,
             figures: list[Figure] | None = None) -> list[str]:
     parts = []
+    single = [w for w in workloads if not getattr(w, "CLUSTER", False)]
     for title, in_process in (("In process (W1)", True), ("Over HTTP on 127.0.0.1, one worker", False)):
-        header, rows = table_rows(medians, workloads, in_process)
+        header, rows = table_rows(medians, single, in_process)
         if rows and len(header) > 1:
             parts += [f"{title}, medians:", "", fmt(header, rows), ""]
-    parts += [f"Columns: {legend(workloads)}.", ""]
+    parts += _cluster_table(medians, [w for w in workloads if getattr(w, "CLUSTER", False)], fmt)
+    parts += [f"Columns: {legend(workloads, medians)}.", ""]
     header, rows = ratio_rows(medians, workloads)
     if rows:
         parts += ["Flash ÷ peer (below 1 is better for W1, W3, W5 kb and every cpu_us; above 1 for the others):", "",

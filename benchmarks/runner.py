@@ -34,8 +34,10 @@ class Run:
 
     # --- planning ---------------------------------------------------------------------------
     def _jobs(self, round_no: int) -> list[tuple[str, Any, list[ModuleType]]]:
-        http = [w for w in self.workloads if w is not w1_inprocess and not getattr(w, "FRESH_SERVER", False)]
-        fresh = [w for w in self.workloads if getattr(w, "FRESH_SERVER", False)]
+        single = [w for w in self.workloads if not getattr(w, "CLUSTER", False)]
+        http = [w for w in single if w is not w1_inprocess and not getattr(w, "FRESH_SERVER", False)]
+        fresh = [w for w in single if getattr(w, "FRESH_SERVER", False)]
+        cluster = [w for w in self.workloads if getattr(w, "CLUSTER", False)]
         jobs: list[tuple[str, Any, list[ModuleType]]] = []
         for contender in self.contenders:
             mine = [w for w in http if w.applies(contender)]
@@ -43,6 +45,8 @@ class Run:
                 jobs.append(("server", contender, mine))
             if round_no < self.cfg.w5_rounds:
                 jobs += [("server", contender, [w]) for w in fresh if w.applies(contender)]
+            if round_no < self.cfg.cluster_rounds:
+                jobs += [("cluster", contender, [w]) for w in cluster if w.applies(contender)]
         if w1_inprocess in self.workloads:
             apps_served = {c.app for c in self.contenders}
             jobs += [("inprocess", name, [w1_inprocess]) for name, app in w1_inprocess.APPS.items() if app in apps_served]
@@ -60,6 +64,8 @@ class Run:
             for kind, who, workloads in jobs:
                 if kind == "inprocess":
                     self._inprocess(who)
+                elif kind == "cluster":
+                    self._cluster(who, workloads[0])
                 else:
                     self._server(who, workloads)
             self.loadavg.append(os.getloadavg()[0])
@@ -114,6 +120,22 @@ class Run:
         finally:
             server.stop()
         print(f"      ({contender.name}: {time.monotonic() - t0:.0f}s with start/stop)", flush=True)
+
+
+    def _cluster(self, contender: Contender, workload: ModuleType) -> None:
+        """W9/W10: the workload starts (and stops) its own redis-server and two workers; a failed
+        part (one W9 size) is an error of the run, while the parts that worked are recorded."""
+        t0 = time.monotonic()
+        try:
+            figures = workload.measure_cluster(contender, self.cfg, self.log_dir)
+        except Exception as err:  # pylint: disable=broad-exception-caught
+            self._fail(workload.NAME, contender.name, err)
+            return
+        for error in figures.pop("errors", []):
+            self._fail(workload.NAME, contender.name, RuntimeError(error))
+        self._record(workload, contender.name, figures)
+        print(f"   {workload.NAME} {contender.name + ' x2 + redis':<24} {_summary(workload, figures)}  "
+              f"[{time.monotonic() - t0:.0f}s]", flush=True)
 
 
 def _summary(workload: ModuleType, figures: dict[str, Any]) -> str:

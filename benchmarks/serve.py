@@ -16,6 +16,14 @@ def flash() -> Any:
     return apps.build_app(Flash, stream_heartbeat=1).server
 
 
+def flash_cluster() -> Any:
+    """W9/W10's app (one of two workers): shared storage and secret come from the environment
+    (`FLASH_SHARED_STORAGE`, `FLASH_SECRET_KEY`), as in a real deployment."""
+    from .cluster_app import build  # pylint: disable=import-outside-toplevel
+
+    return build().server
+
+
 def dash_quart() -> Any:
     import dash  # pylint: disable=import-outside-toplevel
 
@@ -35,7 +43,8 @@ def raw() -> Any:
     return RawApp()
 
 
-FACTORIES: dict[str, Callable[[], Any]] = {"flash": flash, "dash_quart": dash_quart, "dash_flask": dash_flask, "raw": raw}
+FACTORIES: dict[str, Callable[[], Any]] = {"flash": flash, "flash_cluster": flash_cluster, "dash_quart": dash_quart,
+                                           "dash_flask": dash_flask, "raw": raw}
 
 
 def make(name: str) -> Any:

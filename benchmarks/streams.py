@@ -33,12 +33,15 @@ class Downlink:
         self.token = token
         self._chunks = chunks
         self._tail = tail
+        self.resumed = False  # what the `hello` said
 
     @classmethod
-    async def open(cls, port: int, timeout: float = 30.0) -> "Downlink":
-        """Connect, ask for a new downlink and read up to its `hello` (which names the token)."""
+    async def open(cls, port: int, timeout: float = 30.0, token: str | None = None,
+                   runs: dict[str, int] | None = None) -> "Downlink":
+        """Connect, ask for a new downlink (or, with `token` and `runs` {handle: last seq seen},
+        resume one) and read up to its `hello` (which names the token)."""
         conn = await Connection.open(port, timeout=timeout)
-        conn.writer.write(post_json(DOWNLINK_PATH, port, {"downlink": None, "runs": {}}))
+        conn.writer.write(post_json(DOWNLINK_PATH, port, {"downlink": token, "runs": runs or {}}))
         status, headers = await asyncio.wait_for(conn.read_head(), timeout)
         if status != 200:
             body = await conn.read_body(headers)
@@ -53,7 +56,9 @@ class Downlink:
             conn.close()
             raise HTTPError(f"the downlink did not open with hello: {first[:200]!r}")
         hello = orjson.loads(first.split(b"\ndata: ", 1)[1])
-        return cls(conn, hello["downlink"], chunks, tail)
+        downlink = cls(conn, hello["downlink"], chunks, tail)
+        downlink.resumed = bool(hello.get("resumed"))
+        return downlink
 
     async def blocks(self) -> AsyncIterator[bytes]:
         """Whole events (and heartbeat comments) as they arrive, several per block."""

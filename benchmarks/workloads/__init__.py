@@ -1,6 +1,8 @@
-"""The workloads of issue 4 run by `python -m benchmarks` (W7 is a browser benchmark: see
-benchmarks/browser.py). Each module exposes NAME, TITLE, TARGET, METRICS, `applies`
-and either `measure(server, cfg)` (over HTTP) or `measure_inprocess(app, cfg)` (W1)."""
+"""The workloads of issues 4 and 12 run by `python -m benchmarks` (W7 is a browser benchmark: see
+benchmarks/browser.py). Each module exposes NAME, TITLE, TARGET, METRICS, `applies` and either
+`measure(server, cfg)` (over HTTP, one worker), `measure_inprocess(app, cfg)` (W1) or, with
+`CLUSTER = True`, `measure_cluster(contender, cfg, log_dir)` (W9, W10: it starts two workers of
+the contender's server and a redis-server itself)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -32,17 +34,26 @@ class Config:
     w6_connections: int = 16
     w8_streams: int = 100
     w8_messages: int = 2000  # per stream
+    w9_sizes: tuple[int, ...] = (1000, 10000)  # subscribed streams, each size on a fresh cluster
+    w9_publishes: tuple[int, ...] = (30, 10)  # measured publishes per size (after a warm-up of 3)
+    w9_browser_max: int = 1000  # up to this many streams: one downlink (browser) per stream
+    w9_per_downlink: int = 100  # above it: this many streams per downlink
+    w10_tries: int = 50
+    cluster_rounds: int = 1  # W9/W10 start their own clusters, and 10,000 streams take a while
     quick: bool = False
     stream_ids: dict[str, str] = field(default_factory=dict)  # Flash's event callbacks
 
     @classmethod
     def quick_config(cls) -> "Config":
         return cls(rounds=1, w1_iterations=1000, w2_seconds=2.0, w3_waves=1, w4_messages=5000,
-                   w5_streams=2000, w6_seconds=2.0, w8_messages=300, quick=True)
+                   w5_streams=2000, w6_seconds=2.0, w8_messages=300, w9_sizes=(200, 1000), w9_publishes=(10, 10),
+                   w10_tries=10, quick=True)
 
 
 def all_workloads() -> list[ModuleType]:
     # pylint: disable=import-outside-toplevel
-    from . import w1_inprocess, w2_throughput, w3_concurrency, w4_stream, w5_idle, w6_pageload, w8_multiplex
+    from . import (w1_inprocess, w2_throughput, w3_concurrency, w4_stream, w5_idle, w6_pageload, w8_multiplex,
+                   w9_fanout, w10_resume)
 
-    return [w1_inprocess, w2_throughput, w3_concurrency, w4_stream, w5_idle, w6_pageload, w8_multiplex]
+    return [w1_inprocess, w2_throughput, w3_concurrency, w4_stream, w5_idle, w6_pageload, w8_multiplex,
+            w9_fanout, w10_resume]
