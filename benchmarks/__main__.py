@@ -155,11 +155,14 @@ def main(argv: list[str] | None = None) -> int:
         "config": {k: v for k, v in vars(cfg).items() if k != "stream_ids"}, "errors": run.errors,
         "loadavg": " / ".join(f"{x:.1f}" for x in run.loadavg),
     }
-    notes = [f"\nRun took {elapsed:.0f}s. Raw figures: {report.RESULTS / 'latest.json'}, chart: {report.RESULTS / 'latest.png'}"]
+    # W9/W10 alone (they need Redis and run apart) keep their own files, next to the full run's.
+    stem = "cluster-latest" if all(getattr(w, "CLUSTER", False) for w in workloads) else "latest"
+    notes = [f"\nRun took {elapsed:.0f}s. Raw figures: {report.RESULTS / (stem + '.json')}, "
+             f"chart: {report.RESULTS / (stem + '.png')}"]
     print("\n" + report.console(medians, workloads, checks, notes, figures))
-    report.write_json(report.RESULTS / "latest.json", samples, {k: dict(v) for k, v in run.extra.items()},
+    report.write_json(report.RESULTS / f"{stem}.json", samples, {k: dict(v) for k, v in run.extra.items()},
                       medians, checks, meta, figures)
-    chart.draw(medians, workloads, report.RESULTS / "latest.png", f"Flash benchmarks — {meta['date']} — {meta['command']}")
+    chart.draw(medians, workloads, report.RESULTS / f"{stem}.png", f"Flash benchmarks — {meta['date']} — {meta['command']}")
     if args.quick or args.only or args.contenders or args.rounds or args.no_readme:
         print("benchmarks/README.md left as is (only a full default run rewrites its table).")
     elif report.update_readme(report.markdown(medians, workloads, checks, meta, figures)):

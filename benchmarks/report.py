@@ -105,7 +105,8 @@ def _cluster_table(medians: Medians, workloads: list[ModuleType], fmt: Any) -> l
         return []
     rows = [[f"{row[0]} x2 + redis"] + row[1:] for row in rows]
     rows.append(["dash-quart/*, dash-flask/* (Dash 4.4: no channels)"] + ["n/a"] * (len(header) - 1))
-    return ["Two workers + one redis-server on 127.0.0.1 (W9, W10), medians:", "", fmt(header, rows), ""]
+    return ["Two workers + one redis-server on 127.0.0.1 (W9, W10; W9 `mem_*`: one worker, no Redis), medians:", "",
+            fmt(header, rows), ""]
 
 
 def _tables(medians: Medians, workloads: list[ModuleType], checks: list[Check], fmt: Any,
@@ -122,7 +123,8 @@ def _tables(medians: Medians, workloads: list[ModuleType], checks: list[Check], 
     if rows:
         parts += ["Flash ÷ peer (below 1 is better for W1, W3, W5 kb and every cpu_us; above 1 for the others):", "",
                   fmt(header, rows), ""]
-    parts += ["Targets (issue 4):", "", fmt(*_check_rows(checks))]
+    if checks:
+        parts += ["Targets (issue 4):", "", fmt(*_check_rows(checks))]
     if figures:
         parts += ["", "Reported without a target:", "", fmt(*figure_rows(figures))]
     return parts

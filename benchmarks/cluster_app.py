@@ -1,0 +1,64 @@
+"""The app W9 and W10 run on two workers sharing one redis-server (see cluster.py).
+
+- `watch`: an event callback watching one `Channel`, as a page following a live feed would:
+  it says `ready` once its worker's subscription is up, then yields every message it gets.
+- `paced`: an endless stream, one message every `PACE_S`, for W10's drop-and-resume.
+- `POST /_bench/publish {"n": N}` publishes `{"n": N, "t": <CLOCK_MONOTONIC ns>}` on the
+  channel, stamped just before the publish, so a client on the same host reads the delivery
+  latency straight from the message. `GET /_bench/info` names the stream ids and the pid.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from typing import Any
+
+from dash import Input, html
+
+CHANNEL = "bench-fanout"
+WATCH_INPUT = "w9-watch"
+PACED_INPUT = "w10-go"
+PACE_S = 0.02
+READY = "ready"
+
+
+def build(**kwargs: Any) -> Any:
+    """A Flash app with the two streams and the publish route; kwargs go to `Flash(...)`."""
+    # pylint: disable=import-outside-toplevel
+    from quart import request
+
+    from flash import Channel, Flash, stream_props
+
+    app = Flash(__name__, **kwargs)
+    app.layout = html.Div([html.Button(id=WATCH_INPUT), html.Div(id="w9-out"),
+                           html.Button(id=PACED_INPUT), html.Div(id="w10-out")])
+    feed = Channel(CHANNEL)
+
+    @app.event_callback(Input(WATCH_INPUT, "n_clicks"))
+    async def watch(_n: Any) -> Any:
+        subscription = feed.subscribe()
+        await subscription.ready()
+        yield stream_props("w9-out", {"children": READY})
+        async for message in subscription:
+            yield stream_props("w9-out", {"children": message})
+
+    @app.event_callback(Input(PACED_INPUT, "n_clicks"))
+    async def paced(_n: Any) -> Any:
+        i = 0
+        while True:
+            i += 1
+            yield stream_props("w10-out", {"children": i})
+            await asyncio.sleep(PACE_S)
+
+    @app.server.route("/_bench/publish", methods=["POST"])
+    async def publish() -> Any:
+        body = await request.get_json()
+        await feed.publish({"n": int(body["n"]), "t": time.monotonic_ns()}, app=app)
+        return {"ok": True}
+
+    @app.server.route("/_bench/info")
+    async def info() -> Any:
+        return {"pid": os.getpid(), "watch": watch.stream_id, "paced": paced.stream_id}
+
+    return app
