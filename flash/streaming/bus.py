@@ -42,6 +42,7 @@ TICK = 1.0  # seconds between lease/presence refreshes and liveness checks
 LEASE_MS = 3000  # a worker that missed ~3 ticks is dead
 WINDOW = 128  # messages a run may be ahead of what its page's holder forwarded
 ACK_EVERY = 16
+FLUSH_BATCH = 512  # messages per pipeline
 LIVE_TTL_MS = 120_000  # a live run's keys; refreshed by its writes and every `REFRESH_TICKS`
 REFRESH_TICKS = 20
 WORKER_LOST = "The server running this stream stopped."
@@ -70,6 +71,8 @@ class StreamBus:
         self.followers: dict[str, "DownlinkFollower"] = {}  # downlink id -> follower (attached here)
         self._tasks: list[asyncio.Task[None]] = []
         self._writes: set[asyncio.Future[None]] = set()
+        self._queue: list[tuple["StreamRun", int, bytes, bool, asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
         self._ticks = 0
 
     # --- keys ----------------------------------------------------------------------------
@@ -139,30 +142,51 @@ class StreamBus:
             await pipe.execute()
 
     def write(self, run: "StreamRun", chunk: bytes, final: bool = False) -> "asyncio.Future[None]":
-        """Append `chunk` (message `run.seq`) to the run's Redis stream, after any write before it.
-        Shielded: a cancelled generator cannot cut a write in half or reorder its messages."""
-        previous = run.last_write
-        write = asyncio.ensure_future(self._write(run, run.seq, chunk, final, previous))
-        run.last_write = write
-        self._writes.add(write)
-        write.add_done_callback(self._writes.discard)
-        return write
+        """Queue `chunk` (message `run.seq`) for the run's Redis stream; resolved once written.
+        One flusher task writes every run's queued messages in one pipeline per round trip (a
+        publish fanned out to a thousand streams is one round trip, not a thousand), in queue
+        order, so each run's messages land in order. A cancelled generator cannot cut a write."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        self._queue.append((run, run.seq, chunk, final, done))
+        run.last_write = done
+        self._writes.add(done)
+        done.add_done_callback(self._writes.discard)
+        if self._flusher is None:
+            self._flusher = loop.create_task(self._flush())
+        return done
 
-    async def _write(self, run: "StreamRun", seq: int, chunk: bytes, final: bool,
-                     previous: "asyncio.Future[None] | None") -> None:
-        if previous is not None:
-            await asyncio.gather(previous, return_exceptions=True)
-        topic = run_topic(run.run_id)
-        stream, counter = self.storage.stream_key(topic), self.storage.seq_key(topic)
-        ttl = self.ended_ttl_ms if final else LIVE_TTL_MS
+    async def _flush(self) -> None:
+        try:
+            while self._queue:
+                batch, self._queue = self._queue[:FLUSH_BATCH], self._queue[FLUSH_BATCH:]
+                try:
+                    await self._write_batch(batch)
+                except Exception as exc:  # pylint: disable=broad-exception-caught  # every waiter sees it
+                    for *_, done in batch:
+                        if not done.done():
+                            done.set_exception(exc)
+                    continue
+                for *_, done in batch:
+                    if not done.done():
+                        done.set_result(None)
+        finally:
+            self._flusher = None
+
+    async def _write_batch(self, batch: list[tuple["StreamRun", int, bytes, bool, "asyncio.Future[None]"]]) -> None:
         async with self.client().pipeline(transaction=False) as pipe:
-            pipe.xadd(stream, {"m": encode(chunk.decode("utf-8"))}, id=f"{seq}-0",
-                      maxlen=max(WINDOW * 2, run.replay_size), approximate=True)
-            pipe.set(counter, seq, px=ttl)
-            pipe.pexpire(stream, ttl)
+            for run, seq, chunk, final, _ in batch:
+                topic = run_topic(run.run_id)
+                stream, counter = self.storage.stream_key(topic), self.storage.seq_key(topic)
+                ttl = self.ended_ttl_ms if final else LIVE_TTL_MS
+                pipe.xadd(stream, {"m": encode(chunk.decode("utf-8"))}, id=f"{seq}-0",
+                          maxlen=max(WINDOW * 2, run.replay_size), approximate=True)
+                pipe.set(counter, seq, px=ttl)
+                pipe.pexpire(stream, ttl)
             await pipe.execute()
-        if final:
-            await self._publish_downlink(run.downlink.downlink_id, {"end": run.run_id})
+        for run, _, _, final, _ in batch:
+            if final:  # after its last message: a holder adopting the downlink skips the run
+                await self._publish_downlink(run.downlink.downlink_id, {"end": run.run_id})
 
     async def publish(self, run: "StreamRun", chunk: bytes) -> None:
         """A run's next message; waits while the page's holder is `WINDOW` messages behind."""
