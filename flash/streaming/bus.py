@@ -149,7 +149,6 @@ class StreamBus:
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
         self._queue.append((run, run.seq, chunk, final, done))
-        run.last_write = done
         self._writes.add(done)
         done.add_done_callback(self._writes.discard)
         if self._flusher is None:

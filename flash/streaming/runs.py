@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 
 class StreamRun:
-    __slots__ = ("run_id", "handle", "stream_id", "downlink", "seq", "finished", "task", "bus", "last_write",
+    __slots__ = ("run_id", "handle", "stream_id", "downlink", "seq", "finished", "task", "bus",
                  "acked", "started_at", "replay_size", "_buffer", "_bytes", "_replay_bytes")
 
     def __init__(self, run_id: str, handle: str, stream_id: str, downlink: "Downlink", replay_size: int,
@@ -31,7 +31,6 @@ class StreamRun:
         self.finished = False
         self.task: asyncio.Task[None] | None = None
         self.bus = bus
-        self.last_write: asyncio.Future[None] | None = None  # bus: the newest write to Redis
         self.acked = 0  # bus: the last message the page's holder confirmed forwarding
         self.started_at = time.monotonic()
         self._buffer: list[tuple[int, bytes]] = []

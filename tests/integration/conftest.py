@@ -142,35 +142,14 @@ def app_process(tmp_path: Path) -> Iterator[Callable[..., AppProcess]]:
         process.stop()
 
 
-
 @pytest.fixture
 def redis_url(tmp_path: Path) -> Iterator[str]:
     """A real redis-server (Debian's) on a free loopback port, for this test only."""
-    import shutil
+    from tests.integration.cluster import RedisServer
 
-    import redis
-
-    server = shutil.which("redis-server")
-    assert server, "redis-server is missing: scripts/test installs Debian's redis-server"
-    port = free_port()
-    proc = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-
-    def pings() -> bool:
-        try:
-            return bool(client.ping())
-        except redis.ConnectionError:
-            return False
-
+    server = RedisServer(free_port(), tmp_path)
+    server.start()
     try:
-        wait_for(pings, timeout=10, msg="redis-server answers PING")
-        yield url
+        yield server.url
     finally:
-        client.close()
-        proc.kill()
-        proc.wait(10)
+        server.kill()

@@ -17,6 +17,7 @@ from typing import Any, Callable
 import pytest
 
 from flash.streaming.sse import parse_events
+from tests.integration.cluster import post
 
 PYTHON = sys.executable
 EXIT_BOUND = 20.0  # seconds: generous (the grace is 5 s); a server waiting on open downlinks never exits
@@ -70,16 +71,6 @@ SERVERS = {
 }
 
 
-def _post(port: int, path: str, body: Any) -> tuple[int, Any]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
-        response = conn.getresponse()
-        return response.status, json.loads(response.read() or b"null")
-    finally:
-        conn.close()
-
-
 def _read_until(response: http.client.HTTPResponse, raw: bytes, done: Callable[[bytes], bool]) -> bytes:
     while not done(raw):
         chunk = response.read1(65536)
@@ -109,7 +100,7 @@ def test_sigterm_ends_open_streams_with_a_final_event_and_their_finally(
     for kind in ("async", "sync"):
         body = {"inputs": [{"id": "go", "property": "n_clicks", "value": 1}], "state": [],
                 "changedPropIds": ["go.n_clicks"], "downlink": token}
-        status, answer = _post(server.port, f"/_flash/stream/{ids[kind]}", body)
+        status, answer = post(server.port, f"/_flash/stream/{ids[kind]}", body)
         assert status == 200 and "run" in answer, answer
     raw = _read_until(response, raw, lambda r: r.count(b"event: props") >= 6)
     assert not list(marks.iterdir()), "the streams are running"

@@ -19,6 +19,7 @@ import pytest
 from flash import Flash
 from flash.testing import wait_for
 from flash.testing.runner import FlashRunner
+from tests.integration.cluster import HAPROXY_CFG
 from tests.integration.conftest import free_port
 from tests.streaming.probe import Probe
 from tests.streaming.stream_apps import many_streams_app
@@ -26,24 +27,6 @@ from tests.streaming.stream_apps import many_streams_app
 pytestmark = pytest.mark.browser
 STREAMS = 8
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-HAPROXY_CFG = """
-global
-    maxconn 512
-defaults
-    mode http
-    option http-server-close
-    timeout connect 5s
-    timeout client 60s
-    timeout server 60s
-frontend web
-    bind 127.0.0.1:{port}
-    default_backend flash
-backend flash
-    balance roundrobin
-{servers}
-"""
-
 
 def build_app() -> tuple[Flash, Probe]:
     # Without shared storage, a close may reach the worker that lacks the run: page exit is then
