@@ -10,6 +10,12 @@ very next one (seq = last seen + 1: a replay from Redis, nothing lost). Then the
 Reference: the same with downlink, run and reconnect all on worker A ("same worker"; the run's
 messages still travel through Redis, as every run does once shared storage is Redis). Cross and
 same tries alternate. p99 over 50 tries is about the second-slowest try.
+
+Then the cancel: the run is closed by a close request sent to the worker that does NOT run it
+(cross tries; the same worker in same tries), and measured from just before that request to the
+run's closing `done` message on the resumed downlink: the generator has stopped by then (the
+message is written as it is cancelled), so this is the issue's "a cancel takes effect within
+100 ms wherever it lands", end to end.
 """
 from __future__ import annotations
 
@@ -35,6 +41,9 @@ METRICS = [
     Metric("cross_p99_ms", "ms", False, "resume on the other worker, p99"),
     Metric("same_p50_ms", "ms", False, "resume on the same worker, p50"),
     Metric("same_p99_ms", "ms", False, "resume on the same worker, p99"),
+    Metric("cancel_cross_p50_ms", "ms", False, "cancel sent to the other worker: until the run's end reaches the page, p50"),
+    Metric("cancel_cross_p99_ms", "ms", False, "the same, p99"),
+    Metric("cancel_same_p50_ms", "ms", False, "cancel sent to the run's own worker, p50"),
 ]
 SEEN = 5  # messages read before the drop
 MISSED_S = 0.2
@@ -57,7 +66,19 @@ async def _seqs(downlink: Downlink, at_least: int, timeout: float = 10.0) -> lis
     return seqs
 
 
-async def one_try(holder: int, runner: int, resume_on: int, stream_id: str) -> dict[str, float]:
+async def _until_closed(downlink: Downlink, timeout: float = 10.0) -> None:
+    """Read until the run's closing `done` message."""
+    blocks = downlink.blocks()
+    while True:
+        block = await asyncio.wait_for(blocks.__anext__(), timeout)
+        if b"event: done\n" in block:
+            if b'"closed":true' not in block:
+                raise RuntimeError(f"the run ended without being closed: {block[:300]!r}")
+            return
+
+
+async def one_try(holder: int, runner: int, resume_on: int, stream_id: str,
+                  close_on: int | None = None) -> dict[str, float]:
     first = await Downlink.open(holder)
     starter = await Connection.open(runner)
     second = None
@@ -73,10 +94,18 @@ async def one_try(holder: int, runner: int, resume_on: int, stream_id: str) -> d
         t1 = time.perf_counter()
         if not second.resumed or resumed != last + 1:
             raise RuntimeError(f"resume after seq {last}: resumed={second.resumed}, first seq {resumed}")
-        status, body = await starter.request(post_json(CLOSE_PATH, runner, {"downlink": first.token, "runs": [handle]}))
-        if status != 200:
-            raise RuntimeError(f"close answered {status}: {body[:200]!r}")
-        return {"ms": (t1 - t0) * 1000, "hello_ms": (hello - t0) * 1000}
+        closer = await Connection.open(close_on or runner)
+        try:
+            t2 = time.perf_counter()
+            status, body = await closer.request(post_json(CLOSE_PATH, close_on or runner,
+                                                          {"downlink": first.token, "runs": [handle]}))
+            if status != 200:
+                raise RuntimeError(f"close answered {status}: {body[:200]!r}")
+            await _until_closed(second)
+            t3 = time.perf_counter()
+        finally:
+            closer.close()
+        return {"ms": (t1 - t0) * 1000, "hello_ms": (hello - t0) * 1000, "cancel_ms": (t3 - t2) * 1000}
     finally:
         first.close()
         starter.close()
@@ -90,8 +119,8 @@ async def client(ports: list[int], stream_id: str, tries: int) -> dict[str, Any]
     await one_try(a, a, a, stream_id)
     cross, same = [], []
     for _ in range(tries):
-        cross.append(await one_try(b, a, a, stream_id))  # downlink on B, run on A, resume on A
-        same.append(await one_try(a, a, a, stream_id))
+        cross.append(await one_try(b, a, a, stream_id, close_on=b))  # downlink on B, run on A, resume
+        same.append(await one_try(a, a, a, stream_id, close_on=a))   # on A, close sent to B
 
     def pct(rows: list[dict[str, float]], key: str, q: float) -> float:
         values = sorted(r[key] for r in rows)
@@ -102,6 +131,7 @@ async def client(ports: list[int], stream_id: str, tries: int) -> dict[str, Any]
         out[f"{name}_p50_ms"], out[f"{name}_p99_ms"] = pct(rows, "ms", 0.5), pct(rows, "ms", 0.99)
         out[f"{name}_hello_p50_ms"] = pct(rows, "hello_ms", 0.5)
         out[f"{name}_max_ms"] = max(r["ms"] for r in rows)
+        out[f"cancel_{name}_p50_ms"], out[f"cancel_{name}_p99_ms"] = pct(rows, "cancel_ms", 0.5), pct(rows, "cancel_ms", 0.99)
     return out
 
 
