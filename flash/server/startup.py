@@ -1,0 +1,53 @@
+"""What a worker does once, before it serves its first request.
+
+Dash registers the files a page may load (`app.registered_paths`: the component registry the
+`_dash-component-suites` route serves from) while it renders a page. A worker that had not yet
+rendered one answered 404 "Unknown component package" to a browser whose page came from another
+worker, or to requests racing its first page. Rendering the page once at startup (with a
+placeholder request, in the thread pool like any sync page work) makes the registry ready before
+serving; the first-request setup still runs as Dash runs it. Flask-only request hooks are refused
+here too (see flask_hints.py), so such an app fails at startup instead of on every request.
+"""
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from quart import Quart
+
+from .devserver import flash_banner
+from .flask_hints import check_flask_hooks
+from .threads import run_in_thread
+
+if TYPE_CHECKING:
+    from ..app import Flash
+
+LOGGER = logging.getLogger("flash.server")
+
+
+async def register_page_resources(app: "Flash") -> bool:
+    """Render the index once so every script and stylesheet it names is registered; False (and
+    a warning) if that failed: the first page load then registers them, as in Dash."""
+    server = app.server
+    try:
+        async with server.test_request_context(app.config.routes_pathname_prefix):
+            await run_in_thread(app.backend.executor, app.index)
+    except Exception:  # pylint: disable=broad-except  # the first page load will show the error
+        LOGGER.warning("Could not render the page at startup; its resources register on the first "
+                       "page load instead.", exc_info=True)
+        return False
+    return True
+
+
+def install_startup(app: "Flash", server: Quart) -> None:
+    """Register the once-per-worker startup on `server` (once per app and server)."""
+    flash_banner(app.logger)
+    if getattr(server, "_flash_startup", None) is app:
+        return
+
+    async def before_serving() -> None:
+        check_flask_hooks(server)
+        await register_page_resources(app)
+
+    server._flash_startup = app  # type: ignore[attr-defined]
+    server.before_serving(before_serving)

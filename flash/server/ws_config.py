@@ -1,0 +1,23 @@
+"""Leave Dash's websocket out of pages that have no websocket callback.
+
+Dash's renderer opens a websocket to `_dash-ws-callback` (through a SharedWorker) whenever the
+page config names one, and Dash's Quart backend always names it, for `websocket=True` callbacks
+that may exist. A page without any keeps one idle connection per tab open for nothing (and
+through proxies that do not pass websockets, a failing one). Flash names the websocket only when
+the app has `websocket_callbacks=True` or a callback declared with `websocket=True`.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+
+def uses_websocket(config: Mapping[str, Any], callback_map: Mapping[str, Mapping[str, Any]]) -> bool:
+    websocket = config.get("websocket") or {}
+    return bool(websocket.get("enabled")) or any(spec.get("websocket") for spec in callback_map.values())
+
+
+def page_config(config: dict[str, Any], callback_map: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """Dash's page config without its websocket entry when nothing would use it."""
+    if "websocket" in config and not uses_websocket(config, callback_map):
+        del config["websocket"]
+    return config

@@ -1,0 +1,111 @@
+"""Refuse to start under a WSGI server, naming the command that works.
+
+`app.server` is a Quart (ASGI) app. Flask-Dash apps are often deployed with `gunicorn app:server`,
+whose default `sync` worker (like `gthread`, `gevent`, `tornado`) calls the app as WSGI,
+`app(environ, start_response)`: every request would then fail with Quart's "missing 'send'"
+TypeError. A WSGI call cannot be answered from Quart's `async def __call__` (ASGI servers tell
+ASGI 3 apps by that coroutine signature), so the check runs where it can: when the app is built,
+which gunicorn does while it boots a worker (or the master, with `--preload`). The worker then
+fails to boot, gunicorn stops with "Worker failed to boot", and the log says what to run instead.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import shlex
+import sys
+from types import FrameType
+from typing import Any
+
+LOGGER = logging.getLogger("flash.server")
+
+# Gunicorn's ASGI worker (gunicorn >= 24) and the Uvicorn worker for older gunicorns.
+ASGI_WORKER = "asgi"
+UVICORN_WORKER = "uvicorn_worker.UvicornWorker"
+_WORKER_FLAGS = ("-k", "--worker-class")
+
+
+class WSGIServerError(RuntimeError):
+    """A Flash app was loaded by a server that would call it as WSGI."""
+
+
+def _gunicorn_config(frame: FrameType | None) -> Any:
+    """The config of the gunicorn worker or application loading this app, if any: gunicorn
+    imports the app module from `Worker.load_wsgi` / `Application.wsgi`, whose `self.cfg` it is."""
+    while frame is not None:
+        owner = frame.f_locals.get("self")
+        if owner is not None and type(owner).__module__.startswith("gunicorn."):
+            cfg = getattr(owner, "cfg", None)
+            if cfg is not None and hasattr(cfg, "worker_class_str"):
+                return cfg
+        frame = frame.f_back
+    return None
+
+
+def _supported_workers() -> dict[str, str]:
+    """gunicorn's built-in worker classes by name (only called once gunicorn is imported)."""
+    workers: dict[str, str] = importlib.import_module("gunicorn.workers").SUPPORTED_WORKERS
+    return workers
+
+
+def _wsgi_workers() -> set[str]:
+    """Dotted names of gunicorn's own WSGI worker classes (every built-in one but `asgi`)."""
+    return {path for name, path in _supported_workers().items() if name != ASGI_WORKER}
+
+
+def _is_wsgi_worker(worker_class: Any) -> bool:
+    wsgi = _wsgi_workers()
+    return any(f"{cls.__module__}.{cls.__qualname__}" in wsgi for cls in getattr(worker_class, "__mro__", ()))
+
+
+def has_asgi_worker() -> bool:
+    """Whether the installed gunicorn ships its own ASGI worker (`-k asgi`, gunicorn >= 24)."""
+    return ASGI_WORKER in _supported_workers()
+
+
+def asgi_command(argv: list[str], worker: str) -> str:
+    """`argv` (a gunicorn command line) with its worker class replaced by `worker`."""
+    program = os.path.basename(argv[0]) if argv else "gunicorn"
+    if program in ("__main__.py", "-m", "-c") or program.startswith("python"):
+        program = "python -m gunicorn"
+    rest: list[str] = []
+    args = iter(argv[1:])
+    for arg in args:
+        if arg in _WORKER_FLAGS:
+            next(args, None)
+        elif arg.startswith("--worker-class=") or (arg.startswith("-k") and arg != "-k"):
+            continue
+        else:
+            rest.append(arg)
+    return " ".join([program, "-k", worker] + [shlex.quote(arg) for arg in rest])
+
+
+def wsgi_message(worker_name: str, argv: list[str]) -> str:
+    worker = ASGI_WORKER if has_asgi_worker() else UVICORN_WORKER
+    command = asgi_command(argv, worker)
+    extra = "" if worker == ASGI_WORKER else " (pip install uvicorn-worker)"
+    return (
+        f"Flash apps are ASGI apps, but gunicorn's {worker_name!r} worker serves WSGI: every request "
+        f"would fail. Run:\n    {command}{extra}\n"
+        f"(or worker_class = \"{worker}\" in gunicorn.conf.py; `uvicorn app:server` and "
+        "`hypercorn app:server` work too)."
+    )
+
+
+def check_wsgi_server() -> None:
+    """Raise `WSGIServerError` when gunicorn is loading this app for a WSGI worker."""
+    if "gunicorn" not in sys.modules:
+        return
+    cfg = _gunicorn_config(sys._getframe(1))  # pylint: disable=protected-access
+    if cfg is None:
+        return
+    try:
+        worker_class = cfg.worker_class
+    except Exception:  # pylint: disable=broad-except  # a worker gunicorn cannot load fails on its own
+        return
+    if not _is_wsgi_worker(worker_class):
+        return
+    message = wsgi_message(str(cfg.worker_class_str), list(sys.argv))
+    LOGGER.critical(message)
+    raise WSGIServerError(message)
