@@ -2,26 +2,30 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence, TypeVar
 
 import dash
-from dash import _pages, _validate
-from dash._jupyter import jupyter_dash  # noqa: F401  (Dash.run reads it)
+from dash import html
 from quart import Quart
 
 from . import client  # noqa: F401  (registers the JS client as a component suite)
+from .compat.dash import extra_components, validate_layout, validate_layout_type
 from .server import FlashServer
 from .server.context import build_callback_context
 from .server.gc_tuning import tune_collector
 from .server.jsonfast import dumps
-from .server.layout import is_async_callable, resolve_layout
+from .server.layout import DASH_SETUP, is_async_callable, layout_now, layout_value, resolve_layout
 from .server.limits import (DEFAULT_MAX_DOWNLINKS, DEFAULT_MAX_JSON_DEPTH, DEFAULT_MAX_STREAMS_PER_CLIENT,
                             DEFAULT_STREAM_REPLAY_BYTES, DEFAULT_STREAM_WRITE_TIMEOUT, Limits)
-from .server.pages import install_router
+from .server.pages import setup_router
 from .server.shutdown import DEFAULT_SHUTDOWN_GRACE, GracefulShutdown
 from .server.shutdown import shutdown_grace as shutdown_grace_option
 from .server.threads import DEFAULT_THREAD_QUEUE_WARNING, queue_warning, run_in_thread
+from .server.startup import install_startup
+from .server.ws_config import page_config
+from .server.wsgi_guard import check_wsgi_server
 from .server.threads import thread_pool_size as thread_pool_size_option
 from .storage import BaseSharedStorage, RedisSharedStorage
 from .storage import config as storage_config
@@ -35,6 +39,9 @@ from .streaming.endpoint import make_stream_views
 from .streaming.handles import Signer, resolve_secret
 from .streaming.spec import PENDING_STREAMS, EventCallbackSpec
 from .streaming.wiring import wire_streams
+
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _max_request_size(value: int | None) -> int | None:
@@ -92,6 +99,10 @@ class Flash(dash.Dash):
         (``LocalSharedStorage()``, ``DiskcacheSharedStorage(...)``, ``RedisSharedStorage(url)``),
         a string (``"local"``, ``"diskcache:///abs/path"``, ``"redis://host:6379/0"``), or None
         (off). Not given: env ``FLASH_SHARED_STORAGE``, else ``DASH_SHARED_STORAGE``, else off.
+    :param access_log: ``app.run()`` logs one line per request (logger ``flash.access``). Default
+        None: env ``FLASH_ACCESS_LOG`` (1/0), else on only if Dash's
+        ``dev_tools_silence_routes_logging=False`` (env ``DASH_SILENCE_ROUTES_LOGGING=false``) was
+        given; else off. Production servers (``hypercorn``/``uvicorn`` commands) log by their own options.
     """
 
     backend: FlashServer
@@ -119,8 +130,10 @@ class Flash(dash.Dash):
         stream_write_timeout: float = DEFAULT_STREAM_WRITE_TIMEOUT,
         stream_replay_bytes: int = DEFAULT_STREAM_REPLAY_BYTES,
         shared_storage: Any = storage_config.UNSET,
+        access_log: bool | None = None,
         **kwargs: Any,
     ) -> None:
+        check_wsgi_server()  # `gunicorn app:server` (a WSGI worker): fail now, naming the command
         backend = kwargs.pop("backend", None)
         if backend not in (None, "quart", FlashServer):
             raise ValueError(
@@ -137,8 +150,14 @@ class Flash(dash.Dash):
             user_server, server = server, False
             name = name or user_server.name
         kwargs.setdefault("use_async", True)
+        if access_log not in (None, True, False):
+            raise TypeError(f"access_log takes True, False or None, not {access_log!r}.")
+        self.access_log: bool | None = access_log
+        self.silence_routes_logging: bool | None = None  # Dash's dev-tools option, when given
         self._flash_setup_lock = asyncio.Lock()
-        self._async_layout_snapshot: Any = None
+        self._setup_done = False  # Dash's and the router's first-request setup both finished
+        self._serving_loop: asyncio.AbstractEventLoop | None = None  # where async layouts run
+        self._async_layout_checked = False
         self._max_request_size = _max_request_size(max_request_size)
         self._thread_pool_size = thread_pool_size_option(thread_pool_size)
         self._thread_queue_warning = queue_warning(thread_queue_warning)
@@ -155,9 +174,11 @@ class Flash(dash.Dash):
         self.streams: dict[str, EventCallbackSpec] = {}
         self.stream_runs = DownlinkRegistry(stream_resume_window, self.limits.stream_write_timeout)
         self._pending_streams: list[EventCallbackSpec] = []
+        self._streams_taken = False  # the first request took the pending streams: wire new ones at once
         self._shared_storage_backend = storage_config.resolve(shared_storage)
         if isinstance(self._shared_storage_backend, RedisSharedStorage):  # streams cross workers
-            self.stream_runs.bus = StreamBus(self._shared_storage_backend, self.stream_runs)
+            self.stream_runs.bus = StreamBus(self._shared_storage_backend, self.stream_runs,
+                                             replay_bytes=self.limits.stream_replay_bytes)
         storage_context.install()  # ctx.shared_storage (Dash 4.5), once a Flash app exists
         super().__init__(name=name, server=server, backend=FlashServer, **kwargs)
         stream_jobs.register(self)  # background=True event callbacks on the CeleryManager's workers
@@ -169,6 +190,7 @@ class Flash(dash.Dash):
         self.backend.thread_pool_size = self._thread_pool_size
         self.backend.thread_queue_warning = self._thread_queue_warning
         self._shutdown.install(server)
+        install_startup(self, server)  # component registry ready, Flask-only hooks refused
         if self._max_request_size is not None:
             server.config["MAX_CONTENT_LENGTH"] = self._max_request_size
         if self.tune_gc and tune_collector not in server.before_serving_funcs:
@@ -179,6 +201,15 @@ class Flash(dash.Dash):
             server.after_serving(bus.stop)  # before the storage closes: its last writes land
         if storage is not None and storage.aclose not in server.after_serving_funcs:
             server.after_serving(storage.aclose)
+
+    def enable_dev_tools(self, *args: Any, **kwargs: Any) -> bool:
+        """Dash's; notes whether `dev_tools_silence_routes_logging` was given (request logs follow
+        it then: see `access_log`)."""
+        parent = super().enable_dev_tools
+        given = inspect.signature(parent).bind(*args, **kwargs).arguments.get("dev_tools_silence_routes_logging")
+        if given is not None:
+            self.silence_routes_logging = bool(given)
+        return bool(parent(*args, **kwargs))
 
     @property
     def shared_storage(self) -> BaseSharedStorage:
@@ -204,8 +235,8 @@ class Flash(dash.Dash):
     def callback(self, *args: Any, **kwargs: Any) -> Any:
         """Dash's `app.callback`; on a generator it streams (see `flash.callback`)."""
         plain = super().callback  # never `dash.Dash.callback`: a harness may set `dash.Dash = Flash`
-        return streaming_decorator(self._pending_streams, args, kwargs,
-                                   lambda func: plain(*args, **kwargs)(func))
+        return self._late_streams(streaming_decorator(self._pending_streams, args, kwargs,
+                                                      lambda func: plain(*args, **kwargs)(func)))
 
     def event_callback(self, *dependencies: Any, **options: Any) -> Any:
         """`flash.event_callback` bound to this app (see there)."""
@@ -213,7 +244,7 @@ class Flash(dash.Dash):
                                   "restart_on_worker_loss", "background"}
         if unknown:
             raise TypeError(f"event_callback() got unexpected arguments: {', '.join(sorted(unknown))}")
-        return _decorator(
+        return self._late_streams(_decorator(
             self._pending_streams,
             dependencies,
             options.pop("cancel", None),
@@ -222,21 +253,43 @@ class Flash(dash.Dash):
             options.pop("prevent_initial_call", True),
             options.pop("restart_on_worker_loss", False),
             options.pop("background", False),
-        )
+        ))
+
+    def _late_streams(self, decorate: Callable[[F], F]) -> Callable[[F], F]:
+        """A stream declared on the app after its first request is wired at once, as Dash's
+        `app.callback` then registers at once: pages loaded from then on have it."""
+        def late(func: F) -> F:
+            func = decorate(func)
+            if self._streams_taken and self._pending_streams:
+                specs, self._pending_streams = self._pending_streams, []
+                self._add_streams(specs)
+            return func
+
+        return late
 
     def _take_streams(self) -> None:
+        self._streams_taken = True
         specs = self._pending_streams + PENDING_STREAMS
         self._pending_streams = []
         PENDING_STREAMS.clear()
-        # The same callback declared twice (a module imported twice, a reloaded page) is one stream.
+        self._add_streams(specs)
+
+    def _add_streams(self, specs: list[EventCallbackSpec]) -> None:
+        """Serve `specs` and wire them into the page. The same callback declared twice (a module
+        imported twice, a reloaded page) is one stream: wired once, running the latest function."""
         unique = {spec.stream_id: spec for spec in specs}
+        new = [spec for stream_id, spec in unique.items() if stream_id not in self.streams]
         self.streams.update(unique)
-        wire_streams(self, list(unique.values()))
+        wire_streams(self, new)
+
+    def _config(self) -> Any:
+        """Dash's page config; names Dash's websocket only if a callback uses it (ws_config.py)."""
+        return page_config(super()._config(), self.callback_map)
 
     def _initialize_context(self, body: Any) -> Any:
         """Dash's callback context, with request details read lazily (see server/context.py)."""
         spec = self.callback_map.get(body.get("output")) or {}
-        cb_ctx = build_callback_context(body, self.backend.response_adapter(), eager=bool(spec.get("background")))
+        cb_ctx = build_callback_context(super()._initialize_context, body, eager=bool(spec.get("background")))
         return storage_context.attach(cb_ctx, self)
 
     # --- layout -------------------------------------------------------------------------
@@ -248,7 +301,7 @@ class Flash(dash.Dash):
     def layout(self, value: Any) -> None:
         if is_async_callable(value):
             # An async layout can only run on the event loop: it is validated on first request.
-            _validate.validate_layout_type(value)
+            validate_layout_type(value)
             self._layout_is_function = True
             self._layout = value
             return
@@ -256,29 +309,56 @@ class Flash(dash.Dash):
         super(Flash, type(self)).layout.fset(self, value)  # type: ignore[attr-defined]
 
     def _layout_value(self) -> Any:
+        if not is_async_callable(self._layout):
+            return super()._layout_value()
+        if DASH_SETUP.get():
+            # Dash's setup validates this; an async layout is checked when first served instead,
+            # so that setup does not run it one extra time.
+            return html.Div(list(extra_components(self)))
+        return layout_now(self, layout_value(self))
+
+    def get_layout(self) -> Any:
+        """Dash's `get_layout()`: the layout with extra components and layout hooks. An
+        `async def` layout runs to completion, on the server's loop when the server runs; on
+        the event loop itself use `await app.get_layout_async()` (see server/layout.py)."""
         if is_async_callable(self._layout):
-            return self._async_layout_snapshot
-        return super()._layout_value()
+            return layout_now(self, resolve_layout(self))
+        return super().get_layout()
+
+    async def get_layout_async(self) -> Any:
+        """`get_layout()` for async code: awaits an async layout, runs a sync one in the pool."""
+        return await resolve_layout(self)
 
     async def serve_layout(self) -> Any:
         layout = await resolve_layout(self)
+        if not self._async_layout_checked and is_async_callable(self._layout):
+            # Once, like Dash's check of a layout function's first result at setup.
+            self._async_layout_checked = True
+            validate_layout(self._layout, layout)
         return self.backend.make_response(dumps(layout), mimetype="application/json")
 
     async def _setup_server(self) -> None:
-        """Dash's first-request setup, run once, in a thread (it may call a sync layout)."""
-        if self._got_first_request["setup_server"]:
+        """Dash's first-request setup (in a thread: it may call a sync layout), then the pages
+        router's, run once. The one before_request hook: the direct path requires it alone."""
+        self._serving_loop = asyncio.get_running_loop()
+        if self._setup_done:
             return
         async with self._flash_setup_lock:
-            if self._got_first_request["setup_server"]:
+            if self._setup_done:
                 return
             self._take_streams()
-            if is_async_callable(self._layout):
-                self._async_layout_snapshot = await resolve_layout(self)
-            await run_in_thread(self.backend.executor, super()._setup_server)
+            token = DASH_SETUP.set(True)
+            try:
+                await run_in_thread(self.backend.executor, super()._setup_server)
+            finally:
+                DASH_SETUP.reset(token)
+            if self.use_pages:
+                await setup_router(self)
+            self._setup_done = True
 
     def enable_pages(self) -> None:
-        if not self.use_pages:
-            return
-        if self.pages_folder:
-            _pages._import_layouts_from_pages(self.config.pages_folder)  # pylint: disable=protected-access
-        install_router(self)
+        """Dash's (it imports the pages folder); the router Dash builds is set aside, not made a
+        Quart hook: Flash's router is set up on the first request, by `_setup_server` (see
+        server/pages.py for why it differs)."""
+        with self.backend.set_aside():
+            super().enable_pages()

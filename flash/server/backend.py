@@ -1,30 +1,34 @@
-"""Flash's server backend: Dash's Quart backend with Flash's dispatch, errors, suites and runner.
+"""Flash's server backend: Dash's Quart backend with Flash's dispatch, errors and runner.
 
-It plugs into Dash through the public backend interface (`dash.backends.base_server`), reusing
-Dash's Quart adapters for request/response/websocket handling and owning only what Flash changes.
+It plugs into Dash through the public backend interface (`dash.backends.base_server`) as a
+subclass of Dash's Quart backend: app creation, component suites, the catch-all page, request
+hooks, websockets and the adapters are Dash's; each override says why Flash differs.
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import inspect
+import os
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from dash.backends._quart import QuartDashServer
-from dash.backends._utils import format_traceback_html
 from dash.exceptions import InvalidResourceError, PreventUpdate
 from quart import Quart, Response, request
 from werkzeug.exceptions import HTTPException
 
+from ..compat import dash as dash_compat
+from ..compat.dash import QuartDashServer, format_traceback_html
 from .compression import enable_gzip
-from .context import DeferredResponseAdapter
-from .devserver import run_hypercorn
+from .context import DEFERRING, DeferredRequestAdapter, DeferredResponseAdapter
+from .devserver import access_log_enabled, run_hypercorn
 from .dispatch import make_dispatch
 from .fastpath import install_callback_route
+from .flask_hints import add_flask_hint
 from .errors import (RequestError, escaped, http_error_response, json_error, request_error_response,
                      request_line)
-from .suites import serve_component_suite
+from .suites import ONE_YEAR, SUITE_ERRORS, check_relative_path, suite_error
 from .threads import watch_queue
 
 if TYPE_CHECKING:
@@ -53,21 +57,37 @@ class FlashServer(QuartDashServer):
         self.thread_pool_size: int | None = None  # Flash sets it (see threads.thread_pool_size)
         self.thread_queue_warning: float | None = None
         self._watched: ThreadPoolExecutor | None = None
+        self._executor_pid = os.getpid()
         self.response_adapter = DeferredResponseAdapter
         self._dash_app: "Flash | None" = None
+        self._set_aside: list[Callable[..., Any]] | None = None
+
+    @property
+    def request_adapter(self) -> type[Any]:
+        """Dash's Quart request adapter; while Flash builds a callback context, the one that
+        leaves request details to be read lazily (see context.py)."""
+        return DeferredRequestAdapter if DEFERRING.get() else self._request_adapter
+
+    @request_adapter.setter
+    def request_adapter(self, value: type[Any]) -> None:
+        self._request_adapter = value
 
     @staticmethod
     def create_app(name: str = "__main__", config: dict[str, Any] | None = None) -> Quart:
-        app = Quart(name)
-        app.config["MAX_CONTENT_LENGTH"] = DEFAULT_MAX_REQUEST_SIZE
-        for key, value in (config or {}).items():
-            app.config[key] = value
+        """Dash's, with Flash's documented request-size default whatever Quart's default is."""
+        app: Quart = QuartDashServer.create_app(name, config)
+        if "MAX_CONTENT_LENGTH" not in (config or {}):
+            app.config["MAX_CONTENT_LENGTH"] = DEFAULT_MAX_REQUEST_SIZE
         return app
 
     @property
     def executor(self) -> ThreadPoolExecutor:
         """The pool that sync callbacks, layouts and generators run in (Dash's shared executor),
-        with its queue watched (see threads.py)."""
+        with its queue watched (see threads.py). In a process forked after the pool started (a test
+        runner, `gunicorn --preload`) the pool's threads did not come along: it starts a new one."""
+        if self._executor_pid != os.getpid():
+            self._executor_pid = os.getpid()
+            self.shutdown_executor(wait=False)
         executor = self.get_callback_executor(self.thread_pool_size)
         if executor is not self._watched:
             self._watched = executor
@@ -89,46 +109,57 @@ class FlashServer(QuartDashServer):
         install_callback_route(dash_app, self.server, view)
         return view
 
-    def setup_component_suites(self, dash_app: "Flash") -> None:  # type: ignore[override]
-        async def serve(package_name: str, fingerprinted_path: str) -> Response:
-            return serve_component_suite(dash_app, package_name, fingerprinted_path)
-
-        # pylint: disable=protected-access
-        dash_app._add_url(
-            "_dash-component-suites/<string:package_name>/<path:fingerprinted_path>",
-            serve,
-        )
+    def serve_component_suites(self, dash_app: "Flash", package_name: str,  # type: ignore[override]
+                               fingerprinted_path: str) -> Response:
+        """Dash's (its `setup_component_suites` route calls this), with a path check first and
+        4xx JSON errors that do not quote the request (Dash's errors are 500s naming every
+        registered path); fingerprinted files are also marked `immutable`."""
+        check_relative_path(fingerprinted_path)
+        try:
+            response: Response = super().serve_component_suites(dash_app, package_name, fingerprinted_path)
+        except SUITE_ERRORS as err:
+            raise suite_error(err, dash_app.registered_paths, package_name, fingerprinted_path) from None
+        if "Cache-Control" in response.headers:
+            response.headers["Cache-Control"] = ONE_YEAR
+        return response
 
     def setup_catchall(self, dash_app: "Flash") -> None:  # type: ignore[override]
-        """Every other GET path serves the page (client-side routing), as in Dash, except the
-        framework's own prefixes: a wrong `_dash-*` or `_flash/` URL is a mistake, not a page."""
+        """Dash's catch-all (every other GET path serves the page, for client-side routing),
+        except the framework's own prefixes: a wrong `_dash-*` or `_flash/` URL is a mistake,
+        not a page, and answers a JSON 404."""
+        super().setup_catchall(dash_app)
+        endpoint = dash_app.config.routes_pathname_prefix + "<path:path>"
+        dash_catchall = self.server.view_functions[endpoint]
 
-        async def catchall(path: str) -> Response:
+        async def catchall(path: str, *args: Any, **kwargs: Any) -> Any:
             if path.startswith(RESERVED_PREFIXES):
                 raise RequestError("There is no Flash or Dash endpoint at this path.", status=404,
                                    debug=f"path: /{path[:200]}")
-            return Response(dash_app.index(), content_type="text/html")
+            page = dash_catchall(path, *args, **kwargs)
+            return await page if inspect.isawaitable(page) else page
 
-        # pylint: disable=protected-access
-        dash_app._add_url("<path:path>", catchall, methods=["GET"])
+        self.server.view_functions[endpoint] = catchall
 
     def setup_backend(self, dash_app: "Flash") -> None:  # type: ignore[override]
         self._dash_app = dash_app
 
     # --- errors ---------------------------------------------------------------------------
     def _is_framework_path(self) -> bool:
-        """Flash answers JSON on its own routes; a user's own Quart routes keep Quart's pages."""
+        """Flash answers JSON on its own and Dash's routes (those Dash's `_add_url` registered:
+        `dash_app.routes`, and the assets); a user's own Quart routes keep Quart's handling."""
         app = self._dash_app
         if app is None:
             return True
         prefix = app.config.routes_pathname_prefix
         path = request.path
-        assets = prefix + app.config.assets_url_path.strip("/") + "/"
-        if path.startswith((prefix + "_", assets)):
-            return True
+        rule = request.url_rule
+        if rule is not None:
+            assets = prefix + app.config.assets_url_path.strip("/") + "/"
+            return rule.endpoint in app.routes or path.startswith(assets)
         # No route at all under the app's prefix (the catch-all takes every page path a browser
-        # asks for, so this is a path it cannot even match, e.g. one with a newline).
-        return request.url_rule is None and path.startswith(prefix)
+        # asks for, so this is a path it cannot even match, e.g. one with a newline, or a method
+        # no route takes).
+        return path.startswith(prefix)
 
     def _debugging(self) -> bool:
         """Dev tools / debug on: error bodies may say more (Dash's own prune/raise modes)."""
@@ -154,6 +185,7 @@ class FlashServer(QuartDashServer):
 
         @server.errorhandler(Exception)
         async def _any_error(err: Exception) -> Any:
+            add_flask_hint(err)  # Flask's "outside of request context": say the Quart way
             if isinstance(err, HTTPException):
                 if err.code == 413:
                     limit = server.config.get("MAX_CONTENT_LENGTH")
@@ -161,6 +193,8 @@ class FlashServer(QuartDashServer):
                         f"The request body is larger than the {limit}-byte limit "
                         "(set Flash(max_request_size=...) to change it).", status=413))
                 return http_error_response(err) if self._is_framework_path() else err
+            if not self._is_framework_path():
+                raise err  # as if this handler were not there: Quart's 500 page (debug: its traceback)
             return self._server_error(err)
 
     def _server_error(self, err: Exception) -> Response:
@@ -179,23 +213,33 @@ class FlashServer(QuartDashServer):
         enable_gzip(self.server)
 
     # --- hooks ----------------------------------------------------------------------------
-    def after_request(self, func: Callable[..., Any]) -> None:
-        async def _after(response: Any) -> Any:
-            result = func()
-            if inspect.isawaitable(result):
-                await result
-            return response
+    def before_request(self, func: Callable[..., Any]) -> None:
+        """Dash's (a Quart before_request hook), except for the hooks Dash registers while
+        `set_aside()` is active: those are kept for Flash to run itself (see `Flash.enable_pages`).
+        Each Quart hook turns off the direct callback path (fastpath.py)."""
+        if self._set_aside is not None:
+            self._set_aside.append(func)
+            return
+        super().before_request(func)
 
-        self.server.after_request(_after)
+    @contextlib.contextmanager
+    def set_aside(self) -> Iterator[list[Callable[..., Any]]]:
+        """Collect, instead of registering, the before_request hooks Dash adds meanwhile."""
+        previous, self._set_aside = self._set_aside, []
+        try:
+            yield self._set_aside
+        finally:
+            self._set_aside = previous
 
     # --- running --------------------------------------------------------------------------
     def run(self, dash_app: "Flash", host: str, port: int, debug: bool, **kwargs: Any) -> None:  # type: ignore[override]
-        # pylint: disable=protected-access
         use_reloader = kwargs.pop("use_reloader", None)
         if use_reloader is None:
-            use_reloader = bool(debug and dash_app._dev_tools.hot_reload)
+            use_reloader = bool(debug and dash_compat.hot_reload(dash_app))
         self.server.debug = bool(debug)
         # Dash's `ThreadedRunner.stop()` (the `dash_duo` fixture) stops a Quart app by setting this
         # event on the server's loop, as Dash's own Quart backend creates it in `run()`.
         self._ws_shutdown_event = shutdown = asyncio.Event()
-        run_hypercorn(self.server, host, port, use_reloader=use_reloader, shutdown=shutdown, **kwargs)
+        access_log = access_log_enabled(dash_app.access_log, dash_app.silence_routes_logging)
+        run_hypercorn(self.server, host, port, use_reloader=use_reloader, shutdown=shutdown,
+                      access_log=access_log, **kwargs)

@@ -1,27 +1,55 @@
-"""Dash's per-callback context, built cheaply: request details are read only when asked for.
+"""Dash's per-callback context, built by Dash, with request details read only when asked for.
 
-Dash copies every header and cookie of every callback request into the context up front; most
-callbacks never look at them. Flash keeps the request context and fills `headers`, `cookies`, `args`,
-`path`, `remote` and `origin` on first access, with the same values Dash would give. Likewise
-the Quart Response behind `ctx.response` is made only when a cookie or header is set.
+Dash's `_initialize_context` copies every header and cookie of every callback request into the
+context up front; most callbacks never look at them. Flash runs Dash's own `_initialize_context`
+with a request adapter that skips those copies (`DeferredRequestAdapter`, chosen by the backend
+only while Flash builds a context), then fills `headers`, `cookies`, `args`, `path`, `remote` and
+`origin` on first access, through Dash's Quart adapter, so with the values Dash would give.
+Likewise the Quart Response behind `ctx.response` is made only when a cookie or header is set.
 """
 from __future__ import annotations
 
+import contextvars
 from typing import Any, Callable
 
-from dash._utils import AttributeDict, inputs_to_dict
-from dash.backends._quart import QuartResponseAdapter
 from quart import Response
-from quart.globals import _cv_request
 
-_READERS: dict[str, Callable[[Any], Any]] = {
-    "cookies": lambda r: dict(r.cookies),
-    "headers": lambda r: dict(r.headers),
-    "args": lambda r: r.args,
-    "path": lambda r: r.full_path,
-    "remote": lambda r: r.remote_addr,
-    "origin": lambda r: r.headers.get("origin"),
+from ..compat.dash import AttributeDict, QuartRequestAdapter, QuartResponseAdapter
+from ..compat.quart import request_context_var
+
+# The context entries Dash fills from the request, and the adapter property each one reads.
+_READERS: dict[str, Callable[[QuartRequestAdapter], Any]] = {
+    "cookies": lambda a: dict(a.cookies),
+    "headers": lambda a: dict(a.headers),
+    "args": lambda a: a.args,
+    "path": lambda a: a.full_path,
+    "remote": lambda a: a.remote_addr,
+    "origin": lambda a: a.origin,
 }
+DEFERRING: contextvars.ContextVar[bool] = contextvars.ContextVar("flash_deferring_request", default=False)
+
+
+class DeferredRequestAdapter(QuartRequestAdapter):
+    """Dash's Quart request adapter minus the request details a callback context defers."""
+
+    cookies: Any = property(lambda self: {})
+    headers: Any = property(lambda self: {})
+    args: Any = property(lambda self: None)
+    full_path: Any = property(lambda self: None)
+    remote_addr: Any = property(lambda self: None)
+    origin: Any = property(lambda self: None)
+
+
+class _StoredRequestAdapter(QuartRequestAdapter):
+    """Dash's adapter over a stored request context's request (read after the request, e.g.
+    from a stream generator, or on the direct path where the request is built on demand)."""
+
+    def __init__(self, request_context: Any) -> None:  # pylint: disable=super-init-not-called
+        self._context = request_context
+
+    @property
+    def request(self) -> Any:
+        return self._context.request
 
 
 class CallbackContext(AttributeDict):
@@ -29,37 +57,29 @@ class CallbackContext(AttributeDict):
         reader = _READERS.get(key)
         if reader is None:
             raise KeyError(key)
-        value = reader(self.__dict__["_request_context"].request)
+        value = reader(_StoredRequestAdapter(self.__dict__["_request_context"]))
         dict.__setitem__(self, key, value)
         return value
 
-    def materialize(self) -> "CallbackContext":
-        """Fill every request entry (a background job's copy of the context needs them all)."""
+
+def build_callback_context(dash_initialize: Callable[[Any], Any], body: dict[str, Any],
+                           eager: bool) -> CallbackContext:
+    """Dash's callback context for `body` (`dash_initialize` is Dash's `_initialize_context`),
+    with the request details deferred unless `eager` (a background job's copy needs them all)."""
+    if eager:
+        context = dash_initialize(body)
+    else:
+        token = DEFERRING.set(True)
+        try:
+            context = dash_initialize(body)
+        finally:
+            DEFERRING.reset(token)
         for key in _READERS:
-            self[key]  # pylint: disable=pointless-statement
-        return self
-
-
-def build_callback_context(body: dict[str, Any], response_adapter: Any, eager: bool) -> CallbackContext:
-    inputs = body.get("inputs", [])
-    states = body.get("state", [])
-    input_values = inputs_to_dict(inputs)
-    context = CallbackContext(
-        inputs_list=inputs,
-        states_list=states,
-        outputs_list=body.get("outputs", []),
-        input_values=input_values,
-        state_values=inputs_to_dict(states),
-        triggered_inputs=[
-            {"prop_id": prop_id, "value": input_values.get(prop_id)}
-            for prop_id in body.get("changedPropIds", [])
-        ],
-        dash_response=response_adapter,
-        updated_props={},
-    )
+            dict.pop(context, key, None)
+    lazy = CallbackContext(context)  # Dash's entries, in the class that reads request ones lazily
     # The request context, not the request: on Flash's direct path the request is built on demand.
-    object.__setattr__(context, "_request_context", _cv_request.get())
-    return context.materialize() if eager else context
+    object.__setattr__(lazy, "_request_context", request_context_var.get())
+    return lazy
 
 
 class DeferredResponseAdapter(QuartResponseAdapter):

@@ -9,9 +9,10 @@ from urllib.parse import urlparse
 
 from hypercorn.typing import ASGIReceiveCallable, HTTPScope
 from quart import Quart
-from quart.ctx import AppContext, RequestContext
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import RequestEntityTooLarge, RequestTimeout
+
+from ..compat.quart import AppContext, RequestContext
 
 
 class ClientGone(Exception):

@@ -1,8 +1,11 @@
 """The `_dash-update-component` view: check the body, then run the callback where it belongs.
 
-`async def` callbacks run on the event loop; sync callbacks run in the app's thread pool with the
-request's contextvars copied, so `ctx`, `set_props` and the request work in both. The same
-`run_callback` serves Quart's view and the direct ASGI path (`fastpath.py`).
+The steps are Dash's own (`prepare_call`: context, function, arguments, output handling, as
+Dash's Quart backend runs them). Flash differs in where the call runs: `async def` callbacks on
+the event loop, sync callbacks in the app's thread pool with the request's contextvars copied
+(Dash runs them on the loop), so `ctx`, `set_props` and the request work in both. Flash also
+checks the body's size, depth and shape first. The same `run_callback` serves Quart's view and
+the direct ASGI path (`fastpath.py`).
 """
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from quart import Response, request
 
+from ..compat.dash import prepare_call
 from .body import check_callback_body, parse_json_body, read_request_body
 from .context import CallbackAnswer
 from .guard import check_request_headers
@@ -23,13 +27,10 @@ if TYPE_CHECKING:
 async def run_callback(app: "Flash", data: bytes) -> Response | CallbackAnswer:
     """Answer one callback request body: a Response if the callback set cookies or headers, else
     just the JSON bytes. Raises RequestError/PreventUpdate/... for the error handlers."""
-    # pylint: disable=protected-access
     body = parse_json_body(data, "callback request body", app.limits.max_json_depth)
     check_callback_body(body, app.callback_map)
-    cb_ctx = app._initialize_context(body)
-    func = app._prepare_callback(cb_ctx, body)
-    args = app._inputs_to_vals(cb_ctx.inputs_list + cb_ctx.states_list)
-    call = app._execute_callback(func, args, cb_ctx.outputs_list, cb_ctx)
+    cb_ctx = app._initialize_context(body)  # pylint: disable=protected-access
+    func, call = prepare_call(app, cb_ctx, body)
     if inspect.iscoroutinefunction(func):
         result = await call()
     else:

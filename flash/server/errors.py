@@ -7,8 +7,9 @@ from typing import Any
 
 import orjson
 from quart import Response
-from quart.globals import _cv_request
 from werkzeug.exceptions import HTTPException
+
+from ..compat.quart import current_request_context
 
 # One line per client error (4xx), escaped: request text can neither flood nor forge the log.
 request_logger = logging.getLogger("flash.requests")
@@ -61,7 +62,7 @@ def escaped(text: Any, limit: int = 300) -> str:
 def request_line() -> tuple[str, str]:
     """The method and path of the request being answered, without building a Quart request on
     the direct path (whose deferred context keeps the ASGI scope)."""
-    context = _cv_request.get(None)
+    context = current_request_context()
     if context is None:
         return "-", "-"
     scope = getattr(context, "_scope", None)

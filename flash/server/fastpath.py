@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, HTTPScope, Scope
 from quart import Quart, Response, signals
-from quart.globals import _cv_app, _cv_request
 from quart.sessions import SecureCookieSessionInterface
 from quart.typing import ResponseTypes
 from quart.utils import encode_headers
 
+from ..compat.quart import after_request_functions, app_context_var, request_context_var
 from .context import CallbackAnswer
 from .deferred import ClientGone, DeferredAppContext, DeferredRequestContext, read_body, request_path
 from .dispatch import run_callback
@@ -79,8 +79,8 @@ class DirectPath:
         """Whether nothing registered on the server would see the direct path differ from Quart's."""
         server = self.server
         # pylint: disable=protected-access
-        if not self.dash_app._got_first_request["setup_server"]:
-            return False  # the first requests run Dash's setup hook through Quart
+        if not self.dash_app._setup_done:
+            return False  # until Dash's (and the pages router's) setup has finished, Quart runs it
         before = server.before_request_funcs.get(None, ())
         if len(before) > 1 or (before and before[0] != self.dash_app._setup_server):
             return False
@@ -111,9 +111,9 @@ class DirectPath:
             return
         route, tail = found
         server = self.server
-        app_token = _cv_app.set(DeferredAppContext(server))
+        app_token = app_context_var.set(DeferredAppContext(server))
         context = DeferredRequestContext(server, scope, b"")
-        request_token = _cv_request.set(context)
+        request_token = request_context_var.set(context)
         response: ResponseTypes | CallbackAnswer | None
         try:
             try:
@@ -127,7 +127,7 @@ class DirectPath:
                 response = await self._error_response(err, route)
             if response is None:
                 return
-            after_functions = context._after_request_functions  # pylint: disable=protected-access
+            after_functions = after_request_functions(context)
             if isinstance(response, CallbackAnswer):
                 if not after_functions:
                     await send_answer(send, response.body)
@@ -139,8 +139,8 @@ class DirectPath:
                 response = await server.ensure_async(after)(response)  # type: ignore[assignment]
             await send_response(send, response)
         finally:
-            _cv_request.reset(request_token)
-            _cv_app.reset(app_token)
+            request_context_var.reset(request_token)
+            app_context_var.reset(app_token)
 
     async def _error_response(self, err: Exception, route: DirectRoute) -> ResponseTypes:
         """What Quart's error handling (Flash's JSON handlers, or the user's) makes of `err`."""

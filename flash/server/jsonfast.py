@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from dash._utils import to_json
 from dash.development.base_component import Component
+
+from ..compat.dash import to_json
 
 # Types orjson would otherwise write in its own way are handed to `_component`, which refuses them.
 _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
@@ -25,7 +26,7 @@ def _component(value: Any) -> Any:
 
 
 def dumps(value: Any) -> bytes:
-    """`value` as compact JSON bytes, with the same meaning as `dash._utils.to_json(value)`."""
+    """`value` as compact JSON bytes, with the same meaning as Dash's `to_json(value)`."""
     try:
         return orjson.dumps(value, default=_component, option=_OPTIONS)
     except TypeError:  # orjson.JSONEncodeError is a TypeError

@@ -11,11 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 import dash
-# Private Dash name, used here only (and already by flash/streaming/pump.py): the context
-# variable holding the current callback's context; Dash exposes no public reader for it.
-# tests/unit/test_shared_storage.py fails loudly if an upgrade removes it.
-from dash._callback_context import context_value
 
+from ..compat.dash import context_value  # the current callback's context (a private Dash name)
 from .base import BaseSharedStorage, SharedStorageError
 
 _APP_ATTR = "_flash_app"

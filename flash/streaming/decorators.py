@@ -7,6 +7,7 @@ from typing import Any, Callable, TypeVar, cast
 import dash
 from dash.dependencies import Output, handle_callback_args
 
+from ..exceptions import StreamError
 from .spec import PENDING_STREAMS, EventCallbackSpec, build_output_spec, build_spec
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -44,8 +45,34 @@ def event_callback(
     ``restart_on_worker_loss=True``. ``background=True`` runs the generator as a job on the
     app's ``CeleryManager`` worker (with Redis shared storage; see ``flash.streaming.jobs``).
     """
-    return _decorator(PENDING_STREAMS, dependencies, cancel, reset_props, on_error, prevent_initial_call,
-                      restart_on_worker_loss, background)
+    return _module_level(_decorator(PENDING_STREAMS, dependencies, cancel, reset_props, on_error,
+                                    prevent_initial_call, restart_on_worker_loss, background))
+
+
+def _served_app() -> Any:
+    """The current Dash app (`dash.get_app()`) if it already took its streams (first request)."""
+    try:
+        app = dash.get_app()
+    except Exception:  # pylint: disable=broad-exception-caught  # AppNotFoundError: no app yet
+        return None
+    return app if getattr(app, "_streams_taken", False) else None
+
+
+def _module_level(decorate: Callable[[F], F]) -> Callable[[F], F]:
+    """Module-level streams wait for an app's first request, like Dash's `@callback`s. One
+    declared once the current app (`dash.get_app()`) has served would never reach its pages:
+    it is wired into that app at once too (as `@app.event_callback` then is), and still waits
+    for an app created later (a test suite's next app, say)."""
+    def declare(func: F) -> F:
+        before = len(PENDING_STREAMS)
+        func = decorate(func)
+        declared = PENDING_STREAMS[before:]
+        app = _served_app() if declared else None
+        if app is not None:
+            app._add_streams(list(declared))  # pylint: disable=protected-access
+        return func
+
+    return declare
 
 
 def _has_output(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
@@ -73,6 +100,38 @@ def _is_generator(func: Any) -> bool:
     return inspect.isasyncgenfunction(func) or inspect.isgeneratorfunction(func)
 
 
+# What `@callback` takes on a generator. `hidden` is accepted and moot: a stream's triggers are hidden.
+_OUTPUT_OPTIONS = frozenset({"output", "inputs", "state", "prevent_initial_call", "hidden", "cancel"})
+_EVENT_ONLY = frozenset({"reset_props", "on_error", "restart_on_worker_loss", "background"})
+_EVENT_OPTIONS = _OUTPUT_OPTIONS - {"output"} | _EVENT_ONLY
+
+
+def _check_options(func: Any, kwargs: dict[str, Any], with_outputs: bool) -> None:
+    """A Dash option a stream would silently ignore fails here, saying what to do instead."""
+    allowed = _OUTPUT_OPTIONS if with_outputs else _EVENT_OPTIONS
+    unknown = sorted(k for k, v in kwargs.items() if k not in allowed and not (k == "background" and not v))
+    if not unknown:
+        return
+    name = getattr(func, "__name__", "stream")
+    kind = ("a streaming callback (each yield fills its Outputs)" if with_outputs
+            else "an event callback (no Output: it yields stream_props(...))")
+    parts = [f"'{name}' is a generator, so Flash runs it as {kind}; it does not take "
+             f"{', '.join(k + '=' for k in unknown)}."]
+    dash_only = [k for k in unknown if k not in _EVENT_ONLY]
+    if dash_only:
+        parts.append(f"{', '.join(k + '=' for k in dash_only)} belong to Dash's background or websocket "
+                     f"callbacks: drop them, or make '{name}' a plain function (return, not yield).")
+    if "running" in unknown:
+        parts.append("Instead of running=, set the props from the generator (a yield or set_props(...) at "
+                     "its start and before it ends).")
+    if "progress" in unknown or "progress_default" in unknown:
+        parts.append("Instead of progress=, yield the progress: each yield reaches the page at once.")
+    if with_outputs and _EVENT_ONLY.intersection(unknown):
+        parts.append("reset_props=, on_error=, restart_on_worker_loss= and background= are event-callback "
+                     "options: drop the Outputs and yield stream_props(...) (@event_callback).")
+    raise StreamError(" ".join(parts))
+
+
 def streaming_decorator(registry: list[EventCallbackSpec], args: tuple[Any, ...], kwargs: dict[str, Any],
                         plain: Callable[[F], F]) -> Callable[[F], F]:
     """What `callback` does with a function: a generator streams, anything else is `plain`'s.
@@ -83,18 +142,21 @@ def streaming_decorator(registry: list[EventCallbackSpec], args: tuple[Any, ...]
     def decorate(func: F) -> F:
         if not _is_generator(func):
             return plain(func)
-        if _has_output(args, kwargs):
+        with_outputs = _has_output(args, kwargs)
+        _check_options(func, kwargs, with_outputs)
+        if with_outputs:
             outputs, inputs, states, prevent = handle_callback_args(list(args), dict(kwargs))
-            spec = build_output_spec(func, outputs, inputs, states, prevent)
+            spec = build_output_spec(func, outputs, inputs, states, prevent, kwargs.get("cancel"))
             registry.append(spec)
             func.stream_id = spec.stream_id  # type: ignore[attr-defined]
             return func
-        options = {k: kwargs[k] for k in ("cancel", "reset_props", "on_error", "restart_on_worker_loss", "background")
-                   if k in kwargs}
-        deps = args + _as_tuple(kwargs.get("inputs")) + _as_tuple(kwargs.get("state"))
-        return _decorator(registry, deps, options.get("cancel"), options.get("reset_props"),
-                          options.get("on_error"), kwargs.get("prevent_initial_call", True),
-                          bool(options.get("restart_on_worker_loss")), bool(options.get("background")))(func)
+        deps, prevent = args, kwargs.get("prevent_initial_call", True)
+        if deps and isinstance(deps[-1], bool):  # Dash's positional prevent_initial_call
+            deps, prevent = deps[:-1], deps[-1]
+        deps = deps + _as_tuple(kwargs.get("inputs")) + _as_tuple(kwargs.get("state"))
+        return _decorator(registry, deps, kwargs.get("cancel"), kwargs.get("reset_props"),
+                          kwargs.get("on_error"), prevent,
+                          bool(kwargs.get("restart_on_worker_loss")), bool(kwargs.get("background")))(func)
 
     return decorate
 
@@ -106,4 +168,4 @@ def callback(*args: Any, **kwargs: Any) -> Callable[[F], F]:
     def plain(func: F) -> F:
         return cast(F, dash.callback(*args, **kwargs)(func))  # Dash's decorator returns `func` itself
 
-    return streaming_decorator(PENDING_STREAMS, args, kwargs, plain)
+    return _module_level(streaming_decorator(PENDING_STREAMS, args, kwargs, plain))

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 import orjson
 from quart import Response, request
 
+from ..compat.dash import callback_args
 from ..server.body import check_dependency_list, parse_json_body, read_request_body
 from ..server.context import CallbackAnswer
 from ..server.errors import RequestError
@@ -132,7 +133,7 @@ async def start_run(app: "Flash", stream_id: str, data: bytes) -> Started:
         _check_room_for_run(app, downlink)
     # pylint: disable=protected-access
     cb_ctx = app._initialize_context({**body, "outputs": [], "output": ""})
-    args = app._inputs_to_vals(cb_ctx.inputs_list + cb_ctx.states_list)
+    args = callback_args(app, cb_ctx)
     run_id, handle = app.stream_signer.new_run(downlink.downlink_id)
     run = StreamRun(run_id, handle, stream_id, downlink, app.stream_replay_size, app.limits.stream_replay_bytes,
                     bus=bus)

@@ -26,6 +26,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
+from ..compat.dash import callback_args
 from .runs import StreamRun
 
 if TYPE_CHECKING:
@@ -104,7 +105,7 @@ async def run_job(app: "Flash", payload: dict[str, Any]) -> None:
         async with app.server.test_request_context("/_flash/job", method="POST"):
             # pylint: disable=protected-access
             cb_ctx = app._initialize_context({**payload["body"], "outputs": [], "output": ""})
-            args = app._inputs_to_vals(cb_ctx.inputs_list + cb_ctx.states_list)
+            args = callback_args(app, cb_ctx)
             run.task = asyncio.get_running_loop().create_task(pump(app, spec, run, cb_ctx, args))
             try:
                 await run.task

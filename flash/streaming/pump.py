@@ -7,8 +7,7 @@ import logging
 import traceback
 from typing import TYPE_CHECKING, Any, AsyncIterator, Generator
 
-from dash._callback_context import context_value
-
+from ..compat.dash import context_value
 from ..exceptions import PreventUpdate, StreamError
 from ..server.threads import run_in_thread
 from .bus import StreamBusError

@@ -94,12 +94,34 @@ def _split_deps(deps: Sequence[Any], name: str) -> tuple[list[Input], list[State
     return inputs, states
 
 
+def _dash_cancel_form(name: str, given: Sequence[Input]) -> str:
+    """Why Dash's background-callback `cancel=[Input(...)]` is not Flash's, and the rewrite."""
+    clicks = any(dep.component_property == "n_clicks" for dep in given)
+    pairs = ", ".join(
+        f"(Input({dep.component_id!r}, {dep.component_property!r}), "
+        + ("None)" if dep.component_property == "n_clicks" else "<the value it has while the stream runs>)")
+        for dep in given
+    )
+    return (
+        f"'{name}': each cancel entry must be (Input(id, prop), desired_state); got "
+        f"{', '.join(repr(dep) for dep in given)}, Dash's background-callback form (cancel when the "
+        "input fires). A Flash stream stops when the input's value stops equalling desired_state: "
+        f"write cancel=[{pairs}]"
+        + (" (a button's n_clicks is None until clicked, so any click stops the stream)" if clicks else "")
+        + ". A background callback (background=True, with Output) takes Dash's form unchanged."
+    )
+
+
 def _check_cancel(cancel: Any, name: str) -> list[tuple[Input, Any]]:
     if cancel is None:
         return []
     hint = "cancel=[(Input('tabs', 'value'), 'dashboard'), (Input('stop', 'n_clicks'), 0)]"
+    if isinstance(cancel, Input):
+        raise StreamError("cancel must be a list. " + _dash_cancel_form(name, [cancel]))
     if not isinstance(cancel, (list, tuple)):
         raise StreamError(f"event_callback '{name}': cancel must be a list of (Input, desired_state) pairs, e.g. {hint}.")
+    if cancel and all(isinstance(entry, Input) for entry in cancel):
+        raise StreamError(_dash_cancel_form(name, list(cancel)))
     checked = []
     for entry in cancel:
         if not (isinstance(entry, (list, tuple)) and len(entry) == 2 and isinstance(entry[0], Input)):
@@ -151,13 +173,13 @@ def build_spec(func: Any, deps: Sequence[Any], cancel: Any, reset_props: Any, on
 
 
 def build_output_spec(func: Any, outputs: Any, inputs: list[Input], states: list[State],
-                      prevent_initial_call: bool | None) -> EventCallbackSpec:
+                      prevent_initial_call: bool | None, cancel: Any = None) -> EventCallbackSpec:
     """A Dash 4.5 streaming callback: a generator whose yields are return values."""
     from .outputs import check_outputs  # pylint: disable=import-outside-toplevel
 
     _check_func(func)
     targets, multi = check_outputs(outputs, func.__name__)
-    spec = build_spec(func, [*inputs, *states], None, None, None, prevent_initial_call)
+    spec = build_spec(func, [*inputs, *states], cancel, None, None, prevent_initial_call)
     spec.outputs, spec.multi_output = targets, multi
     spec.stream_id = _digest([f"{func.__module__}.{func.__qualname__}", *inputs, *states, repr(targets)])
     return spec

@@ -5,6 +5,9 @@ is a hidden store of its own (so no id can collide with the user's callbacks); t
 carries the streams' client settings, read back as the trigger's last State. Cancel conditions
 get the same treatment. A hidden error store feeds a server callback that raises, so that in debug
 mode a stream error shows in dev tools like a callback error.
+
+An app's event callbacks declared after its first request (`@app.event_callback`, like Dash's
+`@app.callback` then) are wired at once, in a container of their own, for pages loaded from then on.
 """
 from __future__ import annotations
 
@@ -22,9 +25,10 @@ from .._version import __version__
 
 from dash.exceptions import PreventUpdate
 
+from ..compat.dash import extra_components
 from ..exceptions import StreamError
 from ..server.errors import RequestError
-from .spec import EventCallbackSpec
+from .spec import EventCallbackSpec, _digest
 
 if TYPE_CHECKING:
     from ..app import Flash
@@ -78,13 +82,30 @@ def _client_settings(app: "Flash", spec: EventCallbackSpec) -> dict[str, Any]:
     }
 
 
-def _wire_triggers(app: "Flash", specs: list[EventCallbackSpec], stores: list[Any]) -> None:
+def _wired_ids(app: "Flash") -> set[str]:
+    """The ids of the stores earlier wirings put on the page."""
+    ids: set[str] = set()
+    for component in extra_components(app):
+        if str(getattr(component, "id", "")).startswith(CONTAINER):
+            ids.update(str(child.id) for child in component.children)
+    return ids
+
+
+def _store_id(prefix: str, key: str, members: list[EventCallbackSpec], taken: set[str]) -> str:
+    """A group's store id; a later wiring whose group key is taken gets one of its own."""
+    store_id = f"{prefix}{key}"
+    if store_id in taken:
+        store_id = f"{prefix}{_digest([key, *(s.stream_id for s in members)])}"
+    return store_id
+
+
+def _wire_triggers(app: "Flash", specs: list[EventCallbackSpec], stores: list[Any], taken: set[str]) -> None:
     transport = transport_settings(app)
     groups: dict[str, list[EventCallbackSpec]] = defaultdict(list)
     for spec in specs:
         groups[spec.trigger_key].append(spec)
     for key, members in groups.items():
-        store_id = f"_flash-trigger-{key}"
+        store_id = _store_id("_flash-trigger-", key, members, taken)
         first = members[0]
         data = {"streams": [_client_settings(app, s) for s in members], "transport": transport}
         stores.append(dcc.Store(id=store_id, data=data))
@@ -99,13 +120,13 @@ def _wire_triggers(app: "Flash", specs: list[EventCallbackSpec], stores: list[An
         )
 
 
-def _wire_cancels(app: "Flash", specs: list[EventCallbackSpec], stores: list[Any]) -> None:
+def _wire_cancels(app: "Flash", specs: list[EventCallbackSpec], stores: list[Any], taken: set[str]) -> None:
     groups: dict[str, list[EventCallbackSpec]] = defaultdict(list)
     for spec in specs:
         if spec.cancel:
             groups[spec.cancel_key].append(spec)
     for key, members in groups.items():
-        store_id = f"_flash-cancel-{key}"
+        store_id = _store_id("_flash-cancel-", key, members, taken)
         data = {"streams": [{"id": s.stream_id, "desired": [want for _, want in s.cancel]} for s in members]}
         stores.append(dcc.Store(id=store_id, data=data))
         app.clientside_callback(
@@ -138,9 +159,11 @@ def _stream_error_reporter(app: "Flash") -> Any:
     return report_stream_error
 
 
-def _wire_error_reporting(app: "Flash", specs: list[EventCallbackSpec], stores: list[Any]) -> None:
+def _wire_error_reporting(app: "Flash", specs: list[EventCallbackSpec], stores: list[Any], taken: set[str]) -> None:
     reporter = _stream_error_reporter(app)
     for store_id in dict.fromkeys(error_store_id(spec) for spec in specs):
+        if store_id in taken:
+            continue  # an earlier wiring's store (same function name) and its reporter serve it
         stores.append(dcc.Store(id=store_id))
         app.callback(Input(store_id, "data"), prevent_initial_call=True, hidden=True)(reporter)
 
@@ -149,9 +172,11 @@ def wire_streams(app: "Flash", specs: list[EventCallbackSpec]) -> None:
     if not specs:
         return
     stores: list[Any] = []
-    _wire_triggers(app, specs, stores)
-    _wire_cancels(app, specs, stores)
-    _wire_error_reporting(app, specs, stores)
-    app._extra_components.append(  # pylint: disable=protected-access
-        html.Div(id=CONTAINER, children=stores, style={"display": "none"})
-    )
+    taken = _wired_ids(app)
+    _wire_triggers(app, specs, stores, taken)
+    _wire_cancels(app, specs, stores, taken)
+    _wire_error_reporting(app, specs, stores, taken)
+    extra = extra_components(app)
+    earlier = sum(str(getattr(c, "id", "")).startswith(CONTAINER) for c in extra)
+    extra.append(html.Div(id=f"{CONTAINER}-{earlier}" if earlier else CONTAINER, children=stores,
+                          style={"display": "none"}))

@@ -7,6 +7,7 @@ import threading
 from typing import Any, Callable
 
 import pytest
+from quart.globals import _cv_request
 
 from flash import Flash, Input, Output, dcc, html, page_container, register_page
 from flash.testing import FlashComposite
@@ -110,6 +111,7 @@ def _make_pages_app() -> Flash:
                 html.Div(f"query {sorted(query.items())}", id="query"),
                 html.Button("open", id="report-btn"),
                 html.Div(id="report-out"),
+                html.Div(id="report-path"),
             ]
         )
 
@@ -130,9 +132,11 @@ def _make_pages_app() -> Flash:
         ]
     )
 
-    @app.callback(Output("report-out", "children"), Input("report-btn", "n_clicks"), prevent_initial_call=True)
-    async def open_report(n_clicks: int) -> str:
-        return f"opened {n_clicks}"
+    @app.callback(Output("report-out", "children"), Output("report-path", "children"),
+                  Input("report-btn", "n_clicks"), prevent_initial_call=True)
+    async def open_report(n_clicks: int) -> tuple[str, str]:
+        # Which path served this request: Flash's direct ASGI path, or Quart's view.
+        return f"opened {n_clicks}", type(_cv_request.get()).__name__
 
     return app
 
@@ -159,6 +163,8 @@ def test_pages_navigate_with_links_titles_templates_and_query_strings(dash_duo_m
     expect("Report 42", "query [('tab', 'charts')]", "Report #42")
     duo.find_element("#report-btn").click()
     duo.wait_for_text_to_equal("#report-out", "opened 1")
+    # The pages router does not turn off the direct callback path.
+    assert duo.find_element("#report-path").text == "DeferredRequestContext"
 
     duo.find_element("#to-missing").click()
     duo.wait_for_text_to_equal("#_pages_content h1", "404 - Page not found")

@@ -160,13 +160,15 @@ def _exercise(server: AppProcess, prefix: str = "v1") -> None:
     assert json.loads(body)["response"] == {"out": {"children": f"{prefix} there"}}
 
 
-@pytest.mark.parametrize("quiet", [False, True], ids=["default", "silenced"])
+@pytest.mark.parametrize("quiet", [False, True], ids=["asked", "silenced"])
 def test_python_app_py_request_logs_and_silencing_them(
     app_process: Callable[..., AppProcess], tmp_path: Path, quiet: bool
 ) -> None:
+    """With request logs asked for (they are off by default: tests/integration/test_access_log.py),
+    they go to the `flash.access` logger, and raising its level silences them."""
     silence = 'logging.getLogger("flash.access").setLevel(logging.WARNING)' if quiet else ""
     _write_app(tmp_path / "app.py", extra=silence)
-    server = app_process([PYTHON, "app.py"])
+    server = app_process([PYTHON, "app.py"], env={"FLASH_ACCESS_LOG": "1"})
     server.wait_until("/", lambda status, _: status == 200, msg="app.py serving")
     _exercise(server)
     if not quiet:

@@ -1,4 +1,5 @@
 """Every endpoint answers bad input with a 4xx JSON error, keeps serving, and leaks no traceback."""
+import asyncio
 import json
 
 import pytest
@@ -176,6 +177,79 @@ def test_user_routes_keep_quart_error_pages():
 
     status, ctype, _ = run(go())
     assert status == 404 and ctype.startswith("text/html")
+
+
+async def asgi_get(server, path):
+    """One GET through the app's ASGI callable, as a server (Hypercorn) would send it."""
+    sent, answered, requests = [], asyncio.Event(), [{"type": "http.request", "body": b"", "more_body": False}]
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+             "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "", "query_string": b"",
+             "headers": [(b"host", b"localhost")], "client": ("127.0.0.1", 1), "server": ("localhost", 80)}
+
+    async def receive():
+        if requests:
+            return requests.pop()
+        await answered.wait()
+        return {"type": "http.disconnect"}
+
+    async def send_(message):
+        sent.append(message)
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            answered.set()
+
+    await server(scope, receive, send_)
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    headers = {k.decode().lower(): v.decode() for k, v in start["headers"]}
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return start["status"], headers.get("content-type", ""), body
+
+
+def failing_user_route(app):
+    @app.server.route("/api/broken")
+    async def broken():
+        raise RuntimeError("user route internals")
+
+
+def test_an_exception_in_a_user_route_gets_quarts_500_page_not_flashs_json(caplog):
+    app = make_app()
+    failing_user_route(app)
+
+    async def go():
+        client = app.server.test_client()
+        return await send(client, "GET", "/api/broken")
+
+    with caplog.at_level("ERROR", logger=app.server.name):
+        status, ctype, body = run(go())
+    assert status == 500 and ctype.startswith("text/html")
+    assert b"Internal Server Error" in body and b"user route internals" not in body
+    assert any("Exception on request GET /api/broken" in r.getMessage() for r in caplog.records)  # Quart's line
+
+
+def test_an_exception_in_a_user_route_in_debug_gets_quarts_traceback_page():
+    app = make_app()
+    failing_user_route(app)
+    app.server.debug = True  # what app.run(debug=True) sets
+
+    status, ctype, body = run(asgi_get(app.server, "/api/broken"))
+    assert status == 500 and ctype.startswith("text/html")
+    assert b"user route internals" in body and b"Flash Debugger" not in body
+
+
+def test_exceptions_in_dashs_routes_keep_flashs_answers():
+    app = make_app()
+
+    async def layout():
+        raise RuntimeError("layout internals")
+
+    async def go():
+        client = app.server.test_client()
+        await client.get("/")
+        app.layout = layout
+        return await send(client, "GET", "/_dash-layout")
+
+    status, ctype, body = run(go())
+    assert status == 500 and ctype.startswith("application/json")
+    assert json.loads(body) == {"error": "Internal server error.", "status": 500}
 
 
 @pytest.mark.parametrize("path", ["/_dash-nothing", "/_dash-layout/extra", "/_flash/stream/",

@@ -367,3 +367,49 @@ def test_an_error_handler_may_answer_with_a_werkzeug_response_on_the_direct_path
     assert seen == ["RequestContext", "DeferredRequestContext"]
     assert (response.status_code, data) == (409, {"refused": "werkzeug"})
     assert response.headers["Content-Type"] == "application/json"
+
+
+def test_pages_apps_take_the_direct_path_and_the_router_still_routes():
+    from flash import page_container, register_page
+
+    app = Flash(__name__, use_pages=True, pages_folder="")
+    seen = []
+
+    async def home():
+        seen.append(type(_cv_request.get()).__name__)
+        return html.Div([html.Button(id="btn"), html.Div(id="out")], id="home")
+
+    register_page("home", path="/", layout=home, title="Home")
+    register_page("other", path="/other", layout=html.Div("other page", id="other"), title="Other")
+    app.layout = html.Div([page_container])
+
+    @app.callback(Output("out", "children"), Input("btn", "n_clicks"))
+    async def show(n):
+        seen.append(type(_cv_request.get()).__name__)
+        return f"clicked {n}"
+
+    def router_body(pathname, output):
+        return callback_body(
+            output,
+            [dep("_pages_location", "pathname", pathname), dep("_pages_location", "search", "")],
+            outputs=[{"id": "_pages_content", "property": "children"}, {"id": "_pages_store", "property": "data"}],
+        )
+
+    async def go():
+        client = app.server.test_client()
+        assert (await client.get("/")).status_code == 200  # Dash's setup and the router's, through Quart
+        deps = json.loads(await (await client.get("/_dash-dependencies")).get_data())
+        output = next(d["output"] for d in deps if "_pages_content.children" in d["output"])
+        page = await post(client, router_body("/", output))
+        other = await post(client, router_body("/other", output))
+        clicked = await post(client)
+        return page, other, clicked
+
+    (page, page_data), (other, other_data), (clicked, clicked_data) = run(go())
+    assert page.status_code == other.status_code == clicked.status_code == 200
+    # The router's validation layout at setup (through Quart), then the page's layout and the click.
+    assert seen == ["RequestContext", "DeferredRequestContext", "DeferredRequestContext"]
+    assert page_data["response"]["_pages_store"]["data"] == {"title": "Home"}
+    assert other_data["response"]["_pages_content"]["children"]["props"]["children"] == "other page"
+    assert clicked_data["response"] == {"out": {"children": "clicked 1"}}
+    assert app.server.before_request_funcs[None] == [app._setup_server]

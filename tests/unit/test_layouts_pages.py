@@ -155,3 +155,77 @@ def test_duplicate_page_path_is_reported_once_and_the_app_serves(caplog):
     assert layout == 200
     reports = [r for r in caplog.records if "duplicate paths" in (r.exc_text or r.getMessage())]
     assert len(reports) == 1
+
+
+def counting_async_layout(app, calls):
+    async def layout():
+        await asyncio.sleep(0)
+        calls.append(threading.current_thread() is threading.main_thread())
+        return html.Div(f"async {len(calls)}", id="root")
+
+    app.layout = layout
+    return layout
+
+
+def test_get_layout_runs_an_async_layout_and_setup_does_not():
+    app = Flash(__name__)
+    calls = []
+    counting_async_layout(app, calls)
+    app._extra_components.append(html.Div(id="extra"))
+    before = app.get_layout()  # a script or test: no server loop yet, so a loop of its own
+    assert [c.id for c in before.children] == ["root", "extra"]
+    assert before.children[0].children == "async 1"
+    data = layout_children(app)  # the first request runs Dash's setup, then serves the layout
+    assert data["props"]["children"][0]["props"]["children"] == "async 2"
+    assert len(calls) == 2  # setup ran no extra copy of the layout
+    assert app.get_layout().children[0].children == "async 3"  # current, not a snapshot
+
+
+def test_get_layout_from_a_sync_callback_runs_on_the_serving_loop_and_async_code_is_told_to_await():
+    app = Flash(__name__)
+    calls = []
+    counting_async_layout(app, calls)
+    seen = {}
+
+    @app.callback(flash.Output("out", "children"), flash.Input("btn", "n_clicks"))
+    def in_a_thread(n):
+        seen["thread"] = app.get_layout().children
+        return "ok"
+
+    @app.callback(flash.Output("out2", "children"), flash.Input("btn", "n_clicks"))
+    async def on_the_loop(n):
+        try:
+            app.get_layout()
+        except RuntimeError as err:
+            seen["error"] = str(err)
+        seen["awaited"] = (await app.get_layout_async()).children
+        return "ok"
+
+    async def go():
+        client = app.server.test_client()
+        await client.get("/")
+        for out in ("out", "out2"):
+            body = callback_body(f"{out}.children", [dep("btn", "n_clicks", 1)])
+            assert (await client.post("/_dash-update-component", json=body)).status_code == 200
+
+    run(go())
+    assert seen["thread"] == "async 1" and calls == [True, True]  # both on the loop's (main) thread
+    assert seen["awaited"] == "async 2"
+    assert "await app.get_layout_async()" in seen["error"] and "'layout'" in seen["error"]
+
+
+def test_layout_hooks_apply_once_to_an_async_layout(monkeypatch):
+    from dash._hooks import hooks as dash_hooks
+
+    monkeypatch.setitem(dash_hooks._ns, "layout", list(dash_hooks._ns["layout"]))
+
+    @flash.hooks.layout()
+    def wrap(layout):
+        return html.Section(layout, id="wrapped")
+
+    app = Flash(__name__)
+    counting_async_layout(app, [])
+    resolved = app.get_layout()
+    assert resolved.id == "wrapped" and resolved.children.id == "root"
+    data = layout_children(app)
+    assert data["props"]["id"] == "wrapped" and data["props"]["children"]["props"]["id"] == "root"

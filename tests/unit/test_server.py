@@ -5,7 +5,7 @@ import pytest
 from quart import Quart, websocket
 
 from flash import Flash, html
-from flash.server.devserver import ACCESS_LOGGER, hypercorn_config
+from flash.server.devserver import ACCESS_LOGGER, access_log_enabled, hypercorn_config
 from tests.conftest import run
 
 
@@ -89,7 +89,8 @@ def test_request_logs_use_a_logger_the_user_can_silence():
     logger = logging.getLogger(ACCESS_LOGGER)
     logger.setLevel(logging.WARNING)
     try:
-        config = hypercorn_config("127.0.0.1", 8050)
+        assert hypercorn_config("127.0.0.1", 8050).accesslog is None  # off unless asked
+        config = hypercorn_config("127.0.0.1", 8050, access_log=True)
         assert config.accesslog is logger
         # Hypercorn must not reset the level the user chose when it builds its loggers.
         from hypercorn.logging import Logger
@@ -98,6 +99,40 @@ def test_request_logs_use_a_logger_the_user_can_silence():
         assert logger.level == logging.WARNING
     finally:
         logger.setLevel(logging.NOTSET)
+
+
+@pytest.mark.parametrize("argument,env,dash_option,dash_env,expected", [
+    (None, None, None, None, False),
+    (True, None, None, None, True),
+    (None, "1", None, None, True),
+    (None, "off", None, None, False),
+    (None, None, False, None, True),
+    (None, None, True, None, False),
+    (None, None, None, "false", True),
+    (False, "1", False, "false", False),
+    (None, "0", False, None, False),
+])
+def test_request_logs_are_off_unless_asked_and_follow_dashs_silence_option(
+        monkeypatch, argument, env, dash_option, dash_env, expected):
+    for name, value in (("FLASH_ACCESS_LOG", env), ("DASH_SILENCE_ROUTES_LOGGING", dash_env)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    app = Flash(__name__, access_log=argument)
+    app.layout = html.Div()
+    if dash_option is not None:
+        # As `app.run(debug=True, dev_tools_silence_routes_logging=...)` passes it: positionally.
+        app.enable_dev_tools(True, None, None, None, False, None, None, None, dash_option)
+    assert access_log_enabled(app.access_log, app.silence_routes_logging) is expected
+
+
+def test_a_bad_access_log_switch_says_what_it_takes(monkeypatch):
+    with pytest.raises(TypeError, match="access_log takes True, False or None"):
+        Flash(__name__, access_log="yes")
+    monkeypatch.setenv("FLASH_ACCESS_LOG", "loud")
+    with pytest.raises(ValueError, match="FLASH_ACCESS_LOG='loud': use 1 or 0"):
+        access_log_enabled(None, None)
 
 
 def test_compress_option_gzips_buffered_responses_only_when_asked():

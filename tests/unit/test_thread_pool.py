@@ -120,3 +120,34 @@ def test_no_warning_when_threads_are_free_or_the_warning_is_off(caplog):
         concurrent_calls(Flash(__name__, thread_pool_size=8, thread_queue_warning=5.0), 8)
         saturate(Flash(__name__, thread_pool_size=1, thread_queue_warning=None), queued=3)
     assert slow_start_warnings(caplog) == []
+
+
+def test_a_forked_process_gets_a_working_pool_of_its_own():
+    """A process forked after the pool ran something (a test runner, `gunicorn --preload`) has
+    the pool object but none of its threads: sync work there must still run, not hang."""
+    import os
+    import signal
+
+    from flash import Flash
+    from flash.server.threads import run_in_thread
+
+    app = Flash(__name__)
+    assert asyncio.run(run_in_thread(app.backend.executor, lambda: "parent")) == "parent"
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 only if the pool answers within 10 s
+        try:
+            answer = asyncio.run(asyncio.wait_for(run_in_thread(app.backend.executor, lambda: "child"), 10))
+            os._exit(0 if answer == "child" else 1)
+        except BaseException:  # pylint: disable=broad-except
+            os._exit(2)
+    deadline = time.monotonic() + 30
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            raise AssertionError("the forked process hung on the pool")
+        time.sleep(0.05)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -1,0 +1,149 @@
+"""Every private Dash name Flash uses (Dash 4.4.x), each with why; `NEEDED` lists them all.
+
+Dash has no public API for these; Flash builds on them instead of restating the code behind
+them. `tests/unit/test_compat.py` checks each `NEEDED` entry against the installed Dash, so an
+upgrade that removes or renames one fails there with the entry's name and purpose.
+
+Also relied on, but not private names (Dash's documented backend interface, `BaseDashServer`):
+Dash's `enable_pages` hands its pages router to `backend.before_request` (FlashServer keeps it
+out of Quart's hooks, see `server/backend.py`), and `_setup_server` is registered the same way.
+
+Underscore members of `dash.Dash` that the `Flash` subclass overrides or calls on itself
+(subclass API, listed in `NEEDED` too): `_setup_server`, `_setup_routes`, `_layout_value`,
+`_initialize_context`, `_layout`, `_layout_is_function`, `_extra_components`, `_add_url`.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable
+
+# The context variable holding the running callback's context (`dash.ctx` reads it); Flash sets
+# it for event-callback generators and reads it for `ctx.shared_storage`.
+from dash._callback_context import context_value
+# The current-app variable behind `dash.get_app()`: set before layout functions run in a thread.
+from dash._get_app import app_context
+# Dash's page lookup: URL path -> (registry entry, path variables), and the query-string parser.
+from dash._pages import _parse_query_string as parse_query_string
+from dash._pages import _path_to_page as path_to_page
+# `AttributeDict` is the class of Dash's callback context (Flash's lazy context subclasses it);
+# `to_json` is Dash's JSON encoder (plotly's rules) that Flash's fast encoder falls back to.
+from dash._utils import AttributeDict, to_json
+# Dash's own layout and page-registry checks, run at the same points as Dash runs them.
+from dash._validate import (check_for_duplicate_pathnames, validate_layout, validate_layout_type,
+                            validate_registry)
+# Dash's Quart backend and its adapters: FlashServer subclasses the backend (Dash's Quart peer).
+from dash.backends._quart import QuartDashServer, QuartRequestAdapter, QuartResponseAdapter
+# Dash's debug-mode traceback page, used for callback errors as Dash's backends do.
+from dash.backends._utils import format_traceback_html
+# The ids of the components inside `dash.page_container`, which the pages router targets.
+from dash.dash import _ID_CONTENT as ID_CONTENT
+from dash.dash import _ID_DUMMY as ID_DUMMY
+from dash.dash import _ID_LOCATION as ID_LOCATION
+from dash.dash import _ID_STORE as ID_STORE
+
+from . import Private
+
+NEEDED: tuple[Private, ...] = (
+    Private("dash._callback_context", "context_value", "event-callback generators run with their callback context"),
+    Private("dash._get_app", "app_context", "layout functions in the thread pool see dash.get_app()"),
+    Private("dash._pages", "_parse_query_string", "the pages router passes query parameters to page layouts"),
+    Private("dash._pages", "_path_to_page", "the pages router finds the page (and path variables) for a URL"),
+    Private("dash._utils", "AttributeDict", "Flash's lazy callback context subclasses Dash's"),
+    Private("dash._utils", "to_json", "the JSON fast path falls back to Dash's encoder"),
+    Private("dash._validate", "validate_layout", "async layouts are validated when first served"),
+    Private("dash._validate", "validate_layout_type", "an async layout is type-checked when set"),
+    Private("dash._validate", "validate_registry", "the pages router checks the page registry"),
+    Private("dash._validate", "check_for_duplicate_pathnames", "the pages router reports duplicate paths"),
+    Private("dash.backends._quart", "QuartDashServer", "FlashServer is Dash's Quart backend, subclassed"),
+    Private("dash.backends._quart", "QuartRequestAdapter", "ctx request details read through Dash's adapter"),
+    Private("dash.backends._quart", "QuartResponseAdapter", "ctx.response is Dash's adapter, made lazily"),
+    Private("dash.backends._utils", "format_traceback_html", "debug-mode callback errors show Dash's page"),
+    Private("dash.dash", "_ID_CONTENT", "the pages router's output (page content)"),
+    Private("dash.dash", "_ID_DUMMY", "the pages router's title callback output"),
+    Private("dash.dash", "_ID_LOCATION", "the pages router's input (dcc.Location)"),
+    Private("dash.dash", "_ID_STORE", "the pages router's output (page title store)"),
+    Private("dash.dash:Dash", "_initialize_context", "Flash builds Dash's callback context, then makes it lazy"),
+    Private("dash.dash:Dash", "_prepare_callback", "Flash's dispatch runs Dash's callback steps"),
+    Private("dash.dash:Dash", "_inputs_to_vals", "Flash's dispatch runs Dash's callback steps"),
+    Private("dash.dash:Dash", "_execute_callback", "Flash's dispatch runs Dash's callback steps"),
+    Private("dash.dash:Dash", "_setup_server", "Flash runs Dash's first-request setup off the loop"),
+    Private("dash.dash:Dash", "_setup_routes", "Flash adds its stream routes after Dash's"),
+    Private("dash.dash:Dash", "_layout_value", "Flash resolves async layouts for Dash's setup"),
+    Private("dash.dash:Dash", "_add_url", "Flash's routes go through Dash's route registry (app.routes)"),
+    Private("dash.dash:Dash", "_layout", "the layout as given (Flash awaits async ones)", instance=True),
+    Private("dash.dash:Dash", "_layout_is_function", "set for async layouts as Dash sets it", instance=True),
+    Private("dash.dash:Dash", "_extra_components", "layouts and stream wiring add Dash's extra components",
+            instance=True),
+    Private("dash.dash:Dash", "_hooks", "layout hooks (dash.hooks.layout) apply to async layouts", instance=True),
+    Private("dash.dash:Dash", "_dev_tools", "app.run reads hot_reload as Dash's runner does", instance=True),
+    Private("dash.dash:Dash", "_got_first_request", "the pages router marks its setup done as Dash does",
+            instance=True),
+    Private("dash.backends._quart:QuartDashServer", "_ws_shutdown_event",
+            "Dash's threaded test runner stops a Quart app by setting it", instance=True),
+)
+
+
+# --- named accessors for Dash-internal app state -----------------------------------------------
+def set_current_app(app: Any) -> None:
+    """Make `dash.get_app()` answer `app` in this context (a thread running a layout)."""
+    app_context.set(app)
+
+
+def layout_source(app: Any) -> Any:
+    """`app.layout` as given: a component, a function or an `async def`."""
+    return app._layout  # pylint: disable=protected-access
+
+
+def extra_components(app: Any) -> list[Any]:
+    """Components Dash appends to every layout (`app._extra_components`)."""
+    components: list[Any] = app._extra_components  # pylint: disable=protected-access
+    return components
+
+
+def layout_hooks(app: Any) -> list[Callable[[Any], Any]]:
+    """The app's `dash.hooks.layout` functions, in Dash's order."""
+    hooks: list[Callable[[Any], Any]] = app._hooks.get_hooks("layout")  # pylint: disable=protected-access
+    return hooks
+
+
+def hot_reload(app: Any) -> bool:
+    """Whether Dash's dev tools asked for hot reload."""
+    return bool(app._dev_tools.hot_reload)  # pylint: disable=protected-access
+
+
+def add_url(app: Any, name: str, view: Callable[..., Any], methods: Iterable[str] = ("GET",)) -> None:
+    """Register `view` under the app's routes prefix, as Dash registers its own routes."""
+    app._add_url(name, view, methods)  # pylint: disable=protected-access
+
+
+def first_request_done(app: Any, step: str) -> bool:
+    """Whether Dash's first-request `step` ("pages", "setup_server") has run."""
+    return bool(app._got_first_request[step])  # pylint: disable=protected-access
+
+
+def mark_first_request_done(app: Any, step: str) -> None:
+    app._got_first_request[step] = True  # pylint: disable=protected-access
+
+
+def callback_args(app: Any, cb_ctx: Any) -> list[Any]:
+    """The callback's argument values, from its inputs and states (Dash's conversion)."""
+    args: list[Any] = app._inputs_to_vals(cb_ctx.inputs_list + cb_ctx.states_list)  # pylint: disable=protected-access
+    return args
+
+
+def prepare_call(app: Any, cb_ctx: Any, body: dict[str, Any]) -> tuple[Callable[..., Any], Callable[[], Any]]:
+    """Dash's callback steps (as its Quart backend's dispatch runs them): the user's function,
+    and the call that runs it with Dash's output handling. Flash decides where the call runs."""
+    # pylint: disable=protected-access
+    func = app._prepare_callback(cb_ctx, body)
+    call = app._execute_callback(func, callback_args(app, cb_ctx), cb_ctx.outputs_list, cb_ctx)
+    return func, call
+
+
+__all__ = [
+    "AttributeDict", "ID_CONTENT", "ID_DUMMY", "ID_LOCATION", "ID_STORE", "NEEDED", "QuartDashServer",
+    "QuartRequestAdapter", "QuartResponseAdapter", "add_url", "app_context", "callback_args",
+    "check_for_duplicate_pathnames", "context_value", "extra_components", "first_request_done",
+    "format_traceback_html", "hot_reload", "layout_hooks", "layout_source", "mark_first_request_done",
+    "parse_query_string", "path_to_page", "prepare_call", "set_current_app", "to_json", "validate_layout",
+    "validate_layout_type", "validate_registry",
+]
