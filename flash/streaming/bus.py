@@ -13,7 +13,11 @@ any worker resumes each run exactly after the last id the page saw. Small keys t
 - `bus:worker:<id>` (lease, 3 s): lapses when a worker dies, so the page's holder ends that
   worker's runs (`error`, or `gone` to restart them) instead of waiting forever;
 - `bus:ack:<run>`: what the holder forwarded, so a generator waits for a slow browser
-  (`WINDOW`) instead of outrunning the replay window;
+  (`WINDOW` messages, or `stream_replay_bytes` bytes, ahead) instead of outrunning the replay
+  window. A run's Redis stream keeps its last `max(2 * WINDOW, stream_replay_size)` messages, and
+  only as many of those the holder has forwarded as fit in `stream_replay_bytes`: with the
+  unforwarded ones (at most that many bytes, plus the newest message), Redis holds at most about
+  twice `stream_replay_bytes` per run, however large its messages;
 - `_flash/control`: `close` requests, read by every worker, so a cancel works wherever it lands.
 
 The data layout is shared storage's own (`stream_key`/`seq_key`), so `asubscribe` reads it.
@@ -26,6 +30,7 @@ import secrets
 import time
 from typing import TYPE_CHECKING, Any, Iterable
 
+from ..server.limits import DEFAULT_STREAM_REPLAY_BYTES
 from ..storage.base import SharedStorageError
 from ..storage.codec import encode
 from .sse import encode_run_event
@@ -64,8 +69,11 @@ class StreamBus:
     """One per app and process; its tasks start on first use, on the serving loop."""
 
     def __init__(self, storage: "RedisSharedStorage", registry: "DownlinkRegistry",
-                 worker_id: str | None = None) -> None:
+                 worker_id: str | None = None, replay_bytes: int = DEFAULT_STREAM_REPLAY_BYTES) -> None:
         self.storage = storage
+        # A holder acks at least every this many forwarded bytes, so once it has caught up a
+        # run sees well under `replay_bytes` unacknowledged and never waits on it for nothing.
+        self.ack_bytes = max(1, replay_bytes // (2 * ACK_EVERY))
         self.registry = registry
         self.worker_id = worker_id or secrets.token_hex(6)
         self.followers: dict[str, "DownlinkFollower"] = {}  # downlink id -> follower (attached here)
@@ -178,8 +186,12 @@ class StreamBus:
                 topic = run_topic(run.run_id)
                 stream, counter = self.storage.stream_key(topic), self.storage.seq_key(topic)
                 ttl = self.ended_ttl_ms if final else LIVE_TTL_MS
-                pipe.xadd(stream, {"m": encode(chunk.decode("utf-8"))}, id=f"{seq}-0",
-                          maxlen=max(WINDOW * 2, run.replay_size), approximate=True)
+                oldest = _retain(run, seq, len(chunk))
+                if oldest is None:
+                    pipe.xadd(stream, {"m": encode(chunk.decode("utf-8"))}, id=f"{seq}-0")
+                else:
+                    pipe.xadd(stream, {"m": encode(chunk.decode("utf-8"))}, id=f"{seq}-0",
+                              minid=f"{oldest}-0", approximate=False)
                 pipe.set(counter, seq, px=ttl)
                 pipe.pexpire(stream, ttl)
             await pipe.execute()
@@ -191,7 +203,7 @@ class StreamBus:
         """A run's next message; waits while the page's holder is `WINDOW` messages behind."""
         try:
             await asyncio.shield(self.write(run, chunk))
-            if run.seq - run.acked >= WINDOW:
+            if run.seq - run.acked >= WINDOW or _unacked_bytes(run) > run.replay_bytes:
                 await self._wait_for_ack(run)
         except (asyncio.CancelledError, StreamBusError):
             raise
@@ -200,9 +212,12 @@ class StreamBus:
 
     async def _wait_for_ack(self, run: "StreamRun") -> None:
         client = self.client()
-        while run.seq - run.acked >= WINDOW // 2:
+        def ahead() -> bool:
+            return run.seq - run.acked >= WINDOW // 2 or _unacked_bytes(run) > run.replay_bytes // 2
+
+        while ahead():
             run.acked = int(await client.get(self.ack_key(run.run_id)) or 0)
-            if run.seq - run.acked >= WINDOW // 2:
+            if ahead():
                 await asyncio.sleep(0.05)
 
     async def finish(self, run: "StreamRun", chunk: bytes) -> None:
@@ -344,3 +359,27 @@ class StreamBus:
                 event = "gone" if follow.restart else "error"
                 data = {} if follow.restart else {"message": WORKER_LOST, "handled": False}
                 follower.end_run(follow, encode_run_event(event, follow.run_id, follow.forwarded + 1, data))
+
+
+def _retain(run: "StreamRun", seq: int, size: int) -> int | None:
+    """Note message `seq` in the run's Redis stream; the oldest id to keep if older ones go."""
+    sizes = run.bus_sizes
+    sizes.append((seq, size))
+    run.bus_bytes += size
+    keep = max(WINDOW * 2, run.replay_size)
+    trimmed = False
+    while len(sizes) > 1 and (len(sizes) > keep
+                              or (run.bus_bytes > run.replay_bytes and sizes[0][0] <= run.acked)):
+        run.bus_bytes -= sizes.popleft()[1]
+        trimmed = True
+    return sizes[0][0] if trimmed else None
+
+
+def _unacked_bytes(run: "StreamRun") -> int:
+    """Bytes of the run's messages its holder has not confirmed forwarding."""
+    total = 0
+    for seq, size in reversed(run.bus_sizes):
+        if seq <= run.acked:
+            break
+        total += size
+    return total

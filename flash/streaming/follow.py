@@ -125,6 +125,7 @@ class DownlinkFollower:
     async def _forward(self, follow: RunFollow) -> None:
         bus, downlink = self.bus, self.downlink
         acked = follow.forwarded
+        unacked_bytes = 0
         try:
             sub = await bus.storage.asubscribe(run_topic(follow.run_id), replay_from=follow.forwarded)
             async for seq, text in sub.aiter_with_seq():
@@ -134,8 +135,9 @@ class DownlinkFollower:
                 if chunk.startswith(_FINAL_PREFIXES):
                     follow.finished = True
                     return
-                if seq - acked >= ACK_EVERY:
-                    acked = seq
+                unacked_bytes += len(chunk)
+                if seq - acked >= ACK_EVERY or unacked_bytes >= bus.ack_bytes:
+                    acked, unacked_bytes = seq, 0
                     await bus.ack(follow.run_id, seq)
         except asyncio.CancelledError:
             raise

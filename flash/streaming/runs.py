@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
@@ -19,7 +20,8 @@ if TYPE_CHECKING:
 
 class StreamRun:
     __slots__ = ("run_id", "handle", "stream_id", "downlink", "seq", "finished", "task", "bus",
-                 "acked", "started_at", "replay_size", "_buffer", "_bytes", "_replay_bytes")
+                 "acked", "started_at", "replay_size", "replay_bytes", "_buffer", "_bytes", "bus_sizes",
+                 "bus_bytes")
 
     def __init__(self, run_id: str, handle: str, stream_id: str, downlink: "Downlink", replay_size: int,
                  replay_bytes: int = 1_048_576, bus: "StreamBus | None" = None) -> None:
@@ -36,7 +38,10 @@ class StreamRun:
         self._buffer: list[tuple[int, bytes]] = []
         self.replay_size = replay_size
         self._bytes = 0  # of the chunks in `_buffer`
-        self._replay_bytes = replay_bytes
+        self.replay_bytes = replay_bytes
+        # bus: (seq, size) of the messages its Redis stream still holds, and their total size
+        self.bus_sizes: deque[tuple[int, int]] = deque()
+        self.bus_bytes = 0
 
     def _remember(self, chunk_for: Callable[[int], bytes]) -> bytes:
         self.seq += 1
@@ -46,7 +51,7 @@ class StreamRun:
         self._bytes += len(chunk)
         # The newest message always stays, whatever its size: a run that publishes while its
         # downlink is away waits on it, and the reconnect (or a private line) sends it from here.
-        while len(buffer) > 1 and (len(buffer) > self.replay_size or self._bytes > self._replay_bytes):
+        while len(buffer) > 1 and (len(buffer) > self.replay_size or self._bytes > self.replay_bytes):
             self._bytes -= len(buffer[0][1])
             del buffer[0]
         return chunk

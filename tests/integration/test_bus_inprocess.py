@@ -168,3 +168,73 @@ def test_the_page_is_told_when_the_worker_running_its_stream_dies(redis_url, res
     else:
         assert messages[-1].event == "error"
         assert messages[-1].data == {"message": WORKER_LOST, "handled": False}
+
+
+PAYLOAD = 5000  # characters per message of the `big` stream
+LIMIT = 20_000  # its app's stream_replay_bytes
+
+
+def big_pair(redis_url: str) -> Pair:
+    pair = Pair(redis_url, stream_replay_bytes=LIMIT)
+    for app in (pair.a, pair.b):
+        @app.event_callback(Input("go", "n_clicks"), State("rows", "children"))
+        async def big(n, rows):
+            for i in range(1, (rows or 60) + 1):
+                yield stream_props("out", {"children": f"{i}:" + "x" * PAYLOAD})
+        app.server.config["big"] = big.stream_id
+    return pair
+
+
+def stored_bytes(app: Flash, handle: str) -> int:
+    """What the run's Redis stream holds now (message bodies)."""
+    from flash.streaming.bus import run_topic
+    raw = redis.Redis.from_url(app.shared_storage.url)
+    try:
+        entries = raw.xrange(app.shared_storage.stream_key(run_topic(run_id(handle))))
+    finally:
+        raw.close()
+    return sum(len(fields[b"m"]) for _, fields in entries)
+
+
+def test_a_runs_redis_stream_holds_about_stream_replay_bytes_however_large_its_messages(redis_url):
+    """60 messages of 5 KB with stream_replay_bytes=20 KB: all arrive, in order, while Redis never
+    holds more than twice the limit plus one message (it held all 300 KB before the byte bound)."""
+    async def go():
+        async with big_pair(redis_url) as pair:
+            async with Downlink(pair.ca) as page:
+                handle = await on(pair.cb, page).start(pair.b.server.config["big"], rows=60)
+                peak = 0
+                while not page.messages(handle) or page.messages(handle)[-1].event != "done":
+                    peak = max(peak, stored_bytes(pair.b, handle))
+                    await page.until(lambda ms, n=len(page.messages(handle)): len(ms) > n, handle, timeout=10)
+                peak = max(peak, stored_bytes(pair.b, handle))
+                return page.messages(handle), peak
+
+    messages, peak = run(go())
+    assert [m.seq for m in messages] == list(range(1, 62))
+    assert [int(v.split(":")[0]) for v in props_values(messages)] == list(range(1, 61))
+    assert peak <= 2 * LIMIT + PAYLOAD + 1000, peak
+
+
+def test_a_run_whose_page_is_away_waits_at_stream_replay_bytes_and_the_resume_loses_nothing(redis_url):
+    async def go():
+        async with big_pair(redis_url) as pair:
+            async with Downlink(pair.ca) as first:
+                handle = await on(pair.cb, first).start(pair.b.server.config["big"], rows=60)
+                await first.until(lambda ms: len(ms) >= 1, handle)
+                await first.cut()
+            run_b = pair.b.stream_runs.live_run(run_id(handle))
+            seen = first.messages(handle)[-1].seq
+            # Nobody forwards now: B writes until LIMIT bytes wait unacknowledged, then waits.
+            await wait_until(lambda: False, turns=25)
+            stalled_at = run_b.seq
+            await wait_until(lambda: False, turns=25)
+            still = run_b.seq
+            async with Downlink(pair.ca, first.token, {handle: seen}) as second:
+                rest = await second.finished(handle, timeout=10)
+            return first.messages(handle), rest, stalled_at, still
+
+    got, rest, stalled_at, still = run(go())
+    assert stalled_at == still, "the generator waits for the page instead of filling Redis"
+    assert stalled_at < 10, stalled_at  # about LIMIT / PAYLOAD messages ahead, not WINDOW (128)
+    assert [m.seq for m in got + rest] == list(range(1, 62)), "nothing lost, nothing repeated"
