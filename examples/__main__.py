@@ -1,7 +1,9 @@
 """The example gallery: every example app on its own port, and an index that links to them.
 
-Each example runs in its own process (examples use module-level `@callback`s, as Dash apps do, so
-each needs its own interpreter) under Hypercorn; the index is itself a Flash app.
+The index (examples/gallery_index.py) shows a card per example with its screenshot from
+examples/screenshots/ (`python scripts/screenshots.py` retakes them). Each example runs in its own
+process (examples use module-level `@callback`s, as Dash apps do, so each needs its own
+interpreter) under Hypercorn; the index is itself a Flash app.
 Defaults: index on http://127.0.0.1:8050, examples on the following ports. Override with
 FLASH_GALLERY_HOST / FLASH_GALLERY_PORT. The gallery binds each example's socket itself and hands
 it to Hypercorn (`--bind fd://N`), so a port that is already taken is replaced by a free one
@@ -19,14 +21,31 @@ import time
 from pathlib import Path
 
 EXAMPLES = [
-    ("basic", "Basic app", "An input echoed by an async callback."),
-    ("async_gather", "Sync vs async", "Three waits in a sync callback (~2.2 s) vs asyncio.gather (~1 s)."),
-    ("stream_table", "Chunked table stream", "Rows stream into dash-ag-grid chunk by chunk; stop cancels and resets."),
+    ("grid_stream", "AG Grid stream", "The seed's flow: rows fill an AG Grid chunk by chunk, notifications report progress, Cancel stops it."),
+    ("sql_stream", "SQL stream", "Async SQLAlchemy + aiosqlite: a query's partitions stream from a SQLite file into the grid."),
+    ("token_stream", "Token stream", "An LLM-style answer: Markdown grows token by token, with Stop and Regenerate."),
     ("stock_ticker", "Endless stock ticker", "An endless extendData stream that stops when you leave the page."),
-    ("token_stream", "Token stream", "LLM-style tokens appended with Patch as they arrive."),
-    ("pages_app", "Multi-page app", "use_pages with async page layouts and titles."),
+    ("websocket_chart", "WebSocket live chart", "Prices pushed over the WebSocket component; it reconnects after a restart."),
+    ("lazy_dashboard", "Lazy dashboard", "Panels fetched by LazyLoad from async layout functions as they scroll into view."),
     ("live_channel", "Live channel", "Two windows, one feed: a shared producer and a chat over a channel."),
+    ("async_gather", "Sync vs async", "Three waits in a sync callback (~2.2 s) vs asyncio.gather (~1 s)."),
+    ("stream_table", "Chunked table stream", "The smallest grid stream: Start, Stop and reset_props with plain HTML controls."),
+    ("pages_app", "Multi-page app", "use_pages with async page layouts and titles."),
+    ("basic", "Basic app", "An input echoed by an async callback."),
 ]
+TAGS = {
+    "grid_stream": ["event_callback", "dash-ag-grid", "notifications"],
+    "sql_stream": ["SQLAlchemy", "aiosqlite", "cancel"],
+    "token_stream": ["flash.llm", "Patch", "Markdown"],
+    "stock_ticker": ["endless", "extendData", "cancel on page change"],
+    "websocket_chart": ["WebSocket", "reconnect"],
+    "lazy_dashboard": ["LazyLoad", "async layouts"],
+    "live_channel": ["Channel", "two windows"],
+    "async_gather": ["async callbacks", "thread pool"],
+    "stream_table": ["rowTransaction", "reset_props"],
+    "pages_app": ["pages", "async layouts"],
+    "basic": ["callback"],
+}
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,23 +80,10 @@ def start_example(module: str, sock: socket.socket) -> subprocess.Popen:
 
 
 def index_app(host: str, links: list[tuple[str, str, str, int]]):
-    from flash import Flash, html
+    """The gallery page: one card per example (its screenshot, title, blurb), linking to it."""
+    from examples.gallery_index import build_index
 
-    app = Flash(__name__, title="Flash examples")
-    app.layout = html.Div(
-        [
-            html.H1("Flash example gallery"),
-            html.P("Each example is a plain Flash app in examples/; run one alone with python examples/<name>.py."),
-            html.Ul(
-                [
-                    html.Li([html.A(title, href=f"http://{host}:{port}/", id=f"link-{module}"), f" — {text}"])
-                    for module, title, text, port in links
-                ]
-            ),
-        ],
-        style={"fontFamily": "sans-serif", "maxWidth": "48rem", "margin": "2rem auto"},
-    )
-    return app
+    return build_index(host, links, TAGS, ROOT)
 
 
 def main() -> None:

@@ -7,21 +7,32 @@ Flash runs the sync callback in a thread, so the page (and other users) never wa
 import asyncio
 import time
 
+import dash_mantine_components as dmc
+
 from flash import Flash, Input, Output, callback, html
+
+try:
+    from examples.theme import card, page
+except ImportError:  # run as a script: python examples/async_gather.py
+    from theme import card, page
 
 WAITS = (0.7, 0.7, 0.8)  # seconds, e.g. three calls to slow web APIs
 
 app = Flash(__name__)
 
-app.layout = html.Div(
-    [
-        html.H1("Sync vs async"),
-        html.P(f"Each button makes three calls that take {', '.join(map(str, WAITS))} seconds."),
-        html.Button("Run sync", id="sync-button"),
-        html.Div("not run yet", id="sync-result"),
-        html.Button("Run async", id="async-button"),
-        html.Div("not run yet", id="async-result"),
-    ]
+app.layout = page(
+    "Sync vs async",
+    f"Each button makes three calls that take {', '.join(map(str, WAITS))} seconds.",
+    dmc.SimpleGrid(
+        [
+            card([html.H4("One after another (sync, in a thread)"), html.Button("Run sync", id="sync-button"),
+                  html.Div("not run yet", id="sync-result")]),
+            card([html.H4("All at once (asyncio.gather)"), html.Button("Run async", id="async-button"),
+                  html.Div("not run yet", id="async-result")]),
+        ],
+        cols=2,
+    ),
+    size="md",
 )
 
 

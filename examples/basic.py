@@ -1,14 +1,18 @@
 """The smallest Flash app: whatever you type is echoed back by an async callback."""
 from flash import Flash, Input, Output, callback, dcc, html
 
+try:
+    from examples.theme import card, page
+except ImportError:  # run as a script: python examples/basic.py
+    from theme import card, page
+
 app = Flash(__name__)
 
-app.layout = html.Div(
-    [
-        html.H1("Hello Flash"),
-        dcc.Input(id="my-input", value="initial value", type="text"),
-        html.Div(id="my-output"),
-    ]
+app.layout = page(
+    "Hello Flash",
+    "The smallest Flash app: whatever you type is echoed back by an async callback.",
+    card([dcc.Input(id="my-input", value="initial value", type="text"), html.P(id="my-output")]),
+    size="sm",
 )
 
 

@@ -13,6 +13,11 @@ import random
 
 from flash import Channel, Flash, Input, Output, State, callback, dcc, event_callback, html, stream_props
 
+try:
+    from examples.theme import card, page
+except ImportError:  # run as a script: python examples/live_channel.py
+    from theme import card, page
+
 app = Flash(__name__, title="Live channel")
 visitors = Channel("visitors", latest=True)  # a slow window only ever needs the newest count
 chat = Channel("chat")
@@ -27,12 +32,12 @@ async def count_visitors():
         await asyncio.sleep(0.5)
 
 
-app.layout = html.Div(
+app.layout = page(
+    "Live channel",
+    "Open this page in a second window: both show the same feed.",
     [
         dcc.Location(id="url"),
-        html.H2("Live channel"),
-        html.P("Open this page in a second window: both show the same feed."),
-        html.H3("…", id="visitors"),
+        card([html.H3("…", id="visitors"),
         html.Div(
             [
                 dcc.Input(id="name", placeholder="your name", value="guest", style={"width": "8rem"}),
@@ -42,9 +47,9 @@ app.layout = html.Div(
             style={"display": "flex", "gap": "0.5rem"},
         ),
         html.Div("connecting…", id="chat-status"),
-        html.Ul(id="chat-log"),
+        html.Ul(id="chat-log")]),
     ],
-    style={"fontFamily": "sans-serif", "maxWidth": "48rem", "margin": "1rem auto"},
+    size="md",
 )
 
 

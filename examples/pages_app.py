@@ -3,6 +3,11 @@ import asyncio
 
 from flash import Flash, dcc, html, page_container, register_page
 
+try:
+    from examples.theme import card, page
+except ImportError:  # run as a script: python examples/pages_app.py
+    from theme import card, page
+
 app = Flash(__name__, use_pages=True, pages_folder="")
 
 
@@ -36,7 +41,9 @@ register_page("home", path="/", layout=home_layout, title="Weather")
 register_page("city", path_template="/city/<city>", layout=city_layout, title=city_title)
 register_page("about", path="/about", layout=about_layout, title="About")
 
-app.layout = html.Div(
+app.layout = page(
+    "Multi-page app",
+    "use_pages with async page layouts and titles, in one file.",
     [
         html.Nav(
             [
@@ -47,10 +54,12 @@ app.layout = html.Div(
                 dcc.Link("Oslo (imperial)", href="/city/oslo?units=imperial", id="link-oslo"),
                 " | ",
                 dcc.Link("About", href="/about", id="link-about"),
-            ]
+            ],
+            className="ticker-nav",
         ),
-        page_container,
-    ]
+        card(page_container),
+    ],
+    size="md",
 )
 
 

@@ -13,16 +13,23 @@ import random
 
 from flash import Flash, Input, Output, dcc, event_callback, html, stream_props
 
+try:
+    from examples.theme import page
+except ImportError:  # run as a script: python examples/stock_ticker.py
+    from theme import page
+
 app = Flash(__name__, title="Stock ticker")
 
 SYMBOLS = {"ACME": 120.0, "GLOBEX": 48.5, "INITECH": 310.0}
 WINDOW = 300  # points kept on the chart
 
-app.layout = html.Div(
+app.layout = page(
+    "Endless stock ticker",
+    "An endless stream extends the chart until you leave the page; come back and it starts again.",
     [
         dcc.Location(id="url"),
-        html.Nav([dcc.Link("Ticker", href="/", id="to-ticker"), " | ", dcc.Link("About", href="/about", id="to-about")]),
-        html.Div("paused", id="live"),
+        html.Nav([dcc.Link("Ticker", href="/", id="to-ticker"), " | ", dcc.Link("About", href="/about", id="to-about"),
+                  html.Span("paused", id="live", className="live-badge")], className="ticker-nav"),
         html.Div(
             [
                 dcc.Dropdown(list(SYMBOLS), "ACME", id="symbol", clearable=False, style={"width": "12rem"}),
@@ -30,14 +37,15 @@ app.layout = html.Div(
                 dcc.Graph(id="chart", figure={"data": [{"x": [], "y": [], "type": "scatter"}]}),
             ],
             id="ticker-page",
+            className="panel",
         ),
         html.Div(
             [html.H3("About"), html.P("The ticker stream stops while you are on this page.")],
             id="about-page",
             hidden=True,
+            className="panel",
         ),
     ],
-    style={"fontFamily": "sans-serif", "maxWidth": "56rem", "margin": "1rem auto"},
 )
 
 app.clientside_callback(

@@ -13,6 +13,11 @@ import dash_ag_grid as dag
 
 from flash import Flash, Input, State, dcc, event_callback, html, stream_props
 
+try:
+    from examples.theme import card, page
+except ImportError:  # run as a script: python examples/stream_table.py
+    from theme import card, page
+
 app = Flash(__name__, title="Chunked table stream")
 
 TICKERS = ["AAPL", "MSFT", "NVDA", "AMZN", "GOOG", "META", "TSLA", "ORCL"]
@@ -23,28 +28,29 @@ COLUMNS = [
     {"field": "volume", "valueFormatter": {"function": "d3.format(',')(params.value)"}},
 ]
 
-app.layout = html.Div(
+app.layout = page(
+    "Chunked table stream",
+    "Rows stream into dash-ag-grid chunk by chunk; Stop cancels the stream and reset_props restores the buttons.",
     [
-        html.H2("Chunked table stream"),
-        html.Div(
+        card(html.Div(
             [
                 html.Button("Start", id="start"),
                 html.Button("Stop", id="stop", hidden=True),
                 html.Label([" Rows ", dcc.Input(id="rows", type="number", value=5000, min=100, step=100)]),
                 html.Label([" Chunk ", dcc.Input(id="chunk", type="number", value=250, min=10, step=10)]),
-            ]
-        ),
-        html.P("Press Start to run the query.", id="status"),
-        dag.AgGrid(
+                html.P("Press Start to run the query.", id="status"),
+            ],
+            className="controls-row",
+        )),
+        card(dag.AgGrid(
             id="grid",
             columnDefs=COLUMNS,
             rowData=[],
             getRowId="params.data.id",
-            defaultColDef={"sortable": True, "filter": True},
+            defaultColDef={"sortable": True, "filter": True, "flex": 1},
             style={"height": "420px"},
-        ),
+        ), p=0),
     ],
-    style={"fontFamily": "sans-serif", "maxWidth": "56rem", "margin": "1rem auto"},
 )
 
 

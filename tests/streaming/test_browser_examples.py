@@ -118,38 +118,71 @@ def test_stock_ticker_example(dash_duo_mp):
 
 
 def test_token_stream_example(dash_duo_mp):
+    """Markdown grows batch by batch, Stop halts it mid-answer, Regenerate starts over."""
     example = load_example("token_stream")
-    dash_duo_mp.start_server(example.app)
-    prompt = dash_duo_mp.find_element("#prompt")
-    dash_duo_mp.clear_input(prompt)
+    duo = dash_duo_mp
+    probe = Probe(example.app)
+    duo.start_server(example.app)
+    duo.wait_for_element("#answer")
+    # The Markdown source the renderer holds (what the Patches built), and every rendered length.
+    source = lambda: duo.driver.execute_script("return window.dash_component_api.getLayout('answer').props.children;")
+    duo.driver.execute_script(
+        "window.answerSeen = []; var a = document.getElementById('answer');"
+        "new MutationObserver(function () { window.answerSeen.push(a.textContent.length); })"
+        ".observe(a, {childList: true, characterData: true, subtree: true});"
+    )
+    seen = lambda: duo.driver.execute_script("return window.answerSeen.splice(0);")
+    prompt = duo.find_element("#prompt")
+    duo.clear_input(prompt)
     prompt.send_keys("What is Flash?")
-    dash_duo_mp.find_element("#ask").click()
+    question = "What is Flash?"
 
-    expected = example.canned_answer("What is Flash?")
-    partial = dash_duo_mp.wait_for(
-        lambda: (text := dash_duo_mp.find_element("#answer").text) and text != expected and text, msg="a partial answer"
-    )
-    assert expected.startswith(partial)  # tokens arrive in order
-    dash_duo_mp.wait_for_text_to_equal("#answer", expected)
-    tokens = len(re.findall(r"\s*\S+", expected))
-    dash_duo_mp.wait_for_text_to_equal("#stats", f"Done: {tokens} tokens.")
+    # Fast (~400 tokens/s): the whole answer arrives, in order, in several steps, rendered.
+    duo.find_element("#speed input[value='fast']").click()
+    duo.find_element("#ask").click()
+    first = example.fake_answer(question, 1)
+    duo.wait_for(lambda: source() == first, msg="the whole first answer")
+    tokens = len(example.tokens_of(first))
+    done = duo.wait_for(lambda: (t := duo.find_element("#stats").text).startswith("Done:") and t, msg="done")
+    assert done.startswith(f"Done: answer 1, {tokens} tokens in "), done
+    assert len(set(seen())) >= 5  # rendered in several steps, not all at once
+    assert duo.find_element("#answer blockquote").text == question
+    assert duo.find_element("#answer h3").text == "Why stream the answer?"
+    assert len(duo.find_elements("#answer li")) == 3
+    assert duo.find_element("#stop").get_attribute("hidden") == "true"
 
-    # Asking again starts from an empty answer; Stop leaves what arrived and resets the buttons.
-    long_prompt = " ".join(["and"] * 80)  # a long answer: ~3 s of tokens
-    dash_duo_mp.clear_input(prompt)
-    prompt.send_keys(long_prompt)
-    dash_duo_mp.find_element("#ask").click()
-    expected = example.canned_answer(long_prompt)
-    dash_duo_mp.wait_for(
-        lambda: dash_duo_mp.find_element("#stats").text.endswith(" tokens")
-        and dash_duo_mp.find_element("#stop").get_attribute("hidden") is None,
-        msg="streaming again",
-    )
-    dash_duo_mp.find_element("#stop").click()
-    dash_duo_mp.wait_for_element("#ask:not([disabled])")
-    assert running(dash_duo_mp) == []
-    assert expected.startswith(dash_duo_mp.find_element("#answer").text)
-    assert dash_duo_mp.get_logs() == []
+    # Realistic speed, stopped after a few words: the run ends on the server, the text stays.
+    duo.find_element("#speed input[value='realistic']").click()
+    duo.find_element("#ask").click()
+    intro = f"> {question}\n\n### Why stream the answer?\n\nA language"
+    duo.wait_for(lambda: (s := source()).startswith(intro) and first.startswith(s) and s != first,
+                 msg="a partial answer")
+    duo.find_element("#stop").click()
+    duo.wait_for_text_to_equal("#stats", "Stopped.")
+    duo.wait_for_element("#ask:not([disabled])")
+    probe.wait_state(duo, lambda state: state["live"] == 0, msg="the run closed on the server")
+    assert running(duo) == []
+    stopped = source()
+    assert first.startswith(stopped) and stopped != first
+    rendered = lambda: duo.driver.execute_script("return document.getElementById('answer').textContent.length;")
+
+    # Regenerate: the next answer replaces the stopped one from its start; Regenerate again
+    # mid-stream replaces that run, and the third answer runs to its end.
+    before = rendered()
+    seen()
+    duo.find_element("#regenerate").click()
+    second = example.fake_answer(question, 2)
+    duo.wait_for(lambda: (s := source()).startswith(f"> {question}\n\n### How this page streams\n\nEach") and second.startswith(s),
+                 msg="the second answer streaming")
+    assert min(seen()) < before  # the text shrank: the stopped answer was replaced, not extended
+    duo.find_element("#speed input[value='fast']").click()
+    duo.find_element("#regenerate").click()
+    third = example.fake_answer(question, 3)
+    duo.wait_for(lambda: source() == third, msg="the whole third answer")  # not appended to the second
+    duo.wait_for(lambda: duo.find_element("#stats").text.startswith("Done: answer 3, "), msg="third done")
+    duo.wait_for_element("#ask:not([disabled])")
+    probe.wait_state(duo, lambda state: state["live"] == 0, msg="no run left")
+    assert duo.get_logs() == []
 
 
 def test_live_channel_example_two_windows_one_feed(dash_duo_mp):
