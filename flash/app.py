@@ -14,12 +14,12 @@ from . import client  # noqa: F401  (registers the JS client as a component suit
 from .compat.dash import extra_components, validate_layout, validate_layout_type
 from .server import FlashServer
 from .server.context import build_callback_context
-from .server.gc_tuning import tune_collector
+from .gc_tuning import tune_collector
 from .server.jsonfast import dumps
-from .server.layout import DASH_SETUP, is_async_callable, layout_now, layout_value, resolve_layout
+from .layout import DASH_SETUP, is_async_callable, layout_now, layout_value, resolve_layout
 from .server.limits import (DEFAULT_MAX_DOWNLINKS, DEFAULT_MAX_JSON_DEPTH, DEFAULT_MAX_STREAMS_PER_CLIENT,
                             DEFAULT_STREAM_REPLAY_BYTES, DEFAULT_STREAM_WRITE_TIMEOUT, Limits)
-from .server.pages import setup_router
+from .pages import setup_router
 from .server.shutdown import DEFAULT_SHUTDOWN_GRACE, GracefulShutdown
 from .server.shutdown import shutdown_grace as shutdown_grace_option
 from .server.threads import DEFAULT_THREAD_QUEUE_WARNING, queue_warning, run_in_thread
@@ -74,7 +74,7 @@ class Flash(dash.Dash):
         streams are reset and reported failed (default 30).
     :param tune_gc: when the server starts, freeze the startup heap out of the garbage
         collector's scans and raise its young-generation threshold (default True; see
-        ``flash/server/gc_tuning.py``). False leaves Python's collector settings alone.
+        ``flash/gc_tuning.py``). False leaves Python's collector settings alone.
     :param allowed_origins: origins (``"https://app.example.com"``) allowed to POST to the
         callback and stream endpoints besides the app's own (env ``FLASH_ALLOWED_ORIGINS``,
         comma separated). Default None: no Origin check (those endpoints accept only
@@ -320,7 +320,7 @@ class Flash(dash.Dash):
     def get_layout(self) -> Any:
         """Dash's `get_layout()`: the layout with extra components and layout hooks. An
         `async def` layout runs to completion, on the server's loop when the server runs; on
-        the event loop itself use `await app.get_layout_async()` (see server/layout.py)."""
+        the event loop itself use `await app.get_layout_async()` (see layout.py)."""
         if is_async_callable(self._layout):
             return layout_now(self, resolve_layout(self))
         return super().get_layout()
@@ -359,6 +359,6 @@ class Flash(dash.Dash):
     def enable_pages(self) -> None:
         """Dash's (it imports the pages folder); the router Dash builds is set aside, not made a
         Quart hook: Flash's router is set up on the first request, by `_setup_server` (see
-        server/pages.py for why it differs)."""
+        pages.py for why it differs)."""
         with self.backend.set_aside():
             super().enable_pages()

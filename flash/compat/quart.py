@@ -1,6 +1,6 @@
 """Every private Quart name Flash uses (Quart 0.20-0.22), each with why; `NEEDED` lists them all.
 
-The direct ASGI path (`server/fastpath.py`) answers hot routes without Quart's per-request
+The direct ASGI path (`server/direct.py`) answers hot routes without Quart's per-request
 machinery, yet `quart.request`, `current_app`, `g` and error handlers still work: it sets Quart's
 context variables itself, to placeholder contexts (`server/deferred.py`) that subclass Quart's
 context classes without running their constructors (which build the request, URL adapter and

@@ -22,7 +22,7 @@ from ..server.body import parse_json_body, read_request_body
 from ..server.errors import RequestError, json_error
 from ..server.guard import check_request_headers
 from ..server.jsonfast import dumps
-from ..server.layout import call_layout
+from ..layout import call_layout
 from ..server.limits import DEFAULT_MAX_JSON_DEPTH
 from .lazy import CONTENT_TYPE, LOADERS, MAX_ARGS_BYTES, LazyLoadError, check_arguments
 

@@ -24,7 +24,7 @@ from .compression import enable_gzip
 from .context import DEFERRING, DeferredRequestAdapter, DeferredResponseAdapter
 from .devserver import access_log_enabled, run_hypercorn
 from .dispatch import make_dispatch
-from .fastpath import install_callback_route
+from .direct import install_callback_route
 from .flask_hints import add_flask_hint
 from .errors import (RequestError, escaped, http_error_response, json_error, request_error_response,
                      request_line)
@@ -216,7 +216,7 @@ class FlashServer(QuartDashServer):
     def before_request(self, func: Callable[..., Any]) -> None:
         """Dash's (a Quart before_request hook), except for the hooks Dash registers while
         `set_aside()` is active: those are kept for Flash to run itself (see `Flash.enable_pages`).
-        Each Quart hook turns off the direct callback path (fastpath.py)."""
+        Each Quart hook turns off the direct callback path (server/direct.py)."""
         if self._set_aside is not None:
             self._set_aside.append(func)
             return

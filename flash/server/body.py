@@ -20,11 +20,6 @@ async def read_request_body() -> bytes:
     return await request.get_data(cache=False, as_text=False, parse_form_data=False)
 
 
-async def read_json_body(what: str = "request body") -> Any:
-    """Read the body and parse it as JSON."""
-    return parse_json_body(await read_request_body(), what)
-
-
 def parse_json_body(data: bytes, what: str = "request body", max_depth: int = DEFAULT_MAX_JSON_DEPTH) -> Any:
     """Parse `data` as JSON nested at most `max_depth` deep, or raise RequestError (400)."""
     if not data:

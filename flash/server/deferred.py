@@ -1,5 +1,5 @@
 """Quart's request machinery, deferred: contexts that build the request on first access, and
-body reading with Quart's limits. Used by the direct ASGI path (`fastpath.py`)."""
+body reading with Quart's limits. Used by the direct ASGI path (`direct.py`)."""
 from __future__ import annotations
 
 import asyncio

@@ -5,7 +5,7 @@ Dash's Quart backend runs them). Flash differs in where the call runs: `async de
 the event loop, sync callbacks in the app's thread pool with the request's contextvars copied
 (Dash runs them on the loop), so `ctx`, `set_props` and the request work in both. Flash also
 checks the body's size, depth and shape first. The same `run_callback` serves Quart's view and
-the direct ASGI path (`fastpath.py`).
+the direct ASGI path (`direct.py`).
 """
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ import logging
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..server.fastpath import DirectRoute, Receive, Send, direct_path
+from ..server.direct import DirectRoute, Receive, Send, direct_path
 from .downlink import Downlink, Listener
 from .endpoint import SSE_CONTENT_TYPE, SSE_HEADERS, close_runs, open_downlink, start_run
 

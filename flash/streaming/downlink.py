@@ -297,15 +297,6 @@ class DownlinkRegistry:
         if run.downlink.runs.get(run.run_id) is run:
             del run.downlink.runs[run.run_id]
 
-    def drop_connections(self) -> int:
-        """Cut every open downlink without closing its runs (a simulated network drop)."""
-        count = 0
-        for downlink in list(self.downlinks.values()):
-            if downlink.listener is not None:
-                downlink.cut()
-                count += 1
-        return count
-
     def runs(self) -> list[Any]:
         return list(self._live.values())
 

@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import redis
 
-from flash.streaming.sse import parse_events
+from flash.testing.sse import parse_events
 from flash.testing import wait_for
 
 HAPROXY_CFG = """

@@ -16,7 +16,7 @@ import pytest
 from quart import request, websocket
 
 from flash import ClientsideFunction, Flash, Input, Output, State, dcc, html
-from flash.server.gc_tuning import YOUNG_THRESHOLD
+from flash.gc_tuning import YOUNG_THRESHOLD
 from flash.testing import FlashComposite
 
 PYTHON = sys.executable
@@ -265,7 +265,7 @@ def test_production_asgi_servers_serve_the_app(
     status, body = server.post_json("/_dash-update-component", CALLBACK_BODY)
     assert status == 200, body
     assert json.loads(body)["response"] == {"out": {"children": "async there"}}
-    # The server's lifespan startup ran Flash's collector tuning (flash/server/gc_tuning.py).
+    # The server's lifespan startup ran Flash's collector tuning (flash/gc_tuning.py).
     gc_state = json.loads(server.get("/gc-state")[1])
     assert gc_state["frozen"] > 10_000 and gc_state["young_threshold"] >= YOUNG_THRESHOLD, gc_state
 

@@ -7,7 +7,7 @@ import json
 from typing import Any, Callable, NamedTuple
 
 from flash import Flash, html
-from flash.streaming.sse import parse_events
+from flash.testing.sse import parse_events
 from tests.conftest import dep
 
 JSON = {"Content-Type": "application/json"}

@@ -34,7 +34,7 @@ class Probe:
             return {"released": name}
 
         async def drop() -> dict[str, Any]:
-            return {"dropped": app.stream_runs.drop_connections()}
+            return {"dropped": drop_connections(app)}
 
         async def close_all() -> dict[str, Any]:
             runs = app.stream_runs.runs()
@@ -121,3 +121,13 @@ def texts(duo: Any, selector: str) -> list[str]:
 def running(duo: Any) -> list[str]:
     """Stream ids the page's Flash client is running."""
     return duo.driver.execute_script("return window.flash.running()")
+
+
+def drop_connections(app) -> int:
+    """Cut every open downlink of `app` without closing its runs (a simulated network drop)."""
+    count = 0
+    for downlink in list(app.stream_runs.downlinks.values()):
+        if downlink.listener is not None:
+            downlink.cut()
+            count += 1
+    return count

@@ -78,3 +78,4 @@ def request_bytes(port: int, path: str, body: dict) -> bytes:
 def start_body(token: str) -> dict:
     return {"inputs": [{"id": "go", "property": "n_clicks", "value": 1}], "state": [],
             "changedPropIds": ["go.n_clicks"], "downlink": token}
+

@@ -8,7 +8,7 @@ from quart import request
 from quart.globals import _cv_request
 
 from flash import Input, State, ctx, stream_props
-from flash.server.fastpath import DirectPath
+from flash.server.direct import DirectPath
 from tests.conftest import run
 from tests.streaming.downlink_client import Downlink, make_app, post, props_values, setup, start_body, wait_until
 

@@ -6,7 +6,8 @@ import pytest
 from flash import Input, Output, Patch, State, callback, event_callback, html, stream_props
 from flash.exceptions import StreamError
 from flash.streaming import spec as stream_spec
-from flash.streaming.sse import HEARTBEAT, encode_event, parse_events
+from flash.streaming.sse import HEARTBEAT, encode_event
+from flash.testing.sse import parse_events
 
 
 def test_four_forms_of_stream_props_are_equal():

@@ -9,6 +9,7 @@ from quart import request
 from flash import Input, State, event_callback, stream_props
 from tests.conftest import run
 from tests.streaming.downlink_client import Downlink, make_app, props_values, run_id, setup, wait_until
+from tests.streaming.probe import drop_connections
 
 
 def kinds(messages):
@@ -34,7 +35,7 @@ def test_a_dropped_downlink_resumes_every_run_after_its_last_received_seq(drop):
             if drop == "browser":
                 await first.cut()
             else:
-                assert app.stream_runs.drop_connections() == 1
+                assert drop_connections(app) == 1
                 await first.until(lambda ms: first.ended, handle)
         got = first.messages(handle)
         async with Downlink(client, first.token, {handle: got[-1].seq}) as second:

@@ -139,7 +139,7 @@ def test_dash_hands_its_pages_router_to_the_backend_and_flash_keeps_it_out_of_qu
     hooks = app.server.before_request_funcs.get(None, [])
     assert hooks == [app._setup_server], (
         f"Quart hooks after Flash(use_pages=True): {hooks}; Dash's enable_pages no longer registers "
-        "its router through backend.before_request: see Flash.enable_pages and server/pages.py."
+        "its router through backend.before_request: see Flash.enable_pages and flash/pages.py."
     )
     with app.backend.set_aside() as set_aside:
         dash.Dash.enable_pages(app)

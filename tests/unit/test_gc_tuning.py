@@ -1,11 +1,11 @@
-"""Server start keeps the garbage collector off the request path (see flash/server/gc_tuning.py)."""
+"""Server start keeps the garbage collector off the request path (see flash/gc_tuning.py)."""
 import gc
 
 import pytest
 from quart import Quart
 
 from flash import Flash, html
-from flash.server.gc_tuning import YOUNG_THRESHOLD, tune_collector
+from flash.gc_tuning import YOUNG_THRESHOLD, tune_collector
 from tests.conftest import run
 
 

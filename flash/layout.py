@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any, Coroutine
 
 from dash import html
 
-from ..compat.dash import extra_components, layout_hooks, layout_source, set_current_app
-from .threads import call_maybe_async
+from .compat.dash import extra_components, layout_hooks, layout_source, set_current_app
+from .server.threads import call_maybe_async
 
 if TYPE_CHECKING:
-    from ..app import Flash
+    from .app import Flash
 
 # Set while Dash's own first-request setup runs (it validates `_layout_value()`).
 DASH_SETUP: contextvars.ContextVar[bool] = contextvars.ContextVar("flash_dash_setup", default=False)

@@ -11,7 +11,7 @@ from quart.signals import request_started
 from flash import Flash, Input, Output, ctx, html
 from flash.exceptions import PreventUpdate
 from flash.server.deferred import body_deadlines, request_path
-from flash.server.fastpath import DirectPath
+from flash.server.direct import DirectPath
 from tests.conftest import callback_body, dep, run
 
 BODY = callback_body("out.children", [dep("btn", "n_clicks", 1)])

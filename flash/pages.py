@@ -17,15 +17,15 @@ from typing import TYPE_CHECKING, Any
 from dash import Input, Output, html, page_registry
 from dash.exceptions import UnsupportedRelativePath
 
-from ..compat.dash import (ID_CONTENT, ID_DUMMY, ID_LOCATION, ID_STORE, check_for_duplicate_pathnames,
+from .compat.dash import (ID_CONTENT, ID_DUMMY, ID_LOCATION, ID_STORE, check_for_duplicate_pathnames,
                            first_request_done, mark_first_request_done, parse_query_string, path_to_page,
                            validate_registry)
 
-from .errors import RequestError
+from .server.errors import RequestError
 from .layout import call_layout, resolve_layout
 
 if TYPE_CHECKING:
-    from ..app import Flash
+    from .app import Flash
 
 _TITLE_SCRIPT = "function(data) { document.title = data.title; }"
 
@@ -70,7 +70,7 @@ async def _validation_layout(app: "Flash") -> Any:
 async def setup_router(app: "Flash") -> None:
     """Register the router callback once, on the first request (as Dash does). Flash's
     `_setup_server` calls it under the app's setup lock, after Dash's setup: a before_request
-    hook of its own would turn off the direct callback path (fastpath.py) for every pages app."""
+    hook of its own would turn off the direct callback path (server/direct.py) for every pages app."""
     if first_request_done(app, "pages"):
         return
     inputs = {
