@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import pytest
 
-from flash.streaming.sse import parse_events
+from flash.testing.sse import parse_events
 from tests.integration.cluster import post
 
 PYTHON = sys.executable
