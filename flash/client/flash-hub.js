@@ -15,88 +15,24 @@
     var MAX_BACKOFF_MS = 5000;
     var EARLY_KEEP_MS = 10000;  // messages of a run whose start answer has not arrived yet
 
-    function parseEvent(block) {
-        var event = {type: "message", data: ""};
-        block.split("\n").forEach(function (line) {
-            if (!line || line.charAt(0) === ":") {
-                return;
-            }
-            var colon = line.indexOf(":");
-            var field = colon < 0 ? line : line.slice(0, colon);
-            var value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
-            if (field === "event") {
-                event.type = value;
-            } else if (field === "data") {
-                event.data = event.data ? event.data + "\n" + value : value;
-            }
-        });
-        return event;
-    }
-
-    function sleep(ms) {
-        return new Promise(function (resolve) { setTimeout(resolve, ms); });
-    }
-
-    function postJson(url, body, keepalive, signal) {
-        return fetch(url, {
-            method: "POST",
-            headers: {"Content-Type": "application/json"},
-            body: JSON.stringify(body),
-            credentials: "same-origin",
-            cache: "no-store",
-            keepalive: Boolean(keepalive),
-            signal: signal
-        });
-    }
-
-    function isEventStream(response) {
-        return (response.headers.get("Content-Type") || "").indexOf("text/event-stream") === 0;
-    }
-
-    /* Read an SSE response block by block, skipping heartbeat comments; `onEvent(event, data)`
-     * gets each event with its parsed data and returns false to stop reading. Resolves to
-     * false when an event's data is not JSON (the caller reports it), else true. */
-    async function readEvents(response, onEvent) {
-        var reader = response.body.getReader();
-        var decoder = new TextDecoder();
-        var pending = "";
-        for (;;) {
-            var chunk = await reader.read();
-            if (chunk.done) {
-                return true;
-            }
-            pending += decoder.decode(chunk.value, {stream: true});
-            var blocks = pending.split("\n\n");
-            pending = blocks.pop();
-            for (var i = 0; i < blocks.length; i += 1) {
-                var event = parseEvent(blocks[i]);
-                if (event.type === "message" && !event.data) {
-                    continue;  // a heartbeat comment
-                }
-                var data;
-                try {
-                    data = JSON.parse(event.data);
-                } catch (err) {
-                    reader.cancel().catch(function () { return null; });
-                    return false;
-                }
-                if (!onEvent(event, data)) {
-                    reader.cancel().catch(function () { return null; });
-                    return true;
-                }
+    /* The wire helpers (flash-wire.js): on the page already, or loaded into the worker. */
+    function loadWire() {
+        if (!scope.__flashWire && typeof scope.importScripts === "function") {
+            var match = /[#&]wire=([^&]+)/.exec(scope.location.hash || "");
+            if (match) {
+                scope.importScripts(decodeURIComponent(match[1]));
             }
         }
+        return scope.__flashWire;
     }
 
-    function errorText(response) {
-        return response.text().then(function (text) {
-            try {
-                return JSON.parse(text).error || text;
-            } catch (e) {
-                return text;
-            }
-        });
-    }
+    var wire = loadWire();
+    var parseEvent = wire.parseEvent;
+    var sleep = wire.sleep;
+    var postJson = wire.postJson;
+    var isEventStream = wire.isEventStream;
+    var readEvents = wire.readEvents;
+    var errorText = wire.errorText;
 
     function Hub() {
         this.config = null;      // {downlink, close, giveUp}: from the first tab

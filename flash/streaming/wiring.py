@@ -15,6 +15,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 import os
+from urllib.parse import quote
 
 from dash import dcc, html
 from dash.dependencies import ClientsideFunction, Input, Output, State
@@ -52,13 +53,19 @@ def prevents_initial_call(app: "Flash", spec: EventCallbackSpec) -> bool:
     return spec.prevent_initial_call
 
 
-def hub_url(app: "Flash") -> str:
-    """The fingerprinted URL of the downlink hub script (run as a SharedWorker), registered so
-    the component-suite route serves it."""
-    app.registered_paths[client.NAMESPACE].add(client.HUB)
-    modified = int(os.stat(os.path.join(os.path.dirname(client.__file__), client.HUB)).st_mtime)
-    fingerprint = build_fingerprint(client.HUB, __version__, modified)
+def _suite_url(app: "Flash", filename: str) -> str:
+    """The fingerprinted URL of one of flash.client's scripts, registered so the component-suite
+    route serves it."""
+    app.registered_paths[client.NAMESPACE].add(filename)
+    modified = int(os.stat(os.path.join(os.path.dirname(client.__file__), filename)).st_mtime)
+    fingerprint = build_fingerprint(filename, __version__, modified)
     return f"{app.config.requests_pathname_prefix}_dash-component-suites/{client.NAMESPACE}/{fingerprint}"
+
+
+def hub_url(app: "Flash") -> str:
+    """The downlink hub's URL as a SharedWorker script: its fragment names the wire helpers'
+    URL, which the worker loads with importScripts (a worker sees no page scripts)."""
+    return f"{_suite_url(app, client.HUB)}#wire={quote(_suite_url(app, client.WIRE), safe='')}"
 
 
 def transport_settings(app: "Flash") -> dict[str, Any]:
