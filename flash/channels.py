@@ -58,7 +58,7 @@ class ChannelSubscription:
     def __init__(self, hub: "_TopicHub", queue: int, latest: bool) -> None:
         self._hub = hub
         self._pending: collections.deque[Any] = collections.deque(maxlen=1 if latest else queue)
-        self._ready = asyncio.Event()
+        self._waiter: asyncio.Future[None] | None = None  # a plain future: many idle subscribers stay small
         self.dropped = 0  # messages this subscriber was too slow for
         self.closed = False
 
@@ -66,7 +66,12 @@ class ChannelSubscription:
         if len(self._pending) == self._pending.maxlen:
             self.dropped += 1
         self._pending.append(message)
-        self._ready.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def ready(self) -> None:
         """Wait until publishes reach this subscriber (its worker's storage subscription is up)."""
@@ -75,7 +80,7 @@ class ChannelSubscription:
     def close(self) -> None:
         if not self.closed:
             self.closed = True
-            self._ready.set()
+            self._wake()
             self._hub.leave(self)
 
     def __aiter__(self) -> "ChannelSubscription":
@@ -85,12 +90,14 @@ class ChannelSubscription:
         while not self._pending:
             if self.closed:
                 raise StopAsyncIteration
-            self._ready.clear()
+            self._waiter = asyncio.get_running_loop().create_future()
             try:
-                await self._ready.wait()
+                await self._waiter
             except asyncio.CancelledError:
                 self.close()
                 raise
+            finally:
+                self._waiter = None
         return self._pending.popleft()
 
     async def aclose(self) -> None:

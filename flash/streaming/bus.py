@@ -4,7 +4,9 @@ Why: behind a load balancer the request that starts a run, the one that cancels 
 browser's downlink each land on any worker. With `RedisSharedStorage` every run writes its
 numbered SSE messages to its own Redis stream (`_flash/run/<id>`, entry id = sequence id), and
 the worker holding the browser's downlink follows those streams (`follow.py`), so a reconnect on
-any worker resumes each run exactly after the last id the page saw. Small keys tie the pieces:
+any worker resumes each run exactly after the last id the page saw. Writes go in batches, one
+script call each (`runlog.py`); a run whose page is held by its own worker hands each message,
+once written, straight to the holder's follower (`lane.py`) instead of through Redis and back. Small keys tie the pieces:
 
 - `_flash/dl/<downlink>`: which runs a downlink has (`start`, with the runner's worker id) and
   which ended (`end`), so a worker adopting a downlink knows what to follow;
@@ -32,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from ..server.limits import DEFAULT_STREAM_REPLAY_BYTES
 from ..storage.base import SharedStorageError
-from ..storage.codec import encode
+from .runlog import RunLog
 from .sse import encode_run_event
 
 if TYPE_CHECKING:
@@ -47,7 +49,6 @@ TICK = 1.0  # seconds between lease/presence refreshes and liveness checks
 LEASE_MS = 3000  # a worker that missed ~3 ticks is dead
 WINDOW = 128  # messages a run may be ahead of what its page's holder forwarded
 ACK_EVERY = 16
-FLUSH_BATCH = 512  # messages per pipeline
 LIVE_TTL_MS = 120_000  # a live run's keys; refreshed by its writes and every `REFRESH_TICKS`
 REFRESH_TICKS = 20
 WORKER_LOST = "The server running this stream stopped."
@@ -78,9 +79,8 @@ class StreamBus:
         self.worker_id = worker_id or secrets.token_hex(6)
         self.followers: dict[str, "DownlinkFollower"] = {}  # downlink id -> follower (attached here)
         self._tasks: list[asyncio.Task[None]] = []
-        self._writes: set[asyncio.Future[None]] = set()
-        self._queue: list[tuple["StreamRun", int, bytes, bool, asyncio.Future[None]]] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self.log = RunLog(self)
+        self.window, self.live_ttl_ms = WINDOW, LIVE_TTL_MS
         self._ticks = 0
 
     # --- keys ----------------------------------------------------------------------------
@@ -92,6 +92,11 @@ class StreamBus:
 
     def ack_key(self, run_id: str) -> str:
         return self.storage.key(f"bus:ack:{run_id}")
+
+    def run_keys(self, run_id: str) -> tuple[str, str]:
+        """The run's Redis stream and its sequence counter (shared storage's own layout)."""
+        topic = run_topic(run_id)
+        return self.storage.stream_key(topic), self.storage.seq_key(topic)
 
     def closed_key(self, run_id: str) -> str:
         return self.storage.key(f"bus:closed:{run_id}")
@@ -130,8 +135,7 @@ class StreamBus:
                 pass
 
     async def drain(self) -> None:
-        if self._writes:
-            await asyncio.gather(*list(self._writes), return_exceptions=True)
+        await self.log.drain()
 
     # --- runner side ---------------------------------------------------------------------
     async def announce_start(self, run: "StreamRun", restart: bool, worker: str | None = None) -> None:
@@ -150,60 +154,20 @@ class StreamBus:
             await pipe.execute()
 
     def write(self, run: "StreamRun", chunk: bytes, final: bool = False) -> "asyncio.Future[None]":
-        """Queue `chunk` (message `run.seq`) for the run's Redis stream; resolved once written.
-        One flusher task writes every run's queued messages in one pipeline per round trip (a
-        publish fanned out to a thousand streams is one round trip, not a thousand), in queue
-        order, so each run's messages land in order. A cancelled generator cannot cut a write."""
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[None] = loop.create_future()
-        self._queue.append((run, run.seq, chunk, final, done))
-        self._writes.add(done)
-        done.add_done_callback(self._writes.discard)
-        if self._flusher is None:
-            self._flusher = loop.create_task(self._flush())
-        return done
+        """Queue message `run.seq` for the run's Redis stream (`runlog.py`); resolved once written."""
+        return self.log.write(run, chunk, final)
 
-    async def _flush(self) -> None:
-        try:
-            while self._queue:
-                batch, self._queue = self._queue[:FLUSH_BATCH], self._queue[FLUSH_BATCH:]
-                try:
-                    await self._write_batch(batch)
-                except Exception as exc:  # pylint: disable=broad-exception-caught  # every waiter sees it
-                    for *_, done in batch:
-                        if not done.done():
-                            done.set_exception(exc)
-                    continue
-                for *_, done in batch:
-                    if not done.done():
-                        done.set_result(None)
-        finally:
-            self._flusher = None
-
-    async def _write_batch(self, batch: list[tuple["StreamRun", int, bytes, bool, "asyncio.Future[None]"]]) -> None:
-        async with self.client().pipeline(transaction=False) as pipe:
-            for run, seq, chunk, final, _ in batch:
-                topic = run_topic(run.run_id)
-                stream, counter = self.storage.stream_key(topic), self.storage.seq_key(topic)
-                ttl = self.ended_ttl_ms if final else LIVE_TTL_MS
-                oldest = _retain(run, seq, len(chunk))
-                if oldest is None:
-                    pipe.xadd(stream, {"m": encode(chunk.decode("utf-8"))}, id=f"{seq}-0")
-                else:
-                    pipe.xadd(stream, {"m": encode(chunk.decode("utf-8"))}, id=f"{seq}-0",
-                              minid=f"{oldest}-0", approximate=False)
-                pipe.set(counter, seq, px=ttl)
-                pipe.pexpire(stream, ttl)
-            await pipe.execute()
-        for run, _, _, final, _ in batch:
-            if final:  # after its last message: a holder adopting the downlink skips the run
-                await self._publish_downlink(run.downlink.downlink_id, {"end": run.run_id})
+    async def announce_end(self, run: "StreamRun") -> None:
+        await self._publish_downlink(run.downlink.downlink_id, {"end": run.run_id})
 
     async def publish(self, run: "StreamRun", chunk: bytes) -> None:
         """A run's next message; waits while the page's holder is `WINDOW` messages behind."""
+        seq = run.seq
         try:
-            await asyncio.shield(self.write(run, chunk))
-            if run.seq - run.acked >= WINDOW or _unacked_bytes(run) > run.replay_bytes:
+            await asyncio.shield(self.write(run, chunk))  # shared by every writer: not cancelled
+            if run.lane is not None:  # its page is held here: straight to the holder (lane.py)
+                run.lane.push(seq, chunk)
+            if run.seq - run.acked >= WINDOW or _unacked_over(run, run.replay_bytes):
                 await self._wait_for_ack(run)
         except (asyncio.CancelledError, StreamBusError):
             raise
@@ -213,22 +177,28 @@ class StreamBus:
     async def _wait_for_ack(self, run: "StreamRun") -> None:
         client = self.client()
         def ahead() -> bool:
-            return run.seq - run.acked >= WINDOW // 2 or _unacked_bytes(run) > run.replay_bytes // 2
+            return run.seq - run.acked >= WINDOW // 2 or _unacked_over(run, run.replay_bytes // 2)
 
         while ahead():
-            run.acked = int(await client.get(self.ack_key(run.run_id)) or 0)
+            if run.lane is not None:  # the holder here acks in memory
+                await run.lane.acked_or(0.05)
+                continue
+            run.acked = max(run.acked, int(await client.get(self.ack_key(run.run_id)) or 0))
             if ahead():
                 await asyncio.sleep(0.05)
 
     async def finish(self, run: "StreamRun", chunk: bytes) -> None:
         """The run's final message (`done`, `error`, closed or `gone`), awaited even when the
         pump task is being cancelled: shutdown waits for the pump tasks, so it lands."""
+        seq = run.seq
         try:
             await asyncio.shield(self.write(run, chunk, final=True))
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # pylint: disable=broad-exception-caught
             logger.warning("Could not write the end of a stream to shared storage: %s", exc)
+        if run.lane is not None:  # the page here learns the end even if Redis did not
+            run.lane.push(seq, chunk)
 
     # --- holder side ---------------------------------------------------------------------
     async def hold(self, downlink_id: str) -> None:
@@ -307,14 +277,23 @@ class StreamBus:
     async def _tick(self) -> None:
         self._ticks += 1
         client = self.client()
-        held = [dl_id for dl_id, follower in self.followers.items() if follower.downlink.listener is not None]
+        # Each held downlink's presence is refreshed about three times per lapse, not every
+        # tick: a thousand pages held here cost a few hundred SETs a second, not a thousand.
+        now = time.monotonic()
+        due = now - max(TICK, self.presence_ms / 3000)
+        held = [follower for follower in self.followers.values()
+                if follower.downlink.listener is not None and follower.presence_at <= due]
         live = [run for run in self.registry.runs() if run.bus is not None]
         async with client.pipeline(transaction=False) as pipe:
             pipe.set(self.lease_key(self.worker_id), 1, px=LEASE_MS)
-            for dl_id in held:
-                pipe.set(self.presence_key(dl_id), self.worker_id, px=self.presence_ms)
+            for follower in held:
+                pipe.set(self.presence_key(follower.downlink.downlink_id), self.worker_id, px=self.presence_ms)
+                follower.presence_at = now
             if self._ticks % REFRESH_TICKS == 0:
+                quiet = now - LIVE_TTL_MS / 4000  # a run written since renewed its keys' TTL then
                 for run in live:
+                    if run.logged_at > quiet:
+                        continue
                     topic = run_topic(run.run_id)
                     pipe.pexpire(self.storage.stream_key(topic), LIVE_TTL_MS)
                     pipe.pexpire(self.storage.seq_key(topic), LIVE_TTL_MS)
@@ -329,7 +308,8 @@ class StreamBus:
     async def _close_orphans(self, client: Any, live: list["StreamRun"]) -> None:
         """Runs whose page is gone (no worker holds its downlink any more): close them."""
         now = time.monotonic()
-        ripe = [run for run in live if now - run.started_at > 2 * TICK]
+        # A downlink whose response is open here is present: only the others are asked about.
+        ripe = [run for run in live if now - run.started_at > 2 * TICK and run.downlink.listener is None]
         downlinks = sorted({run.downlink.downlink_id for run in ripe})
         if not downlinks:
             return
@@ -341,14 +321,17 @@ class StreamBus:
 
     async def _end_lost_runs(self, client: Any) -> None:
         """Runs followed here whose worker's lease lapsed: that worker died mid-stream."""
-        followed = [(follower, follow) for follower in list(self.followers.values())
-                    for follow in follower.unfinished()]
-        workers = sorted({follow.worker for _, follow in followed if follow.worker})
+        mine = self.worker_id  # alive: runs followed from this worker's own lane need no lease check
+        workers = sorted({follow.worker for follower in self.followers.values() for follow in follower.follows.values()
+                          if not follow.finished and follow.worker and follow.worker != mine})
         if not workers:
             return
         leases = await client.mget([self.lease_key(worker) for worker in workers])
         dead = {worker for worker, lease in zip(workers, leases) if lease is None}
-        orphaned = [(follower, follow) for follower, follow in followed if follow.worker in dead]
+        if not dead:
+            return
+        orphaned = [(follower, follow) for follower in list(self.followers.values())
+                    for follow in follower.unfinished() if follow.worker in dead]
         if not orphaned:
             return
         # A worker that stopped cleanly wrote its runs' last messages before dropping its lease:
@@ -361,25 +344,15 @@ class StreamBus:
                 follower.end_run(follow, encode_run_event(event, follow.run_id, follow.forwarded + 1, data))
 
 
-def _retain(run: "StreamRun", seq: int, size: int) -> int | None:
-    """Note message `seq` in the run's Redis stream; the oldest id to keep if older ones go."""
-    sizes = run.bus_sizes
-    sizes.append((seq, size))
-    run.bus_bytes += size
-    keep = max(WINDOW * 2, run.replay_size)
-    trimmed = False
-    while len(sizes) > 1 and (len(sizes) > keep
-                              or (run.bus_bytes > run.replay_bytes and sizes[0][0] <= run.acked)):
-        run.bus_bytes -= sizes.popleft()[1]
-        trimmed = True
-    return sizes[0][0] if trimmed else None
-
-
-def _unacked_bytes(run: "StreamRun") -> int:
-    """Bytes of the run's messages its holder has not confirmed forwarding."""
+def _unacked_over(run: "StreamRun", limit: int) -> bool:
+    """Do the run's messages its holder has not confirmed forwarding exceed `limit` bytes?"""
+    if run.bus_bytes <= limit:  # they are part of what its stream holds: cannot
+        return False
     total = 0
     for seq, size in reversed(run.bus_sizes):
         if seq <= run.acked:
             break
         total += size
-    return total
+        if total > limit:
+            return True
+    return False

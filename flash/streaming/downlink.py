@@ -283,12 +283,20 @@ class DownlinkRegistry:
         run.downlink.live += 1
         self._live[run.run_id] = run
 
+    def drop_run(self, run: StreamRun) -> None:
+        """Undo `add_run` for a run that could not start (its start was not announced)."""
+        if run.downlink.runs.pop(run.run_id, None) is run:
+            run.downlink.live -= 1
+        self._live.pop(run.run_id, None)
+
     def run_finished(self, run: StreamRun) -> None:
         """Keep a finished run's tail for the resume window, then let it go."""
         if not run.finished:
             run.downlink.live -= 1
         run.finished = True
         self._live.pop(run.run_id, None)
+        if run.lane is not None:
+            run.lane.end()
         loop = asyncio.get_running_loop()
         loop.call_later(self.resume_window, self._drop_finished, run, context=_NO_CONTEXT)
 

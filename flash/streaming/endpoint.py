@@ -143,14 +143,17 @@ async def start_run(app: "Flash", stream_id: str, data: bytes) -> Started:
         except Exception as exc:  # pylint: disable=broad-exception-caught  # Redis or the broker down
             raise _bus_unreachable(exc) from exc
         return Started(handle, downlink, private)
+    # Registered before the start is announced, so a holder on this worker that learns of the
+    # run finds it live here and takes its messages from memory (lane.py).
+    app.stream_runs.add_run(run)
     if bus is not None:
         try:
             await bus.announce_start(run, spec.restart_on_worker_loss)
         except Exception as exc:  # pylint: disable=broad-exception-caught  # Redis down
+            app.stream_runs.drop_run(run)
             if not downlink.runs and downlink.listener is None:
                 app.stream_runs.forget(downlink)
             raise _bus_unreachable(exc) from exc
-    app.stream_runs.add_run(run)
     run.task = asyncio.get_running_loop().create_task(pump(app, spec, run, cb_ctx, args))
     return Started(handle, downlink, private)
 

@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 from ..storage.base import SharedStorageError, SharedStorageGap
 from ..storage.codec import decode
 from .bus import ACK_EVERY, downlink_topic, run_topic
+from .lane import close_lane, open_lane
 from .sse import encode_run_event
 
 if TYPE_CHECKING:
     from .bus import StreamBus
     from .downlink import Downlink
+    from .runs import StreamRun
 
 logger = logging.getLogger("flash.streaming")
 _FINAL_PREFIXES = (b"event: done\n", b"event: error\n", b"event: gone\n")
@@ -44,6 +47,7 @@ class DownlinkFollower:
         self.downlink = downlink
         self.follows: dict[str, RunFollow] = {}
         self._plan = plan
+        self.presence_at = time.monotonic()  # `bus.hold` set the downlink's presence just before
         self._stopped = False
         self._task = asyncio.get_running_loop().create_task(self._run())
 
@@ -124,9 +128,12 @@ class DownlinkFollower:
 
     async def _forward(self, follow: RunFollow) -> None:
         bus, downlink = self.bus, self.downlink
-        acked = follow.forwarded
-        unacked_bytes = 0
         try:
+            run = bus.registry.live_run(follow.run_id)
+            if run is not None and run.bus is bus and await self._forward_local(follow, run):
+                return
+            acked = follow.forwarded
+            unacked_bytes = 0
             sub = await bus.storage.asubscribe(run_topic(follow.run_id), replay_from=follow.forwarded)
             async for seq, text in sub.aiter_with_seq():
                 chunk = text.encode("utf-8")
@@ -153,3 +160,46 @@ class DownlinkFollower:
             self._cut(f"shared storage failed ({exc})")
         except Exception as exc:  # pylint: disable=broad-exception-caught  # redis-py's own errors
             self._cut(f"shared storage failed ({type(exc).__name__}: {exc})")
+
+    async def _forward_local(self, follow: RunFollow, run: "StreamRun") -> bool:
+        """The run is live on this worker: catch up from Redis, then take its lane (lane.py).
+        False when the run ended without handing over its last message (read it from Redis)."""
+        lane = open_lane(run)
+        try:
+            upto = run.seq  # later messages reach the lane; these may be still being written
+            if follow.forwarded < upto and await self._catch_up(follow, upto):
+                return True
+            while True:
+                batch = await lane.take()
+                if not batch:
+                    return False
+                for seq, chunk in batch:
+                    if seq <= follow.forwarded:
+                        continue
+                    if seq != follow.forwarded + 1:
+                        return False  # cannot happen (writes land in order): Redis has the rest
+                    await self.downlink.deliver(chunk)
+                    follow.forwarded = seq
+                    lane.ack(run, seq)
+                    if chunk.startswith(_FINAL_PREFIXES):
+                        follow.finished = True
+                        return True
+        finally:
+            close_lane(run, lane)
+
+    async def _catch_up(self, follow: RunFollow, upto: int) -> bool:
+        """Forward messages `forwarded+1 .. upto` from the run's Redis stream; True if it ended."""
+        await self.bus.drain()
+        stream = self.bus.storage.stream_key(run_topic(follow.run_id))
+        entries = await self.bus.client().xrange(stream, min=f"{follow.forwarded + 1}-0", max=f"{upto}-0")
+        for entry_id, fields in entries:
+            seq = int(entry_id.decode().split("-", 1)[0])
+            if seq != follow.forwarded + 1:
+                raise SharedStorageGap(f"message {follow.forwarded + 1} of run {follow.run_id} was trimmed")
+            chunk = decode(fields[b"m"]).encode("utf-8")
+            await self.downlink.deliver(chunk)
+            follow.forwarded = seq
+            if chunk.startswith(_FINAL_PREFIXES):
+                follow.finished = True
+                return True
+        return False

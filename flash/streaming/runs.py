@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING, Callable
 if TYPE_CHECKING:
     from .bus import StreamBus
     from .downlink import Downlink
+    from .lane import LocalLane
 
 
 class StreamRun:
     __slots__ = ("run_id", "handle", "stream_id", "downlink", "seq", "finished", "task", "bus",
                  "acked", "started_at", "replay_size", "replay_bytes", "_buffer", "_bytes", "bus_sizes",
-                 "bus_bytes")
+                 "bus_bytes", "lane", "logged_at")
 
     def __init__(self, run_id: str, handle: str, stream_id: str, downlink: "Downlink", replay_size: int,
                  replay_bytes: int = 1_048_576, bus: "StreamBus | None" = None) -> None:
@@ -42,6 +43,8 @@ class StreamRun:
         # bus: (seq, size) of the messages its Redis stream still holds, and their total size
         self.bus_sizes: deque[tuple[int, int]] = deque()
         self.bus_bytes = 0
+        self.logged_at = 0.0  # bus: when its Redis stream was last written (and its TTL renewed)
+        self.lane: "LocalLane | None" = None  # bus: its page's holder is this worker (lane.py)
 
     def _remember(self, chunk_for: Callable[[int], bytes]) -> bytes:
         self.seq += 1

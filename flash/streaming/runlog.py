@@ -1,0 +1,144 @@
+"""Writing runs' messages to their Redis streams (the bus's replay log), a batch per call.
+
+Why one script call per batch: a publish fanned out to a thousand streams queues a thousand
+messages in one loop turn. Each is an `XADD`, a `SET` of the run's sequence counter and a
+`PEXPIRE`; sent as a pipeline that was 3,000 commands for redis-py to build and 3,000 replies to
+parse, most of a worker's CPU per message. `_APPEND_LUA` takes the whole batch as the arguments
+of one `EVALSHA`: one command and one reply, and Redis does the same writes, in queue order
+(so each run's messages land in order), atomically per batch.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any
+
+from ..storage.codec import encode
+
+if TYPE_CHECKING:
+    from .bus import StreamBus
+    from .runs import StreamRun
+
+FLUSH_BATCH = 512  # messages per script call
+
+# KEYS: stream 1, counter 1, stream 2, counter 2, ... ARGV: seq, message, ttl ms, oldest id to
+# keep ("" keeps all) for each. A message already there (the call was retried after its reply was
+# lost) is skipped; any other error stops the batch and is returned to every waiter.
+_APPEND_LUA = """
+for i = 1, #KEYS / 2 do
+  local stream, counter = KEYS[2 * i - 1], KEYS[2 * i]
+  local seq, message, ttl, oldest = ARGV[4 * i - 3], ARGV[4 * i - 2], ARGV[4 * i - 1], ARGV[4 * i]
+  local added
+  if oldest == '' then
+    added = redis.pcall('XADD', stream, seq .. '-0', 'm', message)
+  else
+    added = redis.pcall('XADD', stream, 'MINID', oldest .. '-0', seq .. '-0', 'm', message)
+  end
+  if type(added) == 'table' and added.err and not string.find(added.err, 'equal or smaller', 1, true) then
+    return redis.error_reply(added.err)
+  end
+  redis.call('SET', counter, seq, 'PX', ttl)
+  redis.call('PEXPIRE', stream, ttl)
+end
+return #KEYS / 2
+"""
+
+Entry = tuple["StreamRun", int, bytes, bool]
+
+
+def _consume(future: "asyncio.Future[None]") -> None:
+    """Mark a failed write's error as seen: writers that were cancelled no longer await it."""
+    if not future.cancelled():
+        future.exception()
+
+
+class RunLog:
+    """The bus's write queue: one flusher task per process writes every run's queued messages.
+
+    Every message queued while the flusher is busy shares one future (a thousand writers of one
+    fan-out await one future, not a thousand): the flusher takes the whole queue, writes it in
+    batches of `FLUSH_BATCH`, then resolves that future, or fails it with the first error."""
+
+    def __init__(self, bus: "StreamBus") -> None:
+        self.bus = bus
+        self._queue: list[Entry] = []
+        self._queued: asyncio.Future[None] | None = None  # resolved once `_queue` is written
+        self._writing: asyncio.Future[None] | None = None  # what the flusher is writing now
+        self._flusher: asyncio.Task[None] | None = None
+        self._script: tuple[Any, Any] | None = None  # (client, its registered script)
+
+    def write(self, run: "StreamRun", chunk: bytes, final: bool = False) -> "asyncio.Future[None]":
+        """Queue `chunk` (message `run.seq`) for the run's Redis stream; resolved once written.
+        Cancelling a wait for it does not cut the write: the flusher, not the caller, does it."""
+        self._queue.append((run, run.seq, chunk, final))
+        queued = self._queued
+        if queued is None:
+            loop = asyncio.get_running_loop()
+            queued = self._queued = loop.create_future()
+            queued.add_done_callback(_consume)
+            if self._flusher is None:
+                self._flusher = loop.create_task(self._flush())
+        return queued
+
+    async def drain(self) -> None:
+        """Wait for every write queued so far (failed ones included)."""
+        for future in (self._writing, self._queued):
+            if future is not None:
+                await asyncio.wait([future])
+
+    async def _flush(self) -> None:
+        try:
+            while self._queue:
+                entries, self._queue = self._queue, []
+                writing, self._queued = self._queued, None
+                assert writing is not None
+                self._writing = writing
+                try:
+                    for start in range(0, len(entries), FLUSH_BATCH):
+                        await self._write_batch(entries[start:start + FLUSH_BATCH])
+                except Exception as exc:  # pylint: disable=broad-exception-caught  # every waiter sees it
+                    if not writing.done():
+                        writing.set_exception(exc)
+                else:
+                    if not writing.done():
+                        writing.set_result(None)
+                finally:
+                    self._writing = None
+        finally:
+            self._flusher = None
+
+    def _append_script(self) -> Any:
+        client = self.bus.client()
+        if self._script is None or self._script[0] is not client:
+            self._script = (client, client.register_script(_APPEND_LUA))
+        return self._script[1]
+
+    async def _write_batch(self, batch: list[Entry]) -> None:
+        bus = self.bus
+        keys: list[str] = []
+        args: list[Any] = []
+        now = time.monotonic()
+        for run, seq, chunk, final in batch:
+            keys += bus.run_keys(run.run_id)
+            run.logged_at = now
+            oldest = retain(run, seq, len(chunk), bus.window)
+            args += (seq, encode(chunk.decode("utf-8")), bus.ended_ttl_ms if final else bus.live_ttl_ms,
+                     "" if oldest is None else oldest)
+        await self._append_script()(keys=keys, args=args)
+        for run, _, _, final in batch:
+            if final:  # after its last message: a holder adopting the downlink skips the run
+                await bus.announce_end(run)
+
+
+def retain(run: "StreamRun", seq: int, size: int, window: int) -> int | None:
+    """Note message `seq` in the run's Redis stream; the oldest id to keep if older ones go."""
+    sizes = run.bus_sizes
+    sizes.append((seq, size))
+    run.bus_bytes += size
+    keep = max(window * 2, run.replay_size)
+    trimmed = False
+    while len(sizes) > 1 and (len(sizes) > keep
+                              or (run.bus_bytes > run.replay_bytes and sizes[0][0] <= run.acked)):
+        run.bus_bytes -= sizes.popleft()[1]
+        trimmed = True
+    return sizes[0][0] if trimmed else None
