@@ -6,31 +6,30 @@ script numbers and appends a message in one step (`INCR` then `XADD <seq>-0`), s
 publishers on many hosts still produce one order. Keys are plain Redis strings (`PX` for TTL).
 
 The sync API uses redis-py's sync client; the async API its asyncio client (one per event loop),
-and all async subscriptions of a loop share one reader task doing a single multi-stream `XREAD`,
-so a thousand subscriptions cost one connection, not a thousand threads or sockets. Each
-subscription queues at most `BATCH_LIMIT` messages; a slower consumer is simply read for less
-often and, if it falls out of the Redis window, gets `SharedStorageGap`.
+and all async subscriptions of a loop share one reader task (`redis_reader.py`), woken by the
+doorbell every publish rings, so a thousand subscriptions cost one connection, not a thousand
+threads or sockets. Each subscription queues at most `BATCH_LIMIT` messages; a slower consumer
+is simply read for less often and, if it falls out of the Redis window, gets `SharedStorageGap`.
 """
 from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 import threading
 import weakref
-from typing import Any, AsyncGenerator, AsyncIterator
+from typing import Any, AsyncGenerator
 
-from .base import BaseSharedStorage, SharedStorageError, SharedStorageGap, Subscription, check_ttl
+from .base import BaseSharedStorage, Subscription, check_ttl
 from .codec import decode, encode
 from .engine import DEFAULT_BUFFER
-from .subscription import BATCH_LIMIT, Batch, PollingSubscription
+from .redis_reader import DOORBELL_LEN, Reader, RedisSubscription, entries_of
+from .subscription import Batch
 
 _DEFAULT_URL = "redis://localhost:6379/0"
-_READER_BLOCK_MS = 1000  # how long the shared reader's XREAD waits; a wake-up cuts it short
-_WAKE_TTL_MS = 60_000
 
-# KEYS: sequence counter, stream. ARGV: encoded message, window size. Returns the sequence.
-# If the counter was lost (evicted, flushed) while the stream survived, continue after the stream.
+# KEYS: sequence counter, stream, doorbell. ARGV: encoded message, window size, doorbell length.
+# Returns the sequence. If the counter was lost (evicted, flushed) while the stream survived,
+# continue after the stream. The ring tells async readers which stream to read (redis_reader.py).
 _PUBLISH_LUA = """
 local seq = redis.call('INCR', KEYS[1])
 local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
@@ -42,6 +41,7 @@ if last[1] then
   end
 end
 redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], seq .. '-0', 'm', ARGV[1])
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 'k', KEYS[2])
 return seq
 """
 
@@ -67,15 +67,6 @@ def _reconnecting(asynchronous: bool) -> dict[str, Any]:
     return {"retry": Retry(NoBackoff(), 1), "retry_on_error": [redis.ConnectionError]}
 
 
-def _seq_of(entry_id: bytes | str) -> int:
-    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-    return int(text.split("-", 1)[0])
-
-
-def _entries(items: list[Any]) -> list[tuple[int, bytes]]:
-    return [(_seq_of(entry_id), fields[b"m"]) for entry_id, fields in items]
-
-
 class _LoopState:
     """The asyncio client, script and shared reader of one event loop.
 
@@ -86,7 +77,7 @@ class _LoopState:
     def __init__(self, storage: "RedisSharedStorage") -> None:
         self.client = _redis().asyncio.Redis.from_url(storage.url, **_reconnecting(True))
         self.publish = self.client.register_script(_PUBLISH_LUA)
-        self.reader = _Reader(storage, self.client)
+        self.reader = Reader(storage, self.client)
         self._closer = self._close_at_shutdown()
         asyncio.ensure_future(self._closer.__anext__())
 
@@ -99,175 +90,6 @@ class _LoopState:
     async def aclose(self) -> None:
         await self._closer.aclose()
         await self.client.aclose()  # in case the closer had not started yet (idempotent)
-
-
-class _Reader:
-    """One task reading every subscribed stream of this loop with one XREAD."""
-
-    def __init__(self, storage: "RedisSharedStorage", client: Any) -> None:
-        self._storage = storage
-        self._client = client
-        self._subs: dict[str, set[RedisSubscription]] = {}
-        self._wake_key = storage.key(f"wake:{secrets.token_hex(8)}")
-        self._wake_id = "0-0"
-        self._task: asyncio.Task[None] | None = None
-
-    async def add(self, sub: "RedisSubscription") -> None:
-        self._subs.setdefault(sub.stream_key, set()).add(sub)
-        if self._task is None:
-            self._task = asyncio.ensure_future(self._run())
-        else:
-            await self.poke()
-
-    async def poke(self) -> None:
-        """Cut the running XREAD short, so it picks up a new or drained subscription."""
-        async with self._client.pipeline(transaction=False) as pipe:
-            pipe.xadd(self._wake_key, {"w": 1}, maxlen=1, approximate=False)
-            pipe.pexpire(self._wake_key, _WAKE_TTL_MS)
-            await pipe.execute()
-
-    def remove(self, sub: "RedisSubscription") -> None:
-        subs = self._subs.get(sub.stream_key)
-        if subs is not None:
-            subs.discard(sub)
-            if not subs:
-                del self._subs[sub.stream_key]
-
-    def _starts(self) -> dict[str, int]:
-        """Read each stream from the lowest position among subscribers with room for more."""
-        starts: dict[str, int] = {}
-        for key, subs in self._subs.items():
-            wanting = [sub.queued for sub in subs if sub.wants_more]
-            if wanting:
-                starts[key] = min(wanting)
-        return starts
-
-    async def _check_heads(self, starts: dict[str, int]) -> None:
-        """A stream reset under its subscribers (flushed, evicted) would leave them waiting."""
-        keys = list(starts)
-        async with self._client.pipeline(transaction=False) as pipe:
-            for key in keys:
-                pipe.get(self._storage.seq_key_of_stream(key))
-            heads = await pipe.execute()
-        for key, raw in zip(keys, heads):
-            if starts[key] > int(raw or 0):
-                for sub in list(self._subs.get(key, ())):
-                    sub.fail(sub.gap())
-
-    async def _run(self) -> None:
-        error: BaseException | None = None
-        try:
-            while self._subs:
-                starts = self._starts()
-                streams: dict[str, str] = {key: f"{start}-0" for key, start in starts.items()}
-                streams[self._wake_key] = self._wake_id
-                result = await self._client.xread(streams, count=BATCH_LIMIT, block=_READER_BLOCK_MS)
-                if not result:
-                    if starts:
-                        await self._check_heads(starts)
-                    continue
-                for key, items in result:
-                    key = key.decode() if isinstance(key, bytes) else key
-                    if key == self._wake_key:
-                        self._wake_id = items[-1][0]
-                        continue
-                    entries = _entries(items)
-                    for sub in list(self._subs.get(key, ())):
-                        if sub.wants_more and sub.queued >= starts.get(key, 0):
-                            sub.deliver(entries)
-        except asyncio.CancelledError:
-            error = SharedStorageError("the shared-storage reader was stopped")
-            raise
-        except Exception as exc:  # pylint: disable=broad-exception-caught  # Redis unreachable
-            error = SharedStorageError(f"reading from Redis failed: {exc}")
-        finally:
-            self._task = None
-            if error is not None:
-                for subs in list(self._subs.values()):
-                    for sub in subs:
-                        sub.fail(error)
-                self._subs.clear()
-
-
-class RedisSubscription(PollingSubscription):
-    """Sync iteration long-polls with XREAD on the caller's thread; async iteration is fed by
-    the loop's shared reader."""
-
-    def __init__(self, storage: "RedisSharedStorage", topic: str, start: int) -> None:
-        super().__init__(storage, topic, start, timeout=1.0)
-        self.stream_key = storage.stream_key(topic)
-        self.queued = start  # last sequence handed to the queue (the reader reads after it)
-        self._storage = storage
-        self._pending: list[tuple[int, bytes]] = []
-        self._error: BaseException | None = None
-        self._ready: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    @property
-    def wants_more(self) -> bool:
-        return self._error is None and len(self._pending) < BATCH_LIMIT
-
-    def gap(self) -> SharedStorageGap:
-        return self._gap()
-
-    def deliver(self, entries: list[tuple[int, bytes]]) -> None:
-        for seq, raw in entries:
-            if seq <= self.queued:
-                continue
-            if seq != self.queued + 1:  # the one we need was trimmed away
-                self.fail(self._gap())
-                return
-            self._pending.append((seq, raw))
-            self.queued = seq
-            if len(self._pending) >= BATCH_LIMIT:
-                break
-        self._wake()
-
-    def fail(self, error: BaseException) -> None:
-        if self._error is None:
-            self._error = error
-        self._wake()
-
-    def _wake(self) -> None:
-        if self._ready is not None:
-            self._ready.set()
-
-    def close(self) -> None:
-        super().close()
-        if self._loop is not None and self._ready is not None:
-            try:
-                self._loop.call_soon_threadsafe(self._ready.set)
-            except RuntimeError:
-                pass
-
-    async def aiter_with_seq(self) -> AsyncIterator[tuple[int, Any]]:
-        self._loop, self._ready = asyncio.get_running_loop(), asyncio.Event()
-        state = self._storage.loop_state()
-        head = int(await state.client.get(self._storage.seq_key(self.topic)) or 0)
-        if self._cursor > head:
-            self.close()
-            raise self._gap()
-        await state.reader.add(self)
-        try:
-            while not self.closed:
-                if self._pending:
-                    was_full = not self.wants_more
-                    batch, self._pending = self._pending, []
-                    if was_full and self._error is None:
-                        await state.reader.poke()
-                    for seq, raw in batch:
-                        if self.closed:
-                            return
-                        self._cursor = seq
-                        yield seq, decode(raw)
-                    continue
-                if self._error is not None:
-                    raise self._error
-                self._ready.clear()
-                await self._ready.wait()
-        finally:
-            state.reader.remove(self)
-            self.close()
 
 
 class RedisSharedStorage(BaseSharedStorage):
@@ -303,6 +125,11 @@ class RedisSharedStorage(BaseSharedStorage):
 
     def stream_key(self, topic: str) -> str:
         return self.key(f"stream:{topic}")
+
+    @property
+    def doorbell_key(self) -> str:
+        """Where every publish rings: the name of the stream it appended to (redis_reader.py)."""
+        return self.key("doorbell")
 
     def seq_key_of_stream(self, stream_key: str) -> str:
         return self.seq_key(stream_key[len(self.key("stream:")):])
@@ -366,13 +193,13 @@ class RedisSharedStorage(BaseSharedStorage):
     # --- pub/sub ------------------------------------------------------------------------
     def publish(self, topic: str, message: Any) -> int:
         script = self._client()[1]
-        return int(script(keys=[self.seq_key(topic), self.stream_key(topic)],
-                          args=[encode(message), self.buffer_size]))
+        return int(script(keys=[self.seq_key(topic), self.stream_key(topic), self.doorbell_key],
+                          args=[encode(message), self.buffer_size, DOORBELL_LEN]))
 
     async def apublish(self, topic: str, message: Any) -> int:
         script = self.loop_state().publish
-        return int(await script(keys=[self.seq_key(topic), self.stream_key(topic)],
-                                args=[encode(message), self.buffer_size]))
+        return int(await script(keys=[self.seq_key(topic), self.stream_key(topic), self.doorbell_key],
+                                args=[encode(message), self.buffer_size, DOORBELL_LEN]))
 
     def _head(self, topic: str) -> int:
         return int(self._client()[0].get(self.seq_key(topic)) or 0)
@@ -385,7 +212,7 @@ class RedisSharedStorage(BaseSharedStorage):
                                          block=max(1, int(timeout * 1000)))
         if not result:
             return Batch([], False)
-        entries = _entries(result[0][1])
+        entries = entries_of(result[0][1])
         if entries[0][0] != after + 1:
             return Batch([], True)
         return Batch(entries, False)

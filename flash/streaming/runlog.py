@@ -14,6 +14,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..storage.codec import encode
+from ..storage.redis_reader import DOORBELL_LEN
 
 if TYPE_CHECKING:
     from .bus import StreamBus
@@ -21,13 +22,16 @@ if TYPE_CHECKING:
 
 FLUSH_BATCH = 512  # messages per script call
 
-# KEYS: stream 1, counter 1, stream 2, counter 2, ... ARGV: seq, message, ttl ms, oldest id to
-# keep ("" keeps all) for each. A message already there (the call was retried after its reply was
-# lost) is skipped; any other error stops the batch and is returned to every waiter.
+# KEYS: the doorbell, then stream 1, counter 1, stream 2, counter 2, ... ARGV: the doorbell's
+# length, then seq, message, ttl ms, oldest id to keep ("" keeps all) for each message. A message
+# already there (the call was retried after its reply was lost) is skipped; any other error stops
+# the batch and is returned to every waiter. Each stream written rings the doorbell once
+# (shared storage's readers read only rung streams: storage/redis_reader.py).
 _APPEND_LUA = """
-for i = 1, #KEYS / 2 do
-  local stream, counter = KEYS[2 * i - 1], KEYS[2 * i]
-  local seq, message, ttl, oldest = ARGV[4 * i - 3], ARGV[4 * i - 2], ARGV[4 * i - 1], ARGV[4 * i]
+local rung = {}
+for i = 1, (#KEYS - 1) / 2 do
+  local stream, counter = KEYS[2 * i], KEYS[2 * i + 1]
+  local seq, message, ttl, oldest = ARGV[4 * i - 2], ARGV[4 * i - 1], ARGV[4 * i], ARGV[4 * i + 1]
   local added
   if oldest == '' then
     added = redis.pcall('XADD', stream, seq .. '-0', 'm', message)
@@ -39,8 +43,12 @@ for i = 1, #KEYS / 2 do
   end
   redis.call('SET', counter, seq, 'PX', ttl)
   redis.call('PEXPIRE', stream, ttl)
+  if not rung[stream] then
+    rung[stream] = true
+    redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'k', stream)
+  end
 end
-return #KEYS / 2
+return (#KEYS - 1) / 2
 """
 
 Entry = tuple["StreamRun", int, bytes, bool]
@@ -115,8 +123,8 @@ class RunLog:
 
     async def _write_batch(self, batch: list[Entry]) -> None:
         bus = self.bus
-        keys: list[str] = []
-        args: list[Any] = []
+        keys: list[str] = [bus.storage.doorbell_key]
+        args: list[Any] = [DOORBELL_LEN]
         now = time.monotonic()
         for run, seq, chunk, final in batch:
             keys += bus.run_keys(run.run_id)

@@ -1,0 +1,242 @@
+"""The async side of `RedisSharedStorage`'s subscriptions: one reader task per event loop.
+
+Why a doorbell: a loop may follow thousands of topics (the stream bus follows one per run). One
+blocking `XREAD` over all of them costs the whole key list (packing it, and Redis scanning it) on
+every wake-up, so a busy worker spent its CPU re-sending the same keys. Instead every publish
+also appends its stream's name to one short stream, the doorbell (in the same script, so a ring
+is never seen before its message). The reader blocks on the doorbell alone, then reads just the
+rung streams it follows. A sweep over all of them, once a second and whenever the reader may
+have missed a ring (it fell more than the doorbell's length behind), keeps a publisher that
+does not ring (another version of Flash) at most a second late, and finds streams reset under
+their subscribers (flushed, evicted), which would otherwise leave them waiting.
+"""
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from typing import TYPE_CHECKING, Any, AsyncIterator
+
+from .base import SharedStorageError, SharedStorageGap
+from .codec import decode
+from .subscription import BATCH_LIMIT, PollingSubscription
+
+if TYPE_CHECKING:
+    from .redis import RedisSharedStorage
+
+READER_BLOCK_MS = 1000  # how long the doorbell read waits; a wake-up cuts it short
+SWEEP_S = 1.0  # every followed stream is read at least this often, rung or not
+DOORBELL_LEN = 20_000  # rings kept (approximately): a reader this far behind sweeps
+_BELL_COUNT = 5_000  # rings one read takes: a full read means the reader is behind
+_WAKE_TTL_MS = 60_000
+
+
+def seq_of(entry_id: bytes | str) -> int:
+    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    return int(text.split("-", 1)[0])
+
+
+def entries_of(items: list[Any]) -> list[tuple[int, bytes]]:
+    return [(seq_of(entry_id), fields[b"m"]) for entry_id, fields in items]
+
+
+def _text(key: bytes | str) -> str:
+    return key.decode() if isinstance(key, bytes) else key
+
+
+class Reader:
+    """One task reading every subscribed stream of this loop, as the doorbell says."""
+
+    def __init__(self, storage: "RedisSharedStorage", client: Any) -> None:
+        self._storage = storage
+        self._client = client
+        self._subs: dict[str, set[RedisSubscription]] = {}
+        self._wake_key = storage.key(f"wake:{secrets.token_hex(8)}")
+        self._wake_id = "0-0"
+        self._bell_id = ""  # read on start
+        self._dirty: set[str] = set()  # streams to read now (rung, new, or drained)
+        self._next_sweep = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def add(self, sub: "RedisSubscription") -> None:
+        self._subs.setdefault(sub.stream_key, set()).add(sub)
+        if self._task is None:
+            self._task = asyncio.ensure_future(self._run())
+        else:
+            await self.poke(sub.stream_key)
+
+    async def poke(self, stream_key: str) -> None:
+        """Read `stream_key` now: cut the doorbell read short."""
+        self._dirty.add(stream_key)
+        async with self._client.pipeline(transaction=False) as pipe:
+            pipe.xadd(self._wake_key, {"w": 1}, maxlen=1, approximate=False)
+            pipe.pexpire(self._wake_key, _WAKE_TTL_MS)
+            await pipe.execute()
+
+    def remove(self, sub: "RedisSubscription") -> None:
+        subs = self._subs.get(sub.stream_key)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs:
+                del self._subs[sub.stream_key]
+
+    def _starts(self, keys: Any) -> dict[str, int]:
+        """Read each stream from the lowest position among subscribers with room for more."""
+        starts: dict[str, int] = {}
+        for key in keys:
+            wanting = [sub.queued for sub in self._subs.get(key, ()) if sub.wants_more]
+            if wanting:
+                starts[key] = min(wanting)
+        return starts
+
+    async def _check_heads(self, starts: dict[str, int]) -> None:
+        """A stream reset under its subscribers (flushed, evicted) would leave them waiting."""
+        keys = list(starts)
+        heads = await self._client.mget([self._storage.seq_key_of_stream(key) for key in keys])
+        for key, raw in zip(keys, heads):
+            if starts[key] > int(raw or 0):
+                for sub in list(self._subs.get(key, ())):
+                    sub.fail(sub.gap())
+
+    async def _read_streams(self, keys: Any, sweep: bool) -> None:
+        starts = self._starts(keys)
+        if not starts:
+            return
+        result = await self._client.xread({key: f"{start}-0" for key, start in starts.items()}, count=BATCH_LIMIT)
+        unread = dict(starts)
+        for key, items in result or ():
+            key = _text(key)
+            unread.pop(key, None)
+            if len(items) >= BATCH_LIMIT:
+                self._dirty.add(key)  # more to read
+            entries = entries_of(items)
+            for sub in list(self._subs.get(key, ())):
+                if sub.wants_more and sub.queued >= starts[key]:
+                    sub.deliver(entries)
+        if sweep and unread:
+            await self._check_heads(unread)
+
+    async def _wait_for_rings(self) -> None:
+        streams = {self._wake_key: self._wake_id, self._storage.doorbell_key: self._bell_id}
+        result = await self._client.xread(streams, count=_BELL_COUNT, block=READER_BLOCK_MS)
+        for key, items in result or ():
+            if _text(key) == self._wake_key:
+                self._wake_id = items[-1][0]
+                continue
+            self._bell_id = items[-1][0]
+            if len(items) >= _BELL_COUNT:
+                self._next_sweep = 0.0  # behind: rings may have been trimmed away
+            for _, fields in items:
+                rung = _text(fields[b"k"])
+                if rung in self._subs:
+                    self._dirty.add(rung)
+
+    async def _run(self) -> None:
+        error: BaseException | None = None
+        try:
+            last = await self._client.xrevrange(self._storage.doorbell_key, count=1)
+            self._bell_id = last[0][0] if last else "0-0"  # the sweep below reads what came before
+            while self._subs:
+                sweep = time.monotonic() >= self._next_sweep
+                if sweep:
+                    self._next_sweep = time.monotonic() + SWEEP_S
+                    self._dirty.clear()
+                    await self._read_streams(list(self._subs), sweep=True)
+                elif self._dirty:
+                    dirty, self._dirty = self._dirty, set()
+                    await self._read_streams(dirty, sweep=False)
+                if not self._dirty:
+                    await self._wait_for_rings()
+        except asyncio.CancelledError:
+            error = SharedStorageError("the shared-storage reader was stopped")
+            raise
+        except Exception as exc:  # pylint: disable=broad-exception-caught  # Redis unreachable
+            error = SharedStorageError(f"reading from Redis failed: {exc}")
+        finally:
+            self._task = None
+            if error is not None:
+                for subs in list(self._subs.values()):
+                    for sub in subs:
+                        sub.fail(error)
+                self._subs.clear()
+
+
+class RedisSubscription(PollingSubscription):
+    """Sync iteration long-polls with XREAD on the caller's thread; async iteration is fed by
+    the loop's shared reader."""
+
+    def __init__(self, storage: "RedisSharedStorage", topic: str, start: int) -> None:
+        super().__init__(storage, topic, start, timeout=1.0)
+        self.stream_key = storage.stream_key(topic)
+        self.queued = start  # last sequence handed to the queue (the reader reads after it)
+        self._storage = storage
+        self._pending: list[tuple[int, bytes]] = []
+        self._error: BaseException | None = None
+        self._ready: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def wants_more(self) -> bool:
+        return self._error is None and len(self._pending) < BATCH_LIMIT
+
+    def gap(self) -> SharedStorageGap:
+        return self._gap()
+
+    def deliver(self, entries: list[tuple[int, bytes]]) -> None:
+        for seq, raw in entries:
+            if seq <= self.queued:
+                continue
+            if seq != self.queued + 1:  # the one we need was trimmed away
+                self.fail(self._gap())
+                return
+            self._pending.append((seq, raw))
+            self.queued = seq
+            if len(self._pending) >= BATCH_LIMIT:
+                break
+        self._wake()
+
+    def fail(self, error: BaseException) -> None:
+        if self._error is None:
+            self._error = error
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._ready is not None:
+            self._ready.set()
+
+    def close(self) -> None:
+        super().close()
+        if self._loop is not None and self._ready is not None:
+            try:
+                self._loop.call_soon_threadsafe(self._ready.set)
+            except RuntimeError:
+                pass
+
+    async def aiter_with_seq(self) -> AsyncIterator[tuple[int, Any]]:
+        self._loop, self._ready = asyncio.get_running_loop(), asyncio.Event()
+        state = self._storage.loop_state()
+        head = int(await state.client.get(self._storage.seq_key(self.topic)) or 0)
+        if self._cursor > head:
+            self.close()
+            raise self._gap()
+        await state.reader.add(self)
+        try:
+            while not self.closed:
+                if self._pending:
+                    was_full = not self.wants_more
+                    batch, self._pending = self._pending, []
+                    if was_full and self._error is None:
+                        await state.reader.poke(self.stream_key)
+                    for seq, raw in batch:
+                        if self.closed:
+                            return
+                        self._cursor = seq
+                        yield seq, decode(raw)
+                    continue
+                if self._error is not None:
+                    raise self._error
+                self._ready.clear()
+                await self._ready.wait()
+        finally:
+            state.reader.remove(self)
+            self.close()
