@@ -53,6 +53,14 @@ LIVE_TTL_MS = 120_000  # a live run's keys; refreshed by its writes and every `R
 REFRESH_TICKS = 20
 WORKER_LOST = "The server running this stream stopped."
 
+# KEYS: keys to set. ARGV: their value, their TTL in ms.
+_SET_MANY_LUA = """
+for _, key in ipairs(KEYS) do
+  redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
+end
+return #KEYS
+"""
+
 
 class StreamBusError(SharedStorageError):
     """A run could not write its next message to Redis."""
@@ -82,6 +90,8 @@ class StreamBus:
         self.log = RunLog(self)
         self.window, self.live_ttl_ms = WINDOW, LIVE_TTL_MS
         self._ticks = 0
+        self._present_at: dict[str, float] = {}  # downlink id -> when its presence was last seen
+        self._set_many_script: tuple[Any, Any] | None = None
 
     # --- keys ----------------------------------------------------------------------------
     def presence_key(self, downlink_id: str) -> str:
@@ -111,6 +121,12 @@ class StreamBus:
 
     def client(self) -> Any:
         return self.storage.loop_state().client
+
+    def _set_many(self) -> Any:
+        client = self.client()
+        if self._set_many_script is None or self._set_many_script[0] is not client:
+            self._set_many_script = (client, client.register_script(_SET_MANY_LUA))
+        return self._set_many_script[1]
 
     # --- life ----------------------------------------------------------------------------
     async def ensure_started(self) -> None:
@@ -284,11 +300,13 @@ class StreamBus:
         held = [follower for follower in self.followers.values()
                 if follower.downlink.listener is not None and follower.presence_at <= due]
         live = [run for run in self.registry.runs() if run.bus is not None]
+        if held:  # one script call, however many (a pipeline of SETs cost ~30 us of CPU each)
+            await self._set_many()(keys=[self.presence_key(follower.downlink.downlink_id) for follower in held],
+                                   args=[self.worker_id, self.presence_ms])
+            for follower in held:
+                follower.presence_at = now
         async with client.pipeline(transaction=False) as pipe:
             pipe.set(self.lease_key(self.worker_id), 1, px=LEASE_MS)
-            for follower in held:
-                pipe.set(self.presence_key(follower.downlink.downlink_id), self.worker_id, px=self.presence_ms)
-                follower.presence_at = now
             if self._ticks % REFRESH_TICKS == 0:
                 quiet = now - LIVE_TTL_MS / 4000  # a run written since renewed its keys' TTL then
                 for run in live:
@@ -308,13 +326,21 @@ class StreamBus:
     async def _close_orphans(self, client: Any, live: list["StreamRun"]) -> None:
         """Runs whose page is gone (no worker holds its downlink any more): close them."""
         now = time.monotonic()
-        # A downlink whose response is open here is present: only the others are asked about.
+        # A downlink whose response is open here is present: only the others are asked about,
+        # each about three times per presence lapse (a page found here is not asked again soon).
         ripe = [run for run in live if now - run.started_at > 2 * TICK and run.downlink.listener is None]
-        downlinks = sorted({run.downlink.downlink_id for run in ripe})
+        recently = now - max(TICK, self.presence_ms / 3000)
+        seen, self._present_at = self._present_at, {}
+        for run in ripe:
+            dl_id = run.downlink.downlink_id
+            if seen.get(dl_id, 0.0) > recently:
+                self._present_at[dl_id] = seen[dl_id]
+        downlinks = sorted({run.downlink.downlink_id for run in ripe} - self._present_at.keys())
         if not downlinks:
             return
         present = await client.mget([self.presence_key(dl_id) for dl_id in downlinks])
         gone = {dl_id for dl_id, value in zip(downlinks, present) if value is None}
+        self._present_at.update((dl_id, now) for dl_id in downlinks if dl_id not in gone)
         for run in ripe:
             if run.downlink.downlink_id in gone:
                 run.close()
