@@ -22,12 +22,13 @@ from typing import Any, AsyncGenerator
 from .base import BaseSharedStorage, Subscription, check_ttl
 from .codec import decode, encode
 from .engine import DEFAULT_BUFFER
-from .redis_reader import DOORBELL_LEN, Reader, RedisSubscription, entries_of
+from .redis_reader import DOORBELL_LEN, RING_PAYLOAD_MAX, Reader, RedisSubscription, entries_of
 from .subscription import Batch
 
 _DEFAULT_URL = "redis://localhost:6379/0"
 
-# KEYS: sequence counter, stream, doorbell. ARGV: encoded message, window size, doorbell length.
+# KEYS: sequence counter, stream, doorbell. ARGV: encoded message, window size, doorbell length,
+# largest message that rides in its ring.
 # Returns the sequence. If the counter was lost (evicted, flushed) while the stream survived,
 # continue after the stream. The ring tells async readers which stream to read (redis_reader.py).
 _PUBLISH_LUA = """
@@ -41,7 +42,11 @@ if last[1] then
   end
 end
 redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], seq .. '-0', 'm', ARGV[1])
-redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 'k', KEYS[2])
+if #ARGV[1] <= tonumber(ARGV[4]) then
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 'k', KEYS[2], 's', seq, 'm', ARGV[1])
+else
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 'k', KEYS[2])
+end
 return seq
 """
 
@@ -194,12 +199,12 @@ class RedisSharedStorage(BaseSharedStorage):
     def publish(self, topic: str, message: Any) -> int:
         script = self._client()[1]
         return int(script(keys=[self.seq_key(topic), self.stream_key(topic), self.doorbell_key],
-                          args=[encode(message), self.buffer_size, DOORBELL_LEN]))
+                          args=[encode(message), self.buffer_size, DOORBELL_LEN, RING_PAYLOAD_MAX]))
 
     async def apublish(self, topic: str, message: Any) -> int:
         script = self.loop_state().publish
         return int(await script(keys=[self.seq_key(topic), self.stream_key(topic), self.doorbell_key],
-                                args=[encode(message), self.buffer_size, DOORBELL_LEN]))
+                                args=[encode(message), self.buffer_size, DOORBELL_LEN, RING_PAYLOAD_MAX]))
 
     def _head(self, topic: str) -> int:
         return int(self._client()[0].get(self.seq_key(topic)) or 0)

@@ -4,8 +4,9 @@ Why a doorbell: a loop may follow thousands of topics (the stream bus follows on
 blocking `XREAD` over all of them costs the whole key list (packing it, and Redis scanning it) on
 every wake-up, so a busy worker spent its CPU re-sending the same keys. Instead every publish
 also appends its stream's name to one short stream, the doorbell (in the same script, so a ring
-is never seen before its message). The reader blocks on the doorbell alone, then reads just the
-rung streams it follows. A sweep over all of them, once a second and whenever the reader may
+is never seen before its message); a small message rides in its ring. The reader blocks on the
+doorbell alone, hands each ring's message to the subscribers waiting for exactly that one, and
+reads just the other rung streams it follows. A sweep over all of them, once a second and whenever the reader may
 have missed a ring (it fell more than the doorbell's length behind), keeps a publisher that
 does not ring (another version of Flash) at most a second late, and finds streams reset under
 their subscribers (flushed, evicted), which would otherwise leave them waiting.
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 READER_BLOCK_MS = 1000  # how long the doorbell read waits; a wake-up cuts it short
 SWEEP_S = 1.0  # every followed stream is read at least this often, rung or not
 DOORBELL_LEN = 20_000  # rings kept (approximately): a reader this far behind sweeps
+RING_PAYLOAD_MAX = 512  # an encoded message up to this size rides in its ring (no second read)
+# So the doorbell holds at most about DOORBELL_LEN x (RING_PAYLOAD_MAX + ~100) bytes: ~12 MB.
 _BELL_COUNT = 5_000  # rings one read takes: a full read means the reader is behind
 _WAKE_TTL_MS = 60_000
 
@@ -126,10 +129,22 @@ class Reader:
             self._bell_id = items[-1][0]
             if len(items) >= _BELL_COUNT:
                 self._next_sweep = 0.0  # behind: rings may have been trimmed away
+            subs_of, dirty = self._subs, self._dirty
             for _, fields in items:
                 rung = _text(fields[b"k"])
-                if rung in self._subs:
-                    self._dirty.add(rung)
+                subs = subs_of.get(rung)
+                if subs is None:
+                    continue
+                message = fields.get(b"m")
+                if message is None:
+                    dirty.add(rung)
+                    continue
+                seq = int(fields[b"s"])
+                for sub in list(subs):  # the message itself, when it is the next one wanted
+                    if sub.queued == seq - 1 and sub.wants_more:
+                        sub.deliver([(seq, message)])
+                    elif sub.queued < seq:
+                        dirty.add(rung)  # it missed one, or is full: read the stream
 
     async def _run(self) -> None:
         error: BaseException | None = None

@@ -14,7 +14,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..storage.codec import encode
-from ..storage.redis_reader import DOORBELL_LEN
+from ..storage.redis_reader import DOORBELL_LEN, RING_PAYLOAD_MAX
 
 if TYPE_CHECKING:
     from .bus import StreamBus
@@ -23,15 +23,16 @@ if TYPE_CHECKING:
 FLUSH_BATCH = 512  # messages per script call
 
 # KEYS: the doorbell, then stream 1, counter 1, stream 2, counter 2, ... ARGV: the doorbell's
-# length, then seq, message, ttl ms, oldest id to keep ("" keeps all) for each message. A message
+# length, the largest message that rides in its ring, then seq, message, ttl ms, oldest id to
+# keep ("" keeps all) for each message. A message
 # already there (the call was retried after its reply was lost) is skipped; any other error stops
-# the batch and is returned to every waiter. Each stream written rings the doorbell once
-# (shared storage's readers read only rung streams: storage/redis_reader.py).
+# the batch and is returned to every waiter. A small message rings the doorbell carrying itself;
+# a stream with larger ones rings once (readers read only rung streams: storage/redis_reader.py).
 _APPEND_LUA = """
 local rung = {}
 for i = 1, (#KEYS - 1) / 2 do
   local stream, counter = KEYS[2 * i], KEYS[2 * i + 1]
-  local seq, message, ttl, oldest = ARGV[4 * i - 2], ARGV[4 * i - 1], ARGV[4 * i], ARGV[4 * i + 1]
+  local seq, message, ttl, oldest = ARGV[4 * i - 1], ARGV[4 * i], ARGV[4 * i + 1], ARGV[4 * i + 2]
   local added
   if oldest == '' then
     added = redis.pcall('XADD', stream, seq .. '-0', 'm', message)
@@ -43,7 +44,9 @@ for i = 1, (#KEYS - 1) / 2 do
   end
   redis.call('SET', counter, seq, 'PX', ttl)
   redis.call('PEXPIRE', stream, ttl)
-  if not rung[stream] then
+  if #message <= tonumber(ARGV[2]) then
+    redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'k', stream, 's', seq, 'm', message)
+  elseif not rung[stream] then
     rung[stream] = true
     redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'k', stream)
   end
@@ -124,7 +127,7 @@ class RunLog:
     async def _write_batch(self, batch: list[Entry]) -> None:
         bus = self.bus
         keys: list[str] = [bus.storage.doorbell_key]
-        args: list[Any] = [DOORBELL_LEN]
+        args: list[Any] = [DOORBELL_LEN, RING_PAYLOAD_MAX]
         now = time.monotonic()
         for run, seq, chunk, final in batch:
             keys += bus.run_keys(run.run_id)
