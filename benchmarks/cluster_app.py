@@ -3,6 +3,8 @@
 - `watch`: an event callback watching one `Channel`, as a page following a live feed would:
   it says `ready` once its worker's subscription is up, then yields every message it gets.
 - `paced`: an endless stream, one message every `PACE_S`, for W10's drop-and-resume.
+- `frames`: W9's frame-delay part: an endless stream of `{"f": <CLOCK_MONOTONIC ns>}`, one every
+  `FRAME_PERIOD_S`, started at a random phase (a thousand browsers do not tick in step).
 - `POST /_bench/publish {"n": N}` publishes `{"n": N, "t": <CLOCK_MONOTONIC ns>}` on the
   channel, stamped just before the publish, so a client on the same host reads the delivery
   latency straight from the message. `GET /_bench/info` names the stream ids and the pid.
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import time
 from typing import Any
 
@@ -20,6 +23,8 @@ CHANNEL = "bench-fanout"
 WATCH_INPUT = "w9-watch"
 PACED_INPUT = "w10-go"
 PACE_S = 0.02
+FRAMES_INPUT = "w9-frames"
+FRAME_PERIOD_S = 0.25
 READY = "ready"
 
 
@@ -32,7 +37,8 @@ def build(**kwargs: Any) -> Any:
 
     app = Flash(__name__, **kwargs)
     app.layout = html.Div([html.Button(id=WATCH_INPUT), html.Div(id="w9-out"),
-                           html.Button(id=PACED_INPUT), html.Div(id="w10-out")])
+                           html.Button(id=PACED_INPUT), html.Div(id="w10-out"),
+                           html.Button(id=FRAMES_INPUT), html.Div(id="w9f-out")])
     feed = Channel(CHANNEL)
 
     @app.event_callback(Input(WATCH_INPUT, "n_clicks"))
@@ -51,6 +57,13 @@ def build(**kwargs: Any) -> Any:
             yield stream_props("w10-out", {"children": i})
             await asyncio.sleep(PACE_S)
 
+    @app.event_callback(Input(FRAMES_INPUT, "n_clicks"))
+    async def frames(_n: Any) -> Any:
+        await asyncio.sleep(random.random() * FRAME_PERIOD_S)
+        while True:
+            yield stream_props("w9f-out", {"children": {"f": time.monotonic_ns()}})
+            await asyncio.sleep(FRAME_PERIOD_S)
+
     @app.server.route("/_bench/publish", methods=["POST"])
     async def publish() -> Any:
         body = await request.get_json()
@@ -59,6 +72,7 @@ def build(**kwargs: Any) -> Any:
 
     @app.server.route("/_bench/info")
     async def info() -> Any:
-        return {"pid": os.getpid(), "watch": watch.stream_id, "paced": paced.stream_id}
+        return {"pid": os.getpid(), "watch": watch.stream_id, "paced": paced.stream_id,
+                "frames": frames.stream_id}
 
     return app

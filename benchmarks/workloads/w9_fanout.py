@@ -50,7 +50,11 @@ METRICS = [m for n in SIZES for m in (
     Metric("mem_p50_ms", "ms", False, "reference: 1,000 streams on ONE worker, no Redis: latency p50"),
     Metric("mem_p99_ms", "ms", False, "reference: 1,000 streams on ONE worker, no Redis: latency p99"),
     Metric("mem_cpu_us", "us/msg", False, "reference: 1,000 streams on ONE worker, no Redis: CPU per delivery"),
-]
+] + [m for prefix, where in (("", "ONE worker, no Redis"), ("bus_", "2 workers + Redis")) for m in (
+    Metric(f"{prefix}frame_p50_ms", "ms", False, f"frame delay p50, 1,000 browsers' own streams, {where}"),
+    Metric(f"{prefix}frame_p99_ms", "ms", False, f"frame delay p99, 1,000 browsers' own streams, {where}"),
+    Metric(f"{prefix}frame_cpu_us", "us/msg", False, f"worker CPU per frame, 1,000 browsers' own streams, {where}"),
+)]
 REFERENCE = 1000  # streams of the one-worker, in-memory reference (one downlink each)
 WARM_UP = 3
 PARALLEL = 64  # downlinks being opened, and start requests in flight, at once
@@ -122,6 +126,15 @@ class Tally:
                                f"within {timeout:.0f} s") from None
 
 
+def close_all(readers: list[asyncio.Task[None]], downlinks: list[Downlink], starters: dict[int, Starters]) -> None:
+    for task in readers:
+        task.cancel()
+    for downlink in downlinks:
+        downlink.close()
+    for pool in starters.values():
+        pool.close()
+
+
 async def _read(downlink: Downlink, tally: Tally) -> None:
     async for block in downlink.blocks():
         tally.block(block)
@@ -185,12 +198,7 @@ async def client(ports: list[int], worker_pids: list[int], redis_pids: list[int]
         for conn in conns.values():
             conn.close()
     finally:
-        for task in readers:
-            task.cancel()
-        for downlink in downlinks:
-            downlink.close()
-        for pool in starters.values():
-            pool.close()
+        close_all(readers, downlinks, starters)
     measured = range(WARM_UP, WARM_UP + publishes)
     deliveries = sum(tally.counts[n] for n in measured)
     lat = sorted(ns for n in measured for ns in tally.latencies[n])
@@ -236,4 +244,24 @@ def measure_cluster(contender: Any, cfg: Config, log_dir: Path) -> dict[str, Any
                     "downlinks", "deliveries", "start_reconnects"):
             if not (cluster and key == "redis_us"):
                 out[f"{prefix}{key}{suffix}"] = result[key]
+    for prefix, cluster in (("", {"workers": 1, "redis": False}), ("bus_", {})):
+        try:
+            frames = _frames(contender, log_dir, REFERENCE, **cluster)
+        except Exception as err:  # pylint: disable=broad-exception-caught
+            out["errors"].append(f"frames, {REFERENCE:,} streams ({'one worker' if cluster else 'two workers'}): {err}")
+            continue
+        for key in ("p50_ms", "p99_ms", "cpu_us", "frames", "frames_per_s"):
+            out[f"{prefix}frame_{key}"] = frames[key]
     return out
+
+
+def _frames(contender: Any, log_dir: Path, streams: int, **cluster: Any) -> dict[str, Any]:
+    """W9's frame-delay part (`w9_frames.py`) on a fresh cluster."""
+    timeout = 60 + streams * 0.03
+    with Cluster(contender.name, contender.server, log_dir, **cluster) as running:
+        try:
+            return run_job("w9f", {"ports": running.ports, "worker_pids": running.worker_pids,
+                                   "stream_id": running.info["frames"], "streams": streams,
+                                   "timeout": timeout}, timeout=timeout + 120)
+        except Exception as err:
+            raise RuntimeError(f"{err}\n{running.log_tail()}") from err
