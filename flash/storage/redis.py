@@ -81,10 +81,18 @@ class _LoopState:
 
     def __init__(self, storage: "RedisSharedStorage") -> None:
         self.client = _redis().asyncio.Redis.from_url(storage.url, **_reconnecting(True))
-        self.publish = self.client.register_script(_PUBLISH_LUA)
+        self._scripts: dict[str, Any] = {}
+        self.publish = self.script(_PUBLISH_LUA)
         self.reader = Reader(storage, self.client)
         self._closer = self._close_at_shutdown()
         asyncio.ensure_future(self._closer.__anext__())
+
+    def script(self, source: str) -> Any:
+        """A Lua script bound to this loop's client, registered once (EVALSHA, reloaded if Redis lost it)."""
+        script = self._scripts.get(source)
+        if script is None:
+            script = self._scripts[source] = self.client.register_script(source)
+        return script
 
     async def _close_at_shutdown(self) -> AsyncGenerator[None, None]:
         try:

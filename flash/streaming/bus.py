@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from ..server.limits import DEFAULT_STREAM_REPLAY_BYTES
 from ..storage.base import SharedStorageError
-from .runlog import RunLog
+from .runlog import LIVE_TTL_MS, WINDOW, RunLog
 from .sse import encode_run_event
 
 if TYPE_CHECKING:
@@ -47,9 +47,7 @@ logger = logging.getLogger("flash.streaming")
 CONTROL_TOPIC = "_flash/control"
 TICK = 1.0  # seconds between lease/presence refreshes and liveness checks
 LEASE_MS = 3000  # a worker that missed ~3 ticks is dead
-WINDOW = 128  # messages a run may be ahead of what its page's holder forwarded
 ACK_EVERY = 16
-LIVE_TTL_MS = 120_000  # a live run's keys; refreshed by its writes and every `REFRESH_TICKS`
 REFRESH_TICKS = 20
 WORKER_LOST = "The server running this stream stopped."
 
@@ -88,10 +86,8 @@ class StreamBus:
         self.followers: dict[str, "DownlinkFollower"] = {}  # downlink id -> follower (attached here)
         self._tasks: list[asyncio.Task[None]] = []
         self.log = RunLog(self)
-        self.window, self.live_ttl_ms = WINDOW, LIVE_TTL_MS
         self._ticks = 0
         self._present_at: dict[str, float] = {}  # downlink id -> when its presence was last seen
-        self._set_many_script: tuple[Any, Any] | None = None
 
     # --- keys ----------------------------------------------------------------------------
     def presence_key(self, downlink_id: str) -> str:
@@ -121,12 +117,6 @@ class StreamBus:
 
     def client(self) -> Any:
         return self.storage.loop_state().client
-
-    def _set_many(self) -> Any:
-        client = self.client()
-        if self._set_many_script is None or self._set_many_script[0] is not client:
-            self._set_many_script = (client, client.register_script(_SET_MANY_LUA))
-        return self._set_many_script[1]
 
     # --- life ----------------------------------------------------------------------------
     async def ensure_started(self) -> None:
@@ -301,7 +291,7 @@ class StreamBus:
                 if follower.downlink.listener is not None and follower.presence_at <= due]
         live = [run for run in self.registry.runs() if run.bus is not None]
         if held:  # one script call, however many (a pipeline of SETs cost ~30 us of CPU each)
-            await self._set_many()(keys=[self.presence_key(follower.downlink.downlink_id) for follower in held],
+            await self.storage.loop_state().script(_SET_MANY_LUA)(keys=[self.presence_key(follower.downlink.downlink_id) for follower in held],
                                    args=[self.worker_id, self.presence_ms])
             for follower in held:
                 follower.presence_at = now

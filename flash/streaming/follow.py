@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..storage.base import SharedStorageError, SharedStorageGap
 from ..storage.codec import decode
+from ..storage.redis_reader import seq_of
 from .bus import ACK_EVERY, downlink_topic, run_topic
 from .lane import close_lane, open_lane
 from .sse import encode_run_event
@@ -98,7 +99,7 @@ class DownlinkFollower:
         ended: set[str] = set()
         last = 0
         for entry_id, fields in entries:
-            last = int(entry_id.decode().split("-", 1)[0])
+            last = seq_of(entry_id)
             message = decode(fields[b"m"])
             if not isinstance(message, dict):
                 continue
@@ -193,7 +194,7 @@ class DownlinkFollower:
         stream = self.bus.storage.stream_key(run_topic(follow.run_id))
         entries = await self.bus.client().xrange(stream, min=f"{follow.forwarded + 1}-0", max=f"{upto}-0")
         for entry_id, fields in entries:
-            seq = int(entry_id.decode().split("-", 1)[0])
+            seq = seq_of(entry_id)
             if seq != follow.forwarded + 1:
                 raise SharedStorageGap(f"message {follow.forwarded + 1} of run {follow.run_id} was trimmed")
             chunk = decode(fields[b"m"]).encode("utf-8")

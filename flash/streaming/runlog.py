@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from .runs import StreamRun
 
 FLUSH_BATCH = 512  # messages per script call
+WINDOW = 128  # messages a run may be ahead of what its page's holder forwarded (bus.py waits)
+LIVE_TTL_MS = 120_000  # a live run's keys; refreshed by its writes and by the bus's tick
 
 # KEYS: the doorbell, then stream 1, counter 1, stream 2, counter 2, ... ARGV: the doorbell's
 # length, the largest message that rides in its ring, then seq, message, ttl ms, oldest id to
@@ -76,7 +78,6 @@ class RunLog:
         self._queued: asyncio.Future[None] | None = None  # resolved once `_queue` is written
         self._writing: asyncio.Future[None] | None = None  # what the flusher is writing now
         self._flusher: asyncio.Task[None] | None = None
-        self._script: tuple[Any, Any] | None = None  # (client, its registered script)
 
     def write(self, run: "StreamRun", chunk: bytes, final: bool = False) -> "asyncio.Future[None]":
         """Queue `chunk` (message `run.seq`) for the run's Redis stream; resolved once written.
@@ -118,12 +119,6 @@ class RunLog:
         finally:
             self._flusher = None
 
-    def _append_script(self) -> Any:
-        client = self.bus.client()
-        if self._script is None or self._script[0] is not client:
-            self._script = (client, client.register_script(_APPEND_LUA))
-        return self._script[1]
-
     async def _write_batch(self, batch: list[Entry]) -> None:
         bus = self.bus
         keys: list[str] = [bus.storage.doorbell_key]
@@ -132,21 +127,21 @@ class RunLog:
         for run, seq, chunk, final in batch:
             keys += bus.run_keys(run.run_id)
             run.logged_at = now
-            oldest = retain(run, seq, len(chunk), bus.window)
-            args += (seq, encode(chunk.decode("utf-8")), bus.ended_ttl_ms if final else bus.live_ttl_ms,
+            oldest = retain(run, seq, len(chunk))
+            args += (seq, encode(chunk.decode("utf-8")), bus.ended_ttl_ms if final else LIVE_TTL_MS,
                      "" if oldest is None else oldest)
-        await self._append_script()(keys=keys, args=args)
+        await bus.storage.loop_state().script(_APPEND_LUA)(keys=keys, args=args)
         for run, _, _, final in batch:
             if final:  # after its last message: a holder adopting the downlink skips the run
                 await bus.announce_end(run)
 
 
-def retain(run: "StreamRun", seq: int, size: int, window: int) -> int | None:
+def retain(run: "StreamRun", seq: int, size: int) -> int | None:
     """Note message `seq` in the run's Redis stream; the oldest id to keep if older ones go."""
     sizes = run.bus_sizes
     sizes.append((seq, size))
     run.bus_bytes += size
-    keep = max(window * 2, run.replay_size)
+    keep = max(WINDOW * 2, run.replay_size)
     trimmed = False
     while len(sizes) > 1 and (len(sizes) > keep
                               or (run.bus_bytes > run.replay_bytes and sizes[0][0] <= run.acked)):
