@@ -46,12 +46,15 @@ _REQUEST_SIGNALS = (
 
 
 class DirectRoute:
-    """One POST route the direct path may take: `path` (or, with `prefix`, `path` + one segment)."""
+    """One POST route the direct path may take: `path` (or, with `prefix`, `path` + one segment).
+    `read`: how its body is read, when not as Quart would (a stream start has its own limit)."""
 
-    __slots__ = ("path", "endpoint", "view", "handler", "prefix")
+    __slots__ = ("path", "endpoint", "view", "handler", "prefix", "read")
 
-    def __init__(self, path: str, endpoint: str, view: Callable[..., Any], handler: Handler, prefix: bool) -> None:
+    def __init__(self, path: str, endpoint: str, view: Callable[..., Any], handler: Handler, prefix: bool,
+                 read: Callable[[HTTPScope, Receive], Awaitable[bytes]] | None = None) -> None:
         self.path, self.endpoint, self.view, self.handler, self.prefix = path, endpoint, view, handler, prefix
+        self.read = read
 
     def match(self, path: str) -> str | None:
         if not self.prefix:
@@ -118,8 +121,9 @@ class DirectPath:
         try:
             try:
                 check_scope_headers(self.dash_app.limits, scope["headers"])
-                context._body = await read_body(  # pylint: disable=protected-access
-                    scope, receive, server.config["MAX_CONTENT_LENGTH"], server.config["BODY_TIMEOUT"])
+                context._body = await (  # pylint: disable=protected-access
+                    route.read(scope, receive) if route.read is not None else
+                    read_body(scope, receive, server.config["MAX_CONTENT_LENGTH"], server.config["BODY_TIMEOUT"]))
                 response = await route.handler(context._body, tail, receive, send)  # pylint: disable=protected-access
             except ClientGone:
                 return
