@@ -12,6 +12,7 @@ from typing import Any
 
 import dash
 
+from ..compat.dash import add_context_property
 from ..compat.dash import context_value  # the current callback's context (a private Dash name)
 from .base import BaseSharedStorage, SharedStorageError
 
@@ -42,8 +43,6 @@ def _ctx_shared_storage(_self: Any) -> BaseSharedStorage:
 
 def install() -> None:
     """Give `dash.ctx` a `shared_storage` property (once; only where Dash has none)."""
-    cls = type(dash.callback_context)
-    if not hasattr(cls, "shared_storage"):
-        cls.shared_storage = property(  # type: ignore[attr-defined]
-            _ctx_shared_storage, doc="The app's shared storage (Dash 4.5's ctx.shared_storage)."
-        )
+    add_context_property("shared_storage", property(
+        _ctx_shared_storage, doc="The app's shared storage (Dash 4.5's ctx.shared_storage)."
+    ))
