@@ -22,7 +22,9 @@ from typing import Any, AsyncGenerator
 from .base import BaseSharedStorage, Subscription, check_ttl
 from .codec import decode, encode
 from .engine import DEFAULT_BUFFER
-from .redis_reader import DOORBELL_LEN, RING_PAYLOAD_MAX, Reader, RedisSubscription, entries_of
+from .outage import OutageLog
+from .redis_client import async_client
+from .redis_reader import DOORBELL_LEN, READER_BLOCK_MS, RING_PAYLOAD_MAX, Reader, RedisSubscription, entries_of
 from .subscription import Batch
 
 _DEFAULT_URL = "redis://localhost:6379/0"
@@ -51,6 +53,16 @@ return seq
 """
 
 
+def _where(url: str) -> str:
+    """`host:port/db` of a Redis URL, without its password, for log lines."""
+    from urllib.parse import urlsplit  # pylint: disable=import-outside-toplevel
+
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return parts.path
+    return f"{parts.hostname}:{parts.port or 6379}{parts.path or ''}"
+
+
 def _redis() -> Any:
     try:
         import redis  # pylint: disable=import-outside-toplevel
@@ -59,9 +71,22 @@ def _redis() -> Any:
     return redis
 
 
-def _reconnecting(asynchronous: bool) -> dict[str, Any]:
-    """Client options: a command on a connection Redis closed (a restart, an idle timeout) is
-    sent once more on a fresh one, instead of failing the first caller after every restart."""
+# The connection pool, the same on every redis-py the `redis` extra allows (>=5.0.1): blocking
+# and bounded. redis-py 8's default asyncio pool holds 100 connections and raises
+# `MaxConnectionsError` on the 101st concurrent command; 5.x's held 2**31. A thousand streams
+# starting at once would either fail or open a thousand sockets; with a blocking pool a command
+# finding every connection busy waits (at most `pool_timeout` seconds) for the next one free.
+POOL_SIZE = 64  # connections per event loop (async) and per process (sync)
+POOL_TIMEOUT_S = 10.0  # longest wait for a free connection; then `ConnectionError`
+SOCKET_TIMEOUT_S = 10.0  # longest wait for one reply: a paused Redis fails commands, never hangs them
+CONNECT_TIMEOUT_S = 5.0
+
+
+def pool_options(storage: "RedisSharedStorage", asynchronous: bool) -> dict[str, Any]:
+    """Keyword arguments of `BlockingConnectionPool.from_url` (the URL's own `?socket_timeout=`,
+    `?max_connections=`... win). A command on a connection Redis closed (a restart, an idle
+    timeout) is sent once more on a fresh one, instead of failing the first caller after every
+    restart."""
     redis = _redis()
     from redis.backoff import NoBackoff  # pylint: disable=import-outside-toplevel
 
@@ -69,7 +94,20 @@ def _reconnecting(asynchronous: bool) -> dict[str, Any]:
         from redis.asyncio.retry import Retry  # pylint: disable=import-outside-toplevel
     else:
         from redis.retry import Retry  # type: ignore[assignment]  # pylint: disable=import-outside-toplevel
-    return {"retry": Retry(NoBackoff(), 1), "retry_on_error": [redis.ConnectionError]}
+    return {"max_connections": storage.max_connections, "timeout": storage.pool_timeout,
+            "socket_timeout": storage.socket_timeout, "socket_connect_timeout": CONNECT_TIMEOUT_S,
+            "retry": Retry(NoBackoff(), 1), "retry_on_error": [redis.ConnectionError]}
+
+
+def _started(agen: AsyncGenerator[None, None]) -> None:
+    """Run `agen` up to its first `yield`, here and now: from then on the running loop knows it
+    (and closes it at shutdown). Its body awaits nothing before that `yield`, so one `send`
+    finishes the step; no task is needed (and none is left without an owner)."""
+    try:
+        agen.__anext__().send(None)
+    except StopIteration:
+        return
+    raise RuntimeError("the closer awaited before its first yield")
 
 
 class _LoopState:
@@ -80,12 +118,14 @@ class _LoopState:
     shut down (`asyncio.run`, Quart's serve), which runs its `finally` on the loop."""
 
     def __init__(self, storage: "RedisSharedStorage") -> None:
-        self.client = _redis().asyncio.Redis.from_url(storage.url, **_reconnecting(True))
+        redis = _redis()
+        self.pool = redis.asyncio.BlockingConnectionPool.from_url(storage.url, **pool_options(storage, True))
+        self.client = async_client(redis, self.pool)  # cancellable on Python 3.11 too (redis_client.py)
         self._scripts: dict[str, Any] = {}
         self.publish = self.script(_PUBLISH_LUA)
         self.reader = Reader(storage, self.client)
         self._closer = self._close_at_shutdown()
-        asyncio.ensure_future(self._closer.__anext__())
+        _started(self._closer)
 
     def script(self, source: str) -> Any:
         """A Lua script bound to this loop's client, registered once (EVALSHA, reloaded if Redis lost it)."""
@@ -98,11 +138,16 @@ class _LoopState:
         try:
             yield
         finally:
-            await self.client.aclose()
+            await self._close_client()
+
+    async def _close_client(self) -> None:
+        await self.reader.stop()
+        await self.client.aclose()
+        await self.pool.disconnect()  # the client does not own a pool it was given
 
     async def aclose(self) -> None:
         await self._closer.aclose()
-        await self.client.aclose()  # in case the closer had not started yet (idempotent)
+        await self._close_client()  # idempotent
 
 
 class RedisSharedStorage(BaseSharedStorage):
@@ -112,14 +157,30 @@ class RedisSharedStorage(BaseSharedStorage):
         ``redis://localhost:6379/0``).
     :param key_prefix: prefix of every key this storage writes (default ``"flash:ss"``).
     :param buffer_size: messages each topic's stream keeps for replay (``MAXLEN``, default 2048).
+    :param max_connections: connections each event loop (and the sync API of each process) keeps
+        at most (default 64); a command finding all busy waits for one.
+    :param pool_timeout: seconds a command waits for a free connection before it fails (default 10).
+    :param socket_timeout: seconds a command waits for Redis's reply before it fails (default 10):
+        a stalled Redis fails commands, it never hangs them. A ``?socket_timeout=`` or
+        ``?max_connections=`` in the URL wins over these arguments.
     """
 
     def __init__(self, url: str | None = None, key_prefix: str = "flash:ss",
-                 buffer_size: int = DEFAULT_BUFFER) -> None:
+                 buffer_size: int = DEFAULT_BUFFER, max_connections: int = POOL_SIZE,
+                 pool_timeout: float = POOL_TIMEOUT_S, socket_timeout: float = SOCKET_TIMEOUT_S) -> None:
         _redis()
         if buffer_size < 1:
             raise ValueError("buffer_size must be at least 1")
+        if max_connections < 2:  # the shared reader holds one while it waits for rings
+            raise ValueError("max_connections must be at least 2")
+        if pool_timeout <= 0 or socket_timeout <= READER_BLOCK_MS / 1000:
+            raise ValueError(f"pool_timeout must be positive and socket_timeout over {READER_BLOCK_MS / 1000:g} s "
+                             "(the shared reader's blocking read)")
+        self.max_connections = max_connections
+        self.pool_timeout = pool_timeout
+        self.socket_timeout = socket_timeout
         self.url = url or os.environ.get("REDIS_URL") or _DEFAULT_URL
+        self.outage = OutageLog(f"Redis at {_where(self.url)}")  # this process's outages, logged once each
         self.key_prefix = key_prefix
         self.buffer_size = buffer_size
         self._sync: tuple[int, Any, Any] | None = None  # (pid, client, script)
@@ -152,7 +213,9 @@ class RedisSharedStorage(BaseSharedStorage):
         sync = self._sync
         if sync is None or sync[0] != os.getpid():  # none yet, or inherited through fork
             with self._guard:
-                client = _redis().Redis.from_url(self.url, **_reconnecting(False))
+                redis = _redis()
+                pool = redis.BlockingConnectionPool.from_url(self.url, **pool_options(self, False))
+                client = redis.Redis(connection_pool=pool)
                 sync = self._sync = (os.getpid(), client, client.register_script(_PUBLISH_LUA))
         return sync[1], sync[2]
 
@@ -170,6 +233,7 @@ class RedisSharedStorage(BaseSharedStorage):
         sync, self._sync = self._sync, None
         if sync is not None and sync[0] == os.getpid():
             sync[1].close()
+            sync[1].connection_pool.disconnect()  # the client does not own a pool it was given
 
     async def aclose(self) -> None:
         state = self._loops.pop(asyncio.get_running_loop(), None)
@@ -221,6 +285,7 @@ class RedisSharedStorage(BaseSharedStorage):
         """Sync long-poll (sync iteration only; async subscriptions use the shared reader)."""
         if after > self._head(topic):
             return Batch([], True)
+        timeout = min(timeout, self.socket_timeout / 2)  # a blocking read must end before its socket times out
         result = self._client()[0].xread({self.stream_key(topic): f"{after}-0"}, count=limit,
                                          block=max(1, int(timeout * 1000)))
         if not result:

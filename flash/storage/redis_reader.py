@@ -68,6 +68,14 @@ class Reader:
         else:
             await self.poke(sub.stream_key)
 
+    async def stop(self) -> None:
+        """Stop the task (its subscribers get `SharedStorageError`), before the client closes:
+        a read cut by the close would otherwise reconnect on a connection nobody closes."""
+        task = self._task
+        if task is not None:
+            task.cancel()
+            await asyncio.wait([task])
+
     async def poke(self, stream_key: str) -> None:
         """Read `stream_key` now: cut the doorbell read short."""
         self._dirty.add(stream_key)
@@ -151,6 +159,8 @@ class Reader:
         try:
             last = await self._client.xrevrange(self._storage.doorbell_key, count=1)
             self._bell_id = last[0][0] if last else "0-0"  # the sweep below reads what came before
+            outage = self._storage.outage
+            outage.succeeded()
             while self._subs:
                 sweep = time.monotonic() >= self._next_sweep
                 if sweep:
@@ -162,10 +172,12 @@ class Reader:
                     await self._read_streams(dirty, sweep=False)
                 if not self._dirty:
                     await self._wait_for_rings()
+                    outage.succeeded()
         except asyncio.CancelledError:
             error = SharedStorageError("the shared-storage reader was stopped")
             raise
         except Exception as exc:  # pylint: disable=broad-exception-caught  # Redis unreachable
+            self._storage.outage.failed(exc, "reading subscribed streams")
             error = SharedStorageError(f"reading from Redis failed: {exc}")
         finally:
             self._task = None

@@ -27,7 +27,6 @@ The data layout is shared storage's own (`stream_key`/`seq_key`), so `asubscribe
 from __future__ import annotations
 
 import asyncio
-import logging
 import secrets
 import time
 from typing import TYPE_CHECKING, Any, Iterable
@@ -43,7 +42,6 @@ if TYPE_CHECKING:
     from .follow import DownlinkFollower
     from .runs import StreamRun
 
-logger = logging.getLogger("flash.streaming")
 CONTROL_TOPIC = "_flash/control"
 TICK = 1.0  # seconds between lease/presence refreshes and liveness checks
 LEASE_MS = 3000  # a worker that missed ~3 ticks is dead
@@ -123,6 +121,7 @@ class StreamBus:
         if self._tasks:
             return
         await self.client().set(self.lease_key(self.worker_id), 1, px=LEASE_MS)
+        self.storage.outage.succeeded()  # Redis answers (it may not have, when this worker started)
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._tick_forever()), loop.create_task(self._follow_control())]
 
@@ -202,7 +201,7 @@ class StreamBus:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # pylint: disable=broad-exception-caught
-            logger.warning("Could not write the end of a stream to shared storage: %s", exc)
+            self.storage.outage.failed(exc, "writing the end of a stream")
         if run.lane is not None:  # the page here learns the end even if Redis did not
             run.lane.push(seq, chunk)
 
@@ -266,11 +265,12 @@ class StreamBus:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # pylint: disable=broad-exception-caught  # Redis away: retry
-                logger.warning("Stream control channel interrupted (%s); retrying", exc)
+                self.storage.outage.failed(exc, "following the stream control channel")
                 await asyncio.sleep(TICK)
 
     # --- liveness ------------------------------------------------------------------------
     async def _tick_forever(self) -> None:
+        """Also what tells the outage log, once a second, whether Redis answers again."""
         while True:
             await asyncio.sleep(TICK)
             try:
@@ -278,7 +278,9 @@ class StreamBus:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # pylint: disable=broad-exception-caught
-                logger.warning("Stream bus check failed (%s); retrying", exc)
+                self.storage.outage.failed(exc, "refreshing the stream bus's leases")
+            else:
+                self.storage.outage.succeeded()
 
     async def _tick(self) -> None:
         self._ticks += 1

@@ -14,7 +14,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from ..storage.base import SharedStorageError, SharedStorageGap
+from ..storage.base import SharedStorageGap
 from ..storage.codec import decode
 from ..storage.redis_reader import seq_of
 from .bus import ACK_EVERY, downlink_topic, run_topic
@@ -46,6 +46,9 @@ class DownlinkFollower:
     def __init__(self, bus: "StreamBus", downlink: "Downlink", plan: dict[str, int]) -> None:
         self.bus = bus
         self.downlink = downlink
+        # run id -> its follow: added by `_follow`, removed when the follow ends with its run
+        # (done/error/gone forwarded, or `end_run`), so a page's long life does not grow it;
+        # `stop()` cancels what is left when the response goes.
         self.follows: dict[str, RunFollow] = {}
         self._plan = plan
         self.presence_at = time.monotonic()  # `bus.hold` set the downlink's presence just before
@@ -67,13 +70,19 @@ class DownlinkFollower:
         if follow.finished:
             return
         follow.finished = True
+        if self.follows.get(follow.run_id) is follow:
+            del self.follows[follow.run_id]  # (its task's finally may never run: cancelled unstarted)
         if follow.task is not None:
             follow.task.cancel()
         self.downlink.push_now(chunk)
 
-    def _cut(self, why: str) -> None:
+    def _cut(self, why: str, exc: BaseException | None = None) -> None:
+        """`exc`: Redis failed; the storage's outage log says so once, not once per downlink."""
         if not self._stopped:
-            logger.warning("Downlink cut: %s; the page reconnects and resumes", why)
+            if exc is None:
+                logger.warning("Downlink cut: %s; the page reconnects and resumes", why)
+            else:
+                self.bus.storage.outage.failed(exc, "following downlinks (cut: their pages reconnect and resume)")
             self.downlink.cut()
 
     async def _run(self) -> None:
@@ -91,7 +100,7 @@ class DownlinkFollower:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # pylint: disable=broad-exception-caught  # Redis unreachable
-            self._cut(f"shared storage failed ({exc})")
+            self._cut("shared storage failed", exc)
 
     async def _read_history(self, topic: str) -> int:
         entries = await self.bus.client().xrange(self.bus.storage.stream_key(topic))
@@ -157,10 +166,12 @@ class DownlinkFollower:
                 await bus.broadcast_close([follow.run_id])
             except Exception:  # pylint: disable=broad-exception-caught
                 pass
-        except (SharedStorageError, OSError, ConnectionError) as exc:
-            self._cut(f"shared storage failed ({exc})")
-        except Exception as exc:  # pylint: disable=broad-exception-caught  # redis-py's own errors
-            self._cut(f"shared storage failed ({type(exc).__name__}: {exc})")
+        except Exception as exc:  # pylint: disable=broad-exception-caught  # Redis unreachable, redis-py's errors
+            self._cut("shared storage failed", exc)
+        finally:
+            # Its run ended on the page: no start message can name it again (each arrives once).
+            if follow.finished and self.follows.get(follow.run_id) is follow:
+                del self.follows[follow.run_id]
 
     async def _forward_local(self, follow: RunFollow, run: "StreamRun") -> bool:
         """The run is live on this worker: catch up from Redis, then take its lane (lane.py).

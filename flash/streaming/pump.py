@@ -151,7 +151,7 @@ async def pump(app: "Flash", spec: EventCallbackSpec, run: StreamRun, cb_ctx: An
             await run.announce_closed(message("done", {"closed": True}))
         raise
     except StreamBusError as exc:  # Redis went away under the run: the page resumes or restarts it
-        logger.warning("Stream '%s' stopped: %s", spec.func.__name__, exc)
+        run.bus.storage.outage.failed(exc, f"running stream '{spec.func.__name__}' (stopped)")  # type: ignore[union-attr]
         await run.publish_final(message("gone", {}))  # lands only if Redis is back by now
     except Exception as exc:  # pylint: disable=broad-exception-caught
         logger.error("Stream '%s' failed", spec.func.__name__, exc_info=exc)
@@ -161,7 +161,7 @@ async def pump(app: "Flash", spec: EventCallbackSpec, run: StreamRun, cb_ctx: An
                 await run.publish(message("props", updates))
             await run.publish_final(message("error", _error_body(app, spec, exc, handled=bool(updates))))
         except StreamBusError as bus_exc:
-            logger.warning("Could not tell the page that stream '%s' failed: %s", spec.func.__name__, bus_exc)
+            run.bus.storage.outage.failed(bus_exc, f"telling a page that stream '{spec.func.__name__}' failed")  # type: ignore[union-attr]
     finally:
         try:
             if items is not None:

@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
+from flash.storage.outage import BACK, DOWN
 from flash.streaming.bus import WORKER_LOST
 from flash.testing import wait_for
 from tests.integration.cluster import Haproxy, RawDownlink, RedisServer, post, props_values
@@ -114,6 +115,12 @@ class Cluster:
 
     def outputs(self) -> str:
         return "\n".join(w.output()[-2500:] for w in self.workers)
+
+
+def outage_lines(output: str) -> tuple[int, int]:
+    """(lines saying Redis went away, lines saying it is back) in a worker's log."""
+    lines = output.splitlines()
+    return sum(DOWN in line and "still" not in line for line in lines), sum(BACK in line for line in lines)
 
 
 @pytest.fixture
@@ -227,6 +234,10 @@ def test_redis_restarted_mid_stream_the_page_resumes_into_a_known_state(cluster)
     fresh = again.start(a, cluster.ids["ticks"], trigger="count", rows=20)
     assert props_values(again.finished(fresh)) == list(range(1, 21)), "and streams work again"
     again.drop()
+    # Each worker said once that Redis was gone and once that it was back, however many of its
+    # operations failed in between (storage/outage.py).
+    lines = lambda: [outage_lines(w.output()) for w in cluster.workers]  # noqa: E731
+    wait_for(lambda: lines() == [(1, 1), (1, 1)], timeout=5, msg=f"one outage line, one recovery line each: {lines()}")
     assert "Traceback" not in cluster.outputs()
 
 

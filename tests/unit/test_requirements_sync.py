@@ -78,3 +78,26 @@ def test_the_check_fails_on_a_range_the_pin_leaves_and_on_a_missing_package(monk
         test_every_named_package_is_pinned_within_its_range("test.txt", ("test",))
     assert f"pins dash=={dash}, outside dash>{dash}" in str(failure.value)
     assert "no-such-package>=1 is not in requirements/test.txt" in str(failure.value)
+
+
+def test_lowest_pins_each_direct_requirement_at_its_floor():
+    """requirements/lowest.txt (scripts/test's .venv-lowest) holds the floor of every range the test
+    install names directly: the version the range starts at, or the first release above it that
+    exists (e.g. `>=2.3` -> 2.3.1 when 2.3.0 was never released)."""
+    pinned = pins("lowest.txt")
+    problems = []
+    for requirement in named(("test",)):
+        floors = [Version(spec.version) for spec in requirement.specifier if spec.operator == ">="]
+        if not floors:
+            continue
+        dist = canonicalize_name(requirement.name)
+        floor = max(floors)
+        if dist not in pinned:
+            problems.append(f"{dist} (>= {floor}) is not in requirements/lowest.txt")
+            continue
+        version = pinned[dist]
+        if not requirement.specifier.contains(version, prereleases=True):
+            problems.append(f"requirements/lowest.txt pins {dist}=={version}, outside {requirement}")
+        elif version.release[:len(floor.release)] != floor.release and version.release[:2] != floor.release[:2]:
+            problems.append(f"requirements/lowest.txt pins {dist}=={version}, not the floor {floor} of {requirement}")
+    assert not problems, "\n".join(problems)
