@@ -56,7 +56,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="~2 minute smoke run: 1 round, smaller workloads")
-    parser.add_argument("--only", default="", help="comma-separated workloads, e.g. W1,W4 or W9,W10 (W1-W6, W8-W10)")
+    parser.add_argument("--only", default="", help="comma-separated workloads, e.g. W1,W4 or W9,W10 (W1-W6, W8-W11)")
     parser.add_argument("--contenders", default="", help="comma-separated contender names (default: all)")
     parser.add_argument("--rounds", type=int, default=None, help="rounds (default 3, --quick 1)")
     parser.add_argument("--seed", type=int, default=None, help="shuffle seed (default: random, printed)")

@@ -1,4 +1,5 @@
-"""`python -m benchmarks.profile [flash|dash_quart] [--sync] [-n N]`: where one callback request's time goes.
+"""`python -m benchmarks.profile [flash|dash_quart] [--sync|--pages] [-n N]`: where one callback request's
+(or, with `--pages`, one first page load's) time goes.
 
 Runs W1's in-process loop under cProfile and prints the functions with the most own time and
 the most cumulative time, per request, so hot paths can be compared between frameworks.
@@ -64,10 +65,30 @@ async def _stream_loop(client: AsgiClient, iterations: int, profiler: cProfile.P
     await asyncio.sleep(0)
 
 
-async def _loop(app_name: str, sync: bool, iterations: int, profiler: cProfile.Profile, stream: int) -> None:
+async def _pages_loop(client: AsgiClient, iterations: int, profiler: cProfile.Profile) -> None:
+    """W6's path: each iteration is one first page load (index, layout, dependencies)."""
+    async def load() -> None:
+        for path in ("/", "/_dash-layout", "/_dash-dependencies"):
+            status, body = await client.request("GET", path)
+            if status != 200 or not body:
+                raise RuntimeError(f"GET {path} answered {status}")
+
+    for _ in range(50):
+        await load()
+    profiler.enable()
+    for _ in range(iterations):
+        await load()
+    profiler.disable()
+
+
+async def _loop(app_name: str, sync: bool, iterations: int, profiler: cProfile.Profile, stream: int,
+                pages: bool = False) -> None:
     client = AsgiClient(make(app_name))
     await client.startup()
     await client.request("GET", "/")
+    if pages:
+        await _pages_loop(client, iterations, profiler)
+        return
     if stream:
         await _stream_loop(client, iterations, profiler, stream)
         return
@@ -80,15 +101,17 @@ async def _loop(app_name: str, sync: bool, iterations: int, profiler: cProfile.P
     profiler.disable()
 
 
-def profile(app_name: str, sync: bool = False, iterations: int = 3000, top: int = 30, stream: int = 0) -> str:
+def profile(app_name: str, sync: bool = False, iterations: int = 3000, top: int = 30, stream: int = 0,
+            pages: bool = False) -> str:
     """The profile report as text (own time, then cumulative time), figures per request
     (with `stream`: per stream of that many messages, W4's path)."""
     profiler = cProfile.Profile()
-    asyncio.run(_loop(app_name, sync, iterations, profiler, stream))
+    asyncio.run(_loop(app_name, sync, iterations, profiler, stream, pages))
     stats = pstats.Stats(profiler)
     total = stats.total_tt  # type: ignore[attr-defined]
     out = io.StringIO()
     what = f"stream of {stream} messages" if stream else f"{'sync' if sync else 'async'} callback"
+    what = "page load (index + layout + dependencies)" if pages else what
     out.write(f"{app_name} {what}: {total / iterations * 1e6:.0f} us/request under cProfile ({iterations} requests)\n")
     for key, title in (("tottime", "own time"), ("cumulative", "cumulative time")):
         out.write(f"\nTop {top} by {title} (us per request):\n")
@@ -109,8 +132,11 @@ def main() -> None:
     parser.add_argument("--stream", type=int, default=0, metavar="N",
                         help="profile event streams of N messages instead (W4's path: a downlink, runs started "
                              "on it); -n is then the stream count")
+    parser.add_argument("--pages", action="store_true",
+                        help="profile first page loads instead (W6's path: GET /, _dash-layout, _dash-dependencies); "
+                             "-n is then the page-load count")
     args = parser.parse_args()
-    print(profile(args.app, args.sync, args.iterations, args.top, args.stream))
+    print(profile(args.app, args.sync, args.iterations, args.top, args.stream, args.pages))
 
 
 if __name__ == "__main__":

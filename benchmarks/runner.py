@@ -134,7 +134,8 @@ class Run:
         for error in figures.pop("errors", []):
             self._fail(workload.NAME, contender.name, RuntimeError(error))
         self._record(workload, contender.name, figures)
-        print(f"   {workload.NAME} {contender.name + ' x2 + redis':<24} {_summary(workload, figures)}  "
+        label = contender.name + getattr(workload, "CLUSTER_LABEL", " x2 + redis")
+        print(f"   {workload.NAME} {label:<24} {_summary(workload, figures)}  "
               f"[{time.monotonic() - t0:.0f}s]", flush=True)
 
 

@@ -43,8 +43,32 @@ def raw() -> Any:
     return RawApp()
 
 
+def w11_flash() -> Any:
+    """W11's apps (benchmarks/page_apps.py; `BENCH_W11_APP` picks which), on each framework."""
+    from flash import Flash  # pylint: disable=import-outside-toplevel
+
+    from .page_apps import build  # pylint: disable=import-outside-toplevel
+
+    return build(Flash).server
+
+
+def w11_dash_quart() -> Any:
+    import dash  # pylint: disable=import-outside-toplevel
+
+    from .page_apps import build  # pylint: disable=import-outside-toplevel
+
+    return build(dash.Dash, backend="quart").server
+
+
+def w11_raw() -> Any:
+    from .page_apps import RawPages  # pylint: disable=import-outside-toplevel
+
+    return RawPages()
+
+
 FACTORIES: dict[str, Callable[[], Any]] = {"flash": flash, "flash_cluster": flash_cluster, "dash_quart": dash_quart,
-                                           "dash_flask": dash_flask, "raw": raw}
+                                           "dash_flask": dash_flask, "raw": raw, "w11_flash": w11_flash,
+                                           "w11_dash_quart": w11_dash_quart, "w11_raw": w11_raw}
 
 
 def make(name: str) -> Any:

@@ -24,6 +24,8 @@ from .server.shutdown import shutdown_grace as shutdown_grace_option
 from .server.threads import DEFAULT_THREAD_QUEUE_WARNING, queue_warning, run_in_thread
 from .server.startup import install_startup
 from .server.ws_config import page_config
+from .server.page_cache import PageCache, note_end_id
+from .server.direct import install_page_routes
 from .server.wsgi_guard import check_wsgi_server
 from .server.threads import thread_pool_size as thread_pool_size_option
 from .storage import BaseSharedStorage, RedisSharedStorage
@@ -127,6 +129,7 @@ class Flash(dash.Dash):
 
     backend: FlashServer
     server: Quart
+    layout_version = 0  # bumped by every `app.layout = ...`: the page cache's key (server/page_cache.py)
 
     def __init__(
         self,
@@ -211,6 +214,7 @@ class Flash(dash.Dash):
             self.stream_runs.bus = StreamBus(self._shared_storage_backend, self.stream_runs,
                                              replay_bytes=self.limits.stream_replay_bytes)
         storage_context.install()  # ctx.shared_storage (Dash 4.5), once a Flash app exists
+        self.page_cache = PageCache(self)  # the page GETs' answers, made once (server/page_cache.py)
         super().__init__(name=name, server=server, backend=FlashServer, **kwargs)
         stream_jobs.register(self)  # background=True event callbacks on the CeleryManager's workers
         self._configure_server(self.server)
@@ -262,6 +266,7 @@ class Flash(dash.Dash):
         add_url(self, "_flash/stream/<string:stream_id>", start_view, ["POST"])
         add_url(self, "_flash/close", close_view, ["POST"])
         install_stream_routes(self, views)
+        install_page_routes(self, self.server)
 
     def callback(self, *args: Any, **kwargs: Any) -> Any:
         """Dash's `app.callback`; on a generator it streams (see `flash.callback`)."""
@@ -315,7 +320,11 @@ class Flash(dash.Dash):
 
     def _config(self) -> Any:
         """Dash's page config; names Dash's websocket only if a callback uses it (ws_config.py)."""
-        return page_config(super()._config(), self.callback_map)
+        return note_end_id(page_config(super()._config(), self.callback_map))
+
+    def _generate_config_html(self) -> str:
+        """Dash's renderer config, made once per config; each page load gets its own end_id."""
+        return self.page_cache.renderer_config(super()._generate_config_html)
 
     def _initialize_context(self, body: Any) -> Any:
         """Dash's callback context, with request details read lazily (see server/context.py)."""
@@ -330,6 +339,7 @@ class Flash(dash.Dash):
 
     @layout.setter
     def layout(self, value: Any) -> None:
+        self.layout_version += 1
         if is_async_callable(value):
             # An async layout can only run on the event loop: it is validated on first request.
             validate_layout_type(value)

@@ -60,10 +60,10 @@ class Config:
 def all_workloads() -> list[ModuleType]:
     # pylint: disable=import-outside-toplevel
     from . import (w1_inprocess, w2_throughput, w3_concurrency, w4_stream, w5_idle, w6_pageload, w8_multiplex,
-                   w9_fanout, w10_resume)
+                   w9_fanout, w10_resume, w11_pages)
 
     return [w1_inprocess, w2_throughput, w3_concurrency, w4_stream, w5_idle, w6_pageload, w8_multiplex,
-            w9_fanout, w10_resume]
+            w9_fanout, w10_resume, w11_pages]
 
 
 def opt_in_workloads() -> list[ModuleType]:

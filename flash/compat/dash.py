@@ -9,7 +9,7 @@ Dash's `enable_pages` hands its pages router to `backend.before_request` (FlashS
 out of Quart's hooks, see `server/backend.py`), and `_setup_server` is registered the same way.
 
 Underscore members of `dash.Dash` that the `Flash` subclass overrides or calls on itself
-(subclass API, listed in `NEEDED` too): `_setup_server`, `_setup_routes`, `_layout_value`,
+(subclass API, listed in `NEEDED` too): `_setup_server`, `_setup_routes`, `_layout_value`, `_generate_config_html`,
 `_initialize_context`, `_layout`, `_layout_is_function`, `_extra_components`, `_add_url`.
 """
 from __future__ import annotations
@@ -49,6 +49,12 @@ from dash.dash import _ID_CONTENT as ID_CONTENT
 from dash.dash import _ID_DUMMY as ID_DUMMY
 from dash.dash import _ID_LOCATION as ID_LOCATION
 from dash.dash import _ID_STORE as ID_STORE
+# What the cached page (server/page_cache.py) mints per page load as Dash's `_config` does: the
+# signed `end_id` token (Dash's signing helpers and salt), and the inputs of Dash's index it keys on.
+from dash._callback import GLOBAL_INLINE_SCRIPTS  # a list Dash appends to and clears in place
+from dash._callback_signing import END_SCOPE, sign
+from dash._utils import gen_salt
+from dash.development.base_component import ComponentRegistry
 
 from . import Private
 
@@ -92,8 +98,28 @@ NEEDED: tuple[Private, ...] = (
             instance=True),
     Private("dash.dash:Dash", "_background_manager", "background=True event callbacks find the CeleryManager",
             instance=True),
+    Private("dash.dash:Dash", "_on_error", "Dash(on_error=...) handles a streaming callback's exception",
+            instance=True),
     Private("dash.development.base_component:Component", "_set_random_id",
             "LazyLoad names its placeholder after its id, made as Dash makes a component's"),
+    Private("dash._callback_signing", "sign", "each cached page load gets its own signed end_id, as in Dash's _config"),
+    Private("dash._callback_signing", "END_SCOPE", "the scope Dash signs a page load's end_id with"),
+    Private("dash._utils", "gen_salt", "the random end_id Dash's _config draws"),
+    Private("dash._callback", "GLOBAL_INLINE_SCRIPTS", "inline scripts Dash's index drains: a new one rebuilds it"),
+    Private("dash.dash:Dash", "_generate_config_html", "Flash keeps the renderer config's HTML, made once"),
+    Private("dash.dash:Dash", "_get_signing_secret", "the secret a cached page's end_id is signed with"),
+    Private("dash.dash:Dash", "_inline_scripts", "the cached index is rebuilt when one is added", instance=True),
+    Private("dash.dash:Dash", "_hot_reload", "the page caches are rebuilt when dev tools' hot reload fires",
+            instance=True),
+    Private("dash.dash:Dash", "_favicon", "the cached index is rebuilt when the favicon changes", instance=True),
+    Private("dash.dash:Dash", "_callback_list", "the cached dependencies are rebuilt when a callback is added",
+            instance=True),
+    Private("dash.resources:Resources", "_resources", "the cached index is rebuilt when a script or stylesheet "
+            "is added", instance=True),
+    Private("dash._hooks:_Hooks", "_js_dist", "the cached index is rebuilt when a hook adds a script",
+            instance=True),
+    Private("dash._hooks:_Hooks", "_css_dist", "the cached index is rebuilt when a hook adds a stylesheet",
+            instance=True),
     Private("dash.backends._quart:QuartDashServer", "_ws_shutdown_event",
             "Dash's threaded test runner stops a Quart app by setting it", instance=True),
 )
@@ -111,6 +137,50 @@ def add_context_property(name: str, prop: property) -> bool:
 def background_manager(app: Any) -> Any:
     """The app's `background_callback_manager` (None when it has none)."""
     return getattr(app, "_background_manager", None)
+
+
+def app_on_error(app: Any) -> Callable[[Exception], Any] | None:
+    """The app-wide `Dash(on_error=...)` handler (None when it has none)."""
+    handler: Callable[[Exception], Any] | None = getattr(app, "_on_error", None)
+    return handler
+
+
+def hooks_of(app: Any, kind: str) -> list[Any]:
+    """The app's Dash hooks of `kind` ("layout", "index", "dev_tools", ...)."""
+    hooks: list[Any] = app._hooks.get_hooks(kind)  # pylint: disable=protected-access
+    return hooks
+
+
+def hot_reload_hash(app: Any) -> Any:
+    """Dash's hot-reload hash: None until dev tools' watcher first sees a change."""
+    return app._hot_reload.hash  # pylint: disable=protected-access
+
+
+def callback_list(app: Any) -> list[Any]:
+    """What Dash's `_dash-dependencies` serves (the app's callbacks as the renderer sees them)."""
+    callbacks: list[Any] = app._callback_list  # pylint: disable=protected-access
+    return callbacks
+
+
+def mint_end_id(app: Any) -> str:
+    """A fresh signed page-load token, drawn and signed as Dash's `_config` does it."""
+    secret = app._get_signing_secret()  # pylint: disable=protected-access
+    return sign(secret, END_SCOPE, gen_salt(24))
+
+
+def index_inputs(app: Any) -> tuple[Any, ...]:
+    """Dash's state that its `index()` reads besides `app.config`, `app.title`, `index_string`
+    and the layout: the scripts, stylesheets and inline scripts it lists, the hooks' additions,
+    the favicon, the hot-reload hash. Counts stand for appended lists (what Dash ever does to them)."""
+    # pylint: disable=protected-access
+    hooks = app._hooks.hooks
+    return (
+        len(app.scripts._resources._resources), len(app.css._resources._resources),
+        len(hooks._js_dist), len(hooks._css_dist), len(app._hooks.get_hooks("dev_tools")),
+        len(app._inline_scripts), len(GLOBAL_INLINE_SCRIPTS),
+        len(ComponentRegistry.registry), len(ComponentRegistry.children_props), app._favicon,
+        app._hot_reload.hash, dict(app._dev_tools), app.renderer, app.validation_layout,
+    )
 
 
 def set_random_id(component: Any) -> Any:
@@ -207,9 +277,9 @@ def prepare_call(app: Any, cb_ctx: Any, body: dict[str, Any]) -> tuple[Callable[
 
 __all__ = [
     "AttributeDict", "DashCallbackContext", "ID_CONTENT", "ID_DUMMY", "ID_LOCATION", "ID_STORE", "NEEDED", "QuartDashServer",
-    "QuartRequestAdapter", "QuartResponseAdapter", "add_context_property", "add_url", "app_context", "background_manager", "callback_args",
+    "QuartRequestAdapter", "QuartResponseAdapter", "add_context_property", "add_url", "app_context", "app_on_error", "background_manager", "callback_args",
     "check_for_duplicate_pathnames", "context_value", "extra_components", "first_request_done",
-    "format_traceback_html", "hot_reload", "layout_hooks", "layout_source", "mark_first_request_done",
+    "format_traceback_html", "hooks_of", "hot_reload", "hot_reload_hash", "callback_list", "mint_end_id", "index_inputs", "layout_hooks", "layout_source", "mark_first_request_done",
     "parse_query_string", "path_to_page", "prepare_call", "set_current_app", "set_random_id", "to_json", "validate_layout",
     "validate_layout_type", "validate_registry",
 ]

@@ -26,6 +26,7 @@ from .devserver import access_log_enabled, run_hypercorn
 from .dispatch import make_dispatch
 from .direct import install_callback_route
 from .flask_hints import add_flask_hint
+from .page_cache import cached_view
 from .errors import (RequestError, escaped, http_error_response, json_error, request_error_response,
                      request_line)
 from .suites import ONE_YEAR, SUITE_ERRORS, check_relative_path, suite_error
@@ -126,10 +127,11 @@ class FlashServer(QuartDashServer):
     def setup_catchall(self, dash_app: "Flash") -> None:  # type: ignore[override]
         """Dash's catch-all (every other GET path serves the page, for client-side routing),
         except the framework's own prefixes: a wrong `_dash-*` or `_flash/` URL is a mistake,
-        not a page, and answers a JSON 404."""
+        not a page, and answers a JSON 404. A page is served from the page cache when it can be
+        (server/page_cache.py)."""
         super().setup_catchall(dash_app)
         endpoint = dash_app.config.routes_pathname_prefix + "<path:path>"
-        dash_catchall = self.server.view_functions[endpoint]
+        dash_catchall = cached_view(dash_app, "index", self.server.view_functions[endpoint])
 
         async def catchall(path: str, *args: Any, **kwargs: Any) -> Any:
             if path.startswith(RESERVED_PREFIXES):

@@ -6,12 +6,18 @@ is a small after-request hook instead.
 from __future__ import annotations
 
 import gzip
+from typing import Any
 
 from quart import Quart, Response, request
 from quart.wrappers.response import DataBody
 
 COMPRESSIBLE = ("text/html", "text/css", "application/json", "application/javascript", "text/javascript", "image/svg+xml")
 MIN_SIZE = 500
+
+
+def is_gzip_hook(func: Any) -> bool:
+    """Whether `func` is the hook below (the page cache gzips its answers itself, once)."""
+    return getattr(func, "flash_gzip", False) is True
 
 
 def enable_gzip(server: Quart, level: int = 6) -> None:
@@ -33,3 +39,5 @@ def enable_gzip(server: Quart, level: int = 6) -> None:
         response.headers["Content-Encoding"] = "gzip"
         response.vary.add("Accept-Encoding")
         return response
+
+    _gzip.flash_gzip = True  # type: ignore[attr-defined]

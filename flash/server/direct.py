@@ -5,7 +5,8 @@ the request and its headers, binding a URL adapter, pushing app and request cont
 per request and a response-timeout task; an open stream holds all of that for its whole life.
 When the app has registered nothing that would notice the difference (no request hooks,
 signals, sessions or a replaced view), Flash answers `POST …/_dash-update-component` and
-`POST …/_flash/stream/<id>` here instead. `quart.request`, `current_app`, `g`, `ctx` and error
+`POST …/_flash/stream/<id>` here instead, and the page GETs (`/`, `_dash-layout`,
+`_dash-dependencies`) whose answer the page cache holds (`page_cache.py`). `quart.request`, `current_app`, `g`, `ctx` and error
 handlers still work: the contexts are placeholders that build the real request or URL adapter
 the first time anything asks for them (`deferred.py`). The header checks (JSON only, Origin:
 `guard.py`) run here before the body is read; Quart's views run the same checks themselves.
@@ -24,7 +25,9 @@ from ..compat.quart import after_request_functions, app_context_var, request_con
 from .context import CallbackAnswer
 from .deferred import ClientGone, DeferredAppContext, DeferredRequestContext, read_body, request_path
 from .dispatch import run_callback
+from .compression import is_gzip_hook
 from .guard import check_scope_headers
+from .page_cache import cached_view, direct_answer
 
 if TYPE_CHECKING:
     from ..app import Flash
@@ -74,29 +77,54 @@ class DirectPath:
         self.server = server
         self.inner = inner
         self.routes: dict[str, DirectRoute] = {}
+        self.pages: dict[str, tuple[str, Callable[..., Any], str]] = {}  # path -> endpoint, view, cache slot
 
     def add(self, name: str, route: DirectRoute) -> None:
         self.routes[name] = route
 
-    def applies(self, route: DirectRoute) -> bool:
-        """Whether nothing registered on the server would see the direct path differ from Quart's."""
+    def add_page(self, path: str, endpoint: str, view: Callable[..., Any], slot: str) -> None:
+        """A GET served from the page cache (page_cache.py) when it holds the answer."""
+        self.pages[path] = (endpoint, view, slot)
+
+    def applies(self, route: DirectRoute | None, endpoint: str = "", view: Any = None,
+                gzip_done: bool = False) -> bool:
+        """Whether nothing registered on the server would see the direct path differ from Quart's
+        (for a cached page, `gzip_done`: Flash's own gzip hook, which the cache does itself, is allowed)."""
         server = self.server
+        if route is not None:
+            endpoint, view = route.endpoint, route.view
         # pylint: disable=protected-access
         if not self.dash_app._setup_done:
             return False  # until Dash's (and the pages router's) setup has finished, Quart runs it
         before = server.before_request_funcs.get(None, ())
         if len(before) > 1 or (before and before[0] != self.dash_app._setup_server):
             return False
-        if (server.after_request_funcs.get(None) or server.teardown_request_funcs.get(None)
+        after = server.after_request_funcs.get(None, ())
+        if after and not (gzip_done and all(is_gzip_hook(func) for func in after)):
+            return False
+        if (server.teardown_request_funcs.get(None)
                 or server.url_value_preprocessors.get(None) or server.teardown_appcontext_funcs):
             return False
         if server.secret_key is not None or type(server.session_interface) is not SecureCookieSessionInterface:
             return False
         if server.config["SERVER_NAME"] is not None or server.url_map.host_matching:
             return False
-        if server.view_functions.get(route.endpoint) is not route.view:
+        if server.view_functions.get(endpoint) is not view:
             return False
         return not any(signal.receivers for signal in _REQUEST_SIGNALS)
+
+    async def _page(self, scope: HTTPScope, send: Send) -> bool:
+        """Answer a page GET from the cache; False if it is not the direct path's to answer."""
+        found = self.pages.get(request_path(scope))
+        if found is None or scope.get("query_string") or not self.applies(None, found[0], found[1], gzip_done=True):
+            return False
+        answer = direct_answer(self.dash_app, found[2], scope["headers"])
+        if answer is None:
+            return False  # not cached yet (or not cacheable): Quart makes it
+        status, headers, body = answer
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+        return True
 
     def _find(self, scope: HTTPScope) -> tuple[DirectRoute, str] | None:
         if scope["method"] != "POST":
@@ -109,6 +137,8 @@ class DirectPath:
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET" and self.pages and await self._page(scope, send):
+            return
         if scope["type"] != "http" or (found := self._find(scope)) is None:
             await self.inner(scope, receive, send)
             return
@@ -196,3 +226,22 @@ def install_callback_route(dash_app: "Flash", server: Quart, view: Callable[...,
         return await run_callback(dash_app, data)
 
     direct_path(dash_app, server).add("callback", DirectRoute(endpoint, endpoint, view, answer, prefix=False))
+
+
+# The page routes whose answers the page cache keeps: the route's name under the prefix, its slot.
+PAGE_ROUTES = (("", "index"), ("_dash-layout", "layout"), ("_dash-dependencies", "dependencies"))
+
+
+def install_page_routes(dash_app: "Flash", server: Quart) -> None:
+    """Put the page cache in front of the page routes' views (Dash's and Flash's, registered by
+    then) and let the direct path answer them from it."""
+    prefix = dash_app.config.routes_pathname_prefix
+    path = direct_path(dash_app, server)
+    for name, slot in PAGE_ROUTES:
+        endpoint = prefix + name
+        view = server.view_functions.get(endpoint)
+        if view is None:
+            continue
+        cached = cached_view(dash_app, slot, view)
+        server.view_functions[endpoint] = cached
+        path.add_page(endpoint, endpoint, cached, slot)

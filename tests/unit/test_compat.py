@@ -67,6 +67,8 @@ def _instances():
     return {
         "dash.dash:Dash": plain,
         "dash.backends._quart:QuartDashServer": plain.backend,
+        "dash.resources:Resources": plain.scripts._resources,
+        "dash._hooks:_Hooks": plain._hooks.hooks,
         "quart.ctx:RequestContext": request_ctx,
         "quart.ctx:AppContext": app_ctx,
         "multiprocessing.process:BaseProcess": multiprocessing.get_context("spawn").Process(target=print, kwargs={}),
