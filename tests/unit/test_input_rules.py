@@ -172,10 +172,12 @@ def test_nesting_is_bounded_before_anything_recurses(path):
     over = callback_body("out.children", [dep("btn", "n_clicks", nested(DEFAULT_MAX_JSON_DEPTH - 2))])
     raw_deep = b'{"output": "out.children", "inputs": [{"id": "btn", "property": "n_clicks", "value": ' + \
         b"[" * 1000 + b"]" * 1000 + b"}]}"
-    start = {"inputs": [dep("btn", "n_clicks", nested(1000))], "downlink": None}
+    # Written as bytes: json.dumps of 1,000 levels would itself pass Python's default recursion limit.
+    start = b'{"inputs": [{"id": "btn", "property": "n_clicks", "value": ' + b"[" * 1000 + b"]" * 1000 + \
+        b'}], "downlink": null}'
     requests = [(CALLBACK, json.dumps(at_limit).encode(), JSON), (CALLBACK, json.dumps(over).encode(), JSON),
                 (CALLBACK, raw_deep, JSON)]
-    requests += [(route, json.dumps(start).encode(), JSON) for route in stream_routes(app)]
+    requests += [(route, start, JSON) for route in stream_routes(app)]
     answers = post_all(app, requests)
     assert answers[0][0] == 200
     for status, _, body in answers[1:]:
