@@ -27,7 +27,9 @@ from .server.startup import install_startup
 from .server.ws_config import page_config
 from .server.wsgi_guard import check_wsgi_server
 from .server.threads import thread_pool_size as thread_pool_size_option
-from .storage import BaseSharedStorage, RedisSharedStorage
+from .storage import RedisSharedStorage
+from .storage.base import DASH_HAS_SHARED_STORAGE, BaseSharedStorage
+from .storage.base import aclose as close_storage
 from .storage import config as storage_config
 from .storage import context as storage_context
 from .streaming.decorators import _decorator, streaming_decorator
@@ -180,6 +182,11 @@ class Flash(dash.Dash):
             self.stream_runs.bus = StreamBus(self._shared_storage_backend, self.stream_runs,
                                              replay_bytes=self.limits.stream_replay_bytes)
         storage_context.install()  # ctx.shared_storage (Dash 4.5), once a Flash app exists
+        if DASH_HAS_SHARED_STORAGE:
+            # Dash 4.5 holds the same backend (None: off, so its own default never starts):
+            # Dash's `shared_storage_enabled` and anything of Dash reading the app's storage see
+            # Flash's. Flash's transport carries the streams (see `_config`).
+            kwargs["shared_storage"] = self._shared_storage_backend
         super().__init__(name=name, server=server, backend=FlashServer, **kwargs)
         stream_jobs.register(self)  # background=True event callbacks on the CeleryManager's workers
         self._configure_server(self.server)
@@ -199,8 +206,12 @@ class Flash(dash.Dash):
         bus = self.stream_runs.bus
         if bus is not None and bus.stop not in server.after_serving_funcs:
             server.after_serving(bus.stop)  # before the storage closes: its last writes land
-        if storage is not None and storage.aclose not in server.after_serving_funcs:
-            server.after_serving(storage.aclose)
+        if storage is not None and self._close_storage not in server.after_serving_funcs:
+            server.after_serving(self._close_storage)
+
+    async def _close_storage(self) -> None:
+        if self._shared_storage_backend is not None:
+            await close_storage(self._shared_storage_backend)
 
     def enable_dev_tools(self, *args: Any, **kwargs: Any) -> bool:
         """Dash's; notes whether `dev_tools_silence_routes_logging` was given (request logs follow
@@ -211,8 +222,10 @@ class Flash(dash.Dash):
             self.silence_routes_logging = bool(given)
         return bool(parent(*args, **kwargs))
 
+    # On Dash 4.5 (its property returns its own base class, which Flash's subclasses there; mypy
+    # sees Flash's base on either Dash): the same object Dash's property returns.
     @property
-    def shared_storage(self) -> BaseSharedStorage:
+    def shared_storage(self) -> BaseSharedStorage:  # type: ignore[override,unused-ignore]
         """The app's shared storage (Dash 4.5); `SharedStorageError` when it is off."""
         return storage_context.storage_of(self)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import dash
 
-from ..compat.dash import context_value  # the current callback's context (a private Dash name)
+from ..compat.dash import context_value, set_current_app  # the current callback's context (a private Dash name)
 from .base import BaseSharedStorage, SharedStorageError
 
 _APP_ATTR = "_flash_app"
@@ -30,8 +30,11 @@ def storage_of(app: Any) -> BaseSharedStorage:
 
 
 def attach(cb_ctx: Any, app: Any) -> Any:
-    """Remember which app a callback context belongs to (not a dict entry: not sent anywhere)."""
+    """Remember which app a callback context belongs to (not a dict entry: not sent anywhere),
+    and make it `dash.get_app()` for the rest of this request's task (and the stream tasks it
+    starts): Dash 4.5's own `ctx.shared_storage` is `get_app().shared_storage`."""
     object.__setattr__(cb_ctx, _APP_ATTR, app)
+    set_current_app(app)
     return cb_ctx
 
 
@@ -44,6 +47,6 @@ def install() -> None:
     """Give `dash.ctx` a `shared_storage` property (once; only where Dash has none)."""
     cls = type(dash.callback_context)
     if not hasattr(cls, "shared_storage"):
-        cls.shared_storage = property(  # type: ignore[attr-defined]
+        setattr(cls, "shared_storage", property(
             _ctx_shared_storage, doc="The app's shared storage (Dash 4.5's ctx.shared_storage)."
-        )
+        ))

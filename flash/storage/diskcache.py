@@ -15,7 +15,7 @@ import tempfile
 import time
 from typing import Any
 
-from .base import BaseSharedStorage, Subscription, check_ttl
+from .base import BaseSharedStorage, Subscription, check_topic_ttl, check_ttl
 from .codec import decode, encode
 from .engine import DEFAULT_BUFFER
 from .subscription import Batch, PollingSubscription
@@ -80,7 +80,8 @@ class DiskcacheSharedStorage(BaseSharedStorage):
         self.cache.delete(self._kv(key))
 
     # --- pub/sub ------------------------------------------------------------------------
-    def publish(self, topic: str, message: Any) -> int:
+    def publish(self, topic: str, message: Any, ttl: float | None = None) -> int:
+        check_topic_ttl(ttl)
         raw = encode(message)
         with self.cache.transact():
             seq: int = self.cache.incr(self._seq(topic), default=0)
