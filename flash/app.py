@@ -32,6 +32,7 @@ from .storage.base import DASH_HAS_SHARED_STORAGE, BaseSharedStorage
 from .storage.base import aclose as close_storage
 from .storage import config as storage_config
 from .storage import context as storage_context
+from .streaming.adopt import adopt_dash_streams
 from .streaming.decorators import _decorator, streaming_decorator
 from .streaming.bus import StreamBus
 from .streaming import jobs as stream_jobs
@@ -282,7 +283,7 @@ class Flash(dash.Dash):
 
     def _take_streams(self) -> None:
         self._streams_taken = True
-        specs = self._pending_streams + PENDING_STREAMS
+        specs = self._pending_streams + PENDING_STREAMS + adopt_dash_streams()
         self._pending_streams = []
         PENDING_STREAMS.clear()
         self._add_streams(specs)

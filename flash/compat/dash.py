@@ -19,6 +19,9 @@ from typing import Any, Callable, Iterable
 # The context variable holding the running callback's context (`dash.ctx` reads it); Flash sets
 # it for event-callback generators and reads it for `ctx.shared_storage`.
 from dash._callback_context import context_value
+# Dash's global callback registry (`dash.callback` adds to it; an app's setup takes it over): a
+# Dash 4.5 streaming callback registered there is taken out and run as a Flash stream instead.
+from dash._callback import GLOBAL_CALLBACK_LIST, GLOBAL_CALLBACK_MAP
 # The current-app variable behind `dash.get_app()`: set before layout functions run in a thread.
 from dash._get_app import app_context
 # Dash's page lookup: URL path -> (registry entry, path variables), and the query-string parser.
@@ -44,6 +47,8 @@ from . import Private
 
 NEEDED: tuple[Private, ...] = (
     Private("dash._callback_context", "context_value", "event-callback generators run with their callback context"),
+    Private("dash._callback", "GLOBAL_CALLBACK_MAP", "dash.callback's streaming callbacks become Flash streams"),
+    Private("dash._callback", "GLOBAL_CALLBACK_LIST", "dash.callback's streaming callbacks become Flash streams"),
     Private("dash._get_app", "app_context", "layout functions in the thread pool see dash.get_app()"),
     Private("dash._pages", "_parse_query_string", "the pages router passes query parameters to page layouts"),
     Private("dash._pages", "_path_to_page", "the pages router finds the page (and path variables) for a URL"),
@@ -140,7 +145,7 @@ def prepare_call(app: Any, cb_ctx: Any, body: dict[str, Any]) -> tuple[Callable[
 
 
 __all__ = [
-    "AttributeDict", "ID_CONTENT", "ID_DUMMY", "ID_LOCATION", "ID_STORE", "NEEDED", "QuartDashServer",
+    "AttributeDict", "GLOBAL_CALLBACK_LIST", "GLOBAL_CALLBACK_MAP", "ID_CONTENT", "ID_DUMMY", "ID_LOCATION", "ID_STORE", "NEEDED", "QuartDashServer",
     "QuartRequestAdapter", "QuartResponseAdapter", "add_url", "app_context", "callback_args",
     "check_for_duplicate_pathnames", "context_value", "extra_components", "first_request_done",
     "format_traceback_html", "hot_reload", "layout_hooks", "layout_source", "mark_first_request_done",

@@ -131,3 +131,52 @@ async def _dependencies(app):
     client = app.server.test_client()
     await client.get("/")
     return json.loads(await (await client.get("/_dash-dependencies")).get_data())
+
+
+# --- streaming callbacks registered with dash.callback ------------------------------------------
+@DASH45
+def test_dash_callback_streams_become_flash_streams_with_their_dependencies():
+    from dash import _callback  # this test's own look at Dash's registry, not Flash code
+
+    app = Flash(__name__)
+    app.layout = html.Div([html.Button(id="btn"), html.Div(id="out"), html.Div(id="other")])
+
+    @dash.callback(Output("out", "children"), Output("other", "children"), Input("btn", "n_clicks"),
+                   dash.State({"type": "f", "i": dash.ALL}, "value"), prevent_initial_call=True)
+    async def gen(n, values):
+        yield "a", "b"
+
+    @dash.callback(Output("other", "title"), Input("btn", "n_clicks"))
+    def plain(n):
+        return "plain"
+
+    deps = run(_dependencies(app))
+    assert not any(spec.get("stream") for spec in deps)
+    assert not any(key.startswith("..out.children") for key in app.callback_map)  # not Dash's any more
+    assert "other.title" in app.callback_map  # ordinary dash.callback callbacks stay Dash's
+    spec = next(s for s in app.streams.values() if s.func is gen)
+    assert spec.outputs == [("out", "children"), ("other", "children")] and spec.multi_output
+    assert [str(i) for i in spec.inputs] == ["btn.n_clicks"]
+    assert spec.states[0].component_id == {"type": "f", "i": dash.ALL}
+    assert spec.prevent_initial_call is True
+    assert not _callback.GLOBAL_CALLBACK_MAP and not _callback.GLOBAL_CALLBACK_LIST
+
+
+@DASH45
+@pytest.mark.parametrize("kind", ["running", "flexible signature"])
+def test_what_flash_streams_do_not_take_is_refused_naming_flash_callback(kind):
+    from flash.exceptions import StreamError
+    from flash.streaming.adopt import adopt_dash_streams
+
+    if kind == "running":
+        @dash.callback(Output("out", "children"), Input("btn", "n_clicks"),
+                       running=[(Output("out", "title"), "busy", "")])
+        async def gen(n):
+            yield "a"
+    else:
+        @dash.callback(output={"x": Output("out", "children")}, inputs={"n": Input("btn", "n_clicks")})
+        async def gen(n):
+            yield {"x": "a"}
+
+    with pytest.raises(StreamError, match="flash.callback"):
+        adopt_dash_streams()
