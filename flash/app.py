@@ -71,8 +71,9 @@ class Flash(dash.Dash):
     :param stream_replay_size: messages a stream keeps for resuming after a drop (default 256).
     :param stream_resume_window: seconds a dropped stream waits for its client to reconnect
         before its generator is closed (default 5).
-    :param secret_key: signs the stream handles a browser gets (default env ``FLASH_SECRET_KEY``,
-        else a random key per process: set it when several workers serve the app).
+    :param secret_key: signs the stream handles a browser gets (default env ``FLASH_SECRET_KEY``, else
+        Dash 4.5's ``DASH_SECRET_KEY``, else a random key per process: set one when several workers
+        serve the app).
     :param stream_give_up: seconds a browser keeps trying to reconnect its downlink before its
         streams are reset and reported failed (default 30).
     :param tune_gc: when the server starts, freeze the startup heap out of the garbage

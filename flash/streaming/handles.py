@@ -2,8 +2,8 @@
 
 A downlink token is ``<id>.<sig>``; a run handle is ``<id>.<sig>`` where the signature also
 covers the downlink that owns the run, so a handle is worthless on any other downlink. Every
-worker that shares the secret (``Flash(secret_key=...)`` / ``FLASH_SECRET_KEY``) reads the same
-tokens.
+worker that shares the secret (``Flash(secret_key=...)`` / ``FLASH_SECRET_KEY``, else Dash 4.5's
+``DASH_SECRET_KEY``) reads the same tokens.
 """
 from __future__ import annotations
 
@@ -21,14 +21,17 @@ _TOKEN = re.compile(r"^([A-Za-z0-9_-]{16,64})\.([A-Za-z0-9_-]{22})$")
 
 def resolve_secret(secret_key: str | bytes | None) -> tuple[bytes, bool]:
     """The signing key and whether it was made up for this process only."""
+    source = "secret_key"
     if secret_key is None:
-        secret_key = os.environ.get("FLASH_SECRET_KEY") or None
+        # DASH_SECRET_KEY: what a Dash 4.5 deployment sets so its workers sign stream requests alike.
+        source = next((name for name in ("FLASH_SECRET_KEY", "DASH_SECRET_KEY") if os.environ.get(name)), source)
+        secret_key = os.environ.get(source) or None
     if secret_key is None:
         return secrets.token_bytes(32), True
     if isinstance(secret_key, str):
         secret_key = secret_key.encode("utf-8")
     if len(secret_key) < 16:
-        raise ValueError("secret_key must be at least 16 bytes (use secrets.token_hex(32)).")
+        raise ValueError(f"{source} must be at least 16 bytes (use secrets.token_hex(32)).")
     return secret_key, False
 
 
