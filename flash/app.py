@@ -14,6 +14,7 @@ from . import client  # noqa: F401  (registers the JS client as a component suit
 from .compat.dash import extra_components, validate_layout, validate_layout_type
 from .server import FlashServer
 from .server.context import build_callback_context
+from .server.dash_options import take_stream_options
 from .gc_tuning import tune_collector
 from .server.jsonfast import dumps
 from .layout import DASH_SETUP, is_async_callable, layout_now, layout_value, resolve_layout
@@ -67,7 +68,8 @@ class Flash(dash.Dash):
     :param shutdown_grace: seconds a stopping worker (SIGTERM, a reload) waits for its streams'
         generators to run their ``finally`` after it closed them (default 5). Open downlinks get
         a final ``shutdown`` event and end at once; the page starts its streams over elsewhere.
-    :param stream_heartbeat: seconds between SSE heartbeats on an idle stream (default 15).
+    :param stream_heartbeat: seconds between SSE heartbeats on an idle stream (default 15; Dash
+        4.5's ``stream_keepalive_interval``, in milliseconds, sets it too: see server/dash_options.py).
     :param stream_replay_size: messages a stream keeps for resuming after a drop (default 256).
     :param stream_resume_window: seconds a dropped stream waits for its client to reconnect
         before its generator is closed (default 5).
@@ -166,7 +168,7 @@ class Flash(dash.Dash):
         self._thread_pool_size = thread_pool_size_option(thread_pool_size)
         self._thread_queue_warning = queue_warning(thread_queue_warning)
         self._shutdown = GracefulShutdown(self, shutdown_grace_option(shutdown_grace))
-        self.stream_heartbeat = stream_heartbeat
+        self.stream_heartbeat = take_stream_options(kwargs, DASH_HAS_SHARED_STORAGE) or stream_heartbeat
         self.stream_replay_size = stream_replay_size
         self.stream_resume_window = stream_resume_window
         self.stream_give_up = stream_give_up

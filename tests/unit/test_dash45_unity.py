@@ -180,3 +180,12 @@ def test_what_flash_streams_do_not_take_is_refused_naming_flash_callback(kind):
 
     with pytest.raises(StreamError, match="flash.callback"):
         adopt_dash_streams()
+
+
+# --- Dash 4.5's stream options ---------------------------------------------------------------
+def test_stream_keepalive_interval_sets_flashs_heartbeat_on_either_dash():
+    assert Flash(__name__, stream_keepalive_interval=5000).stream_heartbeat == 5.0
+    assert Flash(__name__, stream_keepalive_interval=None).stream_heartbeat == 15.0  # Flash keeps its own
+    assert Flash(__name__, stream_heartbeat=3, stream_poll_interval=50).stream_heartbeat == 3
+    with pytest.raises(ValueError, match="milliseconds"):
+        Flash(__name__, stream_keepalive_interval="5s")
