@@ -151,7 +151,7 @@ def test_with_shared_storage_on_only_flashs_transport_carries_the_stream(dash_du
     assert dash_duo_mp.get_logs() == []
 
 
-@pytest.mark.skipif(not hasattr(dash, "BaseSharedStorage"), reason="Dash 4.4's dash.callback does not stream")
+@pytest.mark.skipif(not hasattr(dash, "BaseSharedStorage"), reason="needs Dash 4.5 (on 4.4 dash.callback does not stream)")
 def test_a_stream_registered_with_dash_callback_runs_on_flashs_transport(dash_duo_mp):
     """A Dash 4.5 app moving to Flash may keep `from dash import callback`: its streaming
     callback still streams, over Flash's downlink (no Dash stream worker, no NDJSON response)."""

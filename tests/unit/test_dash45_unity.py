@@ -17,7 +17,7 @@ from flash import Flash, Input, Output, ctx, html
 from flash.storage import config as storage_config
 from tests.conftest import callback_body, dep, run
 
-DASH45 = pytest.mark.skipif(not hasattr(dash, "BaseSharedStorage"), reason="Dash 4.5 has shared storage")
+DASH45 = pytest.mark.skipif(not hasattr(dash, "BaseSharedStorage"), reason="needs Dash 4.5 (its own shared storage and streaming)")
 
 
 @pytest.fixture
