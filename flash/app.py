@@ -233,6 +233,11 @@ class Flash(dash.Dash):
         """The app's shared storage (Dash 4.5); `SharedStorageError` when it is off."""
         return storage_context.storage_of(self)
 
+    @property
+    def shared_storage_enabled(self) -> bool:
+        """Whether the app has shared storage (Dash 4.5's name; on Dash 4.4 too)."""
+        return self._shared_storage_backend is not None
+
     def init_app(self, app: Any = None, **kwargs: Any) -> None:
         if app is not None:
             if not isinstance(app, Quart):

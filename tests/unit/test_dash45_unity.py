@@ -189,3 +189,8 @@ def test_stream_keepalive_interval_sets_flashs_heartbeat_on_either_dash():
     assert Flash(__name__, stream_heartbeat=3, stream_poll_interval=50).stream_heartbeat == 3
     with pytest.raises(ValueError, match="milliseconds"):
         Flash(__name__, stream_keepalive_interval="5s")
+
+
+def test_shared_storage_enabled_on_either_dash(no_env):
+    assert Flash(__name__, shared_storage="local").shared_storage_enabled
+    assert not Flash(__name__).shared_storage_enabled
