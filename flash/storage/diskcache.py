@@ -43,6 +43,9 @@ class DiskcacheSharedStorage(BaseSharedStorage):
                  buffer_size: int = DEFAULT_BUFFER, poll_interval: float = 0.05) -> None:
         if buffer_size < 1:
             raise ValueError("buffer_size must be at least 1")
+        if directory is not None and not isinstance(directory, (str, os.PathLike)):
+            # Dash 4.5's signature is (cache, directory, ...): a Cache given first is the cache.
+            directory, cache = (cache if isinstance(cache, (str, os.PathLike)) else None), directory
         if cache is None:
             if directory is None:
                 digest = hashlib.sha256(os.getcwd().encode()).hexdigest()[:16]
