@@ -129,6 +129,18 @@ def mark_first_request_done(app: Any, step: str) -> None:
     app._got_first_request[step] = True  # pylint: disable=protected-access
 
 
+def stream_on_error(wrapper: Any) -> Callable[[Exception], Any] | None:
+    """The `on_error=` a Dash 4.5 streaming callback was declared with. `dash.callback` keeps it
+    only in the closure of the wrapper it registers (no public way to read it); Flash needs it
+    when it takes such a callback over (streaming/adopt.py). `tests/unit/test_compat.py` checks
+    that Dash still keeps it there."""
+    code = getattr(wrapper, "__code__", None)
+    if code is None or "on_error" not in code.co_freevars or wrapper.__closure__ is None:
+        return None
+    handler: Callable[[Exception], Any] | None = wrapper.__closure__[code.co_freevars.index("on_error")].cell_contents
+    return handler
+
+
 def callback_args(app: Any, cb_ctx: Any) -> list[Any]:
     """The callback's argument values, from its inputs and states (Dash's conversion)."""
     args: list[Any] = app._inputs_to_vals(cb_ctx.inputs_list + cb_ctx.states_list)  # pylint: disable=protected-access
@@ -145,10 +157,10 @@ def prepare_call(app: Any, cb_ctx: Any, body: dict[str, Any]) -> tuple[Callable[
 
 
 __all__ = [
-    "AttributeDict", "GLOBAL_CALLBACK_LIST", "GLOBAL_CALLBACK_MAP", "ID_CONTENT", "ID_DUMMY", "ID_LOCATION", "ID_STORE", "NEEDED", "QuartDashServer",
-    "QuartRequestAdapter", "QuartResponseAdapter", "add_url", "app_context", "callback_args",
-    "check_for_duplicate_pathnames", "context_value", "extra_components", "first_request_done",
-    "format_traceback_html", "hot_reload", "layout_hooks", "layout_source", "mark_first_request_done",
-    "parse_query_string", "path_to_page", "prepare_call", "set_current_app", "to_json", "validate_layout",
-    "validate_layout_type", "validate_registry",
+    "AttributeDict", "GLOBAL_CALLBACK_LIST", "GLOBAL_CALLBACK_MAP", "ID_CONTENT", "ID_DUMMY", "ID_LOCATION",
+    "ID_STORE", "NEEDED", "QuartDashServer", "QuartRequestAdapter", "QuartResponseAdapter", "add_url",
+    "app_context", "callback_args", "check_for_duplicate_pathnames", "context_value", "extra_components",
+    "first_request_done", "format_traceback_html", "hot_reload", "layout_hooks", "layout_source",
+    "mark_first_request_done", "parse_query_string", "path_to_page", "prepare_call", "set_current_app",
+    "stream_on_error", "to_json", "validate_layout", "validate_layout_type", "validate_registry",
 ]

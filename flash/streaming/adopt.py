@@ -5,10 +5,9 @@ A Dash 4.5 app moving to Flash may keep `from dash import callback`: Dash then r
 which Dash's renderer would run over Dash's stream transport, a second one beside Flash's. So on
 the first request, before Dash's setup copies its global registry into the app, each such entry
 is taken out of it and declared again as a Flash streaming callback (the same function, Outputs,
-Inputs, States and `prevent_initial_call`): Flash's downlink carries it like any other stream.
-What Flash's streaming callbacks do not take yet (`running=`, a flexible signature, no Output)
-is refused there with a clear message instead of running differently. Not seen: an `on_error=`
-given to `dash.callback` (Dash keeps it inside its wrapper); with `flash.callback` nothing is lost.
+Inputs, States, `prevent_initial_call` and `on_error`): Flash's downlink carries it like any
+other stream. What Flash's streaming callbacks do not take yet (`running=`, a flexible signature, no Output)
+is refused there with a clear message instead of running differently.
 """
 from __future__ import annotations
 
@@ -17,7 +16,7 @@ from typing import Any
 
 from dash.dependencies import ALL, ALLSMALLER, MATCH, Input, Output, State
 
-from ..compat.dash import GLOBAL_CALLBACK_LIST, GLOBAL_CALLBACK_MAP
+from ..compat.dash import GLOBAL_CALLBACK_LIST, GLOBAL_CALLBACK_MAP, stream_on_error
 from ..exceptions import StreamError
 from .spec import EventCallbackSpec, build_output_spec
 
@@ -55,7 +54,9 @@ def _adopt(key: str, entry: dict[str, Any], client: dict[str, Any]) -> EventCall
                           "flash.callback (without Outputs it yields stream_props).")
     states = [State(_component_id(s["id"]), s["property"]) for s in entry["state"]]
     inputs: list[Input] = list(entry["raw_inputs"])
-    return build_output_spec(func, entry["output"], inputs, states, client.get("prevent_initial_call"))
+    spec = build_output_spec(func, entry["output"], inputs, states, client.get("prevent_initial_call"))
+    spec.on_error = stream_on_error(entry["callback"])
+    return spec
 
 
 def adopt_dash_streams() -> list[EventCallbackSpec]:

@@ -160,15 +160,19 @@ def test_a_stream_registered_with_dash_callback_runs_on_flashs_transport(dash_du
                            html.Div("Ready", id="status")])
 
     @dash.callback(Output("status", "children"), Input("go", "n_clicks"), State("who", "value"),
-                   prevent_initial_call=True)
+                   prevent_initial_call=True, on_error=lambda exc: f"handled: {exc}")
     async def count(n_clicks, who):
         for i in range(1, 4):
-            yield f"{who} frame {i}"
+            yield f"{who} frame {i} of run {n_clicks}"
             await asyncio.sleep(0.01)
+        if n_clicks == 2:
+            raise RuntimeError("second run fails")
 
     dash_duo_mp.start_server(app)
     dash_duo_mp.find_element("#go").click()
-    dash_duo_mp.wait_for_text_to_equal("#status", "dash frame 3")
+    dash_duo_mp.wait_for_text_to_equal("#status", "dash frame 3 of run 1")
+    dash_duo_mp.find_element("#go").click()
+    dash_duo_mp.wait_for_text_to_equal("#status", "handled: second run fails")  # its on_error came along
     resources = dash_duo_mp.driver.execute_script(RESOURCES_JS)
     assert not [r for r in resources if "dash-stream-worker" in r or "_dash-update-component" in r], resources
     assert dash_duo_mp.get_logs() == []

@@ -141,8 +141,11 @@ def test_dash_callback_streams_become_flash_streams_with_their_dependencies():
     app = Flash(__name__)
     app.layout = html.Div([html.Button(id="btn"), html.Div(id="out"), html.Div(id="other")])
 
+    def failed(exc):
+        return "failed", "too"
+
     @dash.callback(Output("out", "children"), Output("other", "children"), Input("btn", "n_clicks"),
-                   dash.State({"type": "f", "i": dash.ALL}, "value"), prevent_initial_call=True)
+                   dash.State({"type": "f", "i": dash.ALL}, "value"), prevent_initial_call=True, on_error=failed)
     async def gen(n, values):
         yield "a", "b"
 
@@ -158,7 +161,7 @@ def test_dash_callback_streams_become_flash_streams_with_their_dependencies():
     assert spec.outputs == [("out", "children"), ("other", "children")] and spec.multi_output
     assert [str(i) for i in spec.inputs] == ["btn.n_clicks"]
     assert spec.states[0].component_id == {"type": "f", "i": dash.ALL}
-    assert spec.prevent_initial_call is True
+    assert spec.prevent_initial_call is True and spec.on_error is failed
     assert not _callback.GLOBAL_CALLBACK_MAP and not _callback.GLOBAL_CALLBACK_LIST
 
 
