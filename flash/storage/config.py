@@ -7,6 +7,7 @@ accepts the same, a URL string as the argument, and `FLASH_SHARED_STORAGE` (whic
 """
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any, cast
 from urllib.parse import unquote, urlparse
@@ -14,6 +15,8 @@ from urllib.parse import unquote, urlparse
 import dash
 
 from .base import BaseSharedStorage
+
+logger = logging.getLogger("flash.storage")
 
 ENV_NAMES = ("FLASH_SHARED_STORAGE", "DASH_SHARED_STORAGE")
 
@@ -72,6 +75,18 @@ def _dash_backends() -> dict[type, type]:
     return {getattr(dash, cls.__name__): cls for cls in ours if hasattr(dash, cls.__name__)}
 
 
+def _note_foreign(backend: Any) -> None:
+    """A Dash 4.5 backend instance serves `app.shared_storage`; Flash's streams cross workers only
+    through Flash's own Redis backend (its stream bus is built on it), so say so for Dash's."""
+    dash_redis = getattr(dash, "RedisSharedStorage", None)
+    if dash_redis is not None and isinstance(backend, dash_redis):
+        logger.warning(
+            "shared_storage is Dash's RedisSharedStorage: it serves app.shared_storage and "
+            "ctx.shared_storage, but Flash's streams cross workers only through Flash's "
+            "RedisSharedStorage (from flash import RedisSharedStorage; same url= and key_prefix=)."
+        )
+
+
 def resolve(value: Any = UNSET) -> BaseSharedStorage | None:
     """The backend an app uses: the argument if given (instance, class, URL string, None/False),
     else the environment, else None."""
@@ -89,6 +104,8 @@ def resolve(value: Any = UNSET) -> BaseSharedStorage | None:
     if isinstance(value, type) and value in _dash_backends():
         value = _dash_backends()[value]  # Dash 4.5's own class: Flash's of the same name
     if isinstance(value, _roots()):
+        if not isinstance(value, BaseSharedStorage):
+            _note_foreign(value)
         return cast(BaseSharedStorage, value)  # Flash's, or any Dash 4.5 backend instance
     if isinstance(value, type) and issubclass(value, _roots()):
         return cast(BaseSharedStorage, value())

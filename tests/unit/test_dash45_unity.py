@@ -197,3 +197,12 @@ def test_stream_keepalive_interval_sets_flashs_heartbeat_on_either_dash():
 def test_shared_storage_enabled_on_either_dash(no_env):
     assert Flash(__name__, shared_storage="local").shared_storage_enabled
     assert not Flash(__name__).shared_storage_enabled
+
+
+@DASH45
+def test_dashs_redis_backend_is_accepted_saying_streams_need_flashs(no_env, caplog):
+    theirs = dash.RedisSharedStorage(url="redis://127.0.0.1:6399/0")  # connects lazily: no server needed
+    with caplog.at_level("WARNING", logger="flash.storage"):
+        app = Flash(__name__, shared_storage=theirs)
+    assert app.shared_storage is theirs and app.stream_runs.bus is None
+    assert any("from flash import RedisSharedStorage" in r.getMessage() for r in caplog.records)
