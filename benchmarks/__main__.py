@@ -61,6 +61,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=None, help="rounds (default 3, --quick 1)")
     parser.add_argument("--seed", type=int, default=None, help="shuffle seed (default: random, printed)")
     parser.add_argument("--no-readme", action="store_true", help="do not rewrite the table in benchmarks/README.md")
+    soak = parser.add_argument_group("SOAK (opt-in: --only SOAK; see benchmarks/workloads/soak.py)")
+    soak.add_argument("--soak-minutes", type=float, default=None, help="minutes of churn and callbacks (default 30)")
+    soak.add_argument("--soak-streams", type=int, default=None, help="live streams held open (default 1000)")
+    soak.add_argument("--soak-checkpoints", default=None,
+                      help="churn cycles at which RSS is sampled, comma-separated (default 10000,20000,40000)")
+    soak.add_argument("--soak-churn-rate", type=float, default=None, help="churn cycles a second (default 25)")
     return parser.parse_args(argv)
 
 
@@ -111,20 +117,26 @@ def main(argv: list[str] | None = None) -> int:
     from .targets import check_all, reported_all
     from .contenders import BY_NAME, CONTENDERS, new_log_dir
     from .runner import Run
-    from .workloads import Config, all_workloads
+    from .workloads import Config, all_workloads, opt_in_workloads
     from .workloads.w5_idle import raise_fd_limit
 
     cfg = Config.quick_config() if args.quick else Config()
     if args.rounds:
         cfg.rounds = args.rounds
+    for flag in ("soak_minutes", "soak_streams", "soak_churn_rate"):
+        if getattr(args, flag) is not None:
+            setattr(cfg, flag, getattr(args, flag))
+    if args.soak_checkpoints:
+        cfg.soak_checkpoints = tuple(int(c) for c in args.soak_checkpoints.split(",") if c.strip())
     workloads = all_workloads()
     if args.only:
         wanted = {w.strip().upper() for w in args.only.split(",") if w.strip()}
-        unknown = wanted - {w.NAME for w in workloads}
+        known = workloads + opt_in_workloads()
+        unknown = wanted - {w.NAME for w in known}
         if unknown:
             sys.exit(f"benchmarks: unknown workload(s) {', '.join(sorted(unknown))}; choose from "
-                     f"{', '.join(w.NAME for w in all_workloads())} (W7 is `python -m benchmarks.browser`)")
-        workloads = [w for w in workloads if w.NAME in wanted]
+                     f"{', '.join(w.NAME for w in known)} (W7 is `python -m benchmarks.browser`)")
+        workloads = [w for w in known if w.NAME in wanted]
     contenders = list(CONTENDERS)
     if args.contenders:
         names = [n.strip() for n in args.contenders.split(",")]
@@ -157,6 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     # W9/W10 alone (they need Redis and run apart) keep their own files, next to the full run's.
     stem = "cluster-latest" if all(getattr(w, "CLUSTER", False) for w in workloads) else "latest"
+    stems = {getattr(w, "RESULTS_STEM", None) for w in workloads}
+    if len(stems) == 1 and None not in stems:  # SOAK alone keeps its own files
+        stem = str(stems.pop())
     notes = [f"\nRun took {elapsed:.0f}s. Raw figures: {report.RESULTS / (stem + '.json')}, "
              f"chart: {report.RESULTS / (stem + '.png')}"]
     print("\n" + report.console(medians, workloads, checks, notes, figures))

@@ -5,6 +5,10 @@
 - `paced`: an endless stream, one message every `PACE_S`, for W10's drop-and-resume.
 - `frames`: W9's frame-delay part: an endless stream of `{"f": <CLOCK_MONOTONIC ns>}`, one every
   `FRAME_PERIOD_S`, started at a random phase (a thousand browsers do not tick in step).
+- `soak`: the soak's live stream (`workloads/soak.py`): one small message every `SOAK_PERIOD_S`;
+  `soak-ping` -> `soak-pong` is its ordinary callback, and `GET /_bench/diag` reports the
+  worker's asyncio tasks (and the 12 most common coroutines), live runs, downlinks and threads
+  (a soak watches them grow, or not).
 - `POST /_bench/publish {"n": N}` publishes `{"n": N, "t": <CLOCK_MONOTONIC ns>}` on the
   channel, stamped just before the publish, so a client on the same host reads the delivery
   latency straight from the message. `GET /_bench/info` names the stream ids and the pid.
@@ -14,10 +18,12 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import threading
+from collections import Counter
 import time
 from typing import Any
 
-from dash import Input, html
+from dash import Input, Output, html
 
 CHANNEL = "bench-fanout"
 WATCH_INPUT = "w9-watch"
@@ -26,6 +32,9 @@ PACE_S = 0.02
 FRAMES_INPUT = "w9-frames"
 FRAME_PERIOD_S = 0.25
 READY = "ready"
+SOAK_INPUT = "soak-go"
+SOAK_PERIOD_S = 1.0
+PING = ("soak-pong", "soak-ping")  # (output, input) of the ordinary callback
 
 
 def build(**kwargs: Any) -> Any:
@@ -38,7 +47,9 @@ def build(**kwargs: Any) -> Any:
     app = Flash(__name__, **kwargs)
     app.layout = html.Div([html.Button(id=WATCH_INPUT), html.Div(id="w9-out"),
                            html.Button(id=PACED_INPUT), html.Div(id="w10-out"),
-                           html.Button(id=FRAMES_INPUT), html.Div(id="w9f-out")])
+                           html.Button(id=FRAMES_INPUT), html.Div(id="w9f-out"),
+                           html.Button(id=SOAK_INPUT), html.Div(id="soak-out"),
+                           html.Button(id=PING[1]), html.Div(id=PING[0])])
     feed = Channel(CHANNEL)
 
     @app.event_callback(Input(WATCH_INPUT, "n_clicks"))
@@ -64,6 +75,27 @@ def build(**kwargs: Any) -> Any:
             yield stream_props("w9f-out", {"children": {"f": time.monotonic_ns()}})
             await asyncio.sleep(FRAME_PERIOD_S)
 
+    @app.event_callback(Input(SOAK_INPUT, "n_clicks"))
+    async def soak(_n: Any) -> Any:
+        i = 0
+        while True:
+            i += 1
+            yield stream_props("soak-out", {"children": i})
+            await asyncio.sleep(SOAK_PERIOD_S)
+
+    @app.callback(Output(PING[0], "children"), Input(PING[1], "n_clicks"), prevent_initial_call=True)
+    async def ping(n: Any) -> Any:
+        return f"pong {n}"
+
+    @app.server.route("/_bench/diag")
+    async def diag() -> Any:
+        tasks = asyncio.all_tasks()
+        kinds = Counter(getattr(t.get_coro(), "__qualname__", "?") for t in tasks)
+        return {"pid": os.getpid(), "tasks": len(tasks), "runs": len(app.stream_runs),
+                "downlinks": len(app.stream_runs.downlinks), "threads": threading.active_count(),
+                "task_kinds": dict(kinds.most_common(12)),
+                "followers": len(getattr(app.stream_runs.bus, "followers", ()))}  # downlinks followed from Redis
+
     @app.server.route("/_bench/publish", methods=["POST"])
     async def publish() -> Any:
         body = await request.get_json()
@@ -73,6 +105,6 @@ def build(**kwargs: Any) -> Any:
     @app.server.route("/_bench/info")
     async def info() -> Any:
         return {"pid": os.getpid(), "watch": watch.stream_id, "paced": paced.stream_id,
-                "frames": frames.stream_id}
+                "frames": frames.stream_id, "soak": soak.stream_id}
 
     return app

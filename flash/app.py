@@ -11,15 +11,14 @@ from dash import html
 from quart import Quart
 
 from . import client  # noqa: F401  (registers the JS client as a component suite)
-from .compat.dash import extra_components, validate_layout, validate_layout_type
+from .compat.dash import add_url, extra_components, register_from_caller, validate_layout, validate_layout_type
 from .server import FlashServer
 from .server.context import build_callback_context
 from .server.dash_options import take_stream_options
 from .gc_tuning import tune_collector
 from .server.jsonfast import dumps
 from .layout import DASH_SETUP, is_async_callable, layout_now, layout_value, resolve_layout
-from .server.limits import (DEFAULT_MAX_DOWNLINKS, DEFAULT_MAX_JSON_DEPTH, DEFAULT_MAX_STREAMS_PER_CLIENT,
-                            DEFAULT_STREAM_REPLAY_BYTES, DEFAULT_STREAM_WRITE_TIMEOUT, Limits)
+from .server.limits import DEFAULT_MAX_JSON_DEPTH, Limits
 from .pages import setup_router
 from .server.shutdown import DEFAULT_SHUTDOWN_GRACE, GracefulShutdown
 from .server.shutdown import shutdown_grace as shutdown_grace_option
@@ -73,9 +72,9 @@ class Flash(dash.Dash):
     :param stream_replay_size: messages a stream keeps for resuming after a drop (default 256).
     :param stream_resume_window: seconds a dropped stream waits for its client to reconnect
         before its generator is closed (default 5).
-    :param secret_key: signs the stream handles a browser gets (default env ``FLASH_SECRET_KEY``, else
-        Dash 4.5's ``DASH_SECRET_KEY``, else a random key per process: set one when several workers
-        serve the app).
+    :param secret_key: signs the stream handles a browser gets (default env ``FLASH_SECRET_KEY``,
+        else ``DASH_SECRET_KEY``, else the key file every worker on this machine shares, 0600 in
+        the user's temp dir: set it when workers on several machines serve the app).
     :param stream_give_up: seconds a browser keeps trying to reconnect its downlink before its
         streams are reset and reported failed (default 30).
     :param tune_gc: when the server starts, freeze the startup heap out of the garbage
@@ -89,12 +88,32 @@ class Flash(dash.Dash):
         ``X-Forwarded-Host`` behind a proxy) nor listed gets a 403; ``"*"`` turns the check off.
     :param max_json_depth: how deep request JSON may nest (default 100); deeper bodies get a 400
         before anything recurses into them.
-    :param max_streams_per_client: live (unfinished) runs one downlink (a browser, all its tabs)
-        may hold on this worker (default 256, the page's back-pressure depth: far above any real
-        page, low enough that one client cannot hold hundreds of MB); a start beyond it is a 429.
+    Stream limits: together they bound a worker's memory for streams whatever clients send
+    (``app.limits.memory_bound()``; ~1.75 GiB at the defaults, docs/streaming-protocol.md,
+    "Limits"). Each not given reads env ``FLASH_<OPTION>`` (``FLASH_MAX_STREAMS``, ...), else its default:
+
+    :param max_streams: live (unfinished) runs one worker holds (default 2,000); a start beyond
+        it is a 503 with ``Retry-After``, running streams go on.
+    :param max_streams_per_client: live runs one downlink (a browser, all its tabs) may hold on
+        this worker (default 256, the page's back-pressure depth, far above any real page); a
+        start beyond it is a 429.
+    :param max_streams_per_address: live runs of all downlinks one client address opened on
+        this worker (default 1,000), so minting downlinks does not get around the limit above; a
+        start beyond it is a 429 with ``Retry-After``. The address is the ASGI client's: behind a
+        proxy, let the server take it from ``X-Forwarded-For`` (uvicorn ``--forwarded-allow-ips``,
+        hypercorn's ``ProxyFixMiddleware``), or every browser shares the proxy's allowance.
     :param max_downlinks: downlinks (browsers, plus private lines) one worker holds, open or in
         their resume window (default 10,000: about a worker's file descriptors); a new one
         beyond it is a 503 with ``Retry-After`` (clients retry), existing ones keep working.
+    :param max_downlinks_per_address: downlinks one client address may hold on this worker
+        (default 2,500); a new one beyond it is a 429 with ``Retry-After``.
+    :param max_stream_start_bytes: largest stream start body (default 1 MiB; ordinary callbacks
+        keep ``max_request_size``); larger ones get a 413.
+    :param stream_start_budget: bytes of start bodies the live runs of a worker hold together
+        (their inputs stay parsed for the generator; default 16 MiB); a start beyond it is a 503
+        with ``Retry-After``.
+    :param stream_buffer_bytes: bytes queued on one downlink before its generators wait for the
+        browser (default 64 KiB; also at most 256 messages).
     :param stream_write_timeout: seconds one write to a downlink may wait for its reader
         (default 30, twice the heartbeat): a reader that stopped reading is cut, and its runs end
         after ``stream_resume_window`` as after any disconnect. Idle downlinks are not affected.
@@ -131,10 +150,16 @@ class Flash(dash.Dash):
         tune_gc: bool = True,
         allowed_origins: Sequence[str] | None = None,
         max_json_depth: int = DEFAULT_MAX_JSON_DEPTH,
-        max_streams_per_client: int = DEFAULT_MAX_STREAMS_PER_CLIENT,
-        max_downlinks: int = DEFAULT_MAX_DOWNLINKS,
-        stream_write_timeout: float = DEFAULT_STREAM_WRITE_TIMEOUT,
-        stream_replay_bytes: int = DEFAULT_STREAM_REPLAY_BYTES,
+        max_streams_per_client: int | None = None,
+        max_downlinks: int | None = None,
+        stream_write_timeout: float | None = None,
+        stream_replay_bytes: int | None = None,
+        max_streams: int | None = None,
+        max_streams_per_address: int | None = None,
+        max_downlinks_per_address: int | None = None,
+        max_stream_start_bytes: int | None = None,
+        stream_start_budget: int | None = None,
+        stream_buffer_bytes: int | None = None,
         shared_storage: Any = storage_config.UNSET,
         access_log: bool | None = None,
         **kwargs: Any,
@@ -176,9 +201,14 @@ class Flash(dash.Dash):
         self.tune_gc = tune_gc
         self.limits = Limits(allowed_origins, max_json_depth, max_streams_per_client=max_streams_per_client,
                              max_downlinks=max_downlinks, stream_write_timeout=stream_write_timeout,
-                             stream_replay_bytes=stream_replay_bytes)
+                             stream_replay_bytes=stream_replay_bytes, max_streams=max_streams,
+                             max_streams_per_address=max_streams_per_address,
+                             max_downlinks_per_address=max_downlinks_per_address,
+                             max_stream_start_bytes=max_stream_start_bytes,
+                             stream_start_budget=stream_start_budget, stream_buffer_bytes=stream_buffer_bytes)
         self.streams: dict[str, EventCallbackSpec] = {}
-        self.stream_runs = DownlinkRegistry(stream_resume_window, self.limits.stream_write_timeout)
+        self.stream_runs = DownlinkRegistry(stream_resume_window, self.limits.stream_write_timeout,
+                                            self.limits.stream_buffer_bytes)
         self._pending_streams: list[EventCallbackSpec] = []
         self._streams_taken = False  # the first request took the pending streams: wire new ones at once
         self._shared_storage_backend = storage_config.resolve(shared_storage)
@@ -249,16 +279,16 @@ class Flash(dash.Dash):
         super()._setup_routes()
         views = make_stream_views(self)
         downlink_view, start_view, close_view = views
-        self._add_url("_flash/downlink", downlink_view, ["POST"])
-        self._add_url("_flash/stream/<string:stream_id>", start_view, ["POST"])
-        self._add_url("_flash/close", close_view, ["POST"])
+        add_url(self, "_flash/downlink", downlink_view, ["POST"])
+        add_url(self, "_flash/stream/<string:stream_id>", start_view, ["POST"])
+        add_url(self, "_flash/close", close_view, ["POST"])
         install_stream_routes(self, views)
 
     def callback(self, *args: Any, **kwargs: Any) -> Any:
         """Dash's `app.callback`; on a generator it streams (see `flash.callback`)."""
         plain = super().callback  # never `dash.Dash.callback`: a harness may set `dash.Dash = Flash`
         return self._late_streams(streaming_decorator(self._pending_streams, args, kwargs,
-                                                      lambda func: plain(*args, **kwargs)(func)))
+                                                      lambda func: register_from_caller(plain, *args, **kwargs)(func)))
 
     def event_callback(self, *dependencies: Any, **options: Any) -> Any:
         """`flash.event_callback` bound to this app (see there)."""

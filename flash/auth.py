@@ -53,7 +53,7 @@ def add_public_routes(app: "Flash", routes: Iterable[str]) -> None:
     The first call adds Dash's own public routes (scripts, layout, dependencies, js/css assets)."""
     public = get_public_routes(app)
     new = list(routes)
-    if not public.map._rules:  # pylint: disable=protected-access  # werkzeug has no public count
+    if next(public.map.iter_rules(), None) is None:  # an empty map: Dash's routes are not in yet
         new = _base_public_routes(app.config.routes_pathname_prefix) + new
     for route in new:
         public.map.add(Rule(route))

@@ -32,6 +32,7 @@ import collections
 import inspect
 import logging
 import secrets
+import weakref
 from typing import Any, AsyncIterator, Callable
 
 import dash
@@ -43,9 +44,23 @@ TOPIC_PREFIX = "_flash/chan/"
 LEASE_MS = 3000
 TICK = 1.0
 DEFAULT_QUEUE = 100
-_NAMED: dict[str, "Channel"] = {}  # the first Channel made for each name
-_PRODUCERS: dict[str, Callable[[], AsyncIterator[Any]]] = {}
-_HUBS: dict[tuple[int, int, str], "_TopicHub"] = {}  # (app, loop, name): live hubs only
+# The first Channel made for each name, while anything holds it (the module that made it, a
+# producer, a hub with subscribers): weak, so topic names made on the fly (`publish(f"chat-{id}")`)
+# leave with their last use instead of growing it.
+_NAMED: "weakref.WeakValueDictionary[str, Channel]" = weakref.WeakValueDictionary()
+# name -> (its channel, its producer): one per `@Channel(name).producer` in the app's code
+_PRODUCERS: dict[str, tuple["Channel", Callable[[], AsyncIterator[Any]]]] = {}
+_HUBS: dict[tuple[int, int, str], "_TopicHub"] = {}  # (app, loop, name): live hubs only; `_stop` removes
+# Hub tasks cancelled but not ended yet (a producer lead releases its Redis lease on the way
+# out): each leaves this set when it is done, so none runs unreferenced.
+_ENDING: set["asyncio.Task[None]"] = set()
+
+
+def _end(task: "asyncio.Task[None]") -> None:
+    if not task.done():
+        _ENDING.add(task)
+        task.add_done_callback(_ENDING.discard)
+        task.cancel()
 
 
 def _storage_of(app: Any) -> BaseSharedStorage | None:
@@ -147,7 +162,7 @@ class _TopicHub:
     def _stop(self) -> None:
         tasks, self._tasks = self._tasks, []
         for task in tasks:
-            task.cancel()
+            _end(task)
         self._stop_producer()
         _HUBS.pop(self.key, None)
 
@@ -191,7 +206,7 @@ class _TopicHub:
         finally:
             if self._holding:  # let another worker's watchers take over at once
                 self._holding = False
-                asyncio.get_running_loop().create_task(self._release(client, lease))
+                await self._release(client, lease)  # in this task (kept in _ENDING meanwhile)
 
     async def _release(self, client: Any, lease: str) -> None:
         try:
@@ -205,8 +220,7 @@ class _TopicHub:
         return loop_state().client if loop_state is not None else None
 
     async def _produce(self) -> None:
-        produce = _PRODUCERS.get(self.channel.name)
-        assert produce is not None
+        produce = _PRODUCERS[self.channel.name][1]
         try:
             async for message in produce():
                 await self.channel.publish(message, app=self.app)
@@ -220,7 +234,7 @@ class _TopicHub:
     def _stop_producer(self) -> None:
         producer, self._producer = self._producer, None
         if producer is not None:
-            producer.cancel()
+            _end(producer)
 
 
 class Channel:
@@ -243,7 +257,7 @@ class Channel:
         if not inspect.isasyncgenfunction(func):
             raise TypeError(f"@Channel({self.name!r}).producer needs an async generator function "
                             "(async def ... yield message).")
-        _PRODUCERS[self.name] = func
+        _PRODUCERS[self.name] = (self, func)
         return func
 
     def _hub(self, app: Any) -> _TopicHub:

@@ -2,7 +2,8 @@
 benchmarks/browser.py). Each module exposes NAME, TITLE, TARGET, METRICS, `applies` and either
 `measure(server, cfg)` (over HTTP, one worker), `measure_inprocess(app, cfg)` (W1) or, with
 `CLUSTER = True`, `measure_cluster(contender, cfg, log_dir)` (W9, W10: it starts two workers of
-the contender's server and a redis-server itself)."""
+the contender's server and a redis-server itself). SOAK (issue 22, `soak.py`) is opt-in: only
+`--only SOAK` runs it (`opt_in_workloads`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -40,6 +41,12 @@ class Config:
     w9_per_downlink: int = 100  # above it: this many streams per downlink
     w10_tries: int = 50
     cluster_rounds: int = 1  # W9/W10 start their own clusters, and 10,000 streams take a while
+    soak_minutes: float = 30.0  # SOAK (opt-in): how long the churn and callbacks run
+    soak_streams: int = 1000  # live streams held open throughout
+    soak_checkpoints: tuple[int, ...] = (10000, 20000, 40000)  # churn cycles at which RSS is sampled
+    soak_churn_rate: float = 25.0  # churn cycles a second: 40,000 in ~27 minutes
+    soak_callback_rate: float = 10.0  # ordinary callbacks a second
+    soak_sample_s: float = 60.0  # a periodic sample every this many seconds
     quick: bool = False
     stream_ids: dict[str, str] = field(default_factory=dict)  # Flash's event callbacks
 
@@ -57,3 +64,10 @@ def all_workloads() -> list[ModuleType]:
 
     return [w1_inprocess, w2_throughput, w3_concurrency, w4_stream, w5_idle, w6_pageload, w8_multiplex,
             w9_fanout, w10_resume]
+
+
+def opt_in_workloads() -> list[ModuleType]:
+    """Workloads run only when named with --only (SOAK takes half an hour per contender)."""
+    from . import soak  # pylint: disable=import-outside-toplevel
+
+    return [soak]

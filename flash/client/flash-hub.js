@@ -216,9 +216,17 @@
         }
     };
 
-    /* Close runs on the server. A handle the answering worker does not know may live on another
-     * worker (no shared storage): ask again a few times, each request may land elsewhere. */
+    /* Close runs on the server, at most CLOSE_BATCH handles a request (the server refuses more:
+     * admission.py). A handle the answering worker does not know may live on another worker (no
+     * shared storage): ask again a few times, each request may land elsewhere. */
+    var CLOSE_BATCH = 256;
     Hub.prototype.closeRuns = async function (token, handles) {
+        for (var start = 0; start < handles.length; start += CLOSE_BATCH) {
+            await this.closeBatch(token, handles.slice(start, start + CLOSE_BATCH));
+        }
+    };
+
+    Hub.prototype.closeBatch = async function (token, handles) {
         for (var attempt = 0; attempt < 4 && handles.length; attempt += 1) {
             try {
                 var response = await postJson(this.config.close, {downlink: token, runs: handles}, true);

@@ -1,11 +1,14 @@
-"""The one place Flash touches private names of Dash (`compat.dash`) and Quart (`compat.quart`).
+"""The one place Flash touches private names of other libraries: Dash (`compat.dash`), Quart
+(`compat.quart`) and Hypercorn's worker layout (`compat.hypercorn`).
 
 Flash reuses Dash's and Quart's code wherever it can (super(), delegation, hooks). Where no
 public API does what Flash needs, the private name is imported or reached here only, with a
 line saying why, and listed in the module's `NEEDED` registry: `tests/unit/test_compat.py`
-checks every entry against the installed Dash/Quart and fails with a message naming what to
-update, and it fails too if a module outside this package imports a private Dash/Quart name.
-`pyproject.toml` pins `dash` and `quart` to the minor versions these were checked against.
+checks every entry against the installed library and fails with a message naming what to
+update. It also fails if a module outside this package imports a private Dash/Quart name,
+reaches a private attribute Flash does not define itself (``obj._name``, ``getattr(obj,
+"_name")``), or sets attributes on another library's classes or modules.
+`pyproject.toml` pins `dash`, `quart` and `hypercorn` to the minor versions these were checked against.
 """
 from __future__ import annotations
 

@@ -14,7 +14,13 @@ Underscore members of `dash.Dash` that the `Flash` subclass overrides or calls o
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+import functools
+import os
+import sys
+from types import FrameType
+from typing import Any, Callable, Iterable, TypeVar
+
+import dash
 
 # The context variable holding the running callback's context (`dash.ctx` reads it); Flash sets
 # it for event-callback generators and reads it for `ctx.shared_storage`.
@@ -22,6 +28,10 @@ from dash._callback_context import context_value
 # Dash's global callback registry (`dash.callback` adds to it; an app's setup takes it over): a
 # Dash 4.5 streaming callback registered there is taken out and run as a Flash stream instead.
 from dash._callback import GLOBAL_CALLBACK_LIST, GLOBAL_CALLBACK_MAP
+# The class of `dash.ctx` (`dash.callback_context`): Dash 4.5 code reads `ctx.shared_storage` from
+# that very object, so on a Dash without it Flash adds the property to this class
+# (`add_context_property`; the module has no public name for the class).
+from dash._callback_context import CallbackContext as DashCallbackContext
 # The current-app variable behind `dash.get_app()`: set before layout functions run in a thread.
 from dash._get_app import app_context
 # Dash's page lookup: URL path -> (registry entry, path variables), and the query-string parser.
@@ -45,10 +55,13 @@ from dash.dash import _ID_STORE as ID_STORE
 
 from . import Private
 
+T = TypeVar("T")
+
 NEEDED: tuple[Private, ...] = (
     Private("dash._callback_context", "context_value", "event-callback generators run with their callback context"),
     Private("dash._callback", "GLOBAL_CALLBACK_MAP", "dash.callback's streaming callbacks become Flash streams"),
     Private("dash._callback", "GLOBAL_CALLBACK_LIST", "dash.callback's streaming callbacks become Flash streams"),
+    Private("dash._callback_context", "CallbackContext", "ctx.shared_storage (Dash 4.5) is added to dash.ctx's class"),
     Private("dash._get_app", "app_context", "layout functions in the thread pool see dash.get_app()"),
     Private("dash._pages", "_parse_query_string", "the pages router passes query parameters to page layouts"),
     Private("dash._pages", "_path_to_page", "the pages router finds the page (and path variables) for a URL"),
@@ -82,12 +95,34 @@ NEEDED: tuple[Private, ...] = (
     Private("dash.dash:Dash", "_dev_tools", "app.run reads hot_reload as Dash's runner does", instance=True),
     Private("dash.dash:Dash", "_got_first_request", "the pages router marks its setup done as Dash does",
             instance=True),
+    Private("dash.dash:Dash", "_background_manager", "background=True event callbacks find the CeleryManager",
+            instance=True),
+    Private("dash.development.base_component:Component", "_set_random_id",
+            "LazyLoad names its placeholder after its id, made as Dash makes a component's"),
     Private("dash.backends._quart:QuartDashServer", "_ws_shutdown_event",
             "Dash's threaded test runner stops a Quart app by setting it", instance=True),
 )
 
 
 # --- named accessors for Dash-internal app state -----------------------------------------------
+def add_context_property(name: str, prop: property) -> bool:
+    """Give `dash.ctx`'s class the property `name` unless Dash has one; whether it was added."""
+    if hasattr(DashCallbackContext, name):
+        return False
+    setattr(DashCallbackContext, name, prop)
+    return True
+
+
+def background_manager(app: Any) -> Any:
+    """The app's `background_callback_manager` (None when it has none)."""
+    return getattr(app, "_background_manager", None)
+
+
+def set_random_id(component: Any) -> Any:
+    """The component's id, given one the way Dash gives a component without an id."""
+    return component._set_random_id()  # pylint: disable=protected-access
+
+
 def set_current_app(app: Any) -> None:
     """Make `dash.get_app()` answer `app` in this context (a thread running a layout)."""
     app_context.set(app)
@@ -147,6 +182,37 @@ def callback_args(app: Any, cb_ctx: Any) -> list[Any]:
     return args
 
 
+def register_from_caller(register: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Call `register` (Dash's callback registration) from a frame that carries the
+    file and line of the user's code that declared the callback.
+
+    Dash names a callback that has no Inputs and no Outputs after its call site: the first stack
+    frame outside the `dash` package (`dash._utils.create_callback_id`). Flash's decorators sit
+    between the user's code and Dash, so that frame was always Flash's and every such callback
+    got the same id (only the last one ran). The trampoline below is compiled under the user's
+    file name at the user's line, so Dash sees exactly the call site it would see without Flash."""
+    frame: FrameType | None = sys._getframe(1)  # pylint: disable=protected-access
+    while frame is not None and frame.f_code.co_filename.startswith(_SKIPPED_DIRS):
+        frame = frame.f_back
+    if frame is None:
+        return register(*args, **kwargs)
+    result: T = _trampoline(frame.f_code.co_filename, frame.f_lineno)(register, args, kwargs)
+    return result
+
+
+# Dash's own frames, and Flash's (this file is flash/compat/dash.py).
+_SKIPPED_DIRS = (os.path.dirname(dash.__file__ or "") + os.sep,
+                 os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep)
+
+
+@functools.lru_cache(maxsize=4096)
+def _trampoline(filename: str, lineno: int) -> Callable[..., Any]:
+    namespace: dict[str, Any] = {}
+    exec(compile("\n" * (max(lineno, 1) - 1) + "call = lambda register, args, kwargs: register(*args, **kwargs)", filename, "exec"),  # pylint: disable=exec-used
+         namespace)
+    return namespace["call"]  # type: ignore[no-any-return]  # (the lambda calls Dash directly)
+
+
 def prepare_call(app: Any, cb_ctx: Any, body: dict[str, Any]) -> tuple[Callable[..., Any], Callable[[], Any]]:
     """Dash's callback steps (as its Quart backend's dispatch runs them): the user's function,
     and the call that runs it with Dash's output handling. Flash decides where the call runs."""
@@ -157,10 +223,11 @@ def prepare_call(app: Any, cb_ctx: Any, body: dict[str, Any]) -> tuple[Callable[
 
 
 __all__ = [
-    "AttributeDict", "GLOBAL_CALLBACK_LIST", "GLOBAL_CALLBACK_MAP", "ID_CONTENT", "ID_DUMMY", "ID_LOCATION",
-    "ID_STORE", "NEEDED", "QuartDashServer", "QuartRequestAdapter", "QuartResponseAdapter", "add_url",
-    "app_context", "callback_args", "check_for_duplicate_pathnames", "context_value", "extra_components",
-    "first_request_done", "format_traceback_html", "hot_reload", "layout_hooks", "layout_source",
-    "mark_first_request_done", "parse_query_string", "path_to_page", "prepare_call", "set_current_app",
-    "stream_on_error", "to_json", "validate_layout", "validate_layout_type", "validate_registry",
+    "AttributeDict", "DashCallbackContext", "GLOBAL_CALLBACK_LIST", "GLOBAL_CALLBACK_MAP", "ID_CONTENT", "ID_DUMMY",
+    "ID_LOCATION", "ID_STORE", "NEEDED", "QuartDashServer", "QuartRequestAdapter", "QuartResponseAdapter",
+    "add_context_property", "add_url", "app_context", "background_manager", "callback_args",
+    "check_for_duplicate_pathnames", "context_value", "extra_components", "first_request_done",
+    "format_traceback_html", "hot_reload", "layout_hooks", "layout_source", "mark_first_request_done",
+    "parse_query_string", "path_to_page", "prepare_call", "register_from_caller", "set_current_app",
+    "set_random_id", "stream_on_error", "to_json", "validate_layout", "validate_layout_type", "validate_registry",
 ]

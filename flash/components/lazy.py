@@ -10,6 +10,8 @@ import orjson
 from dash import stringify_id
 from dash.development.base_component import Component
 
+from ..compat.dash import set_random_id
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 MAX_ARGS_BYTES = 64 * 1024  # a loader's arguments, as JSON: ids and filters, not data sets
@@ -182,6 +184,6 @@ class LazyLoad(Component):
         props.update({key: value for key, value in given.items() if value is not None})
         super().__init__(**props)
         if id is None:
-            id = self._set_random_id()
+            id = set_random_id(self)
         self.content_id = content_id(id)
         self.children = LazyContent(id=self.content_id)

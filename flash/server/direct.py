@@ -47,12 +47,15 @@ _REQUEST_SIGNALS = (
 
 
 class DirectRoute:
-    """One POST route the direct path may take: `path` (or, with `prefix`, `path` + one segment)."""
+    """One POST route the direct path may take: `path` (or, with `prefix`, `path` + one segment).
+    `read`: how its body is read, when not as Quart would (a stream start has its own limit)."""
 
-    __slots__ = ("path", "endpoint", "view", "handler", "prefix")
+    __slots__ = ("path", "endpoint", "view", "handler", "prefix", "read")
 
-    def __init__(self, path: str, endpoint: str, view: Callable[..., Any], handler: Handler, prefix: bool) -> None:
+    def __init__(self, path: str, endpoint: str, view: Callable[..., Any], handler: Handler, prefix: bool,
+                 read: Callable[[HTTPScope, Receive], Awaitable[bytes]] | None = None) -> None:
         self.path, self.endpoint, self.view, self.handler, self.prefix = path, endpoint, view, handler, prefix
+        self.read = read
 
     def match(self, path: str) -> str | None:
         if not self.prefix:
@@ -120,9 +123,10 @@ class DirectPath:
             try:
                 check_scope_headers(self.dash_app.limits, scope["headers"])
                 limit = server.config["MAX_CONTENT_LENGTH"]
+                body = await (route.read(scope, receive) if route.read is not None else
+                              read_body(scope, receive, limit, server.config["BODY_TIMEOUT"]))
                 context._body = decode_body(  # pylint: disable=protected-access
-                    await read_body(scope, receive, limit, server.config["BODY_TIMEOUT"]),
-                    header(scope["headers"], b"content-encoding"), limit)
+                    body, header(scope["headers"], b"content-encoding"), limit)
                 response = await route.handler(context._body, tail, receive, send)  # pylint: disable=protected-access
             except ClientGone:
                 return

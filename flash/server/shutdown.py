@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
 import signal
 import threading
 from typing import TYPE_CHECKING, Any
 
+from ..compat.hypercorn import worker_shutdown_event
 from ..streaming.sse import encode_event
 
 if TYPE_CHECKING:
@@ -46,21 +46,9 @@ def shutdown_grace(value: float) -> float:
 
 
 def _hypercorn_worker_event() -> Any:
-    """PRIVATE NAMES, here only: Hypercorn runs a worker process as `multiprocessing.Process(
-    target=<worker>, kwargs={"config": Config, "shutdown_event": Event, ...})` and stops it by
-    setting that event, with no signal. `Process._kwargs` is where the process keeps them. None
-    in any other process (or if a Hypercorn release changes this: the lifespan fallback remains)."""
-    kwargs = getattr(multiprocessing.current_process(), "_kwargs", None)
-    if not isinstance(kwargs, dict):
-        return None
-    try:
-        from hypercorn.config import Config
-    except ImportError:  # pragma: no cover - Hypercorn is a dependency
-        return None
-    event = kwargs.get("shutdown_event")
-    if isinstance(kwargs.get("config"), Config) and callable(getattr(event, "is_set", None)):
-        return event
-    return None
+    """The event a Hypercorn parent sets to stop this worker process (no signal), or None: found
+    through Hypercorn's process layout, a private name kept in flash/compat/hypercorn.py."""
+    return worker_shutdown_event()
 
 
 class GracefulShutdown:
@@ -73,6 +61,8 @@ class GracefulShutdown:
         self._tasks: list[asyncio.Task[Any]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._chained: dict[int, tuple[Any, Any]] = {}  # signal -> (the server's handler, ours)
+        # Polls Hypercorn's stop event; made by the lifespan startup, cancelled and awaited by
+        # the lifespan shutdown (`_stopped`), which is its one owner.
         self._watcher: asyncio.Task[None] | None = None
 
     def install(self, server: "Quart") -> None:
@@ -86,7 +76,7 @@ class GracefulShutdown:
         self.app.stream_runs.closing = False  # served again in this process (tests)
         self._chain_signals()
         event = _hypercorn_worker_event()
-        if event is not None:
+        if event is not None and self._watcher is None:
             self._watcher = self._loop.create_task(self._watch(event))
 
     def _chain_signals(self) -> None:
@@ -133,11 +123,19 @@ class GracefulShutdown:
     async def _stopped(self) -> None:
         """Lifespan shutdown: begin if nothing did, then wait up to `grace` for the runs' `finally`."""
         self.begin("lifespan shutdown")
-        if self._watcher is not None:
-            self._watcher.cancel()
-            self._watcher = None
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            watcher.cancel()
+            await asyncio.wait([watcher])  # does not raise its CancelledError here
         self._restore_signals()
-        pending = [task for task in self._tasks if not task.done()]
+        # The runs closed by `begin`, and any registered since (a start cancelled mid-announce
+        # gets its pump task after `begin`): each pump task ends its run (pump.py).
+        runs = self.app.stream_runs.runs()
+        for run in runs:
+            if not run.closing:  # registered after `begin` (its start had passed the check)
+                run.close()
+        tasks = [*self._tasks, *(run.task for run in runs)]
+        pending = {task for task in tasks if task is not None and not task.done()}
         self._tasks = []
         if pending:
             _, late = await asyncio.wait(pending, timeout=self.grace)

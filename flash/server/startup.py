@@ -6,7 +6,8 @@ rendered one answered 404 "Unknown component package" to a browser whose page ca
 worker, or to requests racing its first page. Rendering the page once at startup (with a
 placeholder request, in the thread pool like any sync page work) makes the registry ready before
 serving; the first-request setup still runs as Dash runs it. Flask-only request hooks are refused
-here too (see flask_hints.py), so such an app fails at startup instead of on every request.
+here too (see flask_hints.py), so such an app fails at startup instead of on every request. And
+the logs escape exception text from the start (logsafe.py).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from quart import Quart
 
 from .devserver import flash_banner
 from .flask_hints import check_flask_hooks
+from .logsafe import escape_log_text
 from .threads import run_in_thread
 
 if TYPE_CHECKING:
@@ -42,6 +44,7 @@ async def register_page_resources(app: "Flash") -> bool:
 def install_startup(app: "Flash", server: Quart) -> None:
     """Register the once-per-worker startup on `server` (once per app and server)."""
     flash_banner(app.logger)
+    escape_log_text([server.logger])  # exception text in Flash's and the server's logs: one line
     if getattr(server, "_flash_startup", None) is app:
         return
 

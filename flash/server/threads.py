@@ -18,7 +18,7 @@ import os
 import threading
 import time
 import weakref
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from typing import Any, Callable
 
 logger = logging.getLogger("flash.threads")
@@ -89,16 +89,26 @@ def watch_queue(executor: Executor, threshold: float | None, size: int | None = 
         _WATCHES[executor] = QueueWatch(threshold, size)
 
 
-async def run_in_thread(executor: Executor | None, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Call `func` on `executor` with the caller's contextvars (request, ctx, app) copied in."""
-    loop = asyncio.get_running_loop()
+def _call_in_context(executor: Executor | None, func: Callable[..., Any], args: tuple[Any, ...],
+                     kwargs: dict[str, Any]) -> Callable[[], Any]:
+    """`func(*args, **kwargs)` as a pool job: run with the caller's contextvars, its wait timed."""
     context = contextvars.copy_context()
     watch = _WATCHES.get(executor) if executor is not None else None
     if watch is None:
-        call = functools.partial(context.run, func, *args, **kwargs)
-    else:
-        call = functools.partial(watch.run, time.monotonic(), context, func, args, kwargs)
-    return await loop.run_in_executor(executor, call)
+        return functools.partial(context.run, func, *args, **kwargs)
+    return functools.partial(watch.run, time.monotonic(), context, func, args, kwargs)
+
+
+async def run_in_thread(executor: Executor | None, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call `func` on `executor` with the caller's contextvars (request, ctx, app) copied in."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(executor, _call_in_context(executor, func, args, kwargs))
+
+
+def submit_to_thread(executor: Executor, func: Callable[..., Any], *args: Any) -> "Future[Any]":
+    """Like `run_in_thread`, but the pool's own future, not a coroutine: its owner can tell a
+    call still queued (`cancel()` succeeds, `func` never runs) from one a thread has begun."""
+    return executor.submit(_call_in_context(executor, func, args, {}))
 
 
 async def call_maybe_async(executor: Executor | None, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -11,6 +11,7 @@ fails to boot, gunicorn stops with "Worker failed to boot", and the log says wha
 from __future__ import annotations
 
 import importlib
+import inspect
 import logging
 import os
 import shlex
@@ -97,7 +98,8 @@ def check_wsgi_server() -> None:
     """Raise `WSGIServerError` when gunicorn is loading this app for a WSGI worker."""
     if "gunicorn" not in sys.modules:
         return
-    cfg = _gunicorn_config(sys._getframe(1))  # pylint: disable=protected-access
+    here = inspect.currentframe()  # None only on Pythons without frames: then no check
+    cfg = _gunicorn_config(here.f_back if here is not None else None)
     if cfg is None:
         return
     try:

@@ -12,7 +12,8 @@ from typing import Any
 
 import dash
 
-from ..compat.dash import context_value, set_current_app  # the current callback's context (a private Dash name)
+from ..compat.dash import add_context_property, set_current_app
+from ..compat.dash import context_value  # the current callback's context (a private Dash name)
 from .base import BaseSharedStorage, SharedStorageError
 
 _APP_ATTR = "_flash_app"
@@ -45,8 +46,6 @@ def _ctx_shared_storage(_self: Any) -> BaseSharedStorage:
 
 def install() -> None:
     """Give `dash.ctx` a `shared_storage` property (once; only where Dash has none)."""
-    cls = type(dash.callback_context)
-    if not hasattr(cls, "shared_storage"):
-        setattr(cls, "shared_storage", property(
-            _ctx_shared_storage, doc="The app's shared storage (Dash 4.5's ctx.shared_storage)."
-        ))
+    add_context_property("shared_storage", property(
+        _ctx_shared_storage, doc="The app's shared storage (Dash 4.5's ctx.shared_storage)."
+    ))

@@ -7,6 +7,7 @@ from typing import Any, Callable, TypeVar, cast
 import dash
 from dash.dependencies import Output, handle_callback_args
 
+from ..compat.dash import register_from_caller
 from ..exceptions import StreamError
 from .spec import PENDING_STREAMS, EventCallbackSpec, build_output_spec, build_spec
 
@@ -166,6 +167,7 @@ def callback(*args: Any, **kwargs: Any) -> Callable[[F], F]:
     (Dash 4.5's streaming callbacks, sync generators too); without Outputs it is an event
     callback."""
     def plain(func: F) -> F:
-        return cast(F, dash.callback(*args, **kwargs)(func))  # Dash's decorator returns `func` itself
+        # Dash's decorator returns `func` itself; Dash reads the call site when it is made
+        return cast(F, register_from_caller(dash.callback, *args, **kwargs)(func))
 
     return _module_level(streaming_decorator(PENDING_STREAMS, args, kwargs, plain))

@@ -11,7 +11,11 @@ import logging
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, Callable
 
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from ..server.deferred import read_body
 from ..server.direct import DirectRoute, Receive, Send, direct_path
+from .admission import own_start_limit, start_too_large
 from .downlink import Downlink, Listener
 from .endpoint import SSE_CONTENT_TYPE, SSE_HEADERS, close_runs, open_downlink, start_run
 
@@ -81,8 +85,19 @@ def install_stream_routes(app: "Flash", views: tuple[Any, Any, Any]) -> None:
     async def close(data: bytes, _tail: str, _receive: Receive, _send: Send) -> Any:
         return await close_runs(app, data)
 
+    async def read_start(scope: Any, receive: Receive) -> bytes:
+        """A start body, refused (413) once it passes `max_stream_start_bytes`, before the rest is read."""
+        config = app.server.config
+        limit = own_start_limit(app)
+        if limit is None:  # max_request_size is lower: Quart's own 413
+            return await read_body(scope, receive, config["MAX_CONTENT_LENGTH"], config["BODY_TIMEOUT"])
+        try:
+            return await read_body(scope, receive, limit, config["BODY_TIMEOUT"])
+        except RequestEntityTooLarge:
+            raise start_too_large(app) from None
+
     routes.add("downlink", DirectRoute(prefix + "_flash/downlink", prefix + "_flash/downlink",
                                        downlink_view, make_downlink_handler(app), prefix=False))
     routes.add("stream", DirectRoute(prefix + "_flash/stream/", prefix + "_flash/stream/<string:stream_id>",
-                                     start_view, start, prefix=True))
+                                     start_view, start, prefix=True, read=read_start))
     routes.add("close", DirectRoute(prefix + "_flash/close", prefix + "_flash/close", close_view, close, prefix=False))

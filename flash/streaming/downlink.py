@@ -19,6 +19,8 @@ from .sse import HEARTBEAT
 logger = logging.getLogger("flash.streaming")
 _NO_CONTEXT = contextvars.Context()  # timers read no context variables: spare a copy each
 HIGH_WATER = 256  # queued messages on one downlink before its generators wait for the browser
+# ... or queued bytes (`stream_buffer_bytes`, default 64 KiB): a reader that stopped reading holds
+# at most that much here plus one message per run, whatever the messages' size.
 # Loop turns a woken response waits while its queue keeps growing, so fast generators share
 # one write (a server write costs far more than a loop turn; the page applies once per frame).
 COALESCE_TURNS = 8
@@ -39,11 +41,12 @@ class Listener:
     `stalled`, detaches from its downlink at once (its runs pause, then end after the resume
     window) and the writing task is cancelled, so nothing more is written into that socket."""
 
-    __slots__ = ("pending", "waiter", "cut", "beat", "last_write", "writing", "stalled", "task", "downlink",
-                 "_timer", "_loop", "_every", "_timeout")
+    __slots__ = ("pending", "pending_bytes", "waiter", "cut", "beat", "last_write", "writing", "stalled", "task",
+                 "downlink", "_timer", "_loop", "_every", "_timeout")
 
     def __init__(self) -> None:
         self.pending: list[bytes] = []
+        self.pending_bytes = 0  # of the chunks in `pending`
         self.waiter: asyncio.Future[None] | None = None
         self.cut = False
         self.beat = False
@@ -99,7 +102,16 @@ class Listener:
 
     def push(self, chunk: bytes) -> None:
         self.pending.append(chunk)
+        self.pending_bytes += len(chunk)
         _wake(self.waiter)
+
+    def take(self) -> list[bytes]:
+        batch, self.pending, self.pending_bytes = self.pending, [], 0
+        return batch
+
+    def over(self, max_bytes: int) -> bool:
+        """Full: producers wait (`HIGH_WATER` messages or `max_bytes` queued)."""
+        return len(self.pending) >= HIGH_WATER or self.pending_bytes >= max_bytes
 
     def cut_now(self) -> None:
         """End this response after what is already queued, without closing the downlink."""
@@ -108,12 +120,13 @@ class Listener:
 
 
 class Downlink:
-    __slots__ = ("downlink_id", "token", "runs", "live", "listener", "private", "resume_plan", "_registry",
-                 "_expiry", "_producers")
+    __slots__ = ("downlink_id", "token", "address", "runs", "live", "listener", "private", "resume_plan",
+                 "_registry", "_expiry", "_producers")
 
-    def __init__(self, downlink_id: str, token: str, registry: "DownlinkRegistry") -> None:
+    def __init__(self, downlink_id: str, token: str, registry: "DownlinkRegistry", address: str = "") -> None:
         self.downlink_id = downlink_id
         self.token = token
+        self.address = address  # the client address that opened it (per-address limits)
         self.runs: dict[str, StreamRun] = {}
         self.live = 0  # unfinished runs (`runs` also keeps finished ones for the resume window)
         self.listener: Listener | None = None
@@ -132,7 +145,7 @@ class Downlink:
                 await self._hold()
             return
         self.listener.push(chunk)
-        if len(self.listener.pending) >= HIGH_WATER:
+        if self.listener.over(self._registry.buffer_bytes):
             await self._hold()
 
     def push_now(self, chunk: bytes) -> None:
@@ -186,12 +199,12 @@ class Downlink:
                     continue
                 for _ in range(COALESCE_TURNS):
                     queued = len(listener.pending)
-                    if listener.cut or queued >= HIGH_WATER:
+                    if listener.cut or listener.over(self._registry.buffer_bytes):
                         break
                     await asyncio.sleep(0)
                     if len(listener.pending) == queued:
                         break
-                batch, listener.pending = listener.pending, []
+                batch = listener.take()
                 self._release()
                 listener.writing = True
                 yield b"".join(batch)
@@ -253,12 +266,18 @@ class Downlink:
 
 
 class DownlinkRegistry:
-    """This worker's downlinks and their runs; `len()` is the number of live (unfinished) runs."""
+    """This worker's downlinks and their runs; `len()` is the number of live (unfinished) runs.
+    `downlinks` and `by_address` gain an entry in `open()` and lose it in `forget()` (a downlink
+    expires after its resume window, or at once for a private line)."""
 
-    def __init__(self, resume_window: float, write_timeout: float = float("inf")) -> None:
+    def __init__(self, resume_window: float, write_timeout: float = float("inf"),
+                 buffer_bytes: int = 65_536) -> None:
         self.resume_window = resume_window
         self.write_timeout = write_timeout  # see Listener
+        self.buffer_bytes = buffer_bytes  # queued bytes before a downlink's producers wait
         self.downlinks: dict[str, Downlink] = {}
+        self.by_address: dict[str, set[Downlink]] = {}  # client address -> the downlinks it opened
+        self.start_bytes = 0  # start bodies the live runs hold (see endpoint.StartCharge)
         self._live: dict[str, StreamRun] = {}
         self.closing = False  # the worker is shutting down: no new downlinks or runs
         self.bus: Any = None  # a `StreamBus` when shared storage is Redis (see bus.py)
@@ -266,10 +285,18 @@ class DownlinkRegistry:
     def __len__(self) -> int:
         return len(self._live)
 
-    def open(self, downlink_id: str, token: str) -> Downlink:
-        downlink = Downlink(downlink_id, token, self)
+    def open(self, downlink_id: str, token: str, address: str = "") -> Downlink:
+        downlink = Downlink(downlink_id, token, self, address)
         self.downlinks[downlink_id] = downlink
+        self.by_address.setdefault(address, set()).add(downlink)
         return downlink
+
+    def live_of(self, address: str) -> int:
+        """Live runs on the downlinks `address` opened (one sum per start: a browser has few)."""
+        return sum(downlink.live for downlink in self.by_address.get(address, ()))
+
+    def downlinks_of(self, address: str) -> int:
+        return len(self.by_address.get(address, ()))
 
     def get(self, downlink_id: str) -> Downlink | None:
         return self.downlinks.get(downlink_id)
@@ -277,8 +304,16 @@ class DownlinkRegistry:
     def forget(self, downlink: Downlink) -> None:
         if self.downlinks.get(downlink.downlink_id) is downlink:
             del self.downlinks[downlink.downlink_id]
+        mine = self.by_address.get(downlink.address)
+        if mine is not None:
+            mine.discard(downlink)
+            if not mine:
+                del self.by_address[downlink.address]
 
     def add_run(self, run: StreamRun) -> None:
+        """Register a starting run. What removes it: `run_finished`, which its pump task's one
+        try/finally calls however the run ends (every run registered gets that task, see
+        `endpoint.start_run`), or `drop_run` if its start fails before that task exists."""
         run.downlink.runs[run.run_id] = run
         run.downlink.live += 1
         self._live[run.run_id] = run

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 
@@ -23,6 +22,8 @@ from ..server.body import check_dependency_list, parse_json_body, read_request_b
 from ..server.context import CallbackAnswer
 from ..server.errors import RequestError
 from ..server.guard import check_request_headers
+from .admission import (charge_start, check_room_for_downlink, check_room_for_run, check_start_size,
+                        client_address, close_list, drop_start_body)
 from .downlink import Downlink, Listener
 from .pump import pump
 from .runs import StreamRun
@@ -31,6 +32,7 @@ from .sse import encode_event, encode_run_event
 
 if TYPE_CHECKING:
     from ..app import Flash
+    from .bus import StreamBus
 
 logger = logging.getLogger("flash.streaming")
 SSE_HEADERS = {
@@ -39,7 +41,7 @@ SSE_HEADERS = {
     "Connection": "keep-alive",
 }
 SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8"
-MAX_RUNS_PER_REQUEST = 10_000
+MAX_RUNS_PER_REQUEST = 10_000  # a resume's list (a close's: admission.close_list)
 
 
 def _json_object(app: "Flash", data: bytes, what: str) -> dict[str, Any]:
@@ -58,23 +60,6 @@ def _owned_downlink(app: "Flash", body: dict[str, Any]) -> Downlink:
         raise RequestError("The downlink is gone (closed, expired or on another server); open a new one.",
                            status=409)
     return downlink
-
-
-def _check_room_for_downlink(app: "Flash") -> None:
-    """`max_downlinks`: a new downlink (or private line) beyond it is a 503 the client retries;
-    one in its resume window counts (it holds its runs), and frees within that window."""
-    limit = app.limits.max_downlinks
-    if len(app.stream_runs.downlinks) >= limit:
-        retry = max(1, math.ceil(app.stream_runs.resume_window))
-        raise RequestError(f"This server holds the most downlinks it may ({limit}, max_downlinks); "
-                           "try again later.", status=503, headers={"Retry-After": str(retry)})
-
-
-def _check_room_for_run(app: "Flash", downlink: Downlink) -> None:
-    limit = app.limits.max_streams_per_client
-    if downlink.live >= limit:
-        raise RequestError(f"This client already runs the most streams it may at once ({limit}, "
-                           "max_streams_per_client); stop one first.", status=429)
 
 
 class Started:
@@ -99,8 +84,8 @@ class Started:
         return hello + started + b"".join(replay)
 
 
-def _bus_unreachable(exc: Exception) -> RequestError:
-    logger.warning("Shared storage unreachable for streams: %s", exc)
+def _bus_unreachable(exc: Exception, bus: "StreamBus") -> RequestError:
+    bus.storage.outage.failed(exc, "answering a stream request (503)")  # logged once per outage
     return RequestError("Shared storage is unreachable; try again.", status=503, headers={"Retry-After": "1"})
 
 
@@ -109,6 +94,7 @@ async def start_run(app: "Flash", stream_id: str, data: bytes) -> Started:
     spec = app.streams.get(stream_id)
     if spec is None:
         raise RequestError("Unknown stream.", status=404)
+    check_start_size(app, data)
     body = _json_object(app, data, "stream request body")
     check_dependency_list(body, "inputs", len(spec.inputs))
     check_dependency_list(body, "state", len(spec.states))
@@ -125,15 +111,16 @@ async def start_run(app: "Flash", stream_id: str, data: bytes) -> Started:
     # Without the bus, this answer becomes the private line; later starts join it. With it, the
     # worker holding the downlink follows this run from Redis, wherever that is.
     private = downlink is None and bus is None
+    address = client_address()
+    check_room_for_run(app, downlink, address, len(data))
     if downlink is None:
-        _check_room_for_downlink(app)
-        downlink = app.stream_runs.open(downlink_id, body["downlink"])
+        check_room_for_downlink(app, address)
+        downlink = app.stream_runs.open(downlink_id, body["downlink"], address)
         downlink.private = private
-    else:
-        _check_room_for_run(app, downlink)
     # pylint: disable=protected-access
     cb_ctx = app._initialize_context({**body, "outputs": [], "output": ""})
     args = callback_args(app, cb_ctx)
+    drop_start_body()
     run_id, handle = app.stream_signer.new_run(downlink.downlink_id)
     run = StreamRun(run_id, handle, stream_id, downlink, app.stream_replay_size, app.limits.stream_replay_bytes,
                     bus=bus)
@@ -141,20 +128,27 @@ async def start_run(app: "Flash", stream_id: str, data: bytes) -> Started:
         try:
             await jobs.enqueue(app, bus, run, body)
         except Exception as exc:  # pylint: disable=broad-exception-caught  # Redis or the broker down
-            raise _bus_unreachable(exc) from exc
+            raise _bus_unreachable(exc, bus) from exc
         return Started(handle, downlink, private)
     # Registered before the start is announced, so a holder on this worker that learns of the
     # run finds it live here and takes its messages from memory (lane.py).
     app.stream_runs.add_run(run)
-    if bus is not None:
-        try:
+    try:
+        if bus is not None:
             await bus.announce_start(run, spec.restart_on_worker_loss)
-        except Exception as exc:  # pylint: disable=broad-exception-caught  # Redis down
-            app.stream_runs.drop_run(run)
-            if not downlink.runs and downlink.listener is None:
-                app.stream_runs.forget(downlink)
-            raise _bus_unreachable(exc) from exc
-    run.task = asyncio.get_running_loop().create_task(pump(app, spec, run, cb_ctx, args))
+    except Exception as exc:  # pylint: disable=broad-exception-caught  # Redis down
+        app.stream_runs.drop_run(run)
+        if not downlink.runs and downlink.listener is None:
+            app.stream_runs.forget(downlink)
+        raise _bus_unreachable(exc, bus) from exc
+    except BaseException:  # the start was cancelled mid-announce (the page may know of the run)
+        run.close()  # its pump, below, tells the page it closed and ends it
+        raise
+    finally:
+        # A run still registered gets its pump task, whose one try/finally ends it (pump.py).
+        if app.stream_runs.live_run(run.run_id) is run:
+            run.task = asyncio.get_running_loop().create_task(pump(app, spec, run, cb_ctx, args))
+    charge_start(app, run, len(data))  # until the pump task ends
     return Started(handle, downlink, private)
 
 
@@ -165,8 +159,8 @@ async def close_runs(app: "Flash", data: bytes) -> CallbackAnswer:
     if bus is not None:
         return await _close_anywhere(app, bus, body)
     downlink = _owned_downlink(app, body)
-    run_ids = _run_ids(app, body, downlink.downlink_id)
-    handles = body["runs"]
+    handles = close_list(app, body.get("runs"))
+    run_ids = _run_ids(app, handles, downlink.downlink_id)
     closed = 0
     unknown = []  # not here: on another worker (without shared storage), or long gone
     for handle, run_id in zip(handles, run_ids):
@@ -179,10 +173,7 @@ async def close_runs(app: "Flash", data: bytes) -> CallbackAnswer:
     return CallbackAnswer(orjson.dumps({"closed": closed, "unknown": unknown}))
 
 
-def _run_ids(app: "Flash", body: dict[str, Any], downlink_id: str) -> list[str]:
-    handles = body.get("runs")
-    if not isinstance(handles, list) or len(handles) > MAX_RUNS_PER_REQUEST:
-        raise RequestError(f"'runs' must be a list of at most {MAX_RUNS_PER_REQUEST} run handles.")
+def _run_ids(app: "Flash", handles: list[str], downlink_id: str) -> list[str]:
     run_ids = [app.stream_signer.read_run(handle, downlink_id) for handle in handles]
     if any(run_id is None for run_id in run_ids):
         raise RequestError("'runs' holds a handle that is not a run of this downlink.", status=403)
@@ -194,14 +185,14 @@ async def _close_anywhere(app: "Flash", bus: Any, body: dict[str, Any]) -> Callb
     downlink_id = app.stream_signer.read_downlink(body.get("downlink"))
     if downlink_id is None:
         raise RequestError("'downlink' is missing or is not a downlink token this server issued.", status=403)
-    run_ids = _run_ids(app, body, downlink_id)
+    run_ids = _run_ids(app, close_list(app, body.get("runs")), downlink_id)
     here = [run_id for run_id in run_ids if app.stream_runs.live_run(run_id) is not None]
     closed = bus.close_local(here)
     elsewhere = [run_id for run_id in run_ids if run_id not in here]
     try:
         await bus.broadcast_close(elsewhere)
     except Exception as exc:  # pylint: disable=broad-exception-caught
-        raise _bus_unreachable(exc) from exc
+        raise _bus_unreachable(exc, bus) from exc
     return CallbackAnswer(orjson.dumps({"closed": closed, "forwarded": len(elsewhere), "unknown": []}))
 
 
@@ -243,8 +234,9 @@ async def open_downlink(app: "Flash", data: bytes) -> tuple[Downlink, Callable[[
     downlink = app.stream_runs.get(downlink_id) if downlink_id else None
     resumed = downlink is not None
     if downlink is None:
-        _check_room_for_downlink(app)
-        downlink = app.stream_runs.open(*app.stream_signer.new_downlink())
+        address = client_address()
+        check_room_for_downlink(app, address)
+        downlink = app.stream_runs.open(*app.stream_signer.new_downlink(), address)
     opened = downlink
 
     def opening() -> bytes:
@@ -279,16 +271,17 @@ async def _open_on_bus(app: "Flash", bus: Any, token: str | None, downlink_id: s
         downlink = app.stream_runs.get(downlink_id) if downlink_id else None
         resumed = downlink is not None or (downlink_id is not None and await bus.is_held(downlink_id))
         if downlink is None:
-            _check_room_for_downlink(app)
+            address = client_address()
+            check_room_for_downlink(app, address)
             if resumed:
-                downlink = app.stream_runs.open(downlink_id, token)  # type: ignore[arg-type]
+                downlink = app.stream_runs.open(downlink_id, token, address)  # type: ignore[arg-type]
             else:
-                downlink = app.stream_runs.open(*app.stream_signer.new_downlink())
+                downlink = app.stream_runs.open(*app.stream_signer.new_downlink(), address)
         await bus.hold(downlink.downlink_id)
     except RequestError:
         raise
     except Exception as exc:  # pylint: disable=broad-exception-caught  # Redis down
-        raise _bus_unreachable(exc) from exc
+        raise _bus_unreachable(exc, bus) from exc
     opened = downlink
     gone = [] if resumed else wanted  # a new downlink: the listed runs start over
     opened.resume_plan = dict(wanted) if resumed else {}
@@ -329,6 +322,7 @@ def make_stream_views(app: "Flash") -> tuple[Any, Any, Any]:
 
     async def start_view(stream_id: str) -> Response:
         check_request_headers(app.limits, request.headers)
+        check_start_size(app, declared=request.content_length)  # before reading it
         started = await start_run(app, stream_id, await read_request_body())
         if not started.private:
             return started.answer().to_response()

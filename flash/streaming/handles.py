@@ -2,8 +2,9 @@
 
 A downlink token is ``<id>.<sig>``; a run handle is ``<id>.<sig>`` where the signature also
 covers the downlink that owns the run, so a handle is worthless on any other downlink. Every
-worker that shares the secret (``Flash(secret_key=...)`` / ``FLASH_SECRET_KEY``, else Dash 4.5's
-``DASH_SECRET_KEY``) reads the same tokens.
+worker that shares the secret reads the same tokens: the configured one (``Flash(secret_key=...)``
+/ ``FLASH_SECRET_KEY`` / Dash 4.5's ``DASH_SECRET_KEY``), else this machine's key file
+(`keyfile.py`), which every worker of one machine reads, so ``--workers N`` needs no setting.
 """
 from __future__ import annotations
 
@@ -15,19 +16,22 @@ import os
 import re
 import secrets
 
+from .keyfile import KEY_FILE, machine_key
+
 logger = logging.getLogger("flash.streaming")
 _TOKEN = re.compile(r"^([A-Za-z0-9_-]{16,64})\.([A-Za-z0-9_-]{22})$")
 
 
 def resolve_secret(secret_key: str | bytes | None) -> tuple[bytes, bool]:
-    """The signing key and whether it was made up for this process only."""
+    """The signing key and whether Flash made it up (no key configured): then it is this
+    machine's key file, or, where no key file can be made (a read-only temp dir), one per process."""
     source = "secret_key"
     if secret_key is None:
         # DASH_SECRET_KEY: what a Dash 4.5 deployment sets so its workers sign stream requests alike.
         source = next((name for name in ("FLASH_SECRET_KEY", "DASH_SECRET_KEY") if os.environ.get(name)), source)
         secret_key = os.environ.get(source) or None
     if secret_key is None:
-        return secrets.token_bytes(32), True
+        return _unconfigured_key(), True
     if isinstance(secret_key, str):
         secret_key = secret_key.encode("utf-8")
     if len(secret_key) < 16:
@@ -35,10 +39,24 @@ def resolve_secret(secret_key: str | bytes | None) -> tuple[bytes, bool]:
     return secret_key, False
 
 
+def _unconfigured_key() -> bytes:
+    """This machine's key; a `KeyFileError` (a key file others could read or change) is not
+    caught: better not to start than to trust it."""
+    try:
+        return machine_key()
+    except OSError as exc:
+        logger.warning(
+            "Could not keep a stream signing key in %s (%s): this process uses its own key, so several "
+            "workers refuse each other's streams. Set Flash(secret_key=...) or FLASH_SECRET_KEY.",
+            exc.filename or KEY_FILE, exc.strerror or type(exc).__name__,
+        )
+        return secrets.token_bytes(32)
+
+
 class Signer:
-    def __init__(self, key: bytes, ephemeral: bool = False) -> None:
+    def __init__(self, key: bytes, generated: bool = False) -> None:
         self._key = key
-        self._ephemeral = ephemeral
+        self._generated = generated  # no key configured: say how to set one when a token is refused
         self._warned = False
 
     def _sig(self, *parts: str) -> str:
@@ -70,11 +88,11 @@ class Signer:
         ident, sig = match.groups()
         if hmac.compare_digest(sig, self._sig(kind, *scope, ident)):
             return ident
-        if self._ephemeral and not self._warned:
+        if self._generated and not self._warned:
             self._warned = True
             logger.warning(
-                "A stream handle was refused: forged, or signed by another process. If several "
-                "workers serve this app, each made up its own secret: set Flash(secret_key=...) or "
-                "FLASH_SECRET_KEY to the same value on all of them."
+                "A stream handle was refused: forged, or signed with another key. No key is set, so the "
+                "workers of each machine share their own (its key file): if several machines serve "
+                "this app, set Flash(secret_key=...) or FLASH_SECRET_KEY to the same value on all of them."
             )
         return None

@@ -26,7 +26,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from ..compat.dash import callback_args
+from ..compat.dash import background_manager, callback_args
 from .runs import StreamRun
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ _APPS: dict[int, "Flash"] = {}  # id(celery app) -> the Flash app whose streams 
 
 def celery_of(app: "Flash") -> Any:
     """The Celery app behind the Flash app's `CeleryManager`, or None."""
-    manager = getattr(app, "_background_manager", None)
+    manager = background_manager(app)
     if manager is None or type(manager).__name__ != "CeleryManager":
         return None
     return getattr(manager, "handle", None)
@@ -96,21 +96,21 @@ async def run_job(app: "Flash", payload: dict[str, Any]) -> None:
     bus = registry.bus = StreamBus(storage, registry, worker_id=payload["worker"])
     try:
         await bus.ensure_started()
-        if await bus.was_closed(payload["run_id"]):
-            return  # cancelled while queued
         downlink = registry.open(payload["downlink"], "")
         run = StreamRun(payload["run_id"], payload["handle"], payload["stream_id"], downlink,
                         app.stream_replay_size, app.limits.stream_replay_bytes, bus=bus)
-        registry.add_run(run)
+        registry.add_run(run)  # from here a close on the control topic reaches it (`close_local`)
+        if await bus.was_closed(payload["run_id"]):
+            run.close()  # closed while queued: its pump's first step writes `done` (closed)
         async with app.server.test_request_context("/_flash/job", method="POST"):
             # pylint: disable=protected-access
             cb_ctx = app._initialize_context({**payload["body"], "outputs": [], "output": ""})
             args = callback_args(app, cb_ctx)
-            run.task = asyncio.get_running_loop().create_task(pump(app, spec, run, cb_ctx, args))
-            try:
-                await run.task
-            except asyncio.CancelledError:
-                pass  # closed by the page: the pump wrote its `done`
+            # The group owns the pump: this job ends when it does, and a cancel of the job (the
+            # Celery worker stopping) reaches it. A run closed by the page ends cancelled, which
+            # the group takes as a normal end.
+            async with asyncio.TaskGroup() as group:
+                run.task = group.create_task(pump(app, spec, run, cb_ctx, args))
     finally:
         await bus.stop()
         await storage.aclose()

@@ -4,12 +4,14 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import threading
 import traceback
-from typing import TYPE_CHECKING, Any, AsyncIterator, Generator
+from concurrent.futures import Executor, Future
+from typing import TYPE_CHECKING, Any, AsyncGenerator, Callable, Generator
 
 from ..compat.dash import context_value
 from ..exceptions import PreventUpdate, StreamError
-from ..server.threads import run_in_thread
+from ..server.threads import submit_to_thread
 from .bus import StreamBusError
 from .outputs import output_updates
 from .props import StreamProps
@@ -24,23 +26,51 @@ logger = logging.getLogger("flash.streaming")
 _EXHAUSTED = object()
 
 
-async def _iterate_sync(app: "Flash", gen: Generator[Any, None, None]) -> AsyncIterator[Any]:
-    """Step a sync generator in the thread pool, one `next()` per item."""
-    pending: asyncio.Future[Any] | None = None
+async def _iterate_sync(app: "Flash", gen: Generator[Any, None, None]) -> AsyncGenerator[Any, None]:
+    """Step a sync generator in the thread pool, one `next()` per item. However this is left,
+    the generator's own code runs only in pool threads and a generator that started is closed:
+    a step still queued for a thread is withdrawn (the generator was not advanced), a step under
+    way closes the generator in its thread once it returns, a suspended one is closed in a thread."""
+    executor = app.backend.executor
+    step: "Future[Any] | None" = None
     try:
         while True:
-            pending = asyncio.ensure_future(run_in_thread(app.backend.executor, next, gen, _EXHAUSTED))
-            item = await asyncio.shield(pending)
-            pending = None
+            step = submit_to_thread(executor, next, gen, _EXHAUSTED)
+            item = await asyncio.shield(asyncio.wrap_future(step))  # a cancel leaves the thread alone
+            step = None
             if item is _EXHAUSTED:
                 return
             yield item
     finally:
-        if pending is not None and not pending.done():
-            # The thread is mid-step; close the generator once that step returns.
-            pending.add_done_callback(lambda _: app.backend.executor.submit(gen.close))
+        if step is not None and not step.cancel() and not step.done():
+            step.add_done_callback(_closer(executor, gen))  # mid-step: the page need not wait for it
+        elif inspect.getgeneratorstate(gen) == inspect.GEN_SUSPENDED:
+            await asyncio.shield(asyncio.wrap_future(submit_to_thread(executor, _close, gen)))
+
+
+def _close(gen: Generator[Any, None, None]) -> None:
+    """Close a sync generator (its `finally` runs); in a pool thread, so errors are logged here."""
+    try:
+        gen.close()
+    except Exception:  # pylint: disable=broad-exception-caught
+        logger.exception("Closing a sync stream generator failed")
+
+
+def _closer(executor: Executor, gen: Generator[Any, None, None]) -> Callable[["Future[Any]"], None]:
+    """A done-callback for a step under way: it closes the generator in the pool thread that ran
+    the step, or (the step ended just before the callback was added) in another pool thread."""
+    loop_thread = threading.get_ident()
+
+    def close(_: "Future[Any]") -> None:
+        if threading.get_ident() != loop_thread:
+            _close(gen)
         else:
-            await run_in_thread(app.backend.executor, gen.close)
+            try:
+                submit_to_thread(executor, _close, gen)
+            except RuntimeError:  # the pool is shut down (the worker is exiting): nowhere else to go
+                _close(gen)
+
+    return close
 
 
 def _updates_of(item: Any, spec: EventCallbackSpec) -> list[list[Any]]:
@@ -80,18 +110,27 @@ async def _error_updates(spec: EventCallbackSpec, exc: Exception) -> list[list[A
 
 
 async def pump(app: "Flash", spec: EventCallbackSpec, run: StreamRun, cb_ctx: Any, args: list[Any]) -> None:
-    """The run's task: iterate the generator, publish updates, then a done or error event."""
-    context_value.set(cb_ctx)
+    """The run's task: iterate the generator, publish updates, then a done or error event.
+
+    One try/finally holds the whole body, the generator's creation included, so however and
+    whenever the run ends (closed before its generator exists or while it waits for a pool
+    thread, mid-step, at shutdown, its bus failing) the page gets its final event, a generator
+    that started is closed, and the run leaves the registry (`run_finished`). `StreamRun.close`
+    never cancels this task before its first step (that would skip the body, try and all):
+    the first step sees `run.closing` instead."""
     rid = run.run_id
+    items: AsyncGenerator[Any, None] | None = None
 
     def message(event: str, data: Any) -> Any:
         return lambda seq: encode_run_event(event, rid, seq, data)
 
-    if spec.is_async:
-        items: AsyncIterator[Any] = spec.func(*args)
-    else:
-        items = _iterate_sync(app, await run_in_thread(app.backend.executor, spec.func, *args))
     try:
+        run.begun = True
+        if run.closing:
+            raise asyncio.CancelledError  # closed before this task's first step
+        context_value.set(cb_ctx)
+        # Making a generator object runs none of its code: no thread needed (its steps get one).
+        items = spec.func(*args) if spec.is_async else _iterate_sync(app, spec.func(*args))
         async for item in items:
             updates = _side_updates(cb_ctx) + _updates_of(item, spec)
             if updates:
@@ -124,10 +163,11 @@ async def pump(app: "Flash", spec: EventCallbackSpec, run: StreamRun, cb_ctx: An
         except StreamBusError as bus_exc:
             logger.warning("Could not tell the page that stream '%s' failed: %s", spec.func.__name__, bus_exc)
     finally:
-        aclose = getattr(items, "aclose", None)
         try:
-            if aclose is not None:
-                await aclose()
+            if items is not None:
+                await items.aclose()  # a generator that started runs its `finally`
+        except Exception:  # pylint: disable=broad-exception-caught  # its `finally` raised
+            logger.exception("Closing stream '%s' failed", spec.func.__name__)
         finally:
             app.stream_runs.run_finished(run)
 

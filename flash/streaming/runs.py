@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 class StreamRun:
     __slots__ = ("run_id", "handle", "stream_id", "downlink", "seq", "finished", "task", "bus",
                  "acked", "started_at", "replay_size", "replay_bytes", "_buffer", "_bytes", "bus_sizes",
-                 "bus_bytes", "lane", "logged_at")
+                 "bus_bytes", "lane", "logged_at", "begun", "closing")
 
     def __init__(self, run_id: str, handle: str, stream_id: str, downlink: "Downlink", replay_size: int,
                  replay_bytes: int = 1_048_576, bus: "StreamBus | None" = None) -> None:
@@ -32,7 +32,11 @@ class StreamRun:
         self.downlink = downlink
         self.seq = 0
         self.finished = False
+        # Its pump task (pump.py), created right after the run is registered (`add_run`); the
+        # pump's one try/finally ends the run (`run_finished`) however and whenever it stops.
         self.task: asyncio.Task[None] | None = None
+        self.begun = False  # the pump task took its first step (from then on a cancel reaches its try)
+        self.closing = False  # `close()` was called: a pump that has not begun ends at its first step
         self.bus = bus
         self.acked = 0  # bus: the last message the page's holder confirmed forwarding
         self.started_at = time.monotonic()
@@ -95,6 +99,9 @@ class StreamRun:
         return [chunk for seq, chunk in self._buffer if seq > last_seq]
 
     def close(self) -> None:
-        """Stop the generator now (its `finally` runs in the pump task)."""
-        if self.task is not None and not self.task.done():
+        """Stop the generator now (its `finally` runs in the pump task). A pump task that has not
+        taken its first step (or not been created yet) is not cancelled: a cancel then would skip
+        its whole body, and with it the try/finally that ends the run. It sees `closing` instead."""
+        self.closing = True
+        if self.task is not None and self.begun and not self.task.done():
             self.task.cancel()

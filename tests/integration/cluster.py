@@ -69,11 +69,22 @@ class RedisServer:
             self.proc = None
 
 
+# What a production balancer adds: a health check every 200 ms that takes a dead worker out at
+# its first failure, and a request that could not connect is retried on another worker.
+HEALTH_CHECKS = "    option redispatch\n    retries 2\n    default-server check inter 200ms fall 1 rise 1\n"
+
+
 class Haproxy:
-    def __init__(self, port: int, backends: list[int], workdir: Path) -> None:
+    """haproxy balancing every request round-robin over `backends`; `checked=True` adds the
+    health checks and redispatch of HEALTH_CHECKS (without them a dead worker still gets its
+    turn of requests, answered 503)."""
+
+    def __init__(self, port: int, backends: list[int], workdir: Path, checked: bool = False) -> None:
         binary = shutil.which("haproxy")
         assert binary, "haproxy is missing: scripts/test installs Debian's haproxy"
         servers = "\n".join(f"    server w{i} 127.0.0.1:{p}" for i, p in enumerate(backends))
+        if checked:
+            servers = HEALTH_CHECKS + servers
         cfg = workdir / "haproxy.cfg"
         cfg.write_text(HAPROXY_CFG.format(port=port, servers=servers))
         self.url = f"http://127.0.0.1:{port}"

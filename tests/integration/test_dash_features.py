@@ -353,4 +353,28 @@ def test_a_compressed_callback_payload_is_answered(dash_duo_mp: FlashComposite) 
     dash_duo_mp.start_server(app)
     dash_duo_mp.find_element("#text").send_keys("compressed")
     dash_duo_mp.wait_for_text_to_equal("#length", "10 characters")
+
+
+@pytest.mark.browser
+def test_every_callback_without_inputs_or_outputs_runs(dash_duo_mp: FlashComposite) -> None:
+    """Dash names such callbacks after the line that declares them (see
+    tests/unit/test_caller_frames.py); under Flash they all got one name and only the last ran."""
+    app = Flash(__name__)
+    app.layout = html.Div([html.Div(id="first"), html.Div(id="second"), html.Div(id="third")])
+
+    @app.callback()
+    async def first() -> None:
+        set_props("first", {"children": "first ran"})
+
+    @app.callback()
+    def second() -> None:
+        set_props("second", {"children": "second ran"})
+
+    @app.callback()
+    async def third() -> None:
+        set_props("third", {"children": "third ran"})
+
+    dash_duo_mp.start_server(app)
+    for name in ("first", "second", "third"):
+        dash_duo_mp.wait_for_text_to_equal(f"#{name}", f"{name} ran")
     assert dash_duo_mp.get_logs() == []

@@ -3,6 +3,7 @@ and bound to their downlink; the signing key comes from secret_key / FLASH_SECRE
 import asyncio
 import json
 import logging
+import tempfile
 
 import pytest
 
@@ -222,8 +223,18 @@ def test_dash_secret_key_is_read_when_flash_secret_key_is_not_set(monkeypatch):
         Flash(__name__)
 
 
-def test_random_per_process_keys_refuse_each_other_and_say_how_to_share_one(caplog):
-    first, second = Flash(__name__), Flash(__name__)
+def test_machines_with_their_own_key_files_refuse_each_other_and_say_how_to_share_one(
+        caplog, monkeypatch, tmp_path):
+    """No key set: the workers of one machine share its key file (tests/unit/test_machine_key.py);
+    two machines (here: two temp dirs) do not."""
+    monkeypatch.delenv("FLASH_SECRET_KEY", raising=False)
+    monkeypatch.delenv("DASH_SECRET_KEY", raising=False)
+    machines = []
+    for name in ("one", "two"):
+        monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / name))
+        (tmp_path / name).mkdir()
+        machines.append(Flash(__name__))
+    first, second = machines
     _, token = first.stream_signer.new_downlink()
     assert first.stream_signer.read_downlink(token) == downlink_id(token)
     with caplog.at_level(logging.WARNING, logger="flash.streaming"):

@@ -21,7 +21,8 @@ from tests.streaming.stream_apps import request_bytes, start_body
 
 SECRET = "stalled-reader-secret-0123456789abcdef"
 TOKEN = re.compile(rb'"downlink":\s*"([^"]+)"')
-BLOB = "x" * 20_000  # fills the socket buffers in a fraction of a second
+BLOB = "x" * 100_000  # fills the socket buffers in a fraction of a second (issue 22 used 100 KB)
+STREAMS = 4  # the runs on the stalled downlink (a private line has one)
 
 
 def stalled_app(path: str) -> tuple[Flash, Probe, str]:
@@ -100,15 +101,25 @@ def test_a_reader_that_stops_reading_is_cut_and_its_generator_ends(server, path,
             sockets.append(starter)
             starter.sendall(request_bytes(port, stream_path, start_body(token)))
             assert b'"run"' in read_until(starter, b'"run"')
+            for _ in range(STREAMS - 1):
+                starter.sendall(request_bytes(port, stream_path, start_body(token)))
+                read_until(starter, b'"run"')
         else:  # a start for a downlink another worker holds: the answer is its own SSE line
             token = Signer(*resolve_secret(SECRET)).new_downlink()[1]
             reader.sendall(request_bytes(port, stream_path, start_body(token)))
             read_until(reader, b"event: started")
-        streaming = wait_state(runner, lambda s: s.get("started") == 1, 10)
-        assert streaming["live"] == 1 and streaming["open"] == 1, streaming
-        # The client reads nothing more, and keeps its connection open.
-        state = wait_state(runner, lambda s: s.get("closed") == 1 and s["live"] == 0 and s["downlinks"] == 0, 20)
-        assert state == {"started": 1, "closed": 1, "live": 0, "downlinks": 0, "open": 0}, state
+        streams = STREAMS if line == "downlink" else 1
+        streaming = wait_state(runner, lambda s: s.get("started") == streams, 10)
+        assert streaming["live"] == streams and streaming["open"] == 1, streaming
+        # The client reads nothing more, and keeps its connection open: cut after the write
+        # timeout (1 s), then every run ends within the resume window (0.5 s), not later.
+        cut = wait_state(runner, lambda s: s["open"] == 0, 20)
+        cut_at = time.monotonic()
+        state = wait_state(runner, lambda s: s.get("closed") == streams and s["live"] == 0 and s["downlinks"] == 0, 20)
+        ended_after = time.monotonic() - cut_at
+        assert cut["open"] == 0, cut
+        assert state == {"started": streams, "closed": streams, "live": 0, "downlinks": 0, "open": 0}, state
+        assert ended_after < 0.5 + 2.5, f"runs ended {ended_after:.1f} s after the cut (resume window 0.5 s)"
         assert get(runner, "/_probe")["live"] == 0, "the server still answers"
     finally:
         for sock in sockets:

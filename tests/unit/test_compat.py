@@ -1,9 +1,12 @@
-"""The private Dash and Quart names Flash needs still exist (flash/compat/), and nothing outside
-flash/compat/ imports a private Dash or Quart name. A Dash or Quart upgrade that removes or
-renames one fails here, naming the entry and what Flash uses it for."""
+"""The private Dash, Quart and Hypercorn names Flash needs still exist (flash/compat/), and nothing
+outside flash/compat/ imports a private Dash or Quart name, reaches a private attribute of another
+library, or patches another library's classes or modules. An upgrade that removes or renames one
+fails here, naming the entry and what Flash uses it for."""
 import ast
 import asyncio
 import importlib
+import importlib.metadata
+import multiprocessing
 import pathlib
 import re
 
@@ -13,6 +16,7 @@ from quart import Quart
 
 from flash import Flash, html, page_container
 from flash.compat import dash as dash_compat
+from flash.compat import hypercorn as hypercorn_compat
 from flash.compat import quart as quart_compat
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -65,16 +69,18 @@ def _instances():
         "dash.backends._quart:QuartDashServer": plain.backend,
         "quart.ctx:RequestContext": request_ctx,
         "quart.ctx:AppContext": app_ctx,
+        "multiprocessing.process:BaseProcess": multiprocessing.get_context("spawn").Process(target=print, kwargs={}),
     }
 
 
 @pytest.mark.parametrize("library,spec", [("dash", s) for s in dash_compat.NEEDED] +
-                         [("quart", s) for s in quart_compat.NEEDED],
+                         [("quart", s) for s in quart_compat.NEEDED] +
+                         [("hypercorn", s) for s in hypercorn_compat.NEEDED],
                          ids=lambda v: v if isinstance(v, str) else f"{v.owner}.{v.name}")
 def test_every_private_name_flash_needs_exists(library, spec):
     owner = _owner(spec)
     target = _instances()[spec.owner] if spec.instance else owner
-    version = getattr(importlib.import_module(library), "__version__", "?")
+    version = importlib.metadata.version(library)
     where = spec.owner.replace(":", ".")
     assert hasattr(target, spec.name), (
         f"Flash needs {where}.{spec.name} (used for: {spec.why}); {library} {version} removed or renamed "
@@ -197,3 +203,178 @@ def test_dash_keeps_a_streaming_callbacks_on_error_where_flash_reads_it():
         _callback.GLOBAL_CALLBACK_MAP.pop("compat-out.children", None)
         _callback.GLOBAL_CALLBACK_LIST[:] = [c for c in _callback.GLOBAL_CALLBACK_LIST
                                              if c.get("output") != "compat-out.children"]
+# --- Hypercorn's worker layout and Dash's callback-context class ------------------------------------
+def test_hypercorns_worker_processes_carry_the_shutdown_event_flash_polls():
+    """Hypercorn's own `_populate` (what `hypercorn --workers N` runs) starts each worker; the
+    process it makes must hand Flash the very event Hypercorn sets to stop that worker."""
+    from hypercorn import run as hypercorn_run  # this test's own check: the function Hypercorn runs
+    from hypercorn.config import Config
+
+    made = []
+
+    class Recording:
+        """A spawn context whose processes are built for real but never started."""
+
+        def Process(self, **kwargs):  # noqa: N802  # multiprocessing's context API
+            process = multiprocessing.get_context("spawn").Process(**kwargs)
+            process.start = lambda: None
+            made.append(process)
+            return process
+
+    config, event = Config(), multiprocessing.get_context("spawn").Event()
+    config.workers = 2
+    hypercorn_run._populate([], config, print, None, event, Recording())
+    version = importlib.metadata.version("hypercorn")
+    assert len(made) == 2, f"Hypercorn {version} no longer starts workers as multiprocessing processes"
+    assert all(hypercorn_compat.shutdown_event_of(p) is event for p in made), (
+        f"Hypercorn {version} passes its workers their stop event some other way: update "
+        "flash/compat/hypercorn.py (Flash's streams would only end at the lifespan shutdown)."
+    )
+    assert hypercorn_compat.worker_shutdown_event() is None  # not a Hypercorn worker: nothing to poll
+
+
+def test_dash_ctx_is_an_instance_of_the_class_flash_extends():
+    assert type(dash.callback_context) is dash_compat.DashCallbackContext, (
+        "dash.ctx is no longer an instance of dash._callback_context.CallbackContext: ctx.shared_storage "
+        "would be added to the wrong class (flash/compat/dash.py add_context_property)."
+    )
+    Flash(__name__)  # installs ctx.shared_storage where Dash has none
+    assert hasattr(type(dash.callback_context), "shared_storage")
+
+
+# --- attribute-level private names and patches of other libraries ------------------------------------
+def _is_private(name):
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def _private_name_argument(node):
+    """"_x" in getattr/setattr/hasattr/delattr(obj, "_x") or object.__setattr__(obj, "_x", v)."""
+    func = node.func
+    named = (isinstance(func, ast.Name) and func.id in ("getattr", "setattr", "hasattr", "delattr")) or (
+        isinstance(func, ast.Attribute) and func.attr in ("__setattr__", "__getattribute__", "__delattr__"))
+    if named and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant):
+        value = node.args[1].value
+        return value if isinstance(value, str) and _is_private(value) else None
+    return None
+
+
+def defined_private_names(sources):
+    """Private names Flash's own code defines: functions, classes, variables, arguments, attributes
+    it sets on `self`/`cls` (or by name through setattr), `__slots__` entries, and `_flash*` tags
+    it puts on other objects."""
+    names = set()
+    for source in sources:
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                names.add(node.id)
+            elif isinstance(node, ast.arg):
+                names.add(node.arg)
+            elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store) and (
+                    (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))
+                    or node.attr.startswith("_flash")):
+                names.add(node.attr)
+            elif isinstance(node, ast.Call) and _private_name_argument(node) and (
+                    isinstance(node.func, ast.Attribute) or node.func.id == "setattr"):
+                names.add(_private_name_argument(node))
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith("_flash"):
+                names.add(node.value)
+            elif isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "__slots__" for t in node.targets):
+                names |= {c.value for c in ast.walk(node.value) if isinstance(c, ast.Constant) and isinstance(c.value, str)}
+    return {name for name in names if _is_private(name)}
+
+
+def foreign_private_attributes(source, defined):
+    """`obj._name` reads/writes (also via getattr & co. or vars(obj)["_name"]) of a private name
+    that Flash does not define itself: another library's internals, e.g. werkzeug's `Map._rules`."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        name = None
+        if isinstance(node, ast.Attribute) and _is_private(node.attr):
+            name, where = node.attr, ast.unparse(node.value)
+        elif isinstance(node, ast.Call):
+            name, where = _private_name_argument(node), ast.unparse(node.args[0]) if node.args else ""
+        elif (isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant)
+              and isinstance(node.slice.value, str) and _is_private(node.slice.value)
+              and (ast.unparse(node.value).endswith("__dict__") or ast.unparse(node.value).startswith("vars("))):
+            name, where = node.slice.value, ast.unparse(node.value)
+        if name and name not in defined:
+            found.append(f"line {node.lineno}: {where}.{name}")
+    return found
+
+
+def foreign_patches(source):
+    """Attributes set (or deleted) on another library's module or class: on a name imported from
+    outside flash, on `type(...)`, or on a variable holding `type(...)` (e.g. `type(dash.ctx)`)."""
+    tree = ast.parse(source)
+    foreign, classes = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            foreign |= {(a.asname or a.name).split(".")[0] for a in node.names if a.name.split(".")[0] != "flash"}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module.split(".")[0] != "flash":
+            foreign |= {a.asname or a.name for a in node.names}
+        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and getattr(node.value.func, "id", "") == "type":
+            classes |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            target = node.value
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", "") in ("setattr", "delattr") and node.args:
+            target = node.args[0]
+        else:
+            continue
+        root = target
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        if (isinstance(root, ast.Name) and root.id in foreign | classes) or (
+                isinstance(root, ast.Call) and getattr(root.func, "id", "") == "type"):
+            found.append(f"line {node.lineno}: {ast.unparse(node)[:80]}")
+    return found
+
+
+def _flash_sources():
+    """(path, source) of every module of the package, and whether it is in flash/compat/."""
+    for path in sorted((ROOT / "flash").rglob("*.py")):
+        yield path, path.read_text(), "compat" in path.relative_to(ROOT / "flash").parts
+
+
+def test_no_module_outside_compat_reaches_a_private_attribute_of_another_library():
+    sources = list(_flash_sources())
+    defined = defined_private_names(source for _, source, _ in sources)
+    offenders = [f"{path.relative_to(ROOT)} {hit}" for path, source, compat in sources if not compat
+                 for hit in foreign_private_attributes(source, defined)]
+    assert not offenders, (
+        "Private attributes of other libraries (werkzeug, Hypercorn, Dash, the standard library...) "
+        "are reached from flash/compat/<library>.py only, with why and a NEEDED entry, or replaced "
+        "by a public API:\n" + "\n".join(offenders)
+    )
+
+
+def test_no_module_outside_compat_patches_another_librarys_classes_or_modules():
+    offenders = [f"{path.relative_to(ROOT)} {hit}" for path, source, compat in _flash_sources() if not compat
+                 for hit in foreign_patches(source)]
+    assert not offenders, ("Setting attributes on another library's classes or modules happens in "
+                           "flash/compat/ only (e.g. dash.add_context_property):\n" + "\n".join(offenders))
+
+
+def test_the_attribute_checks_catch_each_form():
+    defined = defined_private_names(["class A:\n    __slots__ = ('_slot',)\n    def _own(self):\n"
+                                     "        self._mine = 1\n        setattr(self, '_named', 2)\n"
+                                     "        server._flash_startup = self\n        other._private = 3\n"])
+    assert defined == {"_slot", "_own", "_mine", "_named", "_flash_startup"}  # not other._private
+    for line in ("public.map._rules", "getattr(multiprocessing.current_process(), '_kwargs', None)",
+                 "sys._getframe(1)", "hasattr(app, '_background_manager')", "vars(proc)['_kwargs']",
+                 "proc.__dict__['_kwargs']", "object.__getattribute__(obj, '_secret')", "other._private"):
+        assert foreign_private_attributes(line, defined), line
+    for line in ("self._mine", "x._own()", "obj._slot", "getattr(obj, '_named')", "server._flash_startup",
+                 "obj.__class__", "obj.public"):
+        assert not foreign_private_attributes(line, defined), line
+    for source in ("import dash\ncls = type(dash.callback_context)\ncls.shared_storage = property(len)",
+                   "import dash\ntype(dash.ctx).x = 1", "import dash\ndash.ctx = None",
+                   "from quart import Quart\nQuart.extra = 1", "from werkzeug import routing\nsetattr(routing, 'x', 1)",
+                   "import dash\ndel dash.callback_context.x"):
+        assert foreign_patches(source), source
+    for source in ("self.x = 1", "from .compat.dash import x\nx.y = 1", "obj = make()\nobj.y = 1",
+                   "import dash\napp = dash.Dash()\napp.title = 't'"):
+        assert not foreign_patches(source), source
