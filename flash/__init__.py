@@ -120,3 +120,8 @@ __all__ = [
     "types",
     "version",
 ]
+
+# Dash 4.5's `remount` (force a component a callback returns to mount afresh); absent on Dash 4.4.
+if hasattr(_dash, "remount"):
+    remount = getattr(_dash, "remount")
+    __all__ += ["remount"]

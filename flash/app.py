@@ -14,6 +14,7 @@ from . import client  # noqa: F401  (registers the JS client as a component suit
 from .compat.dash import add_url, extra_components, register_from_caller, validate_layout, validate_layout_type
 from .server import FlashServer
 from .server.context import build_callback_context
+from .server.dash_options import take_stream_options
 from .gc_tuning import tune_collector
 from .server.jsonfast import dumps
 from .layout import DASH_SETUP, is_async_callable, layout_now, layout_value, resolve_layout
@@ -28,9 +29,12 @@ from .server.page_cache import PageCache, note_end_id
 from .server.direct import install_page_routes
 from .server.wsgi_guard import check_wsgi_server
 from .server.threads import thread_pool_size as thread_pool_size_option
-from .storage import BaseSharedStorage, RedisSharedStorage
+from .storage import RedisSharedStorage
+from .storage.base import DASH_HAS_SHARED_STORAGE, BaseSharedStorage
+from .storage.base import aclose as close_storage
 from .storage import config as storage_config
 from .storage import context as storage_context
+from .streaming.adopt import adopt_dash_streams
 from .streaming.decorators import _decorator, streaming_decorator
 from .streaming.bus import StreamBus
 from .streaming import jobs as stream_jobs
@@ -65,7 +69,8 @@ class Flash(dash.Dash):
     :param shutdown_grace: seconds a stopping worker (SIGTERM, a reload) waits for its streams'
         generators to run their ``finally`` after it closed them (default 5). Open downlinks get
         a final ``shutdown`` event and end at once; the page starts its streams over elsewhere.
-    :param stream_heartbeat: seconds between SSE heartbeats on an idle stream (default 15).
+    :param stream_heartbeat: seconds between SSE heartbeats on an idle stream (default 15; Dash
+        4.5's ``stream_keepalive_interval``, in milliseconds, sets it too: see server/dash_options.py).
     :param stream_replay_size: messages a stream keeps for resuming after a drop (default 256).
     :param stream_resume_window: seconds a dropped stream waits for its client to reconnect
         before its generator is closed (default 5).
@@ -191,7 +196,7 @@ class Flash(dash.Dash):
         self._thread_pool_size = thread_pool_size_option(thread_pool_size)
         self._thread_queue_warning = queue_warning(thread_queue_warning)
         self._shutdown = GracefulShutdown(self, shutdown_grace_option(shutdown_grace))
-        self.stream_heartbeat = stream_heartbeat
+        self.stream_heartbeat = take_stream_options(kwargs, DASH_HAS_SHARED_STORAGE) or stream_heartbeat
         self.stream_replay_size = stream_replay_size
         self.stream_resume_window = stream_resume_window
         self.stream_give_up = stream_give_up
@@ -215,6 +220,11 @@ class Flash(dash.Dash):
                                              replay_bytes=self.limits.stream_replay_bytes)
         storage_context.install()  # ctx.shared_storage (Dash 4.5), once a Flash app exists
         self.page_cache = PageCache(self)  # the page GETs' answers, made once (server/page_cache.py)
+        if DASH_HAS_SHARED_STORAGE:
+            # Dash 4.5 holds the same backend (None: off, so its own default never starts):
+            # Dash's `shared_storage_enabled` and anything of Dash reading the app's storage see
+            # Flash's. Flash's transport carries the streams (see `_config`).
+            kwargs["shared_storage"] = self._shared_storage_backend
         super().__init__(name=name, server=server, backend=FlashServer, **kwargs)
         stream_jobs.register(self)  # background=True event callbacks on the CeleryManager's workers
         self._configure_server(self.server)
@@ -234,8 +244,12 @@ class Flash(dash.Dash):
         bus = self.stream_runs.bus
         if bus is not None and bus.stop not in server.after_serving_funcs:
             server.after_serving(bus.stop)  # before the storage closes: its last writes land
-        if storage is not None and storage.aclose not in server.after_serving_funcs:
-            server.after_serving(storage.aclose)
+        if storage is not None and self._close_storage not in server.after_serving_funcs:
+            server.after_serving(self._close_storage)
+
+    async def _close_storage(self) -> None:
+        if self._shared_storage_backend is not None:
+            await close_storage(self._shared_storage_backend)
 
     def enable_dev_tools(self, *args: Any, **kwargs: Any) -> bool:
         """Dash's; notes whether `dev_tools_silence_routes_logging` was given (request logs follow
@@ -246,10 +260,17 @@ class Flash(dash.Dash):
             self.silence_routes_logging = bool(given)
         return bool(parent(*args, **kwargs))
 
+    # On Dash 4.5 (its property returns its own base class, which Flash's subclasses there; mypy
+    # sees Flash's base on either Dash): the same object Dash's property returns.
     @property
-    def shared_storage(self) -> BaseSharedStorage:
+    def shared_storage(self) -> BaseSharedStorage:  # type: ignore[override,unused-ignore]
         """The app's shared storage (Dash 4.5); `SharedStorageError` when it is off."""
         return storage_context.storage_of(self)
+
+    @property
+    def shared_storage_enabled(self) -> bool:
+        """Whether the app has shared storage (Dash 4.5's name; on Dash 4.4 too)."""
+        return self._shared_storage_backend is not None
 
     def init_app(self, app: Any = None, **kwargs: Any) -> None:
         if app is not None:
@@ -305,7 +326,7 @@ class Flash(dash.Dash):
 
     def _take_streams(self) -> None:
         self._streams_taken = True
-        specs = self._pending_streams + PENDING_STREAMS
+        specs = self._pending_streams + PENDING_STREAMS + adopt_dash_streams()
         self._pending_streams = []
         PENDING_STREAMS.clear()
         self._add_streams(specs)

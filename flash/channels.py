@@ -37,7 +37,7 @@ from typing import Any, AsyncIterator, Callable
 
 import dash
 
-from .storage.base import BaseSharedStorage
+from .storage.base import BaseSharedStorage, asubscribe
 
 logger = logging.getLogger("flash.channels")
 TOPIC_PREFIX = "_flash/chan/"
@@ -170,7 +170,7 @@ class _TopicHub:
         assert self.storage is not None
         while True:
             try:
-                sub = await self.storage.asubscribe(self.channel.topic)
+                sub = await asubscribe(self.storage, self.channel.topic)  # a Dash 4.5 backend has no asubscribe
                 self.listening.set()
                 async for message in sub:
                     self.fan_out(message)

@@ -141,6 +141,24 @@ class StorageContract:
         assert take(resumed, 3) == [(8, 8), (9, 9), (10, 10)]
         resumed.close()
 
+    def test_poll_returns_what_is_new_without_blocking(self, storage):
+        """Dash 4.5's one-shot `Subscription.poll`: the pairs since the cursor, then nothing."""
+        storage.publish("poll", "old")
+        sub = storage.subscribe("poll")
+        assert sub.poll(timeout=0) == []
+        storage.publish("poll", "a")
+        storage.publish("poll", {"b": 2})
+        assert sub.poll(timeout=5) == [(2, "a"), (3, {"b": 2})]
+        assert sub.poll(timeout=0) == [] and sub.cursor == 3
+        sub.close()
+
+    def test_publish_takes_a_topic_ttl_checked_as_dash_checks_it(self, storage):
+        assert storage.publish("ttl", "m", ttl=60) == 1
+        assert asyncio.run(storage.apublish("ttl", "n", ttl=1.5)) == 2
+        for bad in (0.5, 0, -1, float("inf"), float("nan"), "60"):
+            with pytest.raises(SharedStorageError):
+                storage.publish("ttl", "x", ttl=bad)
+
     def test_replay_past_the_window_is_a_gap(self, small_storage):
         for i in range(1, 11):
             small_storage.publish("gap", i)  # the window holds the last 5

@@ -25,6 +25,9 @@ import dash
 # The context variable holding the running callback's context (`dash.ctx` reads it); Flash sets
 # it for event-callback generators and reads it for `ctx.shared_storage`.
 from dash._callback_context import context_value
+# Dash's global callback registry (`dash.callback` adds to it; an app's setup takes it over): a
+# Dash 4.5 streaming callback registered there is taken out and run as a Flash stream instead.
+from dash._callback import GLOBAL_CALLBACK_LIST, GLOBAL_CALLBACK_MAP
 # The class of `dash.ctx` (`dash.callback_context`): Dash 4.5 code reads `ctx.shared_storage` from
 # that very object, so on a Dash without it Flash adds the property to this class
 # (`add_context_property`; the module has no public name for the class).
@@ -62,6 +65,8 @@ T = TypeVar("T")
 
 NEEDED: tuple[Private, ...] = (
     Private("dash._callback_context", "context_value", "event-callback generators run with their callback context"),
+    Private("dash._callback", "GLOBAL_CALLBACK_MAP", "dash.callback's streaming callbacks become Flash streams"),
+    Private("dash._callback", "GLOBAL_CALLBACK_LIST", "dash.callback's streaming callbacks become Flash streams"),
     Private("dash._callback_context", "CallbackContext", "ctx.shared_storage (Dash 4.5) is added to dash.ctx's class"),
     Private("dash._get_app", "app_context", "layout functions in the thread pool see dash.get_app()"),
     Private("dash._pages", "_parse_query_string", "the pages router passes query parameters to page layouts"),
@@ -229,6 +234,18 @@ def mark_first_request_done(app: Any, step: str) -> None:
     app._got_first_request[step] = True  # pylint: disable=protected-access
 
 
+def stream_on_error(wrapper: Any) -> Callable[[Exception], Any] | None:
+    """The `on_error=` a Dash 4.5 streaming callback was declared with. `dash.callback` keeps it
+    only in the closure of the wrapper it registers (no public way to read it); Flash needs it
+    when it takes such a callback over (streaming/adopt.py). `tests/unit/test_compat.py` checks
+    that Dash still keeps it there."""
+    code = getattr(wrapper, "__code__", None)
+    if code is None or "on_error" not in code.co_freevars or wrapper.__closure__ is None:
+        return None
+    handler: Callable[[Exception], Any] | None = wrapper.__closure__[code.co_freevars.index("on_error")].cell_contents
+    return handler
+
+
 def callback_args(app: Any, cb_ctx: Any) -> list[Any]:
     """The callback's argument values, from its inputs and states (Dash's conversion)."""
     args: list[Any] = app._inputs_to_vals(cb_ctx.inputs_list + cb_ctx.states_list)  # pylint: disable=protected-access
@@ -276,10 +293,12 @@ def prepare_call(app: Any, cb_ctx: Any, body: dict[str, Any]) -> tuple[Callable[
 
 
 __all__ = [
-    "AttributeDict", "DashCallbackContext", "ID_CONTENT", "ID_DUMMY", "ID_LOCATION", "ID_STORE", "NEEDED", "QuartDashServer",
-    "QuartRequestAdapter", "QuartResponseAdapter", "add_context_property", "add_url", "app_context", "app_on_error", "background_manager", "callback_args",
-    "check_for_duplicate_pathnames", "context_value", "extra_components", "first_request_done",
-    "format_traceback_html", "hooks_of", "hot_reload", "hot_reload_hash", "callback_list", "mint_end_id", "index_inputs", "layout_hooks", "layout_source", "mark_first_request_done",
-    "parse_query_string", "path_to_page", "prepare_call", "set_current_app", "set_random_id", "to_json", "validate_layout",
-    "validate_layout_type", "validate_registry",
+    "add_context_property", "add_url", "app_context", "app_on_error", "AttributeDict", "background_manager",
+    "callback_args", "callback_list", "check_for_duplicate_pathnames", "context_value", "DashCallbackContext",
+    "extra_components", "first_request_done", "format_traceback_html", "GLOBAL_CALLBACK_LIST",
+    "GLOBAL_CALLBACK_MAP", "hooks_of", "hot_reload", "hot_reload_hash", "ID_CONTENT", "ID_DUMMY",
+    "ID_LOCATION", "ID_STORE", "index_inputs", "layout_hooks", "layout_source", "mark_first_request_done",
+    "mint_end_id", "NEEDED", "parse_query_string", "path_to_page", "prepare_call", "QuartDashServer",
+    "QuartRequestAdapter", "QuartResponseAdapter", "register_from_caller", "set_current_app", "set_random_id",
+    "stream_on_error", "to_json", "validate_layout", "validate_layout_type", "validate_registry",
 ]

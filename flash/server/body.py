@@ -1,7 +1,8 @@
 """Parse and check a callback request body before any user code sees it."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+import zlib
+from typing import Any, Iterable, Mapping
 
 import orjson
 from quart import request
@@ -18,6 +19,29 @@ async def read_request_body() -> bytes:
     with a 413). All three arguments are spelled out: only that overload of Quart's `get_data`
     is typed `bytes` rather than `str | bytes`."""
     return await request.get_data(cache=False, as_text=False, parse_form_data=False)
+
+
+def header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> str | None:
+    """One header of an ASGI scope (`name` in lower case), or None."""
+    return next((value.decode("latin1") for key, value in headers if key == name), None)
+
+
+def decode_body(data: bytes, content_encoding: str | None, limit: int | None) -> bytes:
+    """A body sent with `Content-Encoding: gzip` (Dash 4.5's `compress_payload=True` callbacks),
+    inflated to at most `limit` bytes (the app's request size limit: 413 beyond it, so a small
+    compressed body cannot expand without bound); any other body as it is."""
+    if not content_encoding or "gzip" not in content_encoding.lower():
+        return data
+    inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
+    try:
+        inflated = inflater.decompress(data, limit + 1 if limit else 0)  # 0: no bound
+    except zlib.error as err:
+        raise RequestError("The gzip request body could not be decompressed.", debug=str(err)) from None
+    if limit is not None and len(inflated) > limit:
+        raise RequestError("The decompressed request body is larger than the app accepts.", status=413)
+    if not inflater.eof or inflater.unused_data:
+        raise RequestError("The gzip request body is incomplete or has data after its end.")
+    return inflated
 
 
 def parse_json_body(data: bytes, what: str = "request body", max_depth: int = DEFAULT_MAX_JSON_DEPTH) -> Any:

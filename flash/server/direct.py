@@ -22,6 +22,7 @@ from quart.typing import ResponseTypes
 from quart.utils import encode_headers
 
 from ..compat.quart import after_request_functions, app_context_var, request_context_var
+from .body import decode_body, header
 from .context import CallbackAnswer
 from .deferred import ClientGone, DeferredAppContext, DeferredRequestContext, read_body, request_path
 from .dispatch import run_callback
@@ -151,9 +152,11 @@ class DirectPath:
         try:
             try:
                 check_scope_headers(self.dash_app.limits, scope["headers"])
-                context._body = await (  # pylint: disable=protected-access
-                    route.read(scope, receive) if route.read is not None else
-                    read_body(scope, receive, server.config["MAX_CONTENT_LENGTH"], server.config["BODY_TIMEOUT"]))
+                limit = server.config["MAX_CONTENT_LENGTH"]
+                body = await (route.read(scope, receive) if route.read is not None else
+                              read_body(scope, receive, limit, server.config["BODY_TIMEOUT"]))
+                context._body = decode_body(  # pylint: disable=protected-access
+                    body, header(scope["headers"], b"content-encoding"), limit)
                 response = await route.handler(context._body, tail, receive, send)  # pylint: disable=protected-access
             except ClientGone:
                 return

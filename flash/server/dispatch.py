@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from quart import Response, request
 
 from ..compat.dash import prepare_call
-from .body import check_callback_body, parse_json_body, read_request_body
+from .body import check_callback_body, decode_body, parse_json_body, read_request_body
 from .context import CallbackAnswer
 from .guard import check_request_headers
 from .threads import run_in_thread
@@ -42,7 +42,9 @@ async def run_callback(app: "Flash", data: bytes) -> Response | CallbackAnswer:
 def make_dispatch(app: "Flash") -> Callable[[], Awaitable[Any]]:
     async def dispatch() -> Any:
         check_request_headers(app.limits, request.headers)  # here, not in a hook: hooks end the direct path
-        answer = await run_callback(app, await read_request_body())
+        data = decode_body(await read_request_body(), request.headers.get("Content-Encoding"),
+                           app.server.config.get("MAX_CONTENT_LENGTH"))
+        answer = await run_callback(app, data)
         response = answer.to_response() if isinstance(answer, CallbackAnswer) else answer
         response.timeout = None  # a buffered body: skip Quart's per-response timeout task
         return response

@@ -12,7 +12,7 @@ from typing import Any
 
 import dash
 
-from ..compat.dash import add_context_property
+from ..compat.dash import add_context_property, set_current_app
 from ..compat.dash import context_value  # the current callback's context (a private Dash name)
 from .base import BaseSharedStorage, SharedStorageError
 
@@ -31,8 +31,11 @@ def storage_of(app: Any) -> BaseSharedStorage:
 
 
 def attach(cb_ctx: Any, app: Any) -> Any:
-    """Remember which app a callback context belongs to (not a dict entry: not sent anywhere)."""
+    """Remember which app a callback context belongs to (not a dict entry: not sent anywhere),
+    and make it `dash.get_app()` for the rest of this request's task (and the stream tasks it
+    starts): Dash 4.5's own `ctx.shared_storage` is `get_app().shared_storage`."""
     object.__setattr__(cb_ctx, _APP_ATTR, app)
+    set_current_app(app)
     return cb_ctx
 
 

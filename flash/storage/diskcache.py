@@ -15,7 +15,7 @@ import tempfile
 import time
 from typing import Any
 
-from .base import BaseSharedStorage, Subscription, check_ttl
+from .base import BaseSharedStorage, Subscription, check_topic_ttl, check_ttl
 from .codec import decode, encode
 from .engine import DEFAULT_BUFFER
 from .subscription import Batch, PollingSubscription
@@ -43,6 +43,9 @@ class DiskcacheSharedStorage(BaseSharedStorage):
                  buffer_size: int = DEFAULT_BUFFER, poll_interval: float = 0.05) -> None:
         if buffer_size < 1:
             raise ValueError("buffer_size must be at least 1")
+        if directory is not None and not isinstance(directory, (str, os.PathLike)):
+            # Dash 4.5's signature is (cache, directory, ...): a Cache given first is the cache.
+            directory, cache = (cache if isinstance(cache, (str, os.PathLike)) else None), directory
         if cache is None:
             if directory is None:
                 digest = hashlib.sha256(os.getcwd().encode()).hexdigest()[:16]
@@ -80,7 +83,8 @@ class DiskcacheSharedStorage(BaseSharedStorage):
         self.cache.delete(self._kv(key))
 
     # --- pub/sub ------------------------------------------------------------------------
-    def publish(self, topic: str, message: Any) -> int:
+    def publish(self, topic: str, message: Any, ttl: float | None = None) -> int:
+        check_topic_ttl(ttl)
         raw = encode(message)
         with self.cache.transact():
             seq: int = self.cache.incr(self._seq(topic), default=0)

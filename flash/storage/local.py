@@ -30,7 +30,8 @@ from typing import Any
 
 import orjson
 
-from .base import BaseSharedStorage, SharedStorageError, SharedStorageGap, Subscription, check_ttl
+from .base import (BaseSharedStorage, SharedStorageError, SharedStorageGap, Subscription, check_topic_ttl,
+                   check_ttl)
 from .codec import decode, encode
 from .engine import DEFAULT_BUFFER, MemoryEngine
 from .subscription import Batch, PollingSubscription
@@ -322,7 +323,8 @@ class LocalSharedStorage(BaseSharedStorage):
     def delete(self, key: str) -> None:
         self._call("delete", key)
 
-    def publish(self, topic: str, message: Any) -> int:
+    def publish(self, topic: str, message: Any, ttl: float | None = None) -> int:
+        check_topic_ttl(ttl)
         receivers: int = self._call("publish", topic, encode(message).decode())
         return receivers
 
@@ -356,9 +358,11 @@ class LocalSharedStorage(BaseSharedStorage):
         else:
             await super().adelete(key)
 
-    async def apublish(self, topic: str, message: Any) -> int:
+    async def apublish(self, topic: str, message: Any, ttl: float | None = None) -> int:
         self.start()
-        return self.publish(topic, message) if self._engine is not None else await super().apublish(topic, message)
+        if self._engine is not None:
+            return self.publish(topic, message, ttl)
+        return await super().apublish(topic, message, ttl)
 
     async def asubscribe(self, topic: str, replay_from: int | None = None) -> Subscription:
         self.start()

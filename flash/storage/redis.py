@@ -19,7 +19,7 @@ import threading
 import weakref
 from typing import Any, AsyncGenerator
 
-from .base import BaseSharedStorage, Subscription, check_ttl
+from .base import BaseSharedStorage, Subscription, check_topic_ttl, check_ttl
 from .codec import decode, encode
 from .engine import DEFAULT_BUFFER
 from .outage import OutageLog
@@ -268,12 +268,14 @@ class RedisSharedStorage(BaseSharedStorage):
         await self.loop_state().client.delete(self.kv_key(key))
 
     # --- pub/sub ------------------------------------------------------------------------
-    def publish(self, topic: str, message: Any) -> int:
+    def publish(self, topic: str, message: Any, ttl: float | None = None) -> int:
+        check_topic_ttl(ttl)
         script = self._client()[1]
         return int(script(keys=[self.seq_key(topic), self.stream_key(topic), self.doorbell_key],
                           args=[encode(message), self.buffer_size, DOORBELL_LEN, RING_PAYLOAD_MAX]))
 
-    async def apublish(self, topic: str, message: Any) -> int:
+    async def apublish(self, topic: str, message: Any, ttl: float | None = None) -> int:
+        check_topic_ttl(ttl)
         script = self.loop_state().publish
         return int(await script(keys=[self.seq_key(topic), self.stream_key(topic), self.doorbell_key],
                                 args=[encode(message), self.buffer_size, DOORBELL_LEN, RING_PAYLOAD_MAX]))

@@ -68,6 +68,14 @@ class PollingSubscription(Subscription):
             raise self._gap()
         return batch.entries
 
+    def poll(self, timeout: float = 0.0) -> list[tuple[int, Any]]:
+        if self.closed:
+            return []
+        entries = self._take(self._reader.poll(self.topic, self._cursor, timeout, BATCH_LIMIT))
+        if entries:
+            self._cursor = entries[-1][0]
+        return [(seq, decode(raw)) for seq, raw in entries]
+
     def iter_with_seq(self) -> Iterator[tuple[int, Any]]:
         try:
             while not self.closed:

@@ -25,14 +25,17 @@ _TOKEN = re.compile(r"^([A-Za-z0-9_-]{16,64})\.([A-Za-z0-9_-]{22})$")
 def resolve_secret(secret_key: str | bytes | None) -> tuple[bytes, bool]:
     """The signing key and whether Flash made it up (no key configured): then it is this
     machine's key file, or, where no key file can be made (a read-only temp dir), one per process."""
+    source = "secret_key"
     if secret_key is None:
-        secret_key = os.environ.get("FLASH_SECRET_KEY") or os.environ.get("DASH_SECRET_KEY") or None
+        # DASH_SECRET_KEY: what a Dash 4.5 deployment sets so its workers sign stream requests alike.
+        source = next((name for name in ("FLASH_SECRET_KEY", "DASH_SECRET_KEY") if os.environ.get(name)), source)
+        secret_key = os.environ.get(source) or None
     if secret_key is None:
         return _unconfigured_key(), True
     if isinstance(secret_key, str):
         secret_key = secret_key.encode("utf-8")
     if len(secret_key) < 16:
-        raise ValueError("secret_key must be at least 16 bytes (use secrets.token_hex(32)).")
+        raise ValueError(f"{source} must be at least 16 bytes (use secrets.token_hex(32)).")
     return secret_key, False
 
 

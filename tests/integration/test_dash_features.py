@@ -10,6 +10,7 @@ import threading
 import urllib.request
 from pathlib import Path
 
+import dash
 import pytest
 
 from flash import (
@@ -335,6 +336,23 @@ def test_prevent_initial_call_no_update_prevent_update_allow_duplicate(dash_duo_
     duo.find_element("#inc").click()
     duo.wait_for_text_to_equal("#counter", "1")
     assert duo.get_logs() == []
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not hasattr(dash, "remount"), reason="needs Dash 4.5 (compress_payload)")
+def test_a_compressed_callback_payload_is_answered(dash_duo_mp: FlashComposite) -> None:
+    """Dash 4.5's `compress_payload=True`: the renderer gzips the request body."""
+    app = Flash(__name__)
+    app.layout = html.Div([dcc.Input(id="text", value=""), html.Div(id="length")])
+
+    @app.callback(Output("length", "children"), Input("text", "value"), prevent_initial_call=True,
+                  compress_payload=True, compress_threshold=0)
+    async def length(value: str) -> str:
+        return f"{len(value)} characters"
+
+    dash_duo_mp.start_server(app)
+    dash_duo_mp.find_element("#text").send_keys("compressed")
+    dash_duo_mp.wait_for_text_to_equal("#length", "10 characters")
 
 
 @pytest.mark.browser

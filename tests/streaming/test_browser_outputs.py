@@ -6,6 +6,7 @@ import asyncio
 import threading
 import time
 
+import dash
 import pytest
 
 from flash import Flash, Input, Output, Patch, State, callback, dcc, html, no_update
@@ -120,4 +121,58 @@ def test_a_streaming_callback_runs_on_page_load_unless_prevented(dash_duo_mp):
     dash_duo_mp.wait_for_text_to_equal("#greeting", "Hello, world!")
     dash_duo_mp.find_element("#name").send_keys("!")
     dash_duo_mp.wait_for_text_to_equal("#greeting", "Hello, world!!")
+    assert dash_duo_mp.get_logs() == []
+
+
+RESOURCES_JS = "return performance.getEntriesByType('resource').map(function (e) { return e.name; });"
+
+
+def test_with_shared_storage_on_only_flashs_transport_carries_the_stream(dash_duo_mp):
+    """Dash 4.5 would carry this stream over its own downlink (a SharedWorker running
+    dash-stream-worker.js, posting to _dash-update-component) once the app has shared storage.
+    Under Flash the page loads no Dash stream worker and posts nothing to _dash-update-component:
+    the frames arrive over Flash's downlink (its fetches run in Flash's own SharedWorker, so the
+    page's resource list does not show them). On Dash 4.4 the same holds trivially."""
+    app = Flash(__name__, shared_storage="local")
+    app.layout = html.Div([html.Button("go", id="go"), html.Div("Ready", id="status")])
+
+    @callback(Output("status", "children"), Input("go", "n_clicks"), prevent_initial_call=True)
+    async def count(n_clicks):
+        for i in range(1, 4):
+            yield f"frame {i}"
+            await asyncio.sleep(0.01)
+
+    dash_duo_mp.start_server(app)
+    dash_duo_mp.find_element("#go").click()
+    dash_duo_mp.wait_for_text_to_equal("#status", "frame 3")
+    resources = dash_duo_mp.driver.execute_script(RESOURCES_JS)
+    assert not [r for r in resources if "dash-stream-worker" in r], resources
+    assert not [r for r in resources if "_dash-update-component" in r], resources  # the only callback streams
+    assert dash_duo_mp.get_logs() == []
+
+
+@pytest.mark.skipif(not hasattr(dash, "BaseSharedStorage"), reason="needs Dash 4.5 (on 4.4 dash.callback does not stream)")
+def test_a_stream_registered_with_dash_callback_runs_on_flashs_transport(dash_duo_mp):
+    """A Dash 4.5 app moving to Flash may keep `from dash import callback`: its streaming
+    callback still streams, over Flash's downlink (no Dash stream worker, no NDJSON response)."""
+    app = Flash(__name__, shared_storage="local")
+    app.layout = html.Div([html.Button("go", id="go"), dcc.Input(id="who", value="dash"),
+                           html.Div("Ready", id="status")])
+
+    @dash.callback(Output("status", "children"), Input("go", "n_clicks"), State("who", "value"),
+                   prevent_initial_call=True, on_error=lambda exc: f"handled: {exc}")
+    async def count(n_clicks, who):
+        for i in range(1, 4):
+            yield f"{who} frame {i} of run {n_clicks}"
+            await asyncio.sleep(0.01)
+        if n_clicks == 2:
+            raise RuntimeError("second run fails")
+
+    dash_duo_mp.start_server(app)
+    dash_duo_mp.find_element("#go").click()
+    dash_duo_mp.wait_for_text_to_equal("#status", "dash frame 3 of run 1")
+    dash_duo_mp.find_element("#go").click()
+    dash_duo_mp.wait_for_text_to_equal("#status", "handled: second run fails")  # its on_error came along
+    resources = dash_duo_mp.driver.execute_script(RESOURCES_JS)
+    assert not [r for r in resources if "dash-stream-worker" in r or "_dash-update-component" in r], resources
     assert dash_duo_mp.get_logs() == []

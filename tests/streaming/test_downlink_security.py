@@ -208,6 +208,21 @@ def test_flash_secret_key_is_read_from_the_environment(monkeypatch):
         Flash(__name__)
 
 
+def test_dash_secret_key_is_read_when_flash_secret_key_is_not_set(monkeypatch):
+    """Dash 4.5 signs its stream requests with DASH_SECRET_KEY: a deployment that sets it for
+    its workers keeps working on Flash; FLASH_SECRET_KEY wins when both are set."""
+    monkeypatch.delenv("FLASH_SECRET_KEY", raising=False)
+    monkeypatch.setenv("DASH_SECRET_KEY", KEY)
+    _, token = Flash(__name__).stream_signer.new_downlink()
+    assert Flash(__name__, secret_key=KEY).stream_signer.read_downlink(token) == downlink_id(token)
+    monkeypatch.setenv("FLASH_SECRET_KEY", "another-key-0123456789abcdef")
+    assert Flash(__name__).stream_signer.read_downlink(token) is None
+    monkeypatch.delenv("FLASH_SECRET_KEY")
+    monkeypatch.setenv("DASH_SECRET_KEY", "short")
+    with pytest.raises(ValueError, match="DASH_SECRET_KEY"):
+        Flash(__name__)
+
+
 def test_machines_with_their_own_key_files_refuse_each_other_and_say_how_to_share_one(
         caplog, monkeypatch, tmp_path):
     """No key set: the workers of one machine share its key file (tests/unit/test_machine_key.py);

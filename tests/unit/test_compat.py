@@ -182,6 +182,29 @@ def test_dash_internal_state_is_read_through_the_compat_accessors_only():
                            "(extra_components, callback_args, layout_hooks, ...):\n" + "\n".join(offenders))
 
 
+@pytest.mark.skipif(not hasattr(dash, "BaseSharedStorage"), reason="needs Dash 4.5 (streaming callbacks)")
+def test_dash_keeps_a_streaming_callbacks_on_error_where_flash_reads_it():
+    """`compat.dash.stream_on_error` reads the `on_error=` of a `dash.callback` stream from the
+    closure of Dash's wrapper (Flash takes such streams over, with their on_error)."""
+    from dash import _callback  # this test's own look at Dash's registry
+
+    def handler(exc):
+        return "failed"
+
+    @dash.callback(dash.Output("compat-out", "children"), dash.Input("compat-in", "n_clicks"), on_error=handler)
+    async def streams(n):
+        yield "x"
+
+    try:
+        wrapper = _callback.GLOBAL_CALLBACK_MAP["compat-out.children"]["callback"]
+        assert dash_compat.stream_on_error(wrapper) is handler, (
+            "Dash no longer keeps a streaming callback's on_error in its wrapper's closure: update "
+            "flash/compat/dash.py (stream_on_error) and flash/streaming/adopt.py."
+        )
+    finally:
+        _callback.GLOBAL_CALLBACK_MAP.pop("compat-out.children", None)
+        _callback.GLOBAL_CALLBACK_LIST[:] = [c for c in _callback.GLOBAL_CALLBACK_LIST
+                                             if c.get("output") != "compat-out.children"]
 # --- Hypercorn's worker layout and Dash's callback-context class ------------------------------------
 def test_hypercorns_worker_processes_carry_the_shutdown_event_flash_polls():
     """Hypercorn's own `_populate` (what `hypercorn --workers N` runs) starts each worker; the

@@ -3,6 +3,7 @@ refuse answered 4xx, no echo of the request in error bodies, client errors logge
 
 Each rule is checked on the direct ASGI path (a plain app) and on the Quart path (the same app
 with a `before_request` hook, which sends every request through Quart's views)."""
+import gzip
 import json
 import logging
 
@@ -67,6 +68,21 @@ def post_all(app, requests):
 
 def stream_routes(app):
     return [f"/_flash/stream/{app.stream_id}", "/_flash/downlink", "/_flash/close"]
+
+
+# --- gzip bodies (Dash 4.5's compress_payload=True) ---------------------------------------------
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_gzip_callback_body_is_inflated_within_the_size_limit(path):
+    app = make_app(path, max_request_size=64 * 1024)
+    gz = {**JSON, "Content-Encoding": "gzip"}
+    good = gzip.compress(json.dumps(GOOD).encode())
+    bomb = gzip.compress(b" " * (1024 * 1024))  # 1 MiB of spaces, about 1 KiB compressed
+    answers = post_all(app, [(CALLBACK, good, gz), (CALLBACK, bomb, gz), (CALLBACK, good[:-8], gz),
+                             (CALLBACK, b"not gzip", gz)])
+    assert answers[0][0] == 200 and json.loads(answers[0][2])["response"] == {"out": {"children": "ok"}}
+    assert [status for status, _, _ in answers[1:]] == [413, 400, 400]
+    assert app.calls == [1]
 
 
 # --- JSON only --------------------------------------------------------------------------------
@@ -172,10 +188,12 @@ def test_nesting_is_bounded_before_anything_recurses(path):
     over = callback_body("out.children", [dep("btn", "n_clicks", nested(DEFAULT_MAX_JSON_DEPTH - 2))])
     raw_deep = b'{"output": "out.children", "inputs": [{"id": "btn", "property": "n_clicks", "value": ' + \
         b"[" * 1000 + b"]" * 1000 + b"}]}"
-    start = {"inputs": [dep("btn", "n_clicks", nested(1000))], "downlink": None}
+    # Written as bytes: json.dumps of 1,000 levels would itself pass Python's default recursion limit.
+    start = b'{"inputs": [{"id": "btn", "property": "n_clicks", "value": ' + b"[" * 1000 + b"]" * 1000 + \
+        b'}], "downlink": null}'
     requests = [(CALLBACK, json.dumps(at_limit).encode(), JSON), (CALLBACK, json.dumps(over).encode(), JSON),
                 (CALLBACK, raw_deep, JSON)]
-    requests += [(route, json.dumps(start).encode(), JSON) for route in stream_routes(app)]
+    requests += [(route, start, JSON) for route in stream_routes(app)]
     answers = post_all(app, requests)
     assert answers[0][0] == 200
     for status, _, body in answers[1:]:

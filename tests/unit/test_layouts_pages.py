@@ -6,7 +6,7 @@ import threading
 import pytest
 
 import flash
-from flash import Flash, dcc, html, page_container, register_page
+from flash import Flash, html, page_container, register_page
 from tests.conftest import callback_body, dep, get_json, run
 
 
@@ -95,7 +95,7 @@ def pages_app():
 
     register_page("home", path="/", layout=home, title="Home")
     register_page("report", path_template="/report/<report_id>", layout=report, title=report_title)
-    app.layout = html.Div([dcc.Location(id="_pages_location"), page_container])
+    app.layout = html.Div([page_container])  # page_container holds the _pages_location Location
     return app
 
 

@@ -61,6 +61,19 @@ class TestDiskcacheSharedStorage(StorageContract):
         return f"storage = DiskcacheSharedStorage(directory={str(tmp_path / 'ss')!r})"
 
 
+def test_diskcache_takes_a_cache_first_as_dash_45_does(tmp_path):
+    """Dash 4.5's DiskcacheSharedStorage(cache, directory=None, ...): a Cache given first is the
+    cache (Flash's own order, directory first, keeps working)."""
+    import diskcache
+
+    cache = diskcache.Cache(str(tmp_path / "shared"))
+    for backend in (DiskcacheSharedStorage(cache), DiskcacheSharedStorage(cache, str(tmp_path / "x")),
+                    DiskcacheSharedStorage(cache=cache)):
+        assert backend.cache is cache
+    assert DiskcacheSharedStorage(tmp_path / "own").cache.directory == str(tmp_path / "own")
+    cache.close()
+
+
 # --- the Local backend's owner election -------------------------------------------------
 OWNER_CHILD = """
 import sys
