@@ -74,6 +74,20 @@ def server_command(contender: Contender, port: int) -> list[str]:
     raise ValueError(contender.server)
 
 
+# Flash's per-worker stream limits (flash/server/limits.py) are sized for production, where one
+# address is one browser; the load client is one address holding up to 20,000 runs on 10,000+
+# downlinks (W5, W9 at 10,000), so every Flash server here gets these raised (the table says so).
+# Each reads its FLASH_* variable; a value set in the environment wins.
+BENCH_LIMITS = {
+    "FLASH_MAX_STREAMS": "100000",
+    "FLASH_MAX_STREAMS_PER_CLIENT": "100000",
+    "FLASH_MAX_STREAMS_PER_ADDRESS": "100000",
+    "FLASH_MAX_DOWNLINKS": "100000",
+    "FLASH_MAX_DOWNLINKS_PER_ADDRESS": "100000",
+    "FLASH_STREAM_START_BUDGET": str(1 << 30),
+}
+
+
 class Server:
     """A running server process for one contender; use as a context manager."""
 
@@ -86,7 +100,7 @@ class Server:
         self.worker_pid = 0
 
     def __enter__(self) -> "Server":
-        env = {**os.environ, **self.env, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}", "PYTHONUNBUFFERED": "1"}
+        env = {**BENCH_LIMITS, **os.environ, **self.env, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}", "PYTHONUNBUFFERED": "1"}
         log = open(self.log_path, "wb")  # pylint: disable=consider-using-with
         self.proc = subprocess.Popen(server_command(self.contender, self.port), cwd=REPO, env=env,
                                      stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
