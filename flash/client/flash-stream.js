@@ -215,6 +215,7 @@
         this.request = request;
         this.transport = transport;
         this.stopped = false;
+        this.finished = false;
         this.handle = null;
         this.downlink = null;
         this.ref = null;
@@ -241,6 +242,10 @@
         if (running[this.settings.id] === this) {
             delete running[this.settings.id];
         }
+        if (!this.finished && this.settings.running) {
+            apply(this.settings.running[1]);  // Dash's running= off values, once the run ended
+        }
+        this.finished = true;
     };
 
     Run.prototype.handle_ = function (type, data) {
@@ -325,9 +330,27 @@
             }
             var run = new Run(settings, request, config.transport);
             running[settings.id] = run;
+            if (settings.running) {
+                apply(settings.running[0]);  // Dash's running= values, for as long as the run goes on
+            }
             run.start();
         });
         return window.dash_clientside.no_update;
+    }
+
+    /* The error store's clientside callback: throwing a JS Error is how dev tools get an error
+     * titled with its own message (a server callback's would be titled with the store's id).
+     * The Python traceback the server sent in debug mode shows as the error's text; no JS stack. */
+    function report(error) {
+        if (!error) {
+            return;
+        }
+        var shown = Object.create(Error.prototype);
+        shown.message = String(error.message);
+        if (error.traceback) {
+            shown.html = String(error.traceback);
+        }
+        throw shown;
     }
 
     function cancel(config, context) {
@@ -390,6 +413,7 @@
                 var args = Array.prototype.slice.call(arguments);
                 return cancel(args[args.length - 1], window.dash_clientside.callback_context);
             },
+            report: report,
             coalesce: coalesce
         }
     });

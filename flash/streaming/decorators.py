@@ -5,6 +5,7 @@ import inspect
 from typing import Any, Callable, TypeVar, cast
 
 import dash
+from dash import exceptions as dash_exceptions
 from dash.dependencies import Output, handle_callback_args
 
 from ..compat.dash import register_from_caller
@@ -16,9 +17,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def _decorator(registry: list[EventCallbackSpec], deps: tuple[Any, ...], cancel: Any, reset_props: Any,
                on_error: Any, prevent_initial_call: bool, restart_on_worker_loss: bool = False,
-               background: bool = False) -> Callable[[F], F]:
+               background: bool = False, running: Any = None) -> Callable[[F], F]:
     def decorate(func: F) -> F:
-        spec = build_spec(func, deps, cancel, reset_props, on_error, prevent_initial_call)
+        spec = build_spec(func, deps, cancel, reset_props, on_error, prevent_initial_call, running)
         spec.restart_on_worker_loss = bool(restart_on_worker_loss)
         spec.background = bool(background)
         registry.append(spec)
@@ -102,15 +103,40 @@ def _is_generator(func: Any) -> bool:
 
 
 # What `@callback` takes on a generator. `hidden` is accepted and moot: a stream's triggers are hidden.
-_OUTPUT_OPTIONS = frozenset({"output", "inputs", "state", "prevent_initial_call", "hidden", "cancel"})
-_EVENT_ONLY = frozenset({"reset_props", "on_error", "restart_on_worker_loss", "background"})
+_OUTPUT_OPTIONS = frozenset({"output", "inputs", "state", "prevent_initial_call", "hidden", "cancel", "running",
+                             "on_error"})
+_EVENT_ONLY = frozenset({"reset_props", "restart_on_worker_loss", "background"})
 _EVENT_OPTIONS = _OUTPUT_OPTIONS - {"output"} | _EVENT_ONLY
+
+# Dash 4.5 has StreamCallbackError (a CallbackException); Dash 4.4 has not.
+_DashStreamCallbackError: type[Exception] = getattr(dash_exceptions, "StreamCallbackError",
+                                                    dash_exceptions.CallbackException)
+
+
+class BackgroundCallbackError(StreamError, dash_exceptions.BackgroundCallbackError):
+    """`background=True` on a streaming callback with Outputs: what Dash 4.5 raises for it (so
+    `except BackgroundCallbackError` catches it) and a `StreamError` (Flash's own `except`)."""
+
+
+class StreamCallbackError(StreamError, _DashStreamCallbackError):  # type: ignore[misc,valid-type]
+    """`mcp_enabled=` / `api_endpoint=` on a stream: on Dash 4.5 an instance of its
+    `StreamCallbackError` (else of `CallbackException`, its base) and a `StreamError`."""
+
+
+def _refusal_class(unknown: list[str], with_outputs: bool) -> type[StreamError]:
+    """Dash 4.5's class for what it refuses too (checked in its order), else StreamError."""
+    if with_outputs and "background" in unknown:
+        return BackgroundCallbackError
+    if "mcp_enabled" in unknown or "api_endpoint" in unknown:
+        return StreamCallbackError
+    return StreamError
 
 
 def _check_options(func: Any, kwargs: dict[str, Any], with_outputs: bool) -> None:
     """A Dash option a stream would silently ignore fails here, saying what to do instead."""
     allowed = _OUTPUT_OPTIONS if with_outputs else _EVENT_OPTIONS
-    unknown = sorted(k for k, v in kwargs.items() if k not in allowed and not (k == "background" and not v))
+    unknown = sorted(k for k, v in kwargs.items()
+                     if k not in allowed and not (k in ("background", "mcp_enabled", "api_endpoint") and not v))
     if not unknown:
         return
     name = getattr(func, "__name__", "stream")
@@ -118,19 +144,20 @@ def _check_options(func: Any, kwargs: dict[str, Any], with_outputs: bool) -> Non
             else "an event callback (no Output: it yields stream_props(...))")
     parts = [f"'{name}' is a generator, so Flash runs it as {kind}; it does not take "
              f"{', '.join(k + '=' for k in unknown)}."]
-    dash_only = [k for k in unknown if k not in _EVENT_ONLY]
+    single = [k for k in unknown if k in ("mcp_enabled", "api_endpoint")]
+    if single:
+        parts.append(f"{', '.join(k + '=' for k in single)} expect a single JSON result (Dash 4.5 refuses "
+                     f"them on a stream too): drop them, or make '{name}' a plain function (return, not yield).")
+    dash_only = [k for k in unknown if k not in _EVENT_ONLY and k not in single]
     if dash_only:
         parts.append(f"{', '.join(k + '=' for k in dash_only)} belong to Dash's background or websocket "
                      f"callbacks: drop them, or make '{name}' a plain function (return, not yield).")
-    if "running" in unknown:
-        parts.append("Instead of running=, set the props from the generator (a yield or set_props(...) at "
-                     "its start and before it ends).")
     if "progress" in unknown or "progress_default" in unknown:
         parts.append("Instead of progress=, yield the progress: each yield reaches the page at once.")
     if with_outputs and _EVENT_ONLY.intersection(unknown):
-        parts.append("reset_props=, on_error=, restart_on_worker_loss= and background= are event-callback "
+        parts.append("reset_props=, restart_on_worker_loss= and background= are event-callback "
                      "options: drop the Outputs and yield stream_props(...) (@event_callback).")
-    raise StreamError(" ".join(parts))
+    raise _refusal_class(unknown, with_outputs)(" ".join(parts))
 
 
 def streaming_decorator(registry: list[EventCallbackSpec], args: tuple[Any, ...], kwargs: dict[str, Any],
@@ -147,7 +174,8 @@ def streaming_decorator(registry: list[EventCallbackSpec], args: tuple[Any, ...]
         _check_options(func, kwargs, with_outputs)
         if with_outputs:
             outputs, inputs, states, prevent = handle_callback_args(list(args), dict(kwargs))
-            spec = build_output_spec(func, outputs, inputs, states, prevent, kwargs.get("cancel"))
+            spec = build_output_spec(func, outputs, inputs, states, prevent, kwargs.get("cancel"),
+                                     kwargs.get("on_error"), kwargs.get("running"))
             registry.append(spec)
             func.stream_id = spec.stream_id  # type: ignore[attr-defined]
             return func
@@ -157,7 +185,8 @@ def streaming_decorator(registry: list[EventCallbackSpec], args: tuple[Any, ...]
         deps = deps + _as_tuple(kwargs.get("inputs")) + _as_tuple(kwargs.get("state"))
         return _decorator(registry, deps, kwargs.get("cancel"), kwargs.get("reset_props"),
                           kwargs.get("on_error"), prevent,
-                          bool(kwargs.get("restart_on_worker_loss")), bool(kwargs.get("background")))(func)
+                          bool(kwargs.get("restart_on_worker_loss")), bool(kwargs.get("background")),
+                          kwargs.get("running"))(func)
 
     return decorate
 

@@ -9,7 +9,7 @@ import traceback
 from concurrent.futures import Executor, Future
 from typing import TYPE_CHECKING, Any, AsyncGenerator, Callable, Generator
 
-from ..compat.dash import context_value
+from ..compat.dash import app_on_error, context_value
 from ..exceptions import PreventUpdate, StreamError
 from ..server.threads import submit_to_thread
 from .bus import StreamBusError
@@ -96,17 +96,26 @@ def _side_updates(cb_ctx: Any) -> list[list[Any]]:
     return updates
 
 
-async def _error_updates(spec: EventCallbackSpec, exc: Exception) -> list[list[Any]]:
-    if spec.on_error is None:
-        return []
+async def _error_answer(app: "Flash", spec: EventCallbackSpec, cb_ctx: Any, exc: Exception) -> list[list[Any]] | None:
+    """The last frame `on_error` makes of `exc` (a Dash 4.5 streaming callback without one falls
+    back to the app's `Dash(on_error=...)`, as in Dash): its return value's updates with the
+    `set_props` made since the last yield, inside the handler included. `[]` when it returned
+    None (Dash: the page stays as it is); None when there is no handler or it raised."""
+    handler = spec.on_error
+    if handler is None and spec.outputs is not None:
+        handler = app_on_error(app)
+    if handler is None:
+        return None
     try:
-        result = spec.on_error(exc)
+        result = handler(exc)
         if inspect.isawaitable(result):
             result = await result
-        return _updates_of(result, spec)
+        if result is None:
+            return []
+        return _side_updates(cb_ctx) + _updates_of(result, spec)
     except Exception:  # pylint: disable=broad-exception-caught
         logger.exception("on_error of stream '%s' failed", spec.func.__name__)
-        return []
+        return None
 
 
 async def pump(app: "Flash", spec: EventCallbackSpec, run: StreamRun, cb_ctx: Any, args: list[Any]) -> None:
@@ -155,11 +164,14 @@ async def pump(app: "Flash", spec: EventCallbackSpec, run: StreamRun, cb_ctx: An
         await run.publish_final(message("gone", {}))  # lands only if Redis is back by now
     except Exception as exc:  # pylint: disable=broad-exception-caught
         logger.error("Stream '%s' failed", spec.func.__name__, exc_info=exc)
-        updates = await _error_updates(spec, exc)
+        answer = await _error_answer(app, spec, cb_ctx, exc)
         try:
-            if updates:
-                await run.publish(message("props", updates))
-            await run.publish_final(message("error", _error_body(app, spec, exc, handled=bool(updates))))
+            if answer:
+                await run.publish(message("props", answer))
+            if answer is not None and spec.outputs is not None:  # Dash 4.5: handled, no callback error
+                await run.publish_final(message("done", {}))
+            else:
+                await run.publish_final(message("error", _error_body(app, spec, exc, handled=bool(answer))))
         except StreamBusError as bus_exc:
             run.bus.storage.outage.failed(bus_exc, f"telling a page that stream '{spec.func.__name__}' failed")  # type: ignore[union-attr]
     finally:
@@ -175,7 +187,7 @@ async def pump(app: "Flash", spec: EventCallbackSpec, run: StreamRun, cb_ctx: An
 def _error_body(app: "Flash", spec: EventCallbackSpec, exc: Exception, handled: bool) -> dict[str, Any]:
     # `handled`: on_error answered with updates, so the page shows the failure itself.
     body: dict[str, Any] = {"stream": spec.func.__name__, "message": "The stream failed.", "handled": handled}
-    if app.backend.error_handling_mode != "ignore":  # debug: show it like a callback error
-        body["message"] = f"{type(exc).__name__}: {exc}"
+    if app.backend.error_handling_mode != "ignore":  # debug: the message dev tools show, as Dash 4.5's
+        body["message"] = str(exc) or repr(exc)
         body["traceback"] = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     return body

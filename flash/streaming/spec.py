@@ -31,6 +31,8 @@ class EventCallbackSpec:
     # With the stream bus: when the worker running it dies, start it over instead of failing.
     restart_on_worker_loss: bool = False
     background: bool = False  # run on the app's CeleryManager worker (jobs.py)
+    # Dash's `running=`: (component_id, prop, value while the stream runs, value once it ended).
+    running: list[tuple[Any, str, Any, Any]] = field(default_factory=list)
 
     @property
     def is_async(self) -> bool:
@@ -151,7 +153,27 @@ def _check_reset(reset_props: Any, name: str) -> list[tuple[Any, Mapping[str, An
     return checked
 
 
-def build_spec(func: Any, deps: Sequence[Any], cancel: Any, reset_props: Any, on_error: Any, prevent_initial_call: bool | None) -> EventCallbackSpec:
+def _check_running(running: Any, name: str) -> list[tuple[Any, str, Any, Any]]:
+    """Dash's `running=[(Output(id, prop), value_while_running, value_after), ...]`."""
+    if running is None:
+        return []
+    hint = "running=[(Output('start', 'disabled'), True, False)]"
+    if not isinstance(running, (list, tuple)):
+        raise StreamError(f"'{name}': running must be a list of (Output, on, off) triples, e.g. {hint}.")
+    checked = []
+    for entry in running:
+        if not (isinstance(entry, (list, tuple)) and len(entry) == 3 and isinstance(entry[0], Output)):
+            raise StreamError(f"'{name}': each running entry must be (Output(id, prop), on, off); got {entry!r}, "
+                              f"e.g. {hint}.")
+        if entry[0].has_wildcard():
+            raise StreamError(f"'{name}': running Output({entry[0].component_id!r}, {entry[0].component_property!r}) "
+                              "uses a pattern-matching wildcard; a stream's running= takes fixed ids.")
+        checked.append((entry[0].component_id, entry[0].component_property, entry[1], entry[2]))
+    return checked
+
+
+def build_spec(func: Any, deps: Sequence[Any], cancel: Any, reset_props: Any, on_error: Any, prevent_initial_call: bool | None,
+               running: Any = None) -> EventCallbackSpec:
     _check_func(func)
     name = func.__name__
     inputs, states = _split_deps(deps, name)
@@ -167,19 +189,22 @@ def build_spec(func: Any, deps: Sequence[Any], cancel: Any, reset_props: Any, on
         reset_props=_check_reset(reset_props, name),
         on_error=on_error,
         prevent_initial_call=None if prevent_initial_call is None else bool(prevent_initial_call),
+        running=_check_running(running, name),
     )
     spec.stream_id = _digest([f"{func.__module__}.{func.__qualname__}", *inputs, *states])
     return spec
 
 
 def build_output_spec(func: Any, outputs: Any, inputs: list[Input], states: list[State],
-                      prevent_initial_call: bool | None, cancel: Any = None) -> EventCallbackSpec:
-    """A Dash 4.5 streaming callback: a generator whose yields are return values."""
+                      prevent_initial_call: bool | None, cancel: Any = None, on_error: Any = None,
+                      running: Any = None) -> EventCallbackSpec:
+    """A Dash 4.5 streaming callback: a generator whose yields are return values. Its `on_error`
+    (else the app's `Dash(on_error=...)`, see pump.py) answers with a return value too."""
     from .outputs import check_outputs  # pylint: disable=import-outside-toplevel
 
     _check_func(func)
     targets, multi = check_outputs(outputs, func.__name__)
-    spec = build_spec(func, [*inputs, *states], cancel, None, None, prevent_initial_call)
+    spec = build_spec(func, [*inputs, *states], cancel, None, on_error, prevent_initial_call, running)
     spec.outputs, spec.multi_output = targets, multi
     spec.stream_id = _digest([f"{func.__module__}.{func.__qualname__}", *inputs, *states, repr(targets)])
     return spec

@@ -3,8 +3,8 @@
 Each group of event callbacks with the same dependencies gets one clientside trigger whose output
 is a hidden store of its own (so no id can collide with the user's callbacks); the store's data
 carries the streams' client settings, read back as the trigger's last State. Cancel conditions
-get the same treatment. A hidden error store feeds a server callback that raises, so that in debug
-mode a stream error shows in dev tools like a callback error.
+get the same treatment. A hidden error store feeds a clientside callback that throws the stream's
+error, so that in debug mode it shows in dev tools titled with its message, as in Dash 4.5.
 
 An app's event callbacks declared after its first request (`@app.event_callback`, like Dash's
 `@app.callback` then) are wired at once, in a container of their own, for pages loaded from then on.
@@ -24,11 +24,7 @@ from dash.fingerprint import build_fingerprint
 from .. import client
 from .._version import __version__
 
-from dash.exceptions import PreventUpdate
-
 from ..compat.dash import extra_components
-from ..exceptions import StreamError
-from ..server.errors import RequestError
 from .spec import EventCallbackSpec, _digest
 
 if TYPE_CHECKING:
@@ -37,14 +33,16 @@ if TYPE_CHECKING:
 
 
 def error_store_id(spec: EventCallbackSpec) -> str:
-    """The hidden store a stream's errors go through: dev tools title an error with its id
-    ("Callback error ... from input <id>.data"), so the id names the user's generator."""
-    return f"{spec.func.__name__} (stream)"
+    """The hidden store a stream's errors go through, one per generator name."""
+    return f"_flash-error-{_digest([spec.func.__name__])}"
+
+
 CONTAINER = "_flash-streaming"
 
 # The page client's entry points live in Dash's clientside namespace, not on `window.flash`.
 _TRIGGER = ClientsideFunction("_flash", "trigger")
 _CANCEL = ClientsideFunction("_flash", "cancel")
+_REPORT = ClientsideFunction("_flash", "report")
 
 
 def prevents_initial_call(app: "Flash", spec: EventCallbackSpec) -> bool:
@@ -79,7 +77,7 @@ def transport_settings(app: "Flash") -> dict[str, Any]:
 
 
 def _client_settings(app: "Flash", spec: EventCallbackSpec) -> dict[str, Any]:
-    return {
+    settings = {
         "id": spec.stream_id,
         "name": spec.func.__name__,
         "url": f"{app.config.requests_pathname_prefix}_flash/stream/{spec.stream_id}",
@@ -87,6 +85,10 @@ def _client_settings(app: "Flash", spec: EventCallbackSpec) -> dict[str, Any]:
         "errorStore": error_store_id(spec),
         "preventInitial": prevents_initial_call(app, spec),
     }
+    if spec.running:  # Dash's running=: [updates when a run starts, updates once it ended]
+        settings["running"] = [[[cid, {prop: on}] for cid, prop, on, _ in spec.running],
+                               [[cid, {prop: off}] for cid, prop, _, off in spec.running]]
+    return settings
 
 
 def _wired_ids(app: "Flash") -> set[str]:
@@ -146,33 +148,15 @@ def _wire_cancels(app: "Flash", specs: list[EventCallbackSpec], stores: list[Any
         )
 
 
-def _stream_error_reporter(app: "Flash") -> Any:
-    """The hidden callback that turns a stream error the page reports into a callback error, so
-    dev tools show it. Only a page with dev tools on reports; without them (production) the
-    report is ignored: its text comes from the client and must not reach the log as an error."""
-
-    def report_stream_error(error: Any) -> None:
-        if error is None:
-            return
-        if not isinstance(error, dict):
-            raise RequestError("A stream error report must be an object.")
-        if app.backend.error_handling_mode == "ignore":
-            raise PreventUpdate
-        raise StreamError(
-            f"Event callback '{error.get('stream')}' failed: {error.get('message')}\n\n"
-            f"{error.get('traceback', '')}"
-        )
-
-    return report_stream_error
-
-
 def _wire_error_reporting(app: "Flash", specs: list[EventCallbackSpec], stores: list[Any], taken: set[str]) -> None:
-    reporter = _stream_error_reporter(app)
+    """A page with dev tools on writes a failed run's error to its store; the store's clientside
+    callback throws it, so dev tools list it titled with its message (and the traceback the
+    server sent in debug mode). It never reaches the server: no client text in its logs."""
     for store_id in dict.fromkeys(error_store_id(spec) for spec in specs):
         if store_id in taken:
             continue  # an earlier wiring's store (same function name) and its reporter serve it
         stores.append(dcc.Store(id=store_id))
-        app.callback(Input(store_id, "data"), prevent_initial_call=True, hidden=True)(reporter)
+        app.clientside_callback(_REPORT, Input(store_id, "data"), prevent_initial_call=True, hidden=True)
 
 
 def wire_streams(app: "Flash", specs: list[EventCallbackSpec]) -> None:

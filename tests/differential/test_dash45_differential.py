@@ -115,9 +115,6 @@ def test_an_exception_without_on_error_is_a_callback_error(differential: Any) ->
 
 
 @browser
-@pytest.mark.xfail(strict=True, reason="bug: Flash's dev tools title a stream's exception 'Callback error "
-                   "with no output from input run (stream).data' (an internal id) where Dash 4.5 shows the "
-                   "exception's message ('run 1 failed')")
 def test_the_dev_tools_show_a_streams_exception_message(differential: Any) -> None:
     """errors.py: the title the dev tools' error list gives the stream's exception."""
     def scenario(page: Page) -> None:
@@ -130,7 +127,6 @@ def test_the_dev_tools_show_a_streams_exception_message(differential: Any) -> No
 
 
 @browser
-@pytest.mark.xfail(strict=True, reason="bug: Flash refuses on_error= on a streaming callback with Outputs at declaration (StreamError); Dash 4.5 accepts it and sends the handler's return as the last frame")
 def test_on_error_per_callback_is_the_last_frame(differential: Any) -> None:
     """on_error.py: the handler's return value (and a set_props inside it) is the last frame; a
     handler returning None ends the stream with nothing more shown; no callback error either way."""
@@ -145,7 +141,6 @@ def test_on_error_per_callback_is_the_last_frame(differential: Any) -> None:
 
 
 @browser
-@pytest.mark.xfail(strict=True, reason="bug: Flash ignores Dash(on_error=...) for streaming callbacks: the exception is a callback error (dev tools count 1, outputs stay at the last yield) where Dash 4.5 sends the handler's return")
 def test_app_wide_on_error_is_the_last_frame(differential: Any) -> None:
     """on_error_app.py: Dash(on_error=...) handles the stream's exception; its return is the last frame."""
     def scenario(page: Page) -> None:
@@ -157,7 +152,6 @@ def test_app_wide_on_error_is_the_last_frame(differential: Any) -> None:
 
 
 @browser
-@pytest.mark.xfail(strict=True, reason='bug: Flash refuses running= on a streaming callback at declaration (StreamError); Dash 4.5 applies the running values from the start of the stream to its end')
 def test_running_holds_for_the_whole_stream(differential: Any) -> None:
     """running.py: `running=` values are on from the first frame to the end, then off."""
     def scenario(page: Page) -> None:
@@ -233,9 +227,6 @@ def test_sync_generators_are_a_deliberate_difference() -> None:
     assert not flash["sync generator"]["refused"]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: Flash refuses these with flash.exceptions.StreamError(DashException); "
-                   "Dash 4.5 raises BackgroundCallbackError (background=True) and StreamCallbackError"
-                   "(CallbackException) (mcp_enabled, api_endpoint), so `except StreamCallbackError` misses Flash's")
 def test_a_refused_stream_raises_dashs_exception_class() -> None:
     dash, flash = declared()
     for case in REFUSED_BY_BOTH:
