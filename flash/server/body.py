@@ -101,6 +101,9 @@ def check_callback_body(body: Any, callback_map: Mapping[str, Any]) -> Mapping[s
     if spec is None:
         raise RequestError("Unknown callback output: no callback of this app has it.",
                            debug=f"output: {output[:200]!r}")
+    if "callback" not in spec:  # Dash keeps clientside callbacks in the same map, with no function
+        raise RequestError("That callback runs in the browser (clientside): the server has nothing to run.",
+                           debug=f"output: {output[:200]!r}")
     check_dependency_list(body, "inputs", len(spec["inputs"]))
     check_dependency_list(body, "state", len(spec["state"]))
     outputs = body.get("outputs", [])

@@ -10,7 +10,7 @@ from tests.conftest import callback_body, dep, run
 
 def make_app(**kwargs):
     app = Flash(__name__, **kwargs)
-    app.layout = html.Div([html.Button(id="btn"), html.Div(id="out")])
+    app.layout = html.Div([html.Button(id="btn"), html.Div(id="out"), html.Div(id="side")])
 
     @app.callback(Output("out", "children"), Input("btn", "n_clicks"))
     async def echo(n):
@@ -18,6 +18,7 @@ def make_app(**kwargs):
             raise RuntimeError("secret internals")
         return n
 
+    app.clientside_callback("function (n) { return n; }", Output("side", "children"), Input("btn", "n_clicks"))
     return app
 
 
@@ -40,6 +41,8 @@ BAD_CALLBACK_BODIES = [
     (json.dumps({**GOOD, "inputs": "x"}).encode(), "'inputs' must be a list"),
     (json.dumps({**GOOD, "changedPropIds": [1]}).encode(), "'changedPropIds' must be a list of strings"),
     (json.dumps({**GOOD, "outputs": 3}).encode(), "'outputs' must be an object"),
+    # a clientside callback's output: Dash's map holds it with no function (it was a 500)
+    (json.dumps(callback_body("side.children", [dep("btn", "n_clicks", 1)])).encode(), "runs in the browser"),
 ]
 
 
