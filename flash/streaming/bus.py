@@ -14,11 +14,11 @@ once written, straight to the holder's follower (`lane.py`) instead of through R
   window after the page left: runners close runs whose page is gone (tab closed);
 - `bus:worker:<id>` (lease, 3 s): lapses when a worker dies, so the page's holder ends that
   worker's runs (`error`, or `gone` to restart them) instead of waiting forever;
-- `bus:ack:<run>`: what the holder forwarded, so a generator waits for a slow browser
+- `bus:ack:<run>`: what the holder's response has written to the page (`follow.py`), so a generator waits for a slow browser
   (`WINDOW` messages, or `stream_replay_bytes` bytes, ahead) instead of outrunning the replay
   window. A run's Redis stream keeps its last `max(2 * WINDOW, stream_replay_size)` messages, and
-  only as many of those the holder has forwarded as fit in `stream_replay_bytes`: with the
-  unforwarded ones (at most that many bytes, plus the newest message), Redis holds at most about
+  only as many of those the holder has acknowledged as fit in `stream_replay_bytes`: with the
+  unacknowledged ones (at most that many bytes, plus the newest message), Redis holds at most about
   twice `stream_replay_bytes` per run, however large its messages;
 - `_flash/control`: `close` requests, read by every worker, so a cancel works wherever it lands.
 
@@ -82,7 +82,8 @@ class StreamBus:
         self.registry = registry
         self.worker_id = worker_id or secrets.token_hex(6)
         self.followers: dict[str, "DownlinkFollower"] = {}  # downlink id -> follower (attached here)
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: list[asyncio.Task[None]] = []  # set by `ensure_started`, emptied by `stop`
+        self._starting: asyncio.Lock | None = None  # (made on the serving loop, on first use)
         self.log = RunLog(self)
         self._ticks = 0
         self._present_at: dict[str, float] = {}  # downlink id -> when its presence was last seen
@@ -118,17 +119,25 @@ class StreamBus:
 
     # --- life ----------------------------------------------------------------------------
     async def ensure_started(self) -> None:
+        """Start the two background tasks once. The lock: concurrent first requests each awaited
+        the lease SET and each created a pair, all but one unreferenced and running forever."""
         if self._tasks:
             return
-        await self.client().set(self.lease_key(self.worker_id), 1, px=LEASE_MS)
-        self.storage.outage.succeeded()  # Redis answers (it may not have, when this worker started)
-        loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._tick_forever()), loop.create_task(self._follow_control())]
+        if self._starting is None:
+            self._starting = asyncio.Lock()
+        async with self._starting:
+            if self._tasks:  # another request started them while this one waited
+                return
+            await self.client().set(self.lease_key(self.worker_id), 1, px=LEASE_MS)
+            self.storage.outage.succeeded()  # Redis answers (it may not have, when this worker started)
+            loop = asyncio.get_running_loop()
+            self._tasks = [loop.create_task(self._tick_forever()), loop.create_task(self._follow_control())]
 
     async def stop(self) -> None:
         """Let pending writes land, then stop the background tasks and drop the lease."""
         await self.drain()
         tasks, self._tasks = self._tasks, []
+        self._starting = None  # a later start may be on another loop
         for task in tasks:
             task.cancel()
         for follower in list(self.followers.values()):
@@ -214,9 +223,6 @@ class StreamBus:
     async def is_held(self, downlink_id: str) -> bool:
         """Is the downlink alive somewhere (or within its resume window)?"""
         return bool(await self.client().exists(self.presence_key(downlink_id)))
-
-    async def ack(self, run_id: str, seq: int) -> None:
-        await self.client().set(self.ack_key(run_id), seq, px=LIVE_TTL_MS)
 
     def attached(self, downlink: "Downlink") -> None:
         from .follow import DownlinkFollower  # pylint: disable=import-outside-toplevel

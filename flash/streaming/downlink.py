@@ -41,12 +41,18 @@ class Listener:
     `stalled`, detaches from its downlink at once (its runs pause, then end after the resume
     window) and the writing task is cancelled, so nothing more is written into that socket."""
 
-    __slots__ = ("pending", "pending_bytes", "waiter", "cut", "beat", "last_write", "writing", "stalled", "task",
-                 "downlink", "_timer", "_loop", "_every", "_timeout")
+    __slots__ = ("pending", "pending_bytes", "receipts", "in_flight", "waiter", "cut", "beat", "last_write",
+                 "writing", "stalled", "task", "downlink", "_timer", "_loop", "_every", "_timeout")
 
     def __init__(self) -> None:
         self.pending: list[bytes] = []
         self.pending_bytes = 0  # of the chunks in `pending`
+        # Callbacks of queued chunks that want to know once they are written (the bus follower
+        # acknowledges only what reached the wire: an ack lets the run's Redis copy be trimmed).
+        # `take()` moves them to `in_flight`; `written()` calls and clears those after the write
+        # returned; a write that never returns (cut, stalled) drops them with the listener.
+        self.receipts: list[Callable[[], None]] = []
+        self.in_flight: list[Callable[[], None]] = []
         self.waiter: asyncio.Future[None] | None = None
         self.cut = False
         self.beat = False
@@ -100,14 +106,23 @@ class Listener:
             self._timer.cancel()
             self._timer = None
 
-    def push(self, chunk: bytes) -> None:
+    def push(self, chunk: bytes, on_written: Callable[[], None] | None = None) -> None:
         self.pending.append(chunk)
         self.pending_bytes += len(chunk)
+        if on_written is not None:
+            self.receipts.append(on_written)
         _wake(self.waiter)
 
     def take(self) -> list[bytes]:
         batch, self.pending, self.pending_bytes = self.pending, [], 0
+        self.in_flight, self.receipts = self.receipts, []
         return batch
+
+    def written(self) -> None:
+        """The batch `take()` returned is written: tell whoever asked."""
+        done, self.in_flight = self.in_flight, []
+        for on_written in done:
+            on_written()
 
     def over(self, max_bytes: int) -> bool:
         """Full: producers wait (`HIGH_WATER` messages or `max_bytes` queued)."""
@@ -138,13 +153,14 @@ class Downlink:
         self._arm_expiry()  # until a response attaches, as after one detaches
 
     # --- producers (pump tasks) ---------------------------------------------------------
-    async def deliver(self, chunk: bytes) -> None:
+    async def deliver(self, chunk: bytes, on_written: Callable[[], None] | None = None) -> None:
+        """`on_written`: called once `chunk` is written to the response (never, if it is not)."""
         if self.listener is None:
             # Disconnected: the run pauses here; a reconnect replays `chunk` from its buffer.
             while self.listener is None:
                 await self._hold()
             return
-        self.listener.push(chunk)
+        self.listener.push(chunk, on_written)
         if self.listener.over(self._registry.buffer_bytes):
             await self._hold()
 
@@ -209,6 +225,7 @@ class Downlink:
                 listener.writing = True
                 yield b"".join(batch)
                 listener.writing = False
+                listener.written()
                 if listener.cut:
                     return
         finally:

@@ -4,21 +4,25 @@ One `DownlinkFollower` per downlink response attached on this worker. It reads w
 downlink has (`_flash/dl/<id>`), follows each run's stream from the last id the page saw (the
 resume request's list; 0 for a run it has not seen yet), and forwards every message through
 `Downlink.deliver`, so a slow browser holds the follower back and the follower's acks hold the
-generator back (`bus.WINDOW`). A run whose messages are no longer in Redis is `gone` (the page
+generator back (`bus.WINDOW`). A message is acknowledged only once the response has written it:
+an ack lets the run's Redis copy be trimmed (`stream_replay_bytes`), so a page cut with messages
+still queued here must find them in Redis when it resumes. A run whose messages are no longer in Redis is `gone` (the page
 starts it over); Redis failing cuts the response, so the page reconnects and resumes.
 """
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from ..storage.base import SharedStorageGap
+from ..storage.base import SharedStorageGap, Subscription
 from ..storage.codec import decode
 from ..storage.redis_reader import seq_of
 from .bus import ACK_EVERY, downlink_topic, run_topic
 from .lane import close_lane, open_lane
+from .runlog import LIVE_TTL_MS
 from .sse import encode_run_event
 
 if TYPE_CHECKING:
@@ -30,12 +34,20 @@ logger = logging.getLogger("flash.streaming")
 _FINAL_PREFIXES = (b"event: done\n", b"event: error\n", b"event: gone\n")
 
 
+def _wake(waiter: "asyncio.Future[None] | None") -> None:
+    if waiter is not None and not waiter.done():
+        waiter.set_result(None)
+
+
 class RunFollow:
-    __slots__ = ("run_id", "forwarded", "worker", "restart", "task", "finished")
+    __slots__ = ("run_id", "forwarded", "written", "written_bytes", "acked", "worker", "restart", "task", "finished")
 
     def __init__(self, run_id: str, after: int, worker: str | None, restart: bool) -> None:
         self.run_id = run_id
-        self.forwarded = after
+        self.forwarded = after  # last id handed to the response
+        self.written = after  # last id the response wrote (what an ack may cover)
+        self.written_bytes = 0  # written since the last ack
+        self.acked = after  # last id acknowledged (or due to be, in `_due`)
         self.worker = worker
         self.restart = restart
         self.task: asyncio.Task[None] | None = None
@@ -43,6 +55,12 @@ class RunFollow:
 
 
 class DownlinkFollower:
+    """Its tasks have one owner: `_run`'s TaskGroup holds every run's `_forward` and the acker,
+    so none outlives the follower. And they end on `stop()` whatever redis-py does with the
+    cancellation (it has swallowed some, leaving a follower waiting forever on a subscription
+    nobody publishes to): `stop()` also closes every open subscription and sets `_stopped`,
+    which each loop checks after every await."""
+
     def __init__(self, bus: "StreamBus", downlink: "Downlink", plan: dict[str, int]) -> None:
         self.bus = bus
         self.downlink = downlink
@@ -50,6 +68,13 @@ class DownlinkFollower:
         # (done/error/gone forwarded, or `end_run`), so a page's long life does not grow it;
         # `stop()` cancels what is left when the response goes.
         self.follows: dict[str, RunFollow] = {}
+        # Open subscriptions: added when a loop opens one, removed in its `finally`; `stop()` closes them.
+        self._subs: set[Subscription] = set()
+        # run id -> last written id to acknowledge: set by `_written`, emptied by `_ack_forever`.
+        self._due: dict[str, int] = {}
+        self._ack_waiter: asyncio.Future[None] | None = None
+        self._acker: asyncio.Task[None] | None = None
+        self._group: asyncio.TaskGroup | None = None
         self._plan = plan
         self.presence_at = time.monotonic()  # `bus.hold` set the downlink's presence just before
         self._stopped = False
@@ -61,6 +86,16 @@ class DownlinkFollower:
         for follow in self.follows.values():
             if follow.task is not None:
                 follow.task.cancel()
+        if self._acker is not None:
+            self._acker.cancel()
+        for sub in list(self._subs):
+            sub.close()
+        _wake(self._ack_waiter)
+
+    def _check(self) -> None:
+        """After an await: a stop whose cancellation was lost on the way still ends the task."""
+        if self._stopped:
+            raise asyncio.CancelledError()
 
     def unfinished(self) -> list[RunFollow]:
         return [follow for follow in self.follows.values() if not follow.finished]
@@ -86,17 +121,31 @@ class DownlinkFollower:
             self.downlink.cut()
 
     async def _run(self) -> None:
+        try:
+            async with asyncio.TaskGroup() as group:
+                self._group = group
+                await self._read_downlink()
+        finally:
+            self._group = None
+
+    async def _read_downlink(self) -> None:
         topic = downlink_topic(self.downlink.downlink_id)
         try:
             last = await self._read_history(topic)
-            while True:
+            while not self._stopped:
                 try:
                     sub = await self.bus.storage.asubscribe(topic, replay_from=last)
-                    async for seq, message in sub.aiter_with_seq():
-                        last = seq
-                        self._learn(message)
+                    self._subs.add(sub)
+                    try:
+                        self._check()
+                        async for seq, message in sub.aiter_with_seq():
+                            last = seq
+                            self._learn(message)
+                    finally:
+                        self._subs.discard(sub)
                 except SharedStorageGap:  # trimmed while we read: carry on from the head
                     last = int(await self.bus.client().get(self.bus.storage.seq_key(topic)) or 0)
+                self._check()
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # pylint: disable=broad-exception-caught  # Redis unreachable
@@ -106,6 +155,7 @@ class DownlinkFollower:
         entries = await self.bus.client().xrange(self.bus.storage.stream_key(topic))
         started: dict[str, dict[str, Any]] = {}
         ended: set[str] = set()
+        self._check()
         last = 0
         for entry_id, fields in entries:
             last = seq_of(entry_id)
@@ -134,7 +184,8 @@ class DownlinkFollower:
         follow = RunFollow(run_id, after, worker if isinstance(worker, str) else None,
                            bool(started.get("restart")))
         self.follows[run_id] = follow
-        follow.task = asyncio.get_running_loop().create_task(self._forward(follow))
+        assert self._group is not None  # called from `_read_downlink`, inside the group
+        follow.task = self._group.create_task(self._forward(follow))
 
     async def _forward(self, follow: RunFollow) -> None:
         bus, downlink = self.bus, self.downlink
@@ -142,20 +193,23 @@ class DownlinkFollower:
             run = bus.registry.live_run(follow.run_id)
             if run is not None and run.bus is bus and await self._forward_local(follow, run):
                 return
-            acked = follow.forwarded
-            unacked_bytes = 0
+            self._check()
             sub = await bus.storage.asubscribe(run_topic(follow.run_id), replay_from=follow.forwarded)
-            async for seq, text in sub.aiter_with_seq():
-                chunk = text.encode("utf-8")
-                await downlink.deliver(chunk)
-                follow.forwarded = seq
-                if chunk.startswith(_FINAL_PREFIXES):
-                    follow.finished = True
-                    return
-                unacked_bytes += len(chunk)
-                if seq - acked >= ACK_EVERY or unacked_bytes >= bus.ack_bytes:
-                    acked, unacked_bytes = seq, 0
-                    await bus.ack(follow.run_id, seq)
+            self._subs.add(sub)
+            try:
+                self._check()
+                async for seq, text in sub.aiter_with_seq():
+                    chunk = text.encode("utf-8")
+                    if chunk.startswith(_FINAL_PREFIXES):
+                        await downlink.deliver(chunk)
+                        follow.forwarded = seq
+                        follow.finished = True
+                        return
+                    await downlink.deliver(chunk, functools.partial(self._written, follow, seq, len(chunk)))
+                    follow.forwarded = seq
+                    self._check()
+            finally:
+                self._subs.discard(sub)
         except asyncio.CancelledError:
             raise
         except SharedStorageGap:
@@ -173,6 +227,48 @@ class DownlinkFollower:
             if follow.finished and self.follows.get(follow.run_id) is follow:
                 del self.follows[follow.run_id]
 
+    # --- acknowledgements -------------------------------------------------------------------
+    def _written(self, follow: RunFollow, seq: int, size: int) -> None:
+        """The response wrote message `seq`: the page has it, so the runner may go on (and its
+        Redis copy may be trimmed). Acked every `ACK_EVERY` messages or `ack_bytes` bytes."""
+        if seq <= follow.written or self._stopped:
+            return
+        follow.written, follow.written_bytes = seq, follow.written_bytes + size
+        if seq - follow.acked >= ACK_EVERY or follow.written_bytes >= self.bus.ack_bytes:
+            follow.acked, follow.written_bytes = seq, 0
+            self._due[follow.run_id] = seq
+            if self._acker is None and self._group is not None:
+                try:
+                    self._acker = self._group.create_task(self._ack_forever())
+                except RuntimeError:  # the group is over (Redis failed, the page was cut): no ack
+                    return
+            _wake(self._ack_waiter)
+
+    async def _ack_forever(self) -> None:
+        """Write the due acks, one pipeline for all of this page's runs."""
+        loop = asyncio.get_running_loop()
+        try:
+            while not self._stopped:
+                if not self._due:
+                    self._ack_waiter = loop.create_future()
+                    try:
+                        await self._ack_waiter
+                    finally:
+                        self._ack_waiter = None
+                    continue
+                due, self._due = self._due, {}
+                async with self.bus.client().pipeline(transaction=False) as pipe:
+                    for run_id, seq in due.items():
+                        pipe.set(self.bus.ack_key(run_id), seq, px=LIVE_TTL_MS)
+                    await pipe.execute()
+                self._check()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # pylint: disable=broad-exception-caught  # Redis unreachable
+            self._cut("shared storage failed", exc)
+        finally:
+            self._acker = None
+
     async def _forward_local(self, follow: RunFollow, run: "StreamRun") -> bool:
         """The run is live on this worker: catch up from Redis, then take its lane (lane.py).
         False when the run ended without handing over its last message (read it from Redis)."""
@@ -182,6 +278,7 @@ class DownlinkFollower:
             if follow.forwarded < upto and await self._catch_up(follow, upto):
                 return True
             while True:
+                self._check()
                 batch = await lane.take()
                 if not batch:
                     return False
@@ -190,20 +287,24 @@ class DownlinkFollower:
                         continue
                     if seq != follow.forwarded + 1:
                         return False  # cannot happen (writes land in order): Redis has the rest
-                    await self.downlink.deliver(chunk)
-                    follow.forwarded = seq
-                    lane.ack(run, seq)
                     if chunk.startswith(_FINAL_PREFIXES):
+                        await self.downlink.deliver(chunk)
+                        follow.forwarded = seq
                         follow.finished = True
                         return True
+                    # acknowledged (in memory) once written: only then may the runner go on
+                    await self.downlink.deliver(chunk, functools.partial(lane.ack, run, seq))
+                    follow.forwarded = seq
         finally:
             close_lane(run, lane)
 
     async def _catch_up(self, follow: RunFollow, upto: int) -> bool:
         """Forward messages `forwarded+1 .. upto` from the run's Redis stream; True if it ended."""
         await self.bus.drain()
+        self._check()
         stream = self.bus.storage.stream_key(run_topic(follow.run_id))
         entries = await self.bus.client().xrange(stream, min=f"{follow.forwarded + 1}-0", max=f"{upto}-0")
+        self._check()
         for entry_id, fields in entries:
             seq = seq_of(entry_id)
             if seq != follow.forwarded + 1:

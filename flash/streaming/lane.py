@@ -49,13 +49,24 @@ class LocalLane:
 
     async def acked_or(self, timeout: float) -> None:
         """Wait until the follower acknowledges something, or `timeout` seconds."""
+        loop = asyncio.get_running_loop()
         waiter = self._ack_waiter
         if waiter is None or waiter.done():
-            waiter = self._ack_waiter = asyncio.get_running_loop().create_future()
+            waiter = self._ack_waiter = loop.create_future()
+        # A plain future and a timer, not `wait_for`: on Python 3.11 `wait_for` may swallow a
+        # cancellation that arrives as the ack does (gh-86296), and the closed run went on.
+        done = loop.create_future()
+
+        def finish(_: object = None) -> None:
+            _wake(done)
+
+        timer = loop.call_later(timeout, finish)
+        waiter.add_done_callback(finish)
         try:
-            await asyncio.wait_for(asyncio.shield(waiter), timeout)
-        except asyncio.TimeoutError:
-            pass
+            await done
+        finally:
+            timer.cancel()
+            waiter.remove_done_callback(finish)
 
     # --- the follower's side --------------------------------------------------------------
     async def take(self) -> list[tuple[int, bytes]]:
