@@ -71,17 +71,30 @@ def test_yields_patch_no_update_and_set_props_step_by_step(differential: Any) ->
 
 
 @browser
-@pytest.mark.xfail(strict=True, reason='bug: under Dash 4.5 a streaming callback is pending until its stream ends (a dcc.Loading around its output spins and hides it, callbacks fed by the output wait and run once at the end); under Flash the outputs never show as loading and dependants run on every frame')
-def test_a_callback_fed_by_a_streamed_output_and_its_loading_state(differential: Any) -> None:
-    """chained.py: how often a callback whose Input is a streamed output runs, and whether a
-    dcc.Loading around the output spins, at each step of a stream and after it."""
+def test_a_streamed_output_shows_each_frame_is_a_deliberate_difference(differential: Any) -> None:
+    """chained.py (docs/dash45-differences.md): a callback whose Input is a streamed output, and a
+    dcc.Loading around that output. Dash 4.5 keeps the streaming callback pending until its stream
+    ends: the Loading spins and hides the output, and the dependant runs once, at the end. Flash
+    shows each frame as it arrives and the dependant runs on each one. Loading and the end match."""
     def scenario(page: Page) -> None:
         page.load()
         page.click("#start", "first yield", parked(1))
         page.step("second yield", parked(2))
         page.step("end", ended(1))
 
-    run_both(differential, "chained", ["#start", "#status", "#renders", "?.dash-spinner"], scenario)
+    dash, flash = differential("chained", ["#start", "#status", "#renders", "?.dash-spinner"])
+    for page in (dash, flash):
+        scenario(page)
+    steps = {side: dict(page.steps) for side, page in (("dash", dash), ("flash", flash))}
+    assert steps["dash"]["loaded"] == steps["flash"]["loaded"]
+    for label, frame in (("first yield", "run 1 step 1"), ("second yield", "run 1 step 2")):
+        assert steps["dash"][label]["#status"] == "" and steps["dash"][label]["?.dash-spinner"], steps
+        assert steps["flash"][label]["#status"] == frame and not steps["flash"][label]["?.dash-spinner"], steps
+    assert [steps["dash"][s]["#renders"] for s in ("first yield", "second yield", "end")] == ["1", "1", "2"]
+    assert [steps["flash"][s]["#renders"] for s in ("first yield", "second yield", "end")] == ["2", "3", "3"]
+    for side in ("dash", "flash"):  # the end is the same but for how often the dependant ran
+        assert {k: v for k, v in steps[side]["end"].items() if k != "#renders"} == {
+            k: v for k, v in steps["dash"]["end"].items() if k != "#renders"}, steps
 
 
 @browser
