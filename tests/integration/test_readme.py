@@ -72,3 +72,14 @@ def test_readme_shared_storage_app_counts_and_feeds(dash_duo_mp):
     assert [li.text for li in dash_duo_mp.find_elements("#feed li")] == ["click #2", "click #1"]
     assert app.shared_storage.get("clicks") == 2
     assert dash_duo_mp.get_logs() == []
+
+
+@pytest.mark.browser
+def test_readme_dash45_streaming_callback_runs_as_printed(dash_duo_mp):
+    """The Dash 4.5 example runs as printed (its token source used to be left undefined)."""
+    dash_duo_mp.start_server(readme_app("### Dash 4.5 streaming callbacks"))
+    dash_duo_mp.wait_for_text_to_equal("#status", "Ready")
+    dash_duo_mp.find_element("#ask").click()
+    dash_duo_mp.wait_for_text_to_equal("#status", "Done")
+    assert dash_duo_mp.find_element("#answer").text.strip() == "Each token reaches the page as it comes."
+    assert dash_duo_mp.get_logs() == []
