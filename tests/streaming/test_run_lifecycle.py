@@ -58,6 +58,7 @@ class Lifecycle:
                 if n == 2:  # the body before the first yield blocks its pool thread
                     self.thread_gate.wait(30)
                 yield stream_props("out", {"children": 0})
+                counts["sync holds its thread"] += 1
                 self.thread_gate.wait(30)
             finally:
                 counts["sync finally"] += 1
@@ -236,7 +237,9 @@ def test_shutdown_ends_runs_at_every_moment_and_runs_each_started_finally_once()
             mid_sync = await page.start(life.ids["sync"])  # blocks its thread after its first yield
             first_step = await page.start(life.ids["sync"], n=2)  # blocks before its first yield
             await page.until(lambda ms: {m.run for m in ms} >= {run_id(h) for h in (mid_async, mid_callback, mid_sync)})
-            await wait_until(lambda: life.counts["sync started"] == 2)
+            # both threads taken: `mid_sync`'s second step is under way (between its first and
+            # second steps its thread was free for a moment)
+            await wait_until(lambda: life.counts["sync started"] == 2 and life.counts["sync holds its thread"] == 1)
             await page.start(life.ids["callback-sync"])  # no thread left for it
             await life.start_unstepped(page, "async", n=3)
             life.app._shutdown.begin("test")  # pylint: disable=protected-access  # same turn
