@@ -35,6 +35,7 @@ from ..server.limits import DEFAULT_STREAM_REPLAY_BYTES
 from ..storage.base import SharedStorageError
 from .runlog import LIVE_TTL_MS, WINDOW, RunLog
 from .sse import encode_run_event
+from .unwritten import UnwrittenEnds
 
 if TYPE_CHECKING:
     from ..storage.redis import RedisSharedStorage
@@ -87,6 +88,7 @@ class StreamBus:
         self.log = RunLog(self)
         self._ticks = 0
         self._present_at: dict[str, float] = {}  # downlink id -> when its presence was last seen
+        self.unwritten_ends = UnwrittenEnds(lambda: self.ended_ttl_ms / 1000)  # emptied by the tick
 
     # --- keys ----------------------------------------------------------------------------
     def presence_key(self, downlink_id: str) -> str:
@@ -211,6 +213,7 @@ class StreamBus:
             raise
         except Exception as exc:  # pylint: disable=broad-exception-caught
             self.storage.outage.failed(exc, "writing the end of a stream")
+            self.unwritten_ends.keep(run, chunk)
         if run.lane is not None:  # the page here learns the end even if Redis did not
             run.lane.push(seq, chunk)
 
@@ -274,6 +277,10 @@ class StreamBus:
                 self.storage.outage.failed(exc, "following the stream control channel")
                 await asyncio.sleep(TICK)
 
+    def _lost_here(self, run_id: str) -> bool:
+        run = self.registry.live_run(run_id)
+        return run is None and run_id not in self.unwritten_ends
+
     # --- liveness ------------------------------------------------------------------------
     async def _tick_forever(self) -> None:
         """Also what tells the outage log, once a second, whether Redis answers again."""
@@ -318,6 +325,8 @@ class StreamBus:
                     pipe.pexpire(self.storage.stream_key(topic), self.presence_ms + LIVE_TTL_MS)
                     pipe.pexpire(self.storage.seq_key(topic), self.presence_ms + LIVE_TTL_MS)
             await pipe.execute()
+        if self.unwritten_ends:
+            await self.unwritten_ends.write_due(lambda run, chunk: self.write(run, chunk, final=True))
         await self._close_orphans(client, live)
         await self._end_lost_runs(client)
 
@@ -344,18 +353,19 @@ class StreamBus:
                 run.close()
 
     async def _end_lost_runs(self, client: Any) -> None:
-        """Runs followed here whose worker's lease lapsed: that worker died mid-stream."""
-        mine = self.worker_id  # alive: runs followed from this worker's own lane need no lease check
+        """Runs followed here whose worker's lease lapsed (that worker died mid-stream), and runs
+        of this worker that are no longer live here with no end on the way (the end Redis refused
+        was given up on)."""
+        mine = self.worker_id  # alive: its runs are checked in its own registry, not by lease
         workers = sorted({follow.worker for follower in self.followers.values() for follow in follower.follows.values()
                           if not follow.finished and follow.worker and follow.worker != mine})
-        if not workers:
-            return
-        leases = await client.mget([self.lease_key(worker) for worker in workers])
-        dead = {worker for worker, lease in zip(workers, leases) if lease is None}
-        if not dead:
-            return
+        dead: set[str] = set()
+        if workers:
+            leases = await client.mget([self.lease_key(worker) for worker in workers])
+            dead = {worker for worker, lease in zip(workers, leases) if lease is None}
         orphaned = [(follower, follow) for follower in list(self.followers.values())
-                    for follow in follower.unfinished() if follow.worker in dead]
+                    for follow in follower.unfinished()
+                    if follow.worker in dead or (follow.worker == mine and self._lost_here(follow.run_id))]
         if not orphaned:
             return
         # A worker that stopped cleanly wrote its runs' last messages before dropping its lease:

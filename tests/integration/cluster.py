@@ -7,6 +7,7 @@ import http.client
 import json
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -133,8 +134,12 @@ class RawDownlink:
         self.token: str = data["downlink"]
         self.resumed: bool = data["resumed"]
 
-    def read_until(self, done: Callable[[list[dict[str, str]]], bool]) -> list[dict[str, str]]:
+    def read_until(self, done: Callable[[list[dict[str, str]]], bool], within: float = 60) -> list[dict[str, str]]:
+        """Read until `done`; keep-alives do not count as progress: after `within` s it fails."""
+        deadline = time.monotonic() + within
         while not done(parse_events(self.raw)):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"nothing awaited came within {within} s: {self.raw[-600:]!r}")
             chunk = self.response.read1(65536)
             if not chunk:
                 self.ended = True
