@@ -2,7 +2,9 @@
 
 Starts every contender's server on 127.0.0.1, measures, stops it; prints medians, Flash ÷ peer
 ratios and the targets; writes benchmarks/results/latest.json and latest.png. W9 and W10
-(issue 12: channel fan-out and cross-worker resume) start two workers and a redis-server.
+(issue 12: channel fan-out and cross-worker resume) start two workers and a redis-server. W12
+(issue 23) runs Flash against Dash 4.5 (`dash45/uvicorn`, from a venv made once: dash45.py).
+`--smoke` is the seconds-long subset tests/integration/test_benchmarks_smoke.py runs.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 REQUIRED = {  # import name -> pip package
@@ -37,9 +40,14 @@ REQUIRED = {  # import name -> pip package
 }
 
 
-def check_requirements() -> None:
+SMOKE_OPTIONAL = {"flask", "hypercorn", "gunicorn", "matplotlib", "wsproto"}  # --smoke: flash/uvicorn, no chart
+
+
+def check_requirements(smoke: bool = False) -> None:
     missing = []
     for module, package in REQUIRED.items():
+        if smoke and module in SMOKE_OPTIONAL:
+            continue
         try:
             importlib.import_module(module)
         except ImportError:
@@ -56,11 +64,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="~2 minute smoke run: 1 round, smaller workloads")
-    parser.add_argument("--only", default="", help="comma-separated workloads, e.g. W1,W4 or W9,W10 (W1-W6, W8-W11)")
+    parser.add_argument("--only", default="", help="comma-separated workloads, e.g. W1,W4 or W9,W10 (W1-W6, W8-W12)")
     parser.add_argument("--contenders", default="", help="comma-separated contender names (default: all)")
     parser.add_argument("--rounds", type=int, default=None, help="rounds (default 3, --quick 1)")
     parser.add_argument("--seed", type=int, default=None, help="shuffle seed (default: random, printed)")
     parser.add_argument("--no-readme", action="store_true", help="do not rewrite the table in benchmarks/README.md")
+    parser.add_argument("--results-dir", default=None,
+                        help="write the JSON and PNG here instead of benchmarks/results (implies --no-readme)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="a few seconds per workload: W1, W6 and W12 (50 browsers) on flash/uvicorn, tiny sizes "
+                             "(tests/integration/test_benchmarks_smoke.py; never a speed)")
     soak = parser.add_argument_group("SOAK (opt-in: --only SOAK; see benchmarks/workloads/soak.py)")
     soak.add_argument("--soak-minutes", type=float, default=None, help="minutes of churn and callbacks (default 30)")
     soak.add_argument("--soak-streams", type=int, default=None, help="live streams held open (default 1000)")
@@ -90,6 +103,9 @@ def versions() -> dict[str, str]:
             out[dist] = importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
             out[dist] = "missing"
+    from . import dash45  # pylint: disable=import-outside-toplevel
+
+    out["dash (dash45/uvicorn's venv)"] = dash45.version()
     fast = [m for m in ("uvloop", "httptools") if importlib.util.find_spec(m)]
     out["uvicorn loop/http"] = "+".join(fast) if fast else "asyncio/h11"
     if shutil.which("wrk"):
@@ -111,7 +127,7 @@ def git_state() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    check_requirements()
+    check_requirements(args.smoke)
     # pylint: disable=import-outside-toplevel
     from . import apps, chart, report
     from .targets import check_all, reported_all
@@ -120,7 +136,10 @@ def main(argv: list[str] | None = None) -> int:
     from .workloads import Config, all_workloads, opt_in_workloads
     from .workloads.w5_idle import raise_fd_limit
 
-    cfg = Config.quick_config() if args.quick else Config()
+    if args.smoke:  # the smoke test's subset: an in-process callback, a page load, streams (W12)
+        args.only = args.only or "W1,W6,W12"
+        args.contenders = args.contenders or "flash/uvicorn"
+    cfg = Config.smoke_config() if args.smoke else Config.quick_config() if args.quick else Config()
     if args.rounds:
         cfg.rounds = args.rounds
     for flag in ("soak_minutes", "soak_streams", "soak_churn_rate"):
@@ -172,13 +191,16 @@ def main(argv: list[str] | None = None) -> int:
     stems = {getattr(w, "RESULTS_STEM", None) for w in workloads}
     if len(stems) == 1 and None not in stems:  # SOAK alone keeps its own files
         stem = str(stems.pop())
-    notes = [f"\nRun took {elapsed:.0f}s. Raw figures: {report.RESULTS / (stem + '.json')}, "
-             f"chart: {report.RESULTS / (stem + '.png')}"]
+    out = Path(args.results_dir) if args.results_dir else report.RESULTS
+    out.mkdir(parents=True, exist_ok=True)
+    chart_note = "" if args.smoke else f", chart: {out / (stem + '.png')}"
+    notes = [f"\nRun took {elapsed:.0f}s. Raw figures: {out / (stem + '.json')}{chart_note}"]
     print("\n" + report.console(medians, workloads, checks, notes, figures))
-    report.write_json(report.RESULTS / f"{stem}.json", samples, {k: dict(v) for k, v in run.extra.items()},
+    report.write_json(out / f"{stem}.json", samples, {k: dict(v) for k, v in run.extra.items()},
                       medians, checks, meta, figures)
-    chart.draw(medians, workloads, report.RESULTS / f"{stem}.png", f"Flash benchmarks — {meta['date']} — {meta['command']}")
-    if args.quick or args.only or args.contenders or args.rounds or args.no_readme:
+    if not args.smoke:  # the smoke run checks numbers, not the chart (and needs no matplotlib)
+        chart.draw(medians, workloads, out / f"{stem}.png", f"Flash benchmarks — {meta['date']} — {meta['command']}")
+    if args.quick or args.smoke or args.only or args.contenders or args.rounds or args.no_readme or args.results_dir:
         print("benchmarks/README.md left as is (only a full default run rewrites its table).")
     elif report.update_readme(report.markdown(medians, workloads, checks, meta, figures)):
         print("benchmarks/README.md table updated.")

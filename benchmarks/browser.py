@@ -18,11 +18,13 @@ import shlex
 import signal
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import selenium
 
 from . import browser_callbacks, browser_latency, browser_memory
+from .w7_page import row_label
 from .__main__ import git_state, machine
 from .browser_driver import AppServer, Chromium, browser_version, missing_browser
 from .contenders import new_log_dir
@@ -54,7 +56,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--only", choices=PARTS, type=lambda v: "callbacks" if v.lower() == "w7" else v,
                         help="run only one of the three benchmarks (callbacks = W7)")
     parser.add_argument("--w7-servers", default=",".join(browser_callbacks.SERVERS),
-                        help="servers for W7 (default hypercorn,uvicorn)")
+                        help="servers for W7 (default hypercorn,uvicorn,dash45; dash45 = Dash 4.5 on uvicorn, "
+                             "in benchmarks/.venv-dash45, made once)")
+    parser.add_argument("--results-dir", default=None,
+                        help="write browser-latest.json here instead of benchmarks/results (implies --no-readme)")
     parser.add_argument("--heap-seconds", type=float, default=None,
                         help="sample the heap this long (default 120, --quick 20); longer resolves slower leaks")
     parser.add_argument("--no-readme", action="store_true", help="leave benchmarks/README.md as it is")
@@ -105,9 +110,13 @@ def callback_rows(callbacks: dict[str, Any]) -> tuple[list[str], list[list[str]]
     rows = []
     for server, cases in callbacks["servers"].items():
         for case in cases:
+            if "error" in case:  # Dash 4.5's streams did not all start: say so in the row
+                rows.append([row_label(server), str(case["streams"]), "0", "failed*"]
+                            + ["n/a"] * (len(header) - 5) + [f"{case['loadavg']:.1f}"])
+                continue
             rate = case["updates_per_stream_s"]
             opened = f"{case['streams']} (all stopped)" if case.get("after_stop") else str(case["streams"])
-            rows.append([f"flash/{server}", opened, str(case["clicks"]), _ms(case["p50_ms"]),
+            rows.append([row_label(server), opened, str(case["clicks"]), _ms(case["p50_ms"]),
                          _ms(case["p95_ms"]), _ms(case["min_ms"]), _ms(case["max_ms"]),
                          _ms(case.get("to_request_p50_ms")), _ms(case.get("request_p50_ms")),
                          _ms(case.get("response_to_dom_p50_ms")), "n/a" if rate is None else f"{rate:.1f}",
@@ -145,6 +154,8 @@ def render(results: dict[str, Any], markdown_tables: bool) -> list[str]:
     if "callbacks" in results:
         parts += ["W7: an ordinary callback's click → DOM latency with streams open on the page (ms):", "",
                   table(*callback_rows(results["callbacks"])), "", W7_NOTE, ""]
+        parts += [f"\\* {row_label(server)}, {case['streams']} streams: {case['error']}." + "\n"
+                  for server, cases in results["callbacks"]["servers"].items() for case in cases if "error" in case]
         figures = w7_figures(results["callbacks"])
         if figures:
             parts += [table(*figure_rows(figures)), ""]
@@ -210,14 +221,14 @@ def main(argv: list[str] | None = None) -> int:
         "elapsed_s": time.monotonic() - started, "machine": machine(), "git": git_state(),
         "browser": browser_version(), "selenium": selenium.__version__,
         "loadavg": " / ".join(f"{x:.1f}" for x in os.getloadavg()),
-        "w7_servers": " and ".join(s.strip().capitalize() for s in args.w7_servers.split(",") if s.strip()),
+        "w7_servers": " and ".join(row_label(s.strip()) for s in args.w7_servers.split(",") if s.strip()),
     }
     print("\n" + "\n".join(render(results, False)))
-    path = RESULTS / "browser-latest.json"
+    path = (Path(args.results_dir) if args.results_dir else RESULTS) / "browser-latest.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"meta": meta, **results}, indent=1))
     print(f"Run took {meta['elapsed_s']:.0f} s. Raw figures: {path}")
-    if args.quick or args.only or args.heap_seconds or args.no_readme \
+    if args.quick or args.only or args.heap_seconds or args.no_readme or args.results_dir \
             or args.w7_servers != ",".join(browser_callbacks.SERVERS):
         print("benchmarks/README.md left as is (only a full run rewrites its browser section).")
     elif update_readme(markdown(results, meta)):

@@ -94,15 +94,7 @@ def server() -> Any:
 
 
 # --- W7: an ordinary callback on a page with many endless streams --------------------------
-MANY = 100  # streams on the page at most
-FIRST_GO, REST_GO = "streams-first", "streams-rest"  # start streams 0..FIRST-1, then the rest
-FIRST = 10
-PING, PONG = "ping", "pong"
-TICK_SECONDS = 0.1
-
-
-def stream_out(i: int) -> str:
-    return f"stream-{i}"
+from .w7_page import FIRST, FIRST_GO, MANY, PING, PONG, REST_GO, TICK_SECONDS, stream_out  # noqa: E402,F401
 
 
 def build_many(count: int = MANY, first: int = FIRST) -> Flash:

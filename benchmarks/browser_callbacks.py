@@ -7,7 +7,9 @@ ping button is clicked 20 times (after 10 warm-up clicks), and once more with ev
 stopped again; each click is timed in the page, from just before
 `button.click()` to the moment a MutationObserver sees the answer in `#pong`
 (`performance.now()`, so no selenium round trip is included). Served by Flash on Hypercorn and
-on Uvicorn, one worker each, a fresh Chromium per server.
+on Uvicorn, and by Dash 4.5 on Uvicorn (`dash45_app.build_many`: the same page, its streams
+`async def` generator `@callback`s on Dash's own transport), one worker each, a fresh Chromium
+per server. Dash 4.5 has no user-level cancel, so its run has no "all stopped" case.
 """
 from __future__ import annotations
 
@@ -21,8 +23,9 @@ from typing import Any
 from . import browser_app as ba
 from .browser_driver import AppServer, Chromium, wait_for
 from .browser_latency import percentile
+from .w7_page import DASH45, row_label
 
-SERVERS = ("hypercorn", "uvicorn")
+SERVERS = ("hypercorn", "uvicorn", DASH45)
 # (streams open, what gets there): a button that starts more, or None; "stop" stops them all.
 CASES = ((0, None), (ba.FIRST, ba.FIRST_GO), (ba.MANY, ba.REST_GO), (0, "stop"))
 WARM_UP_CLICKS = 10
@@ -79,11 +82,12 @@ def _p50(values: list[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
-def open_streams(browser: Chromium, button: str, count: int) -> None:
+def open_streams(browser: Chromium, button: str, count: int, flash: bool = True) -> None:
     """Start streams with `button`; wait until all `count` run and each has drawn a value."""
     browser.click(button)
-    wait_for(lambda: browser.js("return window.flash.running().length;") == count, 30,
-             f"{count} streams running in the page")
+    if flash:  # Dash 4.5's page has no such API: its streams count once they draw
+        wait_for(lambda: browser.js("return window.flash.running().length;") == count, 30,
+                 f"{count} streams running in the page")
     wait_for(lambda: all(n > 0 for n in ticks(browser, count)), 30, f"all {count} streams drawing")
     time.sleep(1.0)  # let the start burst pass: measure the steady state
 
@@ -95,7 +99,8 @@ def stop_streams(browser: Chromium) -> None:
     time.sleep(1.0)
 
 
-def run_case(browser: Chromium, server: AppServer, streams: int, clicks: int, first_click: int) -> dict[str, Any]:
+def run_case(browser: Chromium, server: AppServer, streams: int, clicks: int, first_click: int,
+             flash: bool = True) -> dict[str, Any]:
     before, t0 = ticks(browser, streams), time.monotonic()
     timings = []
     rng = random.Random(streams)
@@ -104,7 +109,7 @@ def run_case(browser: Chromium, server: AppServer, streams: int, clicks: int, fi
         time.sleep(rng.uniform(0.05, 0.15))  # no phase lock with the streams' 100 ms ticks
     latencies = [t[0] for t in timings]
     after, elapsed = ticks(browser, streams), time.monotonic() - t0
-    running = browser.js("return window.flash.running().length;")
+    running = browser.js("return window.flash.running().length;") if flash else None
     return {
         "streams": streams,
         "running": running,
@@ -127,28 +132,54 @@ def run_case(browser: Chromium, server: AppServer, streams: int, clicks: int, fi
 
 def run_server(kind: str, log_dir: Path, quick: bool) -> list[dict[str, Any]]:
     clicks = 8 if quick else 20
-    with AppServer(log_dir, kind, "many_server") as server, Chromium() as browser:
-        browser.open(server.url + "/", ba.PING)
+    flash = kind != DASH45
+    if flash:
+        app_server, cases = AppServer(log_dir, kind, "many_server"), CASES
+    else:
+        from . import dash45  # pylint: disable=import-outside-toplevel
+
+        app_server = AppServer(log_dir, "uvicorn", "many_server", module="benchmarks.dash45_app",
+                               python=str(dash45.ensure()))
+        cases = tuple(case for case in CASES if case[1] != "stop")
+    with app_server as server, Chromium() as browser:
+        browser.open(server.url + "/", ba.PING, flash)
         shared = browser.js("return typeof SharedWorker === 'function';")
         n_clicks = 0
         for _ in range(WARM_UP_CLICKS):  # not recorded
             n_clicks += 1
             click_once(browser, n_clicks)
         results = []
-        for streams, step in CASES:
+        for streams, step in cases:
             if step == "stop":
                 stop_streams(browser)
             elif step is not None:
-                open_streams(browser, step, streams)
-            result = run_case(browser, server, streams, clicks, n_clicks + 1)
+                try:
+                    open_streams(browser, step, streams, flash)
+                except TimeoutError as err:
+                    if flash:
+                        raise
+                    results.append(_failed(browser, streams, err))  # Dash 4.5's own outcome: recorded
+                    print(f"   W7 {row_label(kind):<15} {streams:>3} streams: {results[-1]['error']}", flush=True)
+                    break
+            result = run_case(browser, server, streams, clicks, n_clicks + 1, flash)
             result["shared_worker"] = shared
             result["after_stop"] = step == "stop"
             n_clicks += clicks
             results.append(result)
             label = f"{streams:>3} streams" + (" (all stopped)" if step == "stop" else "")
-            print(f"   W7 flash/{kind:<9} {label}: p50 {result['p50_ms']:.1f} ms, "
+            print(f"   W7 {row_label(kind):<15} {label}: p50 {result['p50_ms']:.1f} ms, "
                   f"p95 {result['p95_ms']:.1f} ms, max {result['max_ms']:.1f} ms", flush=True)
     return results
+
+
+def _failed(browser: Chromium, streams: int, err: Exception) -> dict[str, Any]:
+    """A case whose streams did not all draw on Dash 4.5's page: how many did, and the first
+    error its client logged (e.g. its downlink's "stream reset")."""
+    drawing = sum(1 for n in ticks(browser, streams) if n > 0)
+    logged = [e.get("message", "") for e in browser.driver.get_log("browser") if e.get("level") == "SEVERE"]
+    first = next((m.split(" Error: ", 1)[1].split("\n")[0] for m in logged if " Error: " in m), "")
+    why = f"{drawing} of {streams} streams drew a value within 30 s" + (f"; the page logged: {first}" if first else "")
+    return {"streams": streams, "error": why, "loadavg": os.getloadavg()[0]}
 
 
 def run(log_dir: Path, quick: bool, servers: tuple[str, ...] = SERVERS) -> dict[str, Any]:

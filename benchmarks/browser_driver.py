@@ -31,16 +31,19 @@ class AppServer(Server):
     """Hypercorn or Uvicorn serving a factory of `browser_app` (contenders.py only serves
     `benchmarks.serve`'s apps); readiness, worker lookup and stopping are `Server`'s."""
 
-    def __init__(self, log_dir: Path, server: str = "hypercorn", factory: str = "server") -> None:
+    def __init__(self, log_dir: Path, server: str = "hypercorn", factory: str = "server", module: str = APP_MODULE,
+                 python: str = sys.executable) -> None:
         super().__init__(Contender(f"flash-browser/{server}", "browser_app", server), log_dir)
         self.factory = factory
+        self.module = module  # benchmarks.dash45_app, with Dash 4.5's venv as `python`, for W7's Dash 4.5 row
+        self.python = python
 
     def command(self) -> list[str]:
-        target = f"{APP_MODULE}:{self.factory}"
+        target = f"{self.module}:{self.factory}"
         if self.contender.server == "uvicorn":
-            return [sys.executable, "-m", "uvicorn", "--host", HOST, "--port", str(self.port), "--workers", "1",
+            return [self.python, "-m", "uvicorn", "--host", HOST, "--port", str(self.port), "--workers", "1",
                     "--no-access-log", "--log-level", "warning", "--factory", target]
-        return [sys.executable, "-m", "hypercorn", "--workers", "1", "--bind", f"{HOST}:{self.port}",
+        return [self.python, "-m", "hypercorn", "--workers", "1", "--bind", f"{HOST}:{self.port}",
                 "--graceful-timeout", "1", "--log-level", "warning", target + "()"]
 
     def browser_connections(self) -> int:
@@ -131,11 +134,13 @@ class Chromium:
     def js(self, script: str, *args: Any) -> Any:
         return self.driver.execute_script(script, *args)
 
-    def open(self, url: str, ready_id: str) -> None:
-        """Load the app and wait until Dash has rendered `ready_id` and can take set_props."""
+    def open(self, url: str, ready_id: str, flash: bool = True) -> None:
+        """Load the app and wait until Dash has rendered `ready_id` and can take set_props (and,
+        on a Flash page, Flash's client has loaded: `flash=False` for Dash 4.5's page)."""
         self.driver.get(url)
         wait_for(lambda: self.js("return !!(document.getElementById(arguments[0]) && window.dash_clientside"
-                                 " && window.dash_clientside.set_props && window.flash)", ready_id),
+                                 " && window.dash_clientside.set_props && (window.flash || !arguments[1]))",
+                                 ready_id, flash),
                  30, f"the page never rendered #{ready_id}")
 
     def set_props(self, updates: list[tuple[str, dict[str, Any]]]) -> None:

@@ -7,9 +7,15 @@ from types import ModuleType
 from .report import ROW_ORDER, columns
 from .targets import Medians
 
-COLORS = {"flash": "#e4572e", "dash-quart": "#4c72b0", "dash-flask": "#55a868", "raw": "#999999"}
+COLORS = {"flash": "#e4572e", "dash-quart": "#4c72b0", "dash45": "#8172b2", "dash-flask": "#55a868", "raw": "#999999"}
 # Absolute target lines; relative targets (x Dash quart) are in the table instead.
 LINES = {("W3", "total_ms"): 250.0, ("W4", "msg_s"): 20000.0, ("W5", "kb_per_stream"): 20.0, ("W5", "heartbeat_pct"): 99.0}
+
+
+def _charted(workloads: list[ModuleType], name: str, key: str) -> bool:
+    """A workload with a `CHART` list (W12: 9 figures x 3 set-ups) gets panels for those figures only."""
+    chart = next((getattr(w, "CHART", None) for w in workloads if w.NAME == name), None)
+    return chart is None or key.removeprefix("bus_").rsplit("_", 1)[0] in chart
 
 
 def draw(medians: Medians, workloads: list[ModuleType], path: Path, title: str) -> None:
@@ -18,7 +24,7 @@ def draw(medians: Medians, workloads: list[ModuleType], path: Path, title: str) 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
 
-    panels = [(w, m) for w, m in columns(workloads) if medians.get(w, {}).get(m.key)]
+    panels = [(w, m) for w, m in columns(workloads) if medians.get(w, {}).get(m.key) and _charted(workloads, w, m.key)]
     if not panels:
         return
     ncols = 3

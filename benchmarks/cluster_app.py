@@ -3,7 +3,8 @@
 - `watch`: an event callback watching one `Channel`, as a page following a live feed would:
   it says `ready` once its worker's subscription is up, then yields every message it gets.
 - `paced`: an endless stream, one message every `PACE_S`, for W10's drop-and-resume.
-- `frames`: W9's frame-delay part: an endless stream of `{"f": <CLOCK_MONOTONIC ns>}`, one every
+- `frames`: W9's frame-delay part (and W12's Flash side; `dash45_app.py` is Dash 4.5's): an
+  endless stream of `{"f": <CLOCK_MONOTONIC ns>, "i": <n>}`, one every
   `FRAME_PERIOD_S`, started at a random phase (a thousand browsers do not tick in step).
 - `soak`: the soak's live stream (`workloads/soak.py`): one small message every `SOAK_PERIOD_S`;
   `soak-ping` -> `soak-pong` is its ordinary callback, and `GET /_bench/diag` reports the
@@ -30,6 +31,7 @@ WATCH_INPUT = "w9-watch"
 PACED_INPUT = "w10-go"
 PACE_S = 0.02
 FRAMES_INPUT = "w9-frames"
+FRAMES_OUTPUT = "w9f-out"
 FRAME_PERIOD_S = 0.25
 READY = "ready"
 SOAK_INPUT = "soak-go"
@@ -47,7 +49,7 @@ def build(**kwargs: Any) -> Any:
     app = Flash(__name__, **kwargs)
     app.layout = html.Div([html.Button(id=WATCH_INPUT), html.Div(id="w9-out"),
                            html.Button(id=PACED_INPUT), html.Div(id="w10-out"),
-                           html.Button(id=FRAMES_INPUT), html.Div(id="w9f-out"),
+                           html.Button(id=FRAMES_INPUT), html.Div(id=FRAMES_OUTPUT),
                            html.Button(id=SOAK_INPUT), html.Div(id="soak-out"),
                            html.Button(id=PING[1]), html.Div(id=PING[0])])
     feed = Channel(CHANNEL)
@@ -71,8 +73,10 @@ def build(**kwargs: Any) -> Any:
     @app.event_callback(Input(FRAMES_INPUT, "n_clicks"))
     async def frames(_n: Any) -> Any:
         await asyncio.sleep(random.random() * FRAME_PERIOD_S)
+        i = 0
         while True:
-            yield stream_props("w9f-out", {"children": {"f": time.monotonic_ns()}})
+            i += 1  # W12 counts the frames a stream lost by this
+            yield stream_props(FRAMES_OUTPUT, {"children": {"f": time.monotonic_ns(), "i": i}})
             await asyncio.sleep(FRAME_PERIOD_S)
 
     @app.event_callback(Input(SOAK_INPUT, "n_clicks"))

@@ -37,8 +37,21 @@ class Contender:
     @property
     def label(self) -> str:
         names = {"flash": "Flash", "flash_cluster": "Flash (bus on Redis)", "dash_quart": "Dash 4.4 quart",
-                 "dash_flask": "Dash 4.4 flask", "raw": "raw ASGI"}
+                 "dash_flask": "Dash 4.4 flask", "raw": "raw ASGI", "dash45": "Dash 4.5 quart",
+                 "dash45_frames": "Dash 4.5 quart"}
         return f"{names[self.app]} / {self.server}"
+
+    @property
+    def is_dash45(self) -> bool:
+        """Served by Dash 4.5 from its own venv (benchmarks/dash45.py), not this interpreter."""
+        return self.app.startswith("dash45")
+
+    def python(self) -> str:
+        if self.is_dash45:
+            from . import dash45  # pylint: disable=import-outside-toplevel
+
+            return str(dash45.ensure())
+        return sys.executable
 
 
 CONTENDERS = [
@@ -47,6 +60,7 @@ CONTENDERS = [
     Contender("dash-quart/hypercorn", "dash_quart", "hypercorn"),
     Contender("dash-quart/uvicorn", "dash_quart", "uvicorn"),
     Contender("dash-flask/gunicorn", "dash_flask", "gunicorn"),
+    Contender("dash45/uvicorn", "dash45", "uvicorn"),  # Dash 4.5.0rc2 in benchmarks/.venv-dash45
     Contender("raw/hypercorn", "raw", "hypercorn"),
     Contender("raw/uvicorn", "raw", "uvicorn"),
 ]
@@ -62,14 +76,15 @@ def free_port() -> int:
 def server_command(contender: Contender, port: int) -> list[str]:
     target = f"benchmarks.serve:{contender.app}"  # a factory: see benchmarks/serve.py
     bind = f"{HOST}:{port}"
+    python = contender.python()
     if contender.server == "hypercorn":
-        return [sys.executable, "-m", "hypercorn", "--workers", "1", "--bind", bind, "--backlog", "2048",
+        return [python, "-m", "hypercorn", "--workers", "1", "--bind", bind, "--backlog", "2048",
                 "--graceful-timeout", "1", "--log-level", "warning", target + "()"]
     if contender.server == "uvicorn":
-        return [sys.executable, "-m", "uvicorn", "--host", HOST, "--port", str(port), "--workers", "1",
+        return [python, "-m", "uvicorn", "--host", HOST, "--port", str(port), "--workers", "1",
                 "--backlog", "2048", "--no-access-log", "--log-level", "warning", "--factory", target]
     if contender.server == "gunicorn":
-        return [sys.executable, "-m", "gunicorn", "-k", "gthread", "--threads", "16", "-w", "1", "-b", bind,
+        return [python, "-m", "gunicorn", "-k", "gthread", "--threads", "16", "-w", "1", "-b", bind,
                 "--backlog", "2048", "--log-level", "warning", target + "()"]
     raise ValueError(contender.server)
 

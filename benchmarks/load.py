@@ -115,7 +115,7 @@ def run_job_module(module: str, argv: list[str], timeout: float = 300) -> dict[s
 def _jobs() -> dict[str, Callable[..., Any]]:
     # pylint: disable=import-outside-toplevel
     from .client import closed_loop
-    from . import soak_client
+    from . import frames_client, soak_client
     from .workloads import w3_concurrency, w4_stream, w5_idle, w8_multiplex, w9_fanout, w9_frames, w10_resume
 
     async def closed(port: int, raw: list[str], connections: int, seconds: float) -> dict[str, Any]:
@@ -123,10 +123,10 @@ def _jobs() -> dict[str, Callable[..., Any]]:
 
     return {"closed_loop": closed, "w3": w3_concurrency.client, "w4": w4_stream.client, "w5": w5_idle.client,
             "w8": w8_multiplex.client, "w9": w9_fanout.client, "w9f": w9_frames.client,
-            "w10": w10_resume.client, "soak": soak_client.client}
+            "w10": w10_resume.client, "soak": soak_client.client, "w12": frames_client.client}
 
 
-UVLOOP_JOBS = {"w9", "w9f", "w10", "soak"}  # thousands of sockets in one client: uvloop keeps it off the critical path
+UVLOOP_JOBS = {"w9", "w9f", "w10", "soak", "w12"}  # thousands of sockets in one client: uvloop keeps it off the critical path
 
 
 def _run(kind: str, job: Any) -> Any:

@@ -14,7 +14,7 @@ README = Path(__file__).resolve().parent / "README.md"
 ROW_ORDER = [
     "flash/in-process", "dash-quart/in-process", "dash-flask/in-process", "raw/in-process",
     "flash/hypercorn", "flash/uvicorn", "dash-quart/hypercorn", "dash-quart/uvicorn",
-    "dash-flask/gunicorn", "raw/hypercorn", "raw/uvicorn",
+    "dash45/uvicorn", "dash-flask/gunicorn", "raw/hypercorn", "raw/uvicorn",
 ]
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
@@ -65,7 +65,9 @@ def ratio_rows(medians: Medians, workloads: list[ModuleType]) -> tuple[list[str]
     header = ["Flash ÷ peer"] + [_header(w, m) for w, m in cols]
     rows = []
     for pair, values in all_ratios.items():
-        rows.append([pair] + [f"{values[f'{w}.{m.key}']:.2f}x" if f"{w}.{m.key}" in values else "" for w, m in cols])
+        cells = [f"{values[f'{w}.{m.key}']:.2f}x" if f"{w}.{m.key}" in values else "" for w, m in cols]
+        if any(cells):
+            rows.append([pair] + cells)
     return header, rows
 
 
@@ -112,13 +114,18 @@ def _cluster_table(medians: Medians, workloads: list[ModuleType], fmt: Any) -> l
 def _tables(medians: Medians, workloads: list[ModuleType], checks: list[Check], fmt: Any,
             figures: list[Figure] | None = None) -> list[str]:
     parts = []
+    own = [w for w in workloads if hasattr(w, "table")]  # W12: a table of its own (Flash vs Dash 4.5)
+    workloads = [w for w in workloads if w not in own]
     single = [w for w in workloads if not getattr(w, "CLUSTER", False)]
     for title, in_process in (("In process (W1)", True), ("Over HTTP on 127.0.0.1, one worker", False)):
         header, rows = table_rows(medians, single, in_process)
         if rows and len(header) > 1:
             parts += [f"{title}, medians:", "", fmt(header, rows), ""]
     parts += _cluster_table(medians, [w for w in workloads if getattr(w, "CLUSTER", False)], fmt)
-    parts += [f"Columns: {legend(workloads, medians)}.", ""]
+    for workload in own:
+        parts += workload.table(medians, fmt)
+    if legend(workloads, medians):
+        parts += [f"Columns: {legend(workloads, medians)}.", ""]
     header, rows = ratio_rows(medians, workloads)
     if rows:
         parts += ["Flash ÷ peer (below 1 is better for W1, W3, W5 kb and every cpu_us; above 1 for the others):", "",

@@ -37,6 +37,20 @@ def dash_flask() -> Any:
     return apps.build_app(dash.Dash, use_async=False).server
 
 
+def dash45() -> Any:
+    """Dash 4.5 on Quart, run in benchmarks/.venv-dash45 (benchmarks/dash45.py): the same app."""
+    import dash  # pylint: disable=import-outside-toplevel
+
+    return apps.build_app(dash.Dash, backend="quart").server
+
+
+def dash45_frames() -> Any:
+    """W12's app on Dash 4.5 (its own API: an `async def` generator `@callback` streams)."""
+    from .dash45_app import build  # pylint: disable=import-outside-toplevel
+
+    return build().server
+
+
 def raw() -> Any:
     from .raw import RawApp  # pylint: disable=import-outside-toplevel
 
@@ -67,7 +81,8 @@ def w11_raw() -> Any:
 
 
 FACTORIES: dict[str, Callable[[], Any]] = {"flash": flash, "flash_cluster": flash_cluster, "dash_quart": dash_quart,
-                                           "dash_flask": dash_flask, "raw": raw, "w11_flash": w11_flash,
+                                           "dash_flask": dash_flask, "raw": raw,
+                                           "dash45": dash45, "dash45_frames": dash45_frames, "w11_flash": w11_flash,
                                            "w11_dash_quart": w11_dash_quart, "w11_raw": w11_raw}
 
 

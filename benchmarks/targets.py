@@ -115,19 +115,32 @@ def reported_all(medians: Medians) -> list[Figure]:
 def w7_figures(callbacks: dict[str, Any]) -> list[Figure]:
     """W7 (browser): an ordinary callback's click-to-DOM latency with N streams open on the page;
     the figure asked for is latency with 100 streams ÷ latency on an idle page."""
+    from .w7_page import DASH45, row_label  # pylint: disable=import-outside-toplevel
+
     figures: list[Figure] = []
-    for server, cases in callbacks.get("servers", {}).items():
+    for server, all_cases in callbacks.get("servers", {}).items():
+        cases = [case for case in all_cases if "error" not in case]  # a failed case has no latencies
         idle = next((case for case in cases if case["streams"] == 0), None)  # before any stream started
         busy = max(cases, key=lambda case: case["streams"], default=None)
         if not idle or not busy or busy is idle or not idle["p50_ms"]:
             continue
         n = busy["streams"]
-        figures.append(Figure("W7", f"flash/{server} click-to-DOM p50 with {n} streams ÷ idle page",
+        figures.append(Figure("W7", f"{row_label(server)} click-to-DOM p50 with {n} streams ÷ idle page",
                               busy["p50_ms"] / idle["p50_ms"], "x",
                               f"{busy['p50_ms']:.1f} ms vs {idle['p50_ms']:.1f} ms"))
-        figures.append(Figure("W7", f"flash/{server} click-to-DOM p95 with {n} streams ÷ idle page",
+        figures.append(Figure("W7", f"{row_label(server)} click-to-DOM p95 with {n} streams ÷ idle page",
                               busy["p95_ms"] / idle["p95_ms"], "x",
                               f"{busy['p95_ms']:.1f} ms vs {idle['p95_ms']:.1f} ms"))
+    servers = callbacks.get("servers", {})
+    dash = {c["streams"]: c for c in servers.get(DASH45, []) if not c.get("after_stop") and "error" not in c}
+    for case in servers.get("uvicorn", []):  # Flash ÷ Dash 4.5, both on uvicorn, per number of streams
+        peer = dash.get(case["streams"])
+        if case.get("after_stop") or not peer:
+            continue
+        for q in ("p50", "p95"):
+            figures.append(Figure("W7", f"flash/uvicorn ÷ dash45/uvicorn click-to-DOM {q} with {case['streams']} streams",
+                                  case[f"{q}_ms"] / peer[f"{q}_ms"], "x",
+                                  f"{case[f'{q}_ms']:.1f} ms vs {peer[f'{q}_ms']:.1f} ms"))
     return figures
 
 
@@ -139,7 +152,7 @@ RATIO_PAIRS = [
     (f"flash/{server}", peer)
     for server in SERVERS
     for peer in (f"dash-quart/{server}", "dash-flask/gunicorn", f"raw/{server}")
-]
+] + [("flash/uvicorn", "dash45/uvicorn")]  # Dash 4.5 runs on uvicorn only (W2, W3, W6, W12)
 
 
 def ratios(medians: Medians) -> dict[str, dict[str, float]]:

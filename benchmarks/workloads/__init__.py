@@ -40,6 +40,10 @@ class Config:
     w9_browser_max: int = 1000  # up to this many streams: one downlink (browser) per stream
     w9_per_downlink: int = 100  # above it: this many streams per downlink
     w10_tries: int = 50
+    w12_sizes: tuple[int, ...] = (1000, 2000)  # browsers, one worker each size (Flash vs Dash 4.5)
+    w12_bus_size: int = 1000  # browsers on 2 workers + Redis (0: skip that part)
+    w12_frames_s: float = 6.0  # measured seconds of frames, after every stream runs
+    w12_warm_s: float = 2.0  # every stream runs this long before the measured seconds
     cluster_rounds: int = 1  # W9/W10 start their own clusters, and 10,000 streams take a while
     soak_minutes: float = 30.0  # SOAK (opt-in): how long the churn and callbacks run
     soak_streams: int = 1000  # live streams held open throughout
@@ -54,16 +58,24 @@ class Config:
     def quick_config(cls) -> "Config":
         return cls(rounds=1, w1_iterations=1000, w2_seconds=2.0, w3_waves=1, w4_messages=5000,
                    w5_streams=2000, w6_seconds=2.0, w8_messages=300, w9_sizes=(200, 1000), w9_publishes=(10, 10),
-                   w10_tries=10, quick=True)
+                   w10_tries=10, w12_sizes=(200, 1000), w12_bus_size=200, w12_frames_s=3.0, quick=True)
+
+    @classmethod
+    def smoke_config(cls) -> "Config":
+        """`--smoke`: seconds per workload, only to show that every part still produces numbers."""
+        return cls(rounds=1, w1_iterations=200, w2_seconds=0.5, w2_connections=(4,), w3_callbacks=50, w3_waves=1,
+                   w4_messages=500, w5_streams=100, w6_seconds=0.5, w6_connections=4, w8_messages=50,
+                   w9_sizes=(100,), w9_publishes=(3,), w10_tries=3, w12_sizes=(50,), w12_bus_size=0, w12_frames_s=1.0, w12_warm_s=0.3,
+                   quick=True)
 
 
 def all_workloads() -> list[ModuleType]:
     # pylint: disable=import-outside-toplevel
     from . import (w1_inprocess, w2_throughput, w3_concurrency, w4_stream, w5_idle, w6_pageload, w8_multiplex,
-                   w9_fanout, w10_resume, w11_pages)
+                   w9_fanout, w10_resume, w11_pages, w12_frames)
 
     return [w1_inprocess, w2_throughput, w3_concurrency, w4_stream, w5_idle, w6_pageload, w8_multiplex,
-            w9_fanout, w10_resume, w11_pages]
+            w9_fanout, w10_resume, w11_pages, w12_frames]
 
 
 def opt_in_workloads() -> list[ModuleType]:
