@@ -11,7 +11,8 @@ from dash import html
 from quart import Quart
 
 from . import client  # noqa: F401  (registers the JS client as a component suite)
-from .compat.dash import add_url, extra_components, register_from_caller, validate_layout, validate_layout_type
+from .compat.dash import (add_url, extra_components, refuse_dash45_keywords, register_from_caller, validate_layout,
+                          validate_layout_type)
 from .server import FlashServer
 from .server.context import build_callback_context
 from .server.dash_options import take_stream_options
@@ -19,6 +20,7 @@ from .gc_tuning import tune_collector
 from .server.jsonfast import dumps
 from .layout import DASH_SETUP, is_async_callable, layout_now, layout_value, resolve_layout
 from .server.limits import DEFAULT_MAX_JSON_DEPTH, Limits
+from .server.mcp import execute_for_mcp, install_mcp
 from .pages import setup_router
 from .server.shutdown import DEFAULT_SHUTDOWN_GRACE, GracefulShutdown
 from .server.shutdown import shutdown_grace as shutdown_grace_option
@@ -47,6 +49,7 @@ from .streaming.wiring import wire_streams
 
 
 F = TypeVar("F", bound=Callable[..., Any])
+refuse_dash45_keywords()  # on Dash 4.4: `partial_pattern=`, `get_prop(path=)` name the Dash they need
 
 
 def _max_request_size(value: int | None) -> int | None:
@@ -288,6 +291,11 @@ class Flash(dash.Dash):
         add_url(self, "_flash/close", close_view, ["POST"])
         install_stream_routes(self, views)
         install_page_routes(self, self.server)
+        install_mcp(self)  # Dash's MCP server, its tool calls off the loop (server/mcp.py)
+
+    def _execute_callback(self, func: Any, args: Any, outputs_list: Any, g: Any) -> Any:
+        """Dash's; for Dash's MCP server, one that awaits an async callback (server/mcp.py)."""
+        return execute_for_mcp(self, super()._execute_callback(func, args, outputs_list, g))
 
     def callback(self, *args: Any, **kwargs: Any) -> Any:
         """Dash's `app.callback`; on a generator it streams (see `flash.callback`)."""

@@ -10,11 +10,13 @@ out of Quart's hooks, see `server/backend.py`), and `_setup_server` is registere
 
 Underscore members of `dash.Dash` that the `Flash` subclass overrides or calls on itself
 (subclass API, listed in `NEEDED` too): `_setup_server`, `_setup_routes`, `_layout_value`, `_generate_config_html`,
-`_initialize_context`, `_layout`, `_layout_is_function`, `_extra_components`, `_add_url`.
+`_initialize_context`, `_execute_callback`, `_layout`, `_layout_is_function`, `_extra_components`,
+`_add_url`.
 """
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import sys
 from types import FrameType
@@ -127,6 +129,9 @@ NEEDED: tuple[Private, ...] = (
             instance=True),
     Private("dash.backends._quart:QuartDashServer", "_ws_shutdown_event",
             "Dash's threaded test runner stops a Quart app by setting it", instance=True),
+    Private("dash.dash:Dash", "_enable_mcp", "Flash serves Dash's MCP server when the app enables it",
+            instance=True),
+    Private("dash.dash:Dash", "_mcp_path", "the URL Dash registered its MCP server's routes under", instance=True),
 )
 
 
@@ -292,13 +297,93 @@ def prepare_call(app: Any, cb_ctx: Any, body: dict[str, Any]) -> tuple[Callable[
     return func, call
 
 
+# --- Dash's MCP server (`Dash(enable_mcp=True)`; served by Flash: server/mcp.py) -------------------
+def mcp_url(app: Any) -> str | None:
+    """The URL rule of Dash's MCP server on this app, None when it is off (or failed to start:
+    Dash then turns `_enable_mcp` off and logs why)."""
+    # pylint: disable=protected-access
+    if not getattr(app, "_enable_mcp", False):
+        return None
+    return f"{app.config.routes_pathname_prefix}{app._mcp_path}"
+
+
+def mcp_message_handler(view: Any) -> Callable[[Any], Any] | None:
+    """Dash's MCP request handler (the parsed JSON-RPC body in, a response out), read from the
+    closure of the POST view Dash registers for it: Dash's view awaits the body and then runs
+    every tool call and resource read on the event loop; Flash reads the body itself and runs
+    this handler in its thread pool. None if Dash no longer keeps it there (test_compat checks)."""
+    view = getattr(view, "__wrapped__", view)
+    code = getattr(view, "__code__", None)
+    name = "_handle_mcp_request"
+    if code is None or name not in code.co_freevars or view.__closure__ is None:
+        return None
+    handler: Callable[[Any], Any] = view.__closure__[code.co_freevars.index(name)].cell_contents
+    return handler
+
+
+# --- Dash 4.5 keywords on Dash 4.4: a clear error instead of "unexpected keyword argument" ------
+DASH_VERSION: str = dash.__version__
+
+
+def needs_dash45(feature: str) -> TypeError:
+    """The error a Dash 4.5 feature gives on an older Dash."""
+    return TypeError(f"{feature} needs Dash 4.5 or newer; the installed Dash is {DASH_VERSION}. "
+                     "Upgrade it: pip install 'dash>=4.5' (Flash supports dash>=4.4.1,<4.6).")
+
+
+def refuse_dash45_keywords() -> list[str]:
+    """On a Dash without them, make `Input/Output/State(..., partial_pattern=True)` and
+    `ctx.websocket.get_prop(..., path=[...])` raise `needs_dash45` (the default values, False and
+    None/[], are accepted: they ask for nothing new). Dash's own classes get the keyword, because
+    users import them from `dash` as often as from `flash`. Returns what was changed (nothing on
+    Dash 4.5); idempotent."""
+    from dash.backends.ws import DashWebsocketCallback  # pylint: disable=import-outside-toplevel
+
+    changed: list[str] = []
+    for cls in (dash.Input, dash.Output, dash.State):
+        init = cls.__init__
+        if "partial_pattern" in inspect.signature(init).parameters or getattr(init, "__flash_refuses__", False):
+            continue
+        cls.__init__ = _refusing_init(init, f"{cls.__name__}(..., partial_pattern=True)")  # type: ignore[method-assign]
+        changed.append(f"{cls.__name__}.__init__")
+    get_prop = DashWebsocketCallback.get_prop
+    if "path" not in inspect.signature(get_prop).parameters and not getattr(get_prop, "__flash_refuses__", False):
+        DashWebsocketCallback.get_prop = _refusing_get_prop(get_prop)  # type: ignore[method-assign]
+        changed.append("DashWebsocketCallback.get_prop")
+    return changed
+
+
+def _refusing_init(init: Callable[..., None], feature: str) -> Callable[..., None]:
+    @functools.wraps(init)
+    def __init__(self: Any, *args: Any, partial_pattern: bool = False, **kwargs: Any) -> None:
+        if partial_pattern:
+            raise needs_dash45(feature)
+        init(self, *args, **kwargs)
+
+    __init__.__flash_refuses__ = True  # type: ignore[attr-defined]
+    return __init__
+
+
+def _refusing_get_prop(get_prop: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(get_prop)
+    async def wrapped(self: Any, component_id: Any, prop_name: str, timeout: float = 30.0, *,
+                      path: list[str | int] | None = None) -> Any:
+        if path:
+            raise needs_dash45("ctx.websocket.get_prop(..., path=[...])")
+        return await get_prop(self, component_id, prop_name, timeout)
+
+    wrapped.__flash_refuses__ = True  # type: ignore[attr-defined]
+    return wrapped
+
+
 __all__ = [
     "add_context_property", "add_url", "app_context", "app_on_error", "AttributeDict", "background_manager",
     "callback_args", "callback_list", "check_for_duplicate_pathnames", "context_value", "DashCallbackContext",
     "extra_components", "first_request_done", "format_traceback_html", "GLOBAL_CALLBACK_LIST",
     "GLOBAL_CALLBACK_MAP", "hooks_of", "hot_reload", "hot_reload_hash", "ID_CONTENT", "ID_DUMMY",
     "ID_LOCATION", "ID_STORE", "index_inputs", "layout_hooks", "layout_source", "mark_first_request_done",
-    "mint_end_id", "NEEDED", "parse_query_string", "path_to_page", "prepare_call", "QuartDashServer",
+    "mcp_message_handler", "mcp_url", "mint_end_id", "needs_dash45", "NEEDED", "refuse_dash45_keywords",
+    "DASH_VERSION", "parse_query_string", "path_to_page", "prepare_call", "QuartDashServer",
     "QuartRequestAdapter", "QuartResponseAdapter", "register_from_caller", "set_current_app", "set_random_id",
     "stream_on_error", "to_json", "validate_layout", "validate_layout_type", "validate_registry",
 ]
