@@ -7,6 +7,9 @@
 * ``flash_thread_server`` - the runner behind ``flash_duo``.
 * ``flash_server`` - a process runner without a browser, for HTTP-level tests:
   ``url = flash_server(app)``; ``flash_server.url_for("/_dash-layout")``.
+* ``flash_stream_client`` - the stream test harness (`flash.testing.streams.StreamClient`): runs
+  an app's streams in process, without a browser, and collects their frames in order:
+  ``async with flash_stream_client(app) as client: frames = await client.run(my_stream, n=1)``.
 
 Why a top-level module and not `flash.testing.plugin`: pytest loads every installed plugin in
 every session, and importing anything under `flash` imports Flash itself, which adds Flash's
@@ -27,6 +30,7 @@ import pytest
 if TYPE_CHECKING:
     from flash.testing.browser import FlashComposite
     from flash.testing.runner import FlashRunner, FlashThreadedRunner
+    from flash.testing.streams import StreamClient
 
 INSTALL_HINT = "pip install 'dash-flash[test]' (or 'dash[testing]')"
 # Browsers opened for a test, also via `request.getfixturevalue` (absent from `item.funcargs`).
@@ -78,6 +82,15 @@ def flash_server() -> Iterator["FlashRunner"]:
     """A process runner without a browser: `url = flash_server(app)`."""
     with _fixtures().FlashRunner() as runner:
         yield runner
+
+
+@pytest.fixture
+def flash_stream_client() -> Iterator["StreamClient"]:
+    """A `StreamClient` to bind to an app: `flash_stream_client(app)` (more apps: more workers on
+    one Redis). Use it as `async with`; one left open is closed here if its event loop still can."""
+    client = _fixtures().StreamClient()
+    yield client
+    client.close_leftover()
 
 
 @pytest.fixture

@@ -117,6 +117,46 @@ def browser_kwargs(config: Any, download_path: Path) -> dict[str, Any]:
     }
 
 
+# Records what the page's stream client receives from its hub (docs/testing-streams.md): run
+# as the page is created (Chromium's `Page.addScriptToEvaluateOnNewDocument`), before Flash's
+# client sets its port's `onmessage`, it wraps that setter and `postMessage` (a start names the
+# stream's URL) on `MessagePort.prototype`. Flash's client code is not touched.
+FRAME_RECORDER = r"""
+(function () {
+    if (window.__flashFrameLog) { return; }
+    var record = window.__flashFrameLog = {frames: [], streams: {}};
+    var proto = MessagePort.prototype;
+    var handler = Object.getOwnPropertyDescriptor(proto, "onmessage");
+    var post = proto.postMessage;
+    proto.postMessage = function (msg) {
+        if (msg && msg.t === "start" && typeof msg.url === "string") {
+            record.streams[msg.ref] = msg.url.split("/").pop();
+        }
+        return post.apply(this, arguments);
+    };
+    Object.defineProperty(proto, "onmessage", {
+        configurable: true, enumerable: handler.enumerable, get: handler.get,
+        set: function (fn) {
+            var wrapped = typeof fn !== "function" ? fn : function (e) {
+                var msg = e.data;
+                if (msg && msg.t === "event") {
+                    record.frames.push({stream: record.streams[msg.ref] || null, run: msg.ref,
+                                        event: msg.type, data: msg.data});
+                }
+                return fn.apply(this, arguments);
+            };
+            handler.set.call(this, wrapped);
+        }
+    });
+}());
+"""
+
+
+def _stream_id(stream: Any) -> str | None:
+    """A stream named by its decorated function (`.stream_id`) or its id; None: every stream."""
+    return stream if stream is None or isinstance(stream, str) else str(stream.stream_id)
+
+
 def _safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:150]
 
@@ -145,6 +185,40 @@ class FlashComposite(DashComposite):
     ) -> T:
         """Poll `predicate` (default timeout: the browser's `wait_timeout`)."""
         return wait_for(predicate, timeout=timeout or self.wait_timeout, msg=msg)
+
+    def record_frames(self) -> None:
+        """Record every stream frame the page receives from now on, for `stream_frames` and
+        `wait_for_frame`. Call it before `start_server` (a page already open is reloaded).
+        Chromium only (it installs a script through the DevTools protocol)."""
+        execute_cdp = getattr(self.driver, "execute_cdp_cmd", None)
+        if execute_cdp is None:
+            raise RuntimeError("record_frames needs a Chromium driver (the DevTools protocol).")
+        execute_cdp("Page.addScriptToEvaluateOnNewDocument", {"source": FRAME_RECORDER})
+        if str(self.driver.current_url).startswith("http"):
+            self.driver.refresh()
+
+    def stream_frames(self, stream: Any = None) -> list[dict[str, Any]]:
+        """The frames the page received, in order: `{"stream", "run", "event", "data"}` each
+        (`run` is the page's name for the run: a restarted stream has a new one). `stream`:
+        the decorated function or its `stream_id`; None for every stream."""
+        frames: list[dict[str, Any]] | None = self.driver.execute_script(
+            "return window.__flashFrameLog ? window.__flashFrameLog.frames : null;")
+        if frames is None:
+            raise RuntimeError("No frames recorded: call record_frames() before start_server().")
+        wanted = _stream_id(stream)
+        return [frame for frame in frames if wanted is None or frame["stream"] == wanted]
+
+    def wait_for_frame(self, n: int, stream: Any = None, timeout: float | None = None) -> dict[str, Any]:
+        """Wait until the page has received the `n`-th frame (from 1) of `stream` (every stream's
+        if None) and return it. Received is not yet rendered: the page applies a frame's props
+        in its next animation frame, so assert on the DOM with `wait_for_text_to_equal` etc."""
+        if n < 1:
+            raise ValueError("Frames count from 1.")
+
+        def nth() -> list[dict[str, Any]]:
+            return self.stream_frames(stream)[n - 1:n]
+
+        return self.wait_for(nth, timeout, msg=f"frame {n} of stream {_stream_id(stream) or '(any)'}")[0]
 
     def take_snapshot(self, name: str) -> None:
         """Save a screenshot and the page HTML into `test-artifacts/` (once per test)."""

@@ -11,8 +11,9 @@ from typing import Any
 
 from .browser import FlashComposite, browser_kwargs, system_chromedriver
 from .runner import FlashRunner, FlashThreadedRunner
+from .streams import StreamClient
 
-__all__ = ["FlashRunner", "FlashThreadedRunner", "open_browser"]
+__all__ = ["FlashRunner", "FlashThreadedRunner", "StreamClient", "open_browser"]
 
 
 def open_browser(config: Any, runner: Any, tmp_path: Path) -> FlashComposite:

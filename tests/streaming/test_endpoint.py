@@ -9,6 +9,7 @@ import weakref
 import pytest
 
 from flash import Input, State, ctx, event_callback, html, set_props, stream_props
+from flash.testing.streams import StreamClient
 from tests.streaming.downlink_client import Downlink, make_app, props_values, run_id, setup, wait_until
 from tests.conftest import run
 
@@ -90,19 +91,17 @@ def test_errors_call_on_error_then_send_an_error_event(debug, with_on_error):
         raise ValueError("database down")
 
     async def go():
-        client = app.server.test_client()
-        await setup(client)
-        async with Downlink(client) as downlink:
-            return await downlink.finished(await downlink.start(breaks.stream_id))
+        async with StreamClient(app) as client:
+            return await client.run(breaks)
 
-    messages = run(go())
+    frames = run(go())
     if with_on_error:
-        assert kinds(messages) == ["props", "props", "error"]
-        assert messages[1].data == [["out", {"children": "Failed: database down"}]]
+        assert frames.events == ["props", "props", "error"]
+        assert frames.values("out.children") == ["before", "Failed: database down"]
         assert isinstance(errors[0], ValueError)
     else:
-        assert kinds(messages) == ["props", "error"]
-    body = messages[-1].data
+        assert frames.events == ["props", "error"]
+    body = frames.error
     if debug:
         assert body["stream"] == "breaks" and body["handled"] is with_on_error
         assert "database down" in body["message"] and "Traceback" in body["traceback"]

@@ -7,21 +7,21 @@ import pytest
 
 from flash import Input, Output, State, callback, ctx, no_update, set_props, stream_props
 from flash.exceptions import PreventUpdate
+from flash.testing.streams import StreamClient
 from tests.conftest import callback_body, dep, run
-from tests.streaming.downlink_client import Downlink, make_app, setup
+from tests.streaming.downlink_client import make_app, setup
 
 
-def stream(app, stream_id, debug=False, **body):
+def stream(app, target, debug=False, **values):
+    """(event, data) of each frame of one run of `target` (values by parameter name)."""
     if debug:
         app.enable_dev_tools(debug=True, dev_tools_hot_reload=False)
 
     async def go():
-        client = app.server.test_client()
-        await setup(client)
-        async with Downlink(client) as downlink:
-            return await downlink.finished(await downlink.start(stream_id, **body))
+        async with StreamClient(app) as client:
+            return await client.run(target, **values)
 
-    return [(m.event, m.data) for m in run(go())]
+    return [(frame.event, frame.data) for frame in run(go())]
 
 
 def test_one_output_each_yield_is_the_return_value():
@@ -34,7 +34,7 @@ def test_one_output_each_yield_is_the_return_value():
             yield f"{ctx.triggered_id}:{n}:{i}"
 
     assert isinstance(progress.stream_id, str) and progress.stream_id
-    events = stream(app, progress.stream_id, n=4, rows=2)
+    events = stream(app, progress, n=4, rows=2)
     assert app.streams[progress.stream_id].outputs == [("out", "children")]
     assert events == [("props", [["out", {"children": "go:4:0"}]]),
                       ("props", [["out", {"children": "go:4:1"}]]),
@@ -52,7 +52,7 @@ def test_a_list_of_outputs_takes_a_list_per_yield_and_no_update_skips():
         yield no_update  # nothing at all this time
         yield (no_update, no_update, "side only")
 
-    events = stream(app, several.stream_id, n=1, state=[])
+    events = stream(app, several, n=1)
     assert events == [
         ("props", [["out", {"children": "a", "title": "b"}], ["side", {"children": "c"}]]),
         ("props", [["out", {"title": "only title"}]]),
@@ -70,7 +70,7 @@ def test_no_update_on_a_single_output_sends_nothing():
         yield "seen"
         yield no_update
 
-    assert stream(app, sparse.stream_id, state=[]) == [("props", [["out", {"children": "seen"}]]), ("done", {})]
+    assert stream(app, sparse) == [("props", [["out", {"children": "seen"}]]), ("done", {})]
 
 
 @pytest.mark.parametrize("debug", [False, True])
@@ -83,7 +83,7 @@ def test_a_yield_of_the_wrong_shape_ends_the_run_with_an_error(debug):
         yield "just one value"
         yield 3, 4  # never reached
 
-    events = stream(app, misshapen.stream_id, debug=debug, state=[])
+    events = stream(app, misshapen, debug=debug)
     assert [kind for kind, _ in events] == ["props", "error"]
     assert events[0][1] == [["out", {"children": 1}], ["side", {"children": 2}]]
     error = events[1][1]
@@ -102,7 +102,7 @@ def test_prevent_update_ends_a_streaming_callback_cleanly():
         yield "first"
         raise PreventUpdate
 
-    assert stream(app, stops.stream_id, state=[]) == [("props", [["out", {"children": "first"}]]), ("done", {})]
+    assert stream(app, stops) == [("props", [["out", {"children": "first"}]]), ("done", {})]
 
 
 def test_a_sync_generator_with_outputs_runs_in_a_thread():
@@ -116,7 +116,7 @@ def test_a_sync_generator_with_outputs_runs_in_a_thread():
             set_props("side", {"children": f"step {i}"})
             yield i
 
-    events = stream(app, counting.stream_id, rows=2)
+    events = stream(app, counting, rows=2)
     assert events == [("props", [["side", {"children": "step 0"}], ["out", {"children": 0}]]),
                       ("props", [["side", {"children": "step 1"}], ["out", {"children": 1}]]),
                       ("done", {})]
@@ -131,7 +131,7 @@ def test_app_callback_on_an_output_less_generator_is_an_event_callback():
         yield stream_props("out", {"children": n})
         yield stream_props([("side", {"children": rows}), ("out", {"title": "t"})])
 
-    events = stream(app, events_only.stream_id, n=7, rows=2)
+    events = stream(app, events_only, n=7, rows=2)
     assert app.streams[events_only.stream_id].outputs is None
     assert events == [("props", [["out", {"children": 7}]]),
                       ("props", [["side", {"children": 2}], ["out", {"title": "t"}]]),
