@@ -20,6 +20,7 @@ from .gc_tuning import tune_collector
 from .server.jsonfast import dumps
 from .layout import DASH_SETUP, is_async_callable, layout_now, layout_value, resolve_layout
 from .server.limits import DEFAULT_MAX_JSON_DEPTH, Limits
+from .server.direct import direct_path_option
 from .server.mcp import execute_for_mcp, install_mcp
 from .pages import setup_router
 from .server.shutdown import DEFAULT_SHUTDOWN_GRACE, GracefulShutdown
@@ -93,6 +94,10 @@ class Flash(dash.Dash):
         ``X-Forwarded-Host`` behind a proxy) nor listed gets a 403; ``"*"`` turns the check off.
     :param max_json_depth: how deep request JSON may nest (default 100); deeper bodies get a 400
         before anything recurses into them.
+    :param direct_path: answer callbacks, stream starts and cached page GETs in front of Quart
+        when nothing registered on the server would notice (default True, env
+        ``FLASH_DIRECT_PATH``; server/direct.py). False: every request takes Quart's full cycle,
+        for apps relying on Quart features the direct path does not model.
     Stream limits: together they bound a worker's memory for streams whatever clients send
     (``app.limits.memory_bound()``; ~1.75 GiB at the defaults, docs/streaming-protocol.md,
     "Limits"). Each not given reads env ``FLASH_<OPTION>`` (``FLASH_MAX_STREAMS``, ...), else its default:
@@ -168,6 +173,7 @@ class Flash(dash.Dash):
         stream_buffer_bytes: int | None = None,
         shared_storage: Any = storage_config.UNSET,
         access_log: bool | None = None,
+        direct_path: bool | None = None,
         **kwargs: Any,
     ) -> None:
         check_wsgi_server()  # `gunicorn app:server` (a WSGI worker): fail now, naming the command
@@ -190,6 +196,7 @@ class Flash(dash.Dash):
         if access_log not in (None, True, False):
             raise TypeError(f"access_log takes True, False or None, not {access_log!r}.")
         self.access_log: bool | None = access_log
+        self.direct_path_enabled = direct_path_option(direct_path)
         self.silence_routes_logging: bool | None = None  # Dash's dev-tools option, when given
         self._flash_setup_lock = asyncio.Lock()
         self._setup_done = False  # Dash's and the router's first-request setup both finished

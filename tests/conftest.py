@@ -36,6 +36,14 @@ def dash_duo_mp(flash_duo_mp):
 
 
 @pytest.fixture(autouse=True)
+def direct_path_as_the_test_needs(request, monkeypatch):
+    """Tests marked `direct_path` are about the direct path itself: on, whatever FLASH_DIRECT_PATH
+    says (scripts/test's floor run turns it off for everything else)."""
+    if request.node.get_closest_marker("direct_path") is not None:
+        monkeypatch.setenv("FLASH_DIRECT_PATH", "1")
+
+
+@pytest.fixture(autouse=True)
 def fresh_global_registries():
     """Module-level @callback/@event_callback/register_page land in globals; start each test clean."""
     _callback.GLOBAL_CALLBACK_LIST.clear()

@@ -13,6 +13,7 @@ the first time anything asks for them (`deferred.py`). The header checks (JSON o
 """
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, HTTPScope, Scope
@@ -70,13 +71,31 @@ class DirectRoute:
         return None
 
 
+def direct_path_option(value: bool | None) -> bool:
+    """`Flash(direct_path=...)`, else env ``FLASH_DIRECT_PATH`` (``0``/``false``/``off``: off), else on."""
+    if value is None:
+        env = os.environ.get("FLASH_DIRECT_PATH", "").strip().lower()
+        if env and env not in _ON + _OFF:
+            raise ValueError(f"FLASH_DIRECT_PATH takes 1/true/on or 0/false/off, not {env!r}.")
+        return env not in _OFF
+    if value not in (True, False):
+        raise TypeError(f"direct_path takes True, False or None, not {value!r}.")
+    return bool(value)
+
+
+_ON = ("1", "true", "on", "yes")
+_OFF = ("0", "false", "off", "no")
+
+
 class DirectPath:
-    """ASGI middleware installed as `server.asgi_app`; everything it does not take goes to Quart."""
+    """ASGI middleware installed as `server.asgi_app`; everything it does not take goes to Quart.
+    `enabled` False (``Flash(direct_path=False)``): everything goes to Quart."""
 
     def __init__(self, dash_app: "Flash", server: Quart, inner: ASGIApp) -> None:
         self.dash_app = dash_app
         self.server = server
         self.inner = inner
+        self.enabled = dash_app.direct_path_enabled
         self.routes: dict[str, DirectRoute] = {}
         self.pages: dict[str, tuple[str, Callable[..., Any], str]] = {}  # path -> endpoint, view, cache slot
 
@@ -92,6 +111,8 @@ class DirectPath:
         """Whether nothing registered on the server would see the direct path differ from Quart's
         (for a cached page, `gzip_done`: Flash's own gzip hook, which the cache does itself, is allowed)."""
         server = self.server
+        if not self.enabled:
+            return False
         if route is not None:
             endpoint, view = route.endpoint, route.view
         # pylint: disable=protected-access
@@ -216,6 +237,7 @@ def direct_path(dash_app: "Flash", server: Quart) -> DirectPath:
     current = server.asgi_app
     if isinstance(current, DirectPath):
         current.dash_app = dash_app
+        current.enabled = dash_app.direct_path_enabled
         return current
     path = DirectPath(dash_app, server, current)
     server.asgi_app = path  # type: ignore[method-assign]

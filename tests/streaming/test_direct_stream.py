@@ -14,6 +14,8 @@ from tests.streaming.downlink_client import Downlink, make_app, post, props_valu
 
 ROUTES = ("downlink", "stream", "close")
 
+pytestmark = pytest.mark.direct_path  # about the direct path itself: on whatever FLASH_DIRECT_PATH says
+
 
 def _plain(app, log):
     pass

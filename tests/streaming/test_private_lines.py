@@ -44,6 +44,7 @@ def foreign_token(app):
     return app.stream_signer.new_downlink()[1]
 
 
+@pytest.mark.direct_path
 @pytest.mark.parametrize("register", [_plain, _hooked])
 def test_a_start_without_the_downlink_here_answers_a_private_line(register):
     app, stream_id, _ = stream_app(register)

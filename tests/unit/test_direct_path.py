@@ -16,6 +16,8 @@ from tests.conftest import callback_body, dep, run
 
 BODY = callback_body("out.children", [dep("btn", "n_clicks", 1)])
 
+pytestmark = pytest.mark.direct_path  # about the direct path itself: on whatever FLASH_DIRECT_PATH says
+
 
 def make_app(handler=None, **kwargs):
     app = Flash(__name__, **kwargs)

@@ -258,6 +258,7 @@ def test_a_callback_added_after_the_first_load_is_in_the_dependencies():
 
 
 # --- the direct path -----------------------------------------------------------------------------
+@pytest.mark.direct_path
 @pytest.mark.parametrize("compress", [False, True])
 def test_cached_pages_take_the_direct_path_and_hooks_turn_it_off(compress):
     app = make_app(compress=compress)  # Flash's own gzip hook does not turn it off: the cache gzips
