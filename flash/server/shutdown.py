@@ -26,7 +26,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from ..compat.hypercorn import worker_shutdown_event
-from ..streaming.sse import encode_event
+from .sse import encode_event
 
 if TYPE_CHECKING:
     from quart import Quart

@@ -32,21 +32,20 @@ import time
 from typing import TYPE_CHECKING, Any, Iterable
 
 from ..server.limits import DEFAULT_STREAM_REPLAY_BYTES
+from ..server.sse import encode_run_event
 from ..storage.base import SharedStorageError
+from .follow import DownlinkFollower
 from .runlog import LIVE_TTL_MS, WINDOW, RunLog
-from .sse import encode_run_event
+from .topics import ACK_EVERY, CONTROL_TOPIC, downlink_topic, run_topic
 from .unwritten import UnwrittenEnds
 
 if TYPE_CHECKING:
     from ..storage.redis import RedisSharedStorage
     from .downlink import Downlink, DownlinkRegistry
-    from .follow import DownlinkFollower
     from .runs import StreamRun
 
-CONTROL_TOPIC = "_flash/control"
 TICK = 1.0  # seconds between lease/presence refreshes and liveness checks
 LEASE_MS = 3000  # a worker that missed ~3 ticks is dead
-ACK_EVERY = 16
 REFRESH_TICKS = 20
 WORKER_LOST = "The server running this stream stopped."
 
@@ -63,14 +62,6 @@ class StreamBusError(SharedStorageError):
     """A run could not write its next message to Redis."""
 
 
-def run_topic(run_id: str) -> str:
-    return f"_flash/run/{run_id}"
-
-
-def downlink_topic(downlink_id: str) -> str:
-    return f"_flash/dl/{downlink_id}"
-
-
 class StreamBus:
     """One per app and process; its tasks start on first use, on the serving loop."""
 
@@ -82,7 +73,7 @@ class StreamBus:
         self.ack_bytes = max(1, replay_bytes // (2 * ACK_EVERY))
         self.registry = registry
         self.worker_id = worker_id or secrets.token_hex(6)
-        self.followers: dict[str, "DownlinkFollower"] = {}  # downlink id -> follower (attached here)
+        self.followers: dict[str, DownlinkFollower] = {}  # downlink id -> follower (attached here)
         self._tasks: list[asyncio.Task[None]] = []  # set by `ensure_started`, emptied by `stop`
         self._starting: asyncio.Lock | None = None  # (made on the serving loop, on first use)
         self.log = RunLog(self)
@@ -228,8 +219,6 @@ class StreamBus:
         return bool(await self.client().exists(self.presence_key(downlink_id)))
 
     def attached(self, downlink: "Downlink") -> None:
-        from .follow import DownlinkFollower  # pylint: disable=import-outside-toplevel
-
         old = self.followers.pop(downlink.downlink_id, None)
         if old is not None:
             old.stop()

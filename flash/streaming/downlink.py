@@ -13,8 +13,8 @@ import contextvars
 import logging
 from typing import Any, AsyncGenerator, Callable
 
+from ..server.sse import HEARTBEAT
 from .runs import StreamRun
-from .sse import HEARTBEAT
 
 logger = logging.getLogger("flash.streaming")
 _NO_CONTEXT = contextvars.Context()  # timers read no context variables: spare a copy each

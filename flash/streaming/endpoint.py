@@ -22,13 +22,13 @@ from ..server.body import check_dependency_list, parse_json_body, read_request_b
 from ..server.context import CallbackAnswer
 from ..server.errors import RequestError
 from ..server.guard import check_request_headers
+from ..server.sse import encode_event, encode_run_event
 from .admission import (charge_start, check_room_for_downlink, check_room_for_run, check_start_size,
                         client_address, close_list, drop_start_body)
 from .downlink import Downlink, Listener
 from .pump import pump
 from .runs import StreamRun
 from . import jobs
-from .sse import encode_event, encode_run_event
 
 if TYPE_CHECKING:
     from ..app import Flash

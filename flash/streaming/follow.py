@@ -17,13 +17,13 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from ..server.sse import encode_run_event
 from ..storage.base import SharedStorageGap, Subscription
 from ..storage.codec import decode
 from ..storage.redis_reader import seq_of
-from .bus import ACK_EVERY, downlink_topic, run_topic
 from .lane import close_lane, open_lane
 from .runlog import LIVE_TTL_MS
-from .sse import encode_run_event
+from .topics import ACK_EVERY, downlink_topic, run_topic
 
 if TYPE_CHECKING:
     from .bus import StreamBus

@@ -6,38 +6,17 @@ nothing updates sends nothing. The values travel as prop updates on the run's do
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import dash
-from dash.dependencies import Output
 
 from ..exceptions import StreamError
-
-if TYPE_CHECKING:
-    from .spec import EventCallbackSpec
+from .spec import EventCallbackSpec
 
 _NO_UPDATE = type(dash.no_update)
 
 
-def check_outputs(outputs: Any, name: str) -> tuple[list[tuple[Any, str]], bool]:
-    """The (id, prop) targets of a streaming callback and whether yields are lists."""
-    multi = isinstance(outputs, (list, tuple))
-    flat = list(outputs) if multi else [outputs]
-    targets = []
-    for output in flat:
-        if not isinstance(output, Output):
-            raise StreamError(f"streaming callback '{name}': {output!r} is not an Output.")
-        if output.has_wildcard():
-            raise StreamError(
-                f"streaming callback '{name}': Output({output.component_id!r}, {output.component_property!r}) "
-                "uses a pattern-matching wildcard; streaming callbacks take fixed Output ids. "
-                "Use @event_callback with stream_props to update pattern-matched components."
-            )
-        targets.append((output.component_id, output.component_property))
-    return targets, multi
-
-
-def output_updates(item: Any, spec: "EventCallbackSpec") -> list[list[Any]]:
+def output_updates(item: Any, spec: EventCallbackSpec) -> list[list[Any]]:
     targets = spec.outputs or []
     if spec.multi_output:
         if isinstance(item, _NO_UPDATE):

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any, AsyncGenerator, Callable, Generator
 
 from ..compat.dash import app_on_error, context_value
 from ..exceptions import PreventUpdate, StreamError
+from ..server.sse import encode_run_event
 from ..server.threads import submit_to_thread
 from .bus import StreamBusError
 from .outputs import output_updates
 from .props import StreamProps
 from .runs import StreamRun
-from .sse import encode_run_event
 from .spec import EventCallbackSpec
 
 if TYPE_CHECKING:

@@ -153,6 +153,24 @@ def _check_reset(reset_props: Any, name: str) -> list[tuple[Any, Mapping[str, An
     return checked
 
 
+def check_outputs(outputs: Any, name: str) -> tuple[list[tuple[Any, str]], bool]:
+    """The (id, prop) targets of a streaming callback and whether yields are lists."""
+    multi = isinstance(outputs, (list, tuple))
+    flat = list(outputs) if multi else [outputs]
+    targets = []
+    for output in flat:
+        if not isinstance(output, Output):
+            raise StreamError(f"streaming callback '{name}': {output!r} is not an Output.")
+        if output.has_wildcard():
+            raise StreamError(
+                f"streaming callback '{name}': Output({output.component_id!r}, {output.component_property!r}) "
+                "uses a pattern-matching wildcard; streaming callbacks take fixed Output ids. "
+                "Use @event_callback with stream_props to update pattern-matched components."
+            )
+        targets.append((output.component_id, output.component_property))
+    return targets, multi
+
+
 def _check_running(running: Any, name: str) -> list[tuple[Any, str, Any, Any]]:
     """Dash's `running=[(Output(id, prop), value_while_running, value_after), ...]`."""
     if running is None:
@@ -200,8 +218,6 @@ def build_output_spec(func: Any, outputs: Any, inputs: list[Input], states: list
                       running: Any = None) -> EventCallbackSpec:
     """A Dash 4.5 streaming callback: a generator whose yields are return values. Its `on_error`
     (else the app's `Dash(on_error=...)`, see pump.py) answers with a return value too."""
-    from .outputs import check_outputs  # pylint: disable=import-outside-toplevel
-
     _check_func(func)
     targets, multi = check_outputs(outputs, func.__name__)
     spec = build_spec(func, [*inputs, *states], cancel, None, on_error, prevent_initial_call, running)

@@ -61,9 +61,11 @@ def _suite_url(app: "Flash", filename: str) -> str:
 
 
 def hub_url(app: "Flash") -> str:
-    """The downlink hub's URL as a SharedWorker script: its fragment names the wire helpers'
-    URL, which the worker loads with importScripts (a worker sees no page scripts)."""
-    return f"{_suite_url(app, client.HUB)}#wire={quote(_suite_url(app, client.WIRE), safe='')}"
+    """The downlink hub's URL as a SharedWorker script: its fragment names, in order, the URLs of
+    the wire helpers and the hub's parts, which the worker loads with importScripts (a worker sees
+    no page scripts)."""
+    parts = "&".join(f"load={quote(_suite_url(app, name), safe='')}" for name in client.WORKER_IMPORTS)
+    return f"{_suite_url(app, client.HUB)}#{parts}"
 
 
 def transport_settings(app: "Flash") -> dict[str, Any]:

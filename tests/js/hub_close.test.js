@@ -1,12 +1,8 @@
-// node --test: the downlink hub (flash/client/flash-hub.js) closes runs in batches the server accepts.
+// node --test: the downlink hub (flash/client/flash-hub-runs.js) closes runs in batches the server accepts.
 "use strict";
 const test = require("node:test");
 const assert = require("node:assert");
-const fs = require("node:fs");
-const path = require("node:path");
-const vm = require("node:vm");
-
-const HUB = fs.readFileSync(path.join(__dirname, "..", "..", "flash", "client", "flash-hub.js"), "utf8");
+const {runScripts, HUB_SCRIPTS} = require("./client.js");
 
 /* The hub as the page loads it (no SharedWorker), with a wire whose postJson records requests. */
 function loadHub(answer) {
@@ -16,7 +12,7 @@ function loadHub(answer) {
         parseEvent() {}, sleep: async () => {}, isEventStream() { return true; }, readEvents() {}, errorText() { return ""; },
     };
     const scope = {__flashWire: wire};
-    vm.runInNewContext(HUB, {self: scope});
+    runScripts(HUB_SCRIPTS, {self: scope});
     const hub = new scope.__flashHub.Hub();
     hub.config = {close: "/_flash/close"};
     return {hub, posted};
@@ -39,4 +35,11 @@ test("handles another worker holds are asked for again, a few times at most", as
     assert.deepStrictEqual(posted.map((p) => p.body.runs), [
         ["a", "b", "c", "d", "e", "f"], ["b", "c", "d", "e", "f"], ["c", "d", "e", "f"], ["d", "e", "f"],
     ]);
+});
+
+test("a 409 (no such downlink on that worker) is asked again; another refusal ends the close", async () => {
+    const answers = [{status: 409, ok: false}, {status: 500, ok: false}];
+    const {hub, posted} = loadHub(() => answers.shift());
+    await hub.closeRuns("token", ["a", "b"]);
+    assert.strictEqual(posted.length, 2);
 });

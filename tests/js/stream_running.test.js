@@ -1,51 +1,9 @@
-// node --test: the page client (flash/client/flash-stream.js) applies Dash's running= around a run,
+// node --test: the page client (flash/client/flash-stream*.js) applies Dash's running= around a run,
 // and reports a stream's error to dev tools as an Error titled with its message (Dash 4.5's way).
 "use strict";
 const test = require("node:test");
 const assert = require("node:assert");
-const fs = require("node:fs");
-const path = require("node:path");
-const vm = require("node:vm");
-
-const CLIENT = fs.readFileSync(path.join(__dirname, "..", "..", "flash", "client", "flash-stream.js"), "utf8");
-
-/* The client as a page loads it, with a stub hub (no SharedWorker) and a recording set_props. */
-function loadClient() {
-    const applied = [];
-    const toHub = [];
-    let frame = null;
-    let fromHub = null;
-    const fakeChannel = function () {
-        this.port1 = {postMessage() {}, start() {}};
-        this.port2 = {postMessage() {}};
-    };
-    const window = {
-        dash_clientside: {no_update: {}, set_props: (id, props) => applied.push([id, props])},
-        addEventListener() {},
-        __flashHub: {
-            Hub: function () {},
-            attach() {},
-        },
-    };
-    const context = {
-        window, document: {hidden: false, getElementById: () => null}, navigator: {},
-        requestAnimationFrame: (fn) => { frame = fn; }, MessageChannel: fakeChannel,
-        console, JSON, Date, Math, Object, Array, String, Error,
-    };
-    vm.runInNewContext(CLIENT, context);
-    // the link's port: what the page posts to the hub, and a way to answer it
-    const realChannel = context.MessageChannel;
-    context.MessageChannel = function () {
-        realChannel.call(this);
-        this.port1.postMessage = (msg) => toHub.push(msg);
-        Object.defineProperty(this.port1, "onmessage", {set(fn) { fromHub = fn; }, get() { return fromHub; }});
-    };
-    const flush = () => { const fn = frame; frame = null; if (fn) { fn(); } };
-    const send = (msg) => fromHub({data: msg});
-    // in this realm (the client's objects have the vm's prototypes), for deepStrictEqual
-    const seen = () => JSON.parse(JSON.stringify(applied));
-    return {window, seen, toHub, flush, send, Error: context.Error};
-}
+const {loadPage: loadClient} = require("./client.js");
 
 const SETTINGS = {
     id: "s1", name: "run", url: "/_flash/stream/s1", reset: [], errorStore: "_flash-error-x", preventInitial: true,

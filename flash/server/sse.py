@@ -1,9 +1,12 @@
-"""Server-Sent Events framing for Flash streams (see docs/streaming-protocol.md)."""
+"""Server-Sent Events framing for Flash streams (see docs/streaming-protocol.md).
+
+It lives in the server layer so that both the server (shutdown's final event) and the streams
+above it import it downward."""
 from __future__ import annotations
 
 from typing import Any
 
-from ..server.jsonfast import dumps
+from .jsonfast import dumps
 
 HEARTBEAT = b": heartbeat\n\n"
 
