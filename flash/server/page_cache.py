@@ -123,12 +123,16 @@ def _overrides(app: "Flash", names: tuple[str, ...]) -> bool:
     cls: type = type(app)
     found = _OVERRIDES.get((id(cls), names))
     if found is None:
-        from ..app import Flash  # pylint: disable=import-outside-toplevel  # (app imports this package)
-
-        found = _OVERRIDES[(id(cls), names)] = cls is not Flash and any(
-            getattr(cls, name) is not getattr(Flash, name) for name in names)
+        flash_class = _flash_class(cls)
+        found = _OVERRIDES[(id(cls), names)] = cls is not flash_class and any(
+            getattr(cls, name) is not getattr(flash_class, name) for name in names)
         _CLASSES.append(cls)  # keeps the id above meaning this class
     return found
+
+
+def _flash_class(cls: type) -> type:
+    """Flash itself, found in the app class's MRO (this layer does not import flash.app)."""
+    return next((base for base in cls.__mro__ if base.__module__ == "flash.app" and base.__name__ == "Flash"), cls)
 
 
 # Whether an app class overrides a group of methods, by class id and group. Nothing removes

@@ -30,12 +30,7 @@ LAYERS = ["flash.storage", "flash.server", "flash.streaming", "flash.app"]
 
 # Edges that break a rule today, each with why it is still there. The test fails once one is gone,
 # so that the entry is removed with it. Nothing else removes entries.
-KNOWN: dict[tuple[str, str], str] = {
-    # `_overrides` compares a user's subclass with Flash itself, imported inside the function
-    # because app.py imports page_cache. Fix (app.py and page_cache.py have other owners): app.py
-    # passes its class in, e.g. `PageCache(self, Flash)`, and page_cache stops importing flash.app.
-    ("flash.server.page_cache", "flash.app"): "issue 25: page cache asks which class is Flash",
-}
+KNOWN: dict[tuple[str, str], str] = {}
 
 
 def _modules(root: Path) -> dict[str, tuple[Path, bool]]:
