@@ -22,6 +22,7 @@ from .layout import DASH_SETUP, is_async_callable, layout_now, layout_value, res
 from .server.limits import DEFAULT_MAX_JSON_DEPTH, Limits
 from .server.direct import direct_path_option
 from .server.mcp import execute_for_mcp, install_mcp
+from .streaming.mcp_tools import StreamTools
 from .pages import setup_router
 from .server.shutdown import DEFAULT_SHUTDOWN_GRACE, GracefulShutdown
 from .server.shutdown import shutdown_grace as shutdown_grace_option
@@ -298,7 +299,9 @@ class Flash(dash.Dash):
         add_url(self, "_flash/close", close_view, ["POST"])
         install_stream_routes(self, views)
         install_page_routes(self, self.server)
-        install_mcp(self)  # Dash's MCP server, its tool calls off the loop (server/mcp.py)
+        # Dash's MCP server, its tool calls off the loop (server/mcp.py); streams are tools too
+        self.mcp_streams = StreamTools(self)
+        install_mcp(self, self.mcp_streams)
 
     def _execute_callback(self, func: Any, args: Any, outputs_list: Any, g: Any) -> Any:
         """Dash's; for Dash's MCP server, one that awaits an async callback (server/mcp.py)."""

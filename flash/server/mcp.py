@@ -14,15 +14,22 @@ and the call fails). So Flash replaces that one view with `mcp_post`, which
 - and, while it does, has Flash's `_execute_callback` hand Dash a callable that runs an
   `async def` callback on the serving loop and returns its response (`execute_for_mcp`), as
   `app.get_layout()` runs an async layout from a thread.
+
+Streams (event callbacks and streaming `@callback`s) are tools too, though Dash's handler knows
+nothing of them: an `MCPStreams` (flash/streaming/mcp_tools.py; this layer only sees the
+protocol) adds them to Dash's `tools/list` answer, answers their `tools/call` itself on the loop
+(an SSE response: one `notifications/progress` per frame, then the result) and closes a run on
+`notifications/cancelled`. Everything else is Dash's.
 """
 from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
-from quart import request
+from quart import Response, request
 
 from ..compat.dash import mcp_message_handler, mcp_url
 from .body import parse_json_body, read_request_body
@@ -38,9 +45,26 @@ if TYPE_CHECKING:
 IN_MCP: ContextVar[bool] = ContextVar("flash_in_mcp", default=False)
 
 
-def install_mcp(app: "Flash") -> bool:
+class MCPStreams(Protocol):
+    """The app's streams as MCP tools (implemented in flash/streaming/mcp_tools.py)."""
+
+    def tools(self) -> list[dict[str, Any]]:
+        """`tools/list` entries of the streams (JSON)."""
+
+    def is_tool(self, name: Any) -> bool:
+        """Whether `name` is a stream tool (its `tools/call` is the streams', not Dash's)."""
+
+    async def call(self, message: dict[str, Any]) -> Response:
+        """Answer a `tools/call` of a stream tool (on the loop, in the request's context)."""
+
+    def cancelled(self, message: dict[str, Any]) -> None:
+        """A `notifications/cancelled`: close the run it names, if it is a stream tool's."""
+
+
+def install_mcp(app: "Flash", streams: MCPStreams | None = None) -> bool:
     """Replace Dash's MCP POST view with Flash's (after Dash's `_setup_routes` registered it);
-    whether the app has an MCP server. Raises if Dash's view is not what Flash knows."""
+    whether the app has an MCP server. Raises if Dash's view is not what Flash knows.
+    `streams`: the app's streams as tools (None: Dash's tools only)."""
     url = mcp_url(app)
     if url is None:
         return False
@@ -52,11 +76,11 @@ def install_mcp(app: "Flash") -> bool:
     if handle is None:
         raise RuntimeError("Flash cannot serve this Dash's MCP server: its POST view no longer keeps "
                            "`_handle_mcp_request` (see flash/compat/dash.py, mcp_message_handler).")
-    app.server.view_functions[endpoint] = _make_post_view(app, handle)
+    app.server.view_functions[endpoint] = _make_post_view(app, handle, streams)
     return True
 
 
-def _make_post_view(app: "Flash", handle: Callable[[Any], Any]) -> Callable[[], Any]:
+def _make_post_view(app: "Flash", handle: Callable[[Any], Any], streams: MCPStreams | None) -> Callable[[], Any]:
     async def mcp_post() -> Any:
         """Dash's MCP POST, checked on the loop, run in the pool."""
         check_content_type(request.headers.get("Content-Type"))
@@ -66,13 +90,37 @@ def _make_post_view(app: "Flash", handle: Callable[[Any], Any]) -> Callable[[], 
         if not isinstance(message, dict):
             # Dash answers one JSON-RPC message per POST (no batches, as the 2025-06-18 spec).
             raise RequestError("An MCP request body must be one JSON-RPC message (a JSON object).")
+        method = message.get("method")
+        if streams is not None:
+            params = message.get("params")
+            if method == "tools/call" and isinstance(params, dict) and streams.is_tool(params.get("name")):
+                return await streams.call(message)
+            if method == "notifications/cancelled":
+                streams.cancelled(message)  # then Dash's (202): a cancel of its own tools is a no-op
         token = IN_MCP.set(True)
         try:
-            return await run_in_thread(app.backend.executor, handle, message)
+            answer = await run_in_thread(app.backend.executor, handle, message)
         finally:
             IN_MCP.reset(token)
+        if streams is not None and method == "tools/list":
+            await _add_tools(answer, message.get("id"), streams.tools())
+        return answer
 
     return mcp_post
+
+
+async def _add_tools(answer: Any, request_id: Any, tools: list[dict[str, Any]]) -> None:
+    """Append the stream tools to Dash's `tools/list` answer (one message, or a list when Dash
+    also sends its session-recovery notifications), keeping its headers (`Mcp-Session-Id`)."""
+    if not tools or not isinstance(answer, Response) or answer.status_code != 200:
+        return
+    body = json.loads(await answer.get_data())
+    for item in body if isinstance(body, list) else [body]:
+        result = item.get("result") if isinstance(item, dict) and item.get("id") == request_id else None
+        if isinstance(result, dict) and isinstance(result.get("tools"), list):
+            known = {tool.get("name") for tool in result["tools"]}
+            result["tools"].extend(tool for tool in tools if tool["name"] not in known)
+    answer.set_data(json.dumps(body))
 
 
 def execute_for_mcp(app: "Flash", call: Callable[[], Any]) -> Callable[[], Any]:
