@@ -18,6 +18,7 @@ from .server.context import build_callback_context
 from .server.dash_options import take_stream_options
 from .gc_tuning import tune_collector
 from .server.jsonfast import dumps
+from .metrics import enable_metrics, metrics_route
 from .layout import DASH_SETUP, is_async_callable, layout_now, layout_value, resolve_layout
 from .server.limits import DEFAULT_MAX_JSON_DEPTH, Limits
 from .server.direct import direct_path_option
@@ -99,6 +100,11 @@ class Flash(dash.Dash):
         when nothing registered on the server would notice (default True, env
         ``FLASH_DIRECT_PATH``; server/direct.py). False: every request takes Quart's full cycle,
         for apps relying on Quart features the direct path does not model.
+    :param metrics: serve this worker's stream metrics in Prometheus' text format at
+        ``GET <prefix>_flash/metrics`` (live runs and downlinks, starts and ends, frames, bytes,
+        frame lag, stalled readers, thread-pool wait; docs/metrics.md). Default None: env
+        ``FLASH_METRICS`` (1/0), else off (no route, no counting). Needs ``prometheus-client``
+        (``pip install dash-flash[metrics]``).
     Stream limits: together they bound a worker's memory for streams whatever clients send
     (``app.limits.memory_bound()``; ~1.75 GiB at the defaults, docs/streaming-protocol.md,
     "Limits"). Each not given reads env ``FLASH_<OPTION>`` (``FLASH_MAX_STREAMS``, ...), else its default:
@@ -175,6 +181,7 @@ class Flash(dash.Dash):
         shared_storage: Any = storage_config.UNSET,
         access_log: bool | None = None,
         direct_path: bool | None = None,
+        metrics: bool | None = None,
         **kwargs: Any,
     ) -> None:
         check_wsgi_server()  # `gunicorn app:server` (a WSGI worker): fail now, naming the command
@@ -223,6 +230,7 @@ class Flash(dash.Dash):
         self.streams: dict[str, EventCallbackSpec] = {}
         self.stream_runs = DownlinkRegistry(stream_resume_window, self.limits.stream_write_timeout,
                                             self.limits.stream_buffer_bytes)
+        enable_metrics(self, metrics)  # sets stream_runs.metrics when on (flash/metrics)
         self._pending_streams: list[EventCallbackSpec] = []
         self._streams_taken = False  # the first request took the pending streams: wire new ones at once
         self._shared_storage_backend = storage_config.resolve(shared_storage)
@@ -297,6 +305,8 @@ class Flash(dash.Dash):
         add_url(self, "_flash/downlink", downlink_view, ["POST"])
         add_url(self, "_flash/stream/<string:stream_id>", start_view, ["POST"])
         add_url(self, "_flash/close", close_view, ["POST"])
+        if (scrape := metrics_route(self)) is not None:
+            add_url(self, "_flash/metrics", scrape, ["GET"])
         install_stream_routes(self, views)
         install_page_routes(self, self.server)
         # Dash's MCP server, its tool calls off the loop (server/mcp.py); streams are tools too

@@ -60,6 +60,8 @@ class QueueWatch:
     def run(self, submitted: float, context: contextvars.Context, func: Callable[..., Any],
             args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         waited = time.monotonic() - submitted
+        for observe in WAIT_OBSERVERS:  # flash.metrics' histogram, when metrics are on
+            observe(waited)
         if waited > self.threshold:
             self.slow(waited)
         return context.run(func, *args, **kwargs)
@@ -79,6 +81,10 @@ class QueueWatch:
 
 
 _WATCHES: "weakref.WeakKeyDictionary[Executor, QueueWatch]" = weakref.WeakKeyDictionary()
+# Called (in the pool thread) with each job's wait, watched queue or not. Process-wide, added to
+# once by flash.metrics and never emptied: the pool and its wait are the process's.
+WAIT_OBSERVERS: list[Callable[[float], None]] = []
+_TIMER = QueueWatch(float("inf"), None)  # times a pool without a watch, for WAIT_OBSERVERS only
 
 
 def watch_queue(executor: Executor, threshold: float | None, size: int | None = None) -> None:
@@ -94,6 +100,8 @@ def _call_in_context(executor: Executor | None, func: Callable[..., Any], args: 
     """`func(*args, **kwargs)` as a pool job: run with the caller's contextvars, its wait timed."""
     context = contextvars.copy_context()
     watch = _WATCHES.get(executor) if executor is not None else None
+    if watch is None and WAIT_OBSERVERS:
+        watch = _TIMER
     if watch is None:
         return functools.partial(context.run, func, *args, **kwargs)
     return functools.partial(watch.run, time.monotonic(), context, func, args, kwargs)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import time
 from typing import Any, AsyncGenerator, Callable
 
 from ..server.sse import HEARTBEAT
@@ -42,7 +43,7 @@ class Listener:
     window) and the writing task is cancelled, so nothing more is written into that socket."""
 
     __slots__ = ("pending", "pending_bytes", "receipts", "in_flight", "waiter", "cut", "beat", "last_write",
-                 "writing", "stalled", "task", "downlink", "_timer", "_loop", "_every", "_timeout")
+                 "writing", "stalled", "task", "downlink", "stamps", "_timer", "_loop", "_every", "_timeout")
 
     def __init__(self) -> None:
         self.pending: list[bytes] = []
@@ -61,6 +62,7 @@ class Listener:
         self.stalled = False
         self.task: asyncio.Task[Any] | None = None  # the response's task: cancelled when stalled
         self.downlink: Downlink | None = None
+        self.stamps: list[float] | None = None  # metrics on: when each pending chunk was queued
         self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._every = 0.0
@@ -109,6 +111,8 @@ class Listener:
     def push(self, chunk: bytes, on_written: Callable[[], None] | None = None) -> None:
         self.pending.append(chunk)
         self.pending_bytes += len(chunk)
+        if self.stamps is not None:
+            self.stamps.append(time.monotonic())
         if on_written is not None:
             self.receipts.append(on_written)
         _wake(self.waiter)
@@ -186,6 +190,9 @@ class Downlink:
     async def listen(self, opening: Callable[[], bytes], heartbeat: float, listener: Listener) -> AsyncGenerator[bytes, None]:
         """Yield `opening()` (hello + replay), then live messages, until the response is cut.
         The replay is read the moment the listener attaches: from then on runs push to it."""
+        metrics = self._registry.metrics  # flash.metrics' StreamMetrics, None when off
+        if metrics is not None:
+            listener.stamps = []  # before anything can push to it
         self._attach(listener)
         bus = self._registry.bus
         if bus is not None:
@@ -195,8 +202,10 @@ class Downlink:
         listener.start_heartbeat(loop, heartbeat, self._registry.write_timeout)
         try:
             listener.writing = True  # each yield returns once the server's send has taken it
-            yield opening()
+            yield (first := opening())
             listener.writing = False
+            if metrics is not None:
+                metrics.wrote(None, None, len(first))
             while True:
                 if not listener.pending and not listener.cut and not listener.beat:
                     listener.waiter = loop.create_future()
@@ -212,6 +221,8 @@ class Downlink:
                     listener.writing = True
                     yield HEARTBEAT
                     listener.writing = False
+                    if metrics is not None:
+                        metrics.wrote(None, None, len(HEARTBEAT))
                     continue
                 for _ in range(COALESCE_TURNS):
                     queued = len(listener.pending)
@@ -223,12 +234,16 @@ class Downlink:
                 batch = listener.take()
                 self._release()
                 listener.writing = True
-                yield b"".join(batch)
+                yield (chunk := b"".join(batch))
                 listener.writing = False
+                if metrics is not None:
+                    metrics.wrote(listener.stamps, batch, len(chunk))
                 listener.written()
                 if listener.cut:
                     return
         finally:
+            if metrics is not None and listener.stalled:
+                metrics.stalled += 1
             listener.writing = False
             listener.stop_heartbeat()
             self.detach(listener)
@@ -298,6 +313,7 @@ class DownlinkRegistry:
         self._live: dict[str, StreamRun] = {}
         self.closing = False  # the worker is shutting down: no new downlinks or runs
         self.bus: Any = None  # a `StreamBus` when shared storage is Redis (see bus.py)
+        self.metrics: Any = None  # a `flash.metrics.StreamMetrics` when metrics are on
 
     def __len__(self) -> int:
         return len(self._live)

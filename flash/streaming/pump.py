@@ -129,12 +129,15 @@ async def pump(app: "Flash", spec: EventCallbackSpec, run: StreamRun, cb_ctx: An
     the first step sees `run.closing` instead."""
     rid = run.run_id
     items: AsyncGenerator[Any, None] | None = None
+    metrics, outcome, traced = app.stream_runs.metrics, "error", None  # flash.metrics (None: off)
 
     def message(event: str, data: Any) -> Any:
         return lambda seq: encode_run_event(event, rid, seq, data)
 
     try:
         run.begun = True
+        if metrics is not None:
+            traced = metrics.run_started(spec.func.__name__, run.stream_id, rid)
         if run.closing:
             raise asyncio.CancelledError  # closed before this task's first step
         context_value.set(cb_ctx)
@@ -149,17 +152,22 @@ async def pump(app: "Flash", spec: EventCallbackSpec, run: StreamRun, cb_ctx: An
             updates = []
         if cb_ctx.updated_props:
             await run.publish(message("props", _side_updates(cb_ctx)))
+        outcome = "done"
         await run.publish_final(message("done", {}))
     except PreventUpdate:
+        outcome = "done"
         await run.publish_final(message("done", {}))
     except asyncio.CancelledError:
+        outcome = "closed"
         if run.bus is not None and app.stream_runs.closing:
+            outcome = "gone"
             # This worker is stopping, the page is not: it starts the run over on another one.
             await run.announce_closed(message("gone", {}))
         else:
             await run.announce_closed(message("done", {"closed": True}))
         raise
     except StreamBusError as exc:  # Redis went away under the run: the page resumes or restarts it
+        outcome = "gone"
         run.bus.storage.outage.failed(exc, f"running stream '{spec.func.__name__}' (stopped)")  # type: ignore[union-attr]
         await run.publish_final(message("gone", {}))  # lands only if Redis is back by now
     except Exception as exc:  # pylint: disable=broad-exception-caught
@@ -182,6 +190,8 @@ async def pump(app: "Flash", spec: EventCallbackSpec, run: StreamRun, cb_ctx: An
             logger.exception("Closing stream '%s' failed", spec.func.__name__)
         finally:
             app.stream_runs.run_finished(run)
+            if metrics is not None:
+                metrics.run_ended(outcome, traced, run.seq)
 
 
 def _error_body(app: "Flash", spec: EventCallbackSpec, exc: Exception, handled: bool) -> dict[str, Any]:
