@@ -31,6 +31,7 @@ EXAMPLES = [
     ("async_gather", "Sync vs async", "Three waits in a sync callback (~2.2 s) vs asyncio.gather (~1 s)."),
     ("stream_table", "Chunked table stream", "The smallest grid stream: Start, Stop and reset_props with plain HTML controls."),
     ("pages_app", "Multi-page app", "use_pages with async page layouts and titles."),
+    ("mcp_agent", "Streams for agents", "An event callback as an MCP tool: an agent script watches its progress and cancels it."),
     ("basic", "Basic app", "An input echoed by an async callback."),
 ]
 TAGS = {
@@ -44,6 +45,7 @@ TAGS = {
     "async_gather": ["async callbacks", "thread pool"],
     "stream_table": ["rowTransaction", "reset_props"],
     "pages_app": ["pages", "async layouts"],
+    "mcp_agent": ["MCP", "event_callback", "agents"],
     "basic": ["callback"],
 }
 
@@ -75,7 +77,7 @@ def listen_on(host: str, preferred_port: int, index_port: int) -> socket.socket:
 
 def start_example(module: str, sock: socket.socket) -> subprocess.Popen:
     fd = sock.fileno()
-    command = [sys.executable, "-m", "hypercorn", f"examples.{module}:app.server", "--bind", f"fd://{fd}"]
+    command = [sys.executable, "-m", "hypercorn", f"examples.{module}:server", "--bind", f"fd://{fd}"]
     return subprocess.Popen(command, cwd=ROOT, pass_fds=(fd,))
 
 

@@ -18,7 +18,7 @@ except ImportError:  # run as a script: python examples/async_gather.py
 
 WAITS = (0.7, 0.7, 0.8)  # seconds, e.g. three calls to slow web APIs
 
-app = Flash(__name__)
+app = Flash(__name__, title="Sync vs async")
 
 app.layout = page(
     "Sync vs async",
@@ -61,6 +61,8 @@ async def run_async(n_clicks):
     elapsed = time.perf_counter() - start
     return f"async: {len(results)} calls took {elapsed:.2f} s"
 
+
+server = app.server  # the ASGI app: `hypercorn examples.async_gather:server`
 
 if __name__ == "__main__":
     app.run(debug=True)

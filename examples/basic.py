@@ -6,7 +6,7 @@ try:
 except ImportError:  # run as a script: python examples/basic.py
     from theme import card, page
 
-app = Flash(__name__)
+app = Flash(__name__, title="Basic app")
 
 app.layout = page(
     "Hello Flash",
@@ -20,6 +20,8 @@ app.layout = page(
 async def update_output(value):
     return f"Output: {value}"
 
+
+server = app.server  # the ASGI app: `hypercorn examples.basic:server`
 
 if __name__ == "__main__":
     app.run(debug=True)

@@ -122,5 +122,7 @@ async def stream_grid(n_clicks, rows, chunk):
                               autoClose=4000)
 
 
+server = app.server  # the ASGI app: `hypercorn examples.grid_stream:server`
+
 if __name__ == "__main__":
     app.run(debug=True)

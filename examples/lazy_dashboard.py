@@ -90,5 +90,7 @@ app.layout = page(
 )
 
 
+server = app.server  # the ASGI app: `hypercorn examples.lazy_dashboard:server`
+
 if __name__ == "__main__":
     app.run(debug=True)

@@ -78,5 +78,7 @@ async def send(_n, name, message):
     return ""
 
 
+server = app.server  # the ASGI app: `hypercorn examples.live_channel:server`
+
 if __name__ == "__main__":
     app.run(debug=False)

@@ -63,5 +63,7 @@ app.layout = page(
 )
 
 
+server = app.server  # the ASGI app: `hypercorn examples.pages_app:server`
+
 if __name__ == "__main__":
     app.run(debug=True)

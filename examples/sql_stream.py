@@ -180,5 +180,7 @@ async def run_query(n_clicks, region, min_amount, partition, slow):
                                      color="green")])
 
 
+server = app.server  # the ASGI app: `hypercorn examples.sql_stream:server`
+
 if __name__ == "__main__":
     app.run(debug=True)

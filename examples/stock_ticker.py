@@ -89,5 +89,7 @@ async def ticker(pathname, symbol):
         )
 
 
+server = app.server  # the ASGI app: `hypercorn examples.stock_ticker:server`
+
 if __name__ == "__main__":
     app.run(debug=True)

@@ -94,5 +94,7 @@ async def stream_table(n_clicks, rows, chunk):
     )
 
 
+server = app.server  # the ASGI app: `hypercorn examples.stream_table:server`
+
 if __name__ == "__main__":
     app.run(debug=True)

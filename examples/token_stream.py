@@ -211,5 +211,7 @@ async def answer(ask_clicks, regenerate_clicks, prompt, speed, attempt):
                                                       f"{updates} updates, {seconds:.1f} s."})])
 
 
+server = app.server  # the ASGI app: `hypercorn examples.token_stream:server`
+
 if __name__ == "__main__":
     app.run(debug=True)

@@ -113,5 +113,7 @@ def show_price(message):
     return f"{tick['symbol']} {tick['price']:,.2f}", f"connection #{tick['connection']}"
 
 
+server = app.server  # the ASGI app: `hypercorn examples.websocket_chart:server`
+
 if __name__ == "__main__":
     app.run(debug=True)

@@ -55,6 +55,7 @@ SCENES: dict[str, list[tuple[str, str]]] = {
                      ("wait", "/took/.test(document.getElementById('sync-result').textContent)")],
     "stream_table": [("click", "#start"), ("wait", f"{ROWS} >= 1500")],
     "pages_app": [("click", "#link-paris"), ("wait", "document.getElementById('units')")],
+    "mcp_agent": [("click", "#scan"), ("wait", "document.querySelectorAll('#readings li').length >= 3")],
     "basic": [("wait", "document.getElementById('my-output').textContent.length > 0")],
 }
 

@@ -12,7 +12,9 @@ back to the lifespan shutdown). `pyproject.toml` pins Hypercorn below the next m
 from __future__ import annotations
 
 import multiprocessing
-from typing import Any
+import os
+import sys
+from typing import Any, NoReturn
 
 from . import Private
 
@@ -42,4 +44,12 @@ def worker_shutdown_event() -> Any:
     return shutdown_event_of(multiprocessing.current_process())
 
 
-__all__ = ["NEEDED", "shutdown_event_of", "worker_shutdown_event"]
+def exit_worker_at_once(status: int) -> NoReturn:
+    """End a Hypercorn worker whose app failed to start, now: left to Hypercorn, it prints the
+    failure's traceback a second time (Flash already reported it in one line). `os._exit` is the
+    standard library's documented immediate exit, not a private name."""
+    sys.stderr.flush()
+    os._exit(status)
+
+
+__all__ = ["NEEDED", "exit_worker_at_once", "shutdown_event_of", "worker_shutdown_event"]

@@ -1,7 +1,10 @@
 """`app.run()`: Hypercorn on a fresh loop, with code reload in debug and request logs on request.
 
 Like Dash's dev server it says "Flash is running on <url>", and a port in use is two lines and
-exit status 1, not a traceback.
+exit status 1, not a traceback. The port is bound before anything else happens (the app's startup
+included) and the banner, which Dash logs before it hands over to the server, is held until the
+app's startup completed: neither a port in use nor a failed startup follows a "running on" line. A startup failure is reported by startup.py and
+ends `app.run()` with exit status 3 (gunicorn's and uvicorn's "could not boot" status).
 
 Request logs (one line per request, logger `flash.access`) are off unless asked for: with
 `Flash(access_log=True)`, env `FLASH_ACCESS_LOG=1`, or Dash's `dev_tools_silence_routes_logging=False`
@@ -16,13 +19,17 @@ import errno
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 from typing import Any
 
-from hypercorn.asyncio import serve
-from hypercorn.config import Config
+from hypercorn.asyncio.run import worker_serve
+from hypercorn.config import Config, Sockets
+from hypercorn.utils import LifespanFailureError, wrap_app
 from quart.utils import MustReloadError, observe_changes, restart
+
+from .startup_failure import STARTUP_FAILED, already_reported
 
 ACCESS_LOGGER = "flash.access"
 ERROR_LOGGER = "flash.error"
@@ -77,11 +84,70 @@ def hypercorn_config(host: str, port: int, access_log: bool = False, **options: 
     return config
 
 
+def _bind(config: Config, port: int) -> Sockets:
+    """The server's sockets, bound now; a port in use is two lines and exit status 1, as Dash's
+    (werkzeug's) dev server says it, and no traceback."""
+    try:
+        return config.create_sockets()
+    except OSError as err:
+        if err.errno != errno.EADDRINUSE:
+            raise
+    _drop_held_banner()
+    print(os.strerror(errno.EADDRINUSE), file=sys.stderr)
+    other = _free_port_near(config, port)
+    print(f"Port {port} is in use by another program. Either identify and stop that program, "
+          f"or start the server with a different port: app.run(port={other}).", file=sys.stderr)
+    sys.exit(1)
+
+
+def _free_port_near(config: Config, port: int) -> int:
+    """The next port after `port` that this host could bind now (so the advice works as printed)."""
+    host = config.bind[0].rsplit(":", 1)[0].strip("[]")
+    candidates: list[int] = [*range(port + 1, min(port + 100, 65536)), *range(port - 1, max(port - 100, 0), -1)]
+    for candidate in candidates:
+        probe = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        try:
+            probe.bind((host, candidate))
+        except OSError:
+            continue
+        finally:
+            probe.close()
+        return candidate
+    return port + 1 if port < 65535 else port - 1
+
+
+def _announce_when_started(asgi_app: Any) -> Any:
+    """`asgi_app`, saying the held banner once its startup completed (dropping it if it failed):
+    "Flash is running on" means it is. The lifespan runs on this thread's loop, like `app.run()`."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "lifespan":
+            await asgi_app(scope, receive, send)
+            return
+
+        async def announce(message: Any) -> None:
+            if message["type"] == "lifespan.startup.complete":
+                _release_held_banner()
+            elif message["type"] == "lifespan.startup.failed":
+                _drop_held_banner()
+            await send(message)
+
+        await asgi_app(scope, receive, announce)
+
+    return app
+
+
+def _close(sockets: Sockets) -> None:
+    for sock in (*sockets.secure_sockets, *sockets.insecure_sockets, *sockets.quic_sockets):
+        sock.close()
+
+
 def run_hypercorn(asgi_app: Any, host: str, port: int, *, use_reloader: bool = False,
                   shutdown: asyncio.Event | None = None, access_log: bool = False, **options: Any) -> None:
     """Serve until SIGINT/SIGTERM or until `shutdown` is set (from any thread, on this loop: how
     Dash's threaded test runner stops a server); with `use_reloader`, restart on code changes."""
     config = hypercorn_config(host, port, access_log, **options)
+    sockets = _bind(config, port)
     in_main_thread = threading.current_thread() is threading.main_thread()
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
@@ -93,19 +159,18 @@ def run_hypercorn(asgi_app: Any, host: str, port: int, *, use_reloader: bool = F
                 loop.add_signal_handler(sig, shutdown.set)
             except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
                 pass
-    tasks = [loop.create_task(serve(asgi_app, config, shutdown_trigger=shutdown.wait))]
+    app = wrap_app(_announce_when_started(asgi_app), config.wsgi_max_body_size, "asgi")
+    tasks = [loop.create_task(worker_serve(app, config, sockets=sockets, shutdown_trigger=shutdown.wait))]
     if use_reloader and in_main_thread:
         tasks.append(loop.create_task(observe_changes(asyncio.sleep, shutdown)))
     must_reload = False
-    port_taken = False
+    failed: LifespanFailureError | None = None
     try:
         loop.run_until_complete(asyncio.gather(*tasks))
     except MustReloadError:
         must_reload = True
-    except OSError as err:
-        if err.errno != errno.EADDRINUSE:
-            raise
-        port_taken = True
+    except LifespanFailureError as err:
+        failed = err
     finally:
         for task in tasks:
             task.cancel()
@@ -113,25 +178,53 @@ def run_hypercorn(asgi_app: Any, host: str, port: int, *, use_reloader: bool = F
         loop.run_until_complete(loop.shutdown_asyncgens())
         asyncio.set_event_loop(None)
         loop.close()
-    if port_taken:  # as Dash's (werkzeug's) dev server says it: two lines, no traceback, exit 1
-        print(os.strerror(errno.EADDRINUSE), file=sys.stderr)
-        print(f"Port {port} is in use by another program. Either identify and stop that program, "
-              "or start the server with a different port.", file=sys.stderr)
-        sys.exit(1)
+        _close(sockets)
+    if failed is not None:
+        if not already_reported(failed):  # not a Quart app's startup: say what hypercorn said
+            print(f"Flash could not start: {failed}", file=sys.stderr)
+        sys.exit(STARTUP_FAILED)
     if must_reload:
         restart()
 
 
+# The banner held for the `app.run()` of this thread: Dash logs it, then calls the server's `run`
+# on the same thread, which says it once the port is bound and the app started (or drops it).
+_HELD = threading.local()
+
+
 class _FlashBanner(logging.Filter):
-    """Dash's `app.run` logs "Dash is running on <url>"; a Flash app says Flash."""
+    """Dash's `app.run` logs "Dash is running on <url>"; a Flash app says Flash, once it is."""
+
+    def __init__(self, logger: logging.Logger, hold: bool) -> None:
+        super().__init__()
+        self.logger = logger
+        self.hold = hold
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str) and record.msg.startswith("Dash is running on"):
-            record.msg = "Flash" + record.msg[len("Dash"):]
+        if not (isinstance(record.msg, str) and record.msg.startswith("Dash is running on")):
+            return True
+        record.msg = "Flash" + record.msg[len("Dash"):]
+        if self.hold and not getattr(record, "flash_released", False):
+            _HELD.banner = (self.logger, record)
+            return False
         return True
 
 
-def flash_banner(logger: logging.Logger) -> None:
-    """Make `logger` (the app's, which Dash's `run` logs its banner on) say "Flash is running on"."""
+def _release_held_banner() -> None:
+    held = getattr(_HELD, "banner", None)
+    _HELD.banner = None
+    if held is not None:
+        logger, record = held
+        record.flash_released = True
+        logger.handle(record)
+
+
+def _drop_held_banner() -> None:
+    _HELD.banner = None
+
+
+def flash_banner(logger: logging.Logger, hold: bool = False) -> None:
+    """Make `logger` (the app's, which Dash's `run` logs its banner on) say "Flash is running on";
+    with `hold`, only once `run_hypercorn` on the same thread has bound the port and started the app."""
     if not any(isinstance(f, _FlashBanner) for f in logger.filters):
-        logger.addFilter(_FlashBanner())
+        logger.addFilter(_FlashBanner(logger, hold))

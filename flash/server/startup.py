@@ -7,7 +7,8 @@ worker, or to requests racing its first page. Rendering the page once at startup
 placeholder request, in the thread pool like any sync page work) makes the registry ready before
 serving; the first-request setup still runs as Dash runs it. Flask-only request hooks are refused
 here too (see flask_hints.py), so such an app fails at startup instead of on every request. And
-the logs escape exception text from the start (logsafe.py).
+the logs escape exception text from the start (logsafe.py). A startup that fails says why in
+one line, last (startup_failure.py).
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from quart import Quart
 from .devserver import flash_banner
 from .flask_hints import check_flask_hooks
 from .logsafe import escape_log_text
+from .startup_failure import install_startup_failure
 from .threads import run_in_thread
 
 if TYPE_CHECKING:
@@ -43,8 +45,9 @@ async def register_page_resources(app: "Flash") -> bool:
 
 def install_startup(app: "Flash", server: Quart) -> None:
     """Register the once-per-worker startup on `server` (once per app and server)."""
-    flash_banner(app.logger)
+    flash_banner(app.logger, hold=True)  # said once `app.run()` has the port (devserver.py)
     escape_log_text([server.logger])  # exception text in Flash's and the server's logs: one line
+    install_startup_failure(server)
     if getattr(server, "_flash_startup", None) is app:
         return
 

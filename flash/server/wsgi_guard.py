@@ -5,8 +5,11 @@ whose default `sync` worker (like `gthread`, `gevent`, `tornado`) calls the app 
 `app(environ, start_response)`: every request would then fail with Quart's "missing 'send'"
 TypeError. A WSGI call cannot be answered from Quart's `async def __call__` (ASGI servers tell
 ASGI 3 apps by that coroutine signature), so the check runs where it can: when the app is built,
-which gunicorn does while it boots a worker (or the master, with `--preload`). The worker then
-fails to boot, gunicorn stops with "Worker failed to boot", and the log says what to run instead.
+which gunicorn does while it boots a worker (or the master, with `--preload`). The log says, once,
+what to run instead (the user's own command with an ASGI worker, and `uvicorn`/`hypercorn` with the
+user's own module), then the worker exits with gunicorn's boot-error status 3 (no traceback
+repeating it) and gunicorn stops with "Worker failed to boot".
+tests/integration/test_printed_advice.py runs every command the message suggests.
 """
 from __future__ import annotations
 
@@ -27,21 +30,39 @@ UVICORN_WORKER = "uvicorn_worker.UvicornWorker"
 _WORKER_FLAGS = ("-k", "--worker-class")
 
 
-class WSGIServerError(RuntimeError):
-    """A Flash app was loaded by a server that would call it as WSGI."""
+WORKER_BOOT_ERROR = 3  # gunicorn's exit status for a worker that could not boot
 
 
-def _gunicorn_config(frame: FrameType | None) -> Any:
-    """The config of the gunicorn worker or application loading this app, if any: gunicorn
-    imports the app module from `Worker.load_wsgi` / `Application.wsgi`, whose `self.cfg` it is."""
+class WSGIServerError(SystemExit):
+    """A Flash app was loaded by a server that would call it as WSGI: exit with status 3 (a
+    SystemExit, so gunicorn stops without printing a traceback that repeats the advice)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(WORKER_BOOT_ERROR)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _gunicorn_loader(frame: FrameType | None) -> Any:
+    """The gunicorn worker or application loading this app, if any: gunicorn imports the app
+    module from `Worker.load_wsgi` / `Application.wsgi`, whose `self` (with its `cfg`) it is."""
     while frame is not None:
         owner = frame.f_locals.get("self")
         if owner is not None and type(owner).__module__.startswith("gunicorn."):
             cfg = getattr(owner, "cfg", None)
             if cfg is not None and hasattr(cfg, "worker_class_str"):
-                return cfg
+                return owner
         frame = frame.f_back
     return None
+
+
+def _app_uri(loader: Any) -> str:
+    """The `module:variable` gunicorn was given (a worker's `app` is the gunicorn application)."""
+    application = getattr(loader, "app", loader)
+    uri = getattr(application, "app_uri", None) or getattr(loader, "app_uri", None)
+    return uri if isinstance(uri, str) and uri else "app:server"
 
 
 def _supported_workers() -> dict[str, str]:
@@ -82,32 +103,34 @@ def asgi_command(argv: list[str], worker: str) -> str:
     return " ".join([program, "-k", worker] + [shlex.quote(arg) for arg in rest])
 
 
-def wsgi_message(worker_name: str, argv: list[str]) -> str:
+def wsgi_message(worker_name: str, argv: list[str], app_uri: str = "app:server") -> str:
     worker = ASGI_WORKER if has_asgi_worker() else UVICORN_WORKER
     command = asgi_command(argv, worker)
     extra = "" if worker == ASGI_WORKER else " (pip install uvicorn-worker)"
+    uri = shlex.quote(app_uri)
     return (
         f"Flash apps are ASGI apps, but gunicorn's {worker_name!r} worker serves WSGI: every request "
         f"would fail. Run:\n    {command}{extra}\n"
-        f"(or worker_class = \"{worker}\" in gunicorn.conf.py; `uvicorn app:server` and "
-        "`hypercorn app:server` work too)."
+        f"(or worker_class = \"{worker}\" in gunicorn.conf.py; `uvicorn {uri}` and "
+        f"`hypercorn {uri}` work too)."
     )
 
 
 def check_wsgi_server() -> None:
-    """Raise `WSGIServerError` when gunicorn is loading this app for a WSGI worker."""
+    """Log what to run and raise `WSGIServerError` when gunicorn loads this app for a WSGI worker."""
     if "gunicorn" not in sys.modules:
         return
     here = inspect.currentframe()  # None only on Pythons without frames: then no check
-    cfg = _gunicorn_config(here.f_back if here is not None else None)
-    if cfg is None:
+    loader = _gunicorn_loader(here.f_back if here is not None else None)
+    if loader is None:
         return
+    cfg = loader.cfg
     try:
         worker_class = cfg.worker_class
     except Exception:  # pylint: disable=broad-except  # a worker gunicorn cannot load fails on its own
         return
     if not _is_wsgi_worker(worker_class):
         return
-    message = wsgi_message(str(cfg.worker_class_str), list(sys.argv))
+    message = wsgi_message(str(cfg.worker_class_str), list(sys.argv), _app_uri(loader))
     LOGGER.critical(message)
     raise WSGIServerError(message)

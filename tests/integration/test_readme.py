@@ -1,4 +1,5 @@
-"""The README's code blocks are real apps: run them in Chromium exactly as printed."""
+"""The README's code blocks, and the docs' it links to, are real apps: run them in Chromium
+exactly as printed. (test_readme_examples.py runs every marked example once, without a browser.)"""
 import re
 import sys
 import types
@@ -6,18 +7,19 @@ from pathlib import Path
 
 import pytest
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
 
 
-def readme_app(heading: str):
-    """Exec the first ```python block under `heading` as a fresh module and return its app."""
-    text = README.read_text()
+def readme_app(heading: str, doc: Path = README):
+    """Exec the first ```python block under `heading` of `doc` as a fresh module; return its app."""
+    text = doc.read_text()
     section = text.split(heading, 1)[1]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     module = types.ModuleType(f"readme_{abs(hash(heading))}")
-    module.__file__ = str(README)
+    module.__file__ = str(doc)
     sys.modules[module.__name__] = module
-    exec(compile(code, str(README), "exec"), module.__dict__)  # noqa: S102 - our own README
+    exec(compile(code, str(doc), "exec"), module.__dict__)  # noqa: S102 - our own README
     return module.app
 
 
@@ -33,7 +35,7 @@ def test_readme_basic_app(dash_duo_mp):
 
 @pytest.mark.browser
 def test_readme_streaming_app_streams_and_stops(dash_duo_mp):
-    app = readme_app("## Streaming with `event_callback`")
+    app = readme_app("## A stream")
     dash_duo_mp.start_server(app)
     rows = dash_duo_mp.find_element("#rows")
     rows.clear()
@@ -60,7 +62,7 @@ def test_readme_streaming_app_streams_and_stops(dash_duo_mp):
 
 @pytest.mark.browser
 def test_readme_shared_storage_app_counts_and_feeds(dash_duo_mp):
-    app = readme_app("## Shared storage")
+    app = readme_app("# Shared storage", ROOT / "docs" / "shared-storage.md")
     app.shared_storage.delete("clicks")  # the default namespace is per checkout: start from zero
     dash_duo_mp.start_server(app)
     dash_duo_mp.find_element("#watch").click()
@@ -77,7 +79,7 @@ def test_readme_shared_storage_app_counts_and_feeds(dash_duo_mp):
 @pytest.mark.browser
 def test_readme_dash45_streaming_callback_runs_as_printed(dash_duo_mp):
     """The Dash 4.5 example runs as printed (its token source used to be left undefined)."""
-    dash_duo_mp.start_server(readme_app("### Dash 4.5 streaming callbacks"))
+    dash_duo_mp.start_server(readme_app("### Dash 4.5 streaming callbacks", ROOT / "docs" / "streaming.md"))
     dash_duo_mp.wait_for_text_to_equal("#status", "Ready")
     dash_duo_mp.find_element("#ask").click()
     dash_duo_mp.wait_for_text_to_equal("#status", "Done")
