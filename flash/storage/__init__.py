@@ -1,6 +1,6 @@
 """Shared storage (Dash 4.5's API): key/value with TTL and ordered, replayable pub/sub, shared by
 every worker of an app. `LocalSharedStorage` (one machine, in memory), `DiskcacheSharedStorage`
-(one host, on disk), `RedisSharedStorage` (any number of hosts). See README "Shared storage".
+(one host, on disk), `RedisSharedStorage` (any number of hosts). See docs/shared-storage.md.
 
 On Dash 4.5, `BaseSharedStorage`, `Subscription`, `SharedStorageError` and `SharedStorageGap`
 here are Dash's own classes, and Flash's three backends subclass Dash's `BaseSharedStorage`
