@@ -9,6 +9,7 @@ a layout; and an unusable location from the browser is a 400 here, not a 500. Ev
 Dash's: the page registry, path matching and path variables (`path_to_page`), query parsing,
 the registry checks, the page container's ids; the not-found page is chosen as Dash does.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -17,12 +18,20 @@ from typing import TYPE_CHECKING, Any
 from dash import Input, Output, html, page_registry
 from dash.exceptions import UnsupportedRelativePath
 
-from .compat.dash import (ID_CONTENT, ID_DUMMY, ID_LOCATION, ID_STORE, check_for_duplicate_pathnames,
-                           first_request_done, mark_first_request_done, parse_query_string, path_to_page,
-                           validate_registry)
-
-from .server.errors import RequestError
+from .compat.dash import (
+    ID_CONTENT,
+    ID_DUMMY,
+    ID_LOCATION,
+    ID_STORE,
+    check_for_duplicate_pathnames,
+    first_request_done,
+    mark_first_request_done,
+    parse_query_string,
+    path_to_page,
+    validate_registry,
+)
 from .layout import call_layout, resolve_layout
+from .server.errors import RequestError
 
 if TYPE_CHECKING:
     from .app import Flash
@@ -30,7 +39,7 @@ if TYPE_CHECKING:
 _TITLE_SCRIPT = "function(data) { document.title = data.title; }"
 
 
-def _not_found_page(app: "Flash") -> tuple[Any, Any]:
+def _not_found_page(app: Flash) -> tuple[Any, Any]:
     """Dash's choice: a page module named `not_found_404`, else a plain heading."""
     for module, page in page_registry.items():
         if module.split(".")[-1] == "not_found_404":
@@ -38,8 +47,7 @@ def _not_found_page(app: "Flash") -> tuple[Any, Any]:
     return html.H1("404 - Page not found"), app.title
 
 
-async def render_page(app: "Flash", pathname: str | None, search: str | None,
-                      states: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+async def render_page(app: Flash, pathname: str | None, search: str | None, states: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     # The browser sends strings (or null); anything else, or a path outside the app, is a 400.
     if not isinstance(pathname, (str, type(None))) or not isinstance(search, (str, type(None))):
         raise RequestError("The page location must be a string path and query.")
@@ -57,7 +65,7 @@ async def render_page(app: "Flash", pathname: str | None, search: str | None,
     return layout, {"title": title}
 
 
-async def _validation_layout(app: "Flash") -> Any:
+async def _validation_layout(app: Flash) -> Any:
     pages = list(page_registry.values())
     layouts = await asyncio.gather(*(call_layout(app, p["layout"]) for p in pages))
     main = await resolve_layout(app)
@@ -67,7 +75,7 @@ async def _validation_layout(app: "Flash") -> Any:
     return validation
 
 
-async def setup_router(app: "Flash") -> None:
+async def setup_router(app: Flash) -> None:
     """Register the router callback once, on the first request (as Dash does). Flash's
     `_setup_server` calls it under the app's setup lock, after Dash's setup: a before_request
     hook of its own would turn off the direct callback path (server/direct.py) for every pages app."""

@@ -13,57 +13,81 @@ Underscore members of `dash.Dash` that the `Flash` subclass overrides or calls o
 `_initialize_context`, `_execute_callback`, `_layout`, `_layout_is_function`, `_extra_components`,
 `_add_url`.
 """
+
 from __future__ import annotations
 
 import functools
 import inspect
 import os
 import sys
+from collections.abc import Callable, Iterable
 from types import FrameType
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any
 
 import dash
 
-# The context variable holding the running callback's context (`dash.ctx` reads it); Flash sets
-# it for event-callback generators and reads it for `ctx.shared_storage`.
-from dash._callback_context import context_value
 # Dash's global callback registry (`dash.callback` adds to it; an app's setup takes it over): a
 # Dash 4.5 streaming callback registered there is taken out and run as a Flash stream instead.
-from dash._callback import GLOBAL_CALLBACK_LIST, GLOBAL_CALLBACK_MAP
+# What the cached page (server/page_cache.py) mints per page load as Dash's `_config` does: the
+# signed `end_id` token (Dash's signing helpers and salt), and the inputs of Dash's index it keys on.
+from dash._callback import (
+    GLOBAL_CALLBACK_LIST,
+    GLOBAL_CALLBACK_MAP,
+    GLOBAL_INLINE_SCRIPTS,  # a list Dash appends to and clears in place
+)
+
 # The class of `dash.ctx` (`dash.callback_context`): Dash 4.5 code reads `ctx.shared_storage` from
 # that very object, so on a Dash without it Flash adds the property to this class
 # (`add_context_property`; the module has no public name for the class).
 from dash._callback_context import CallbackContext as DashCallbackContext
+
+# The context variable holding the running callback's context (`dash.ctx` reads it); Flash sets
+# it for event-callback generators and reads it for `ctx.shared_storage`.
+from dash._callback_context import context_value
+
+# (the cached page's `end_id` token: see the `dash._callback` import above)
+from dash._callback_signing import END_SCOPE, sign
+
 # The current-app variable behind `dash.get_app()`: set before layout functions run in a thread.
 from dash._get_app import app_context
+
 # Dash's page lookup: URL path -> (registry entry, path variables), and the query-string parser.
 from dash._pages import _parse_query_string as parse_query_string
 from dash._pages import _path_to_page as path_to_page
+
 # `AttributeDict` is the class of Dash's callback context (Flash's lazy context subclasses it);
-# `to_json` is Dash's JSON encoder (plotly's rules) that Flash's fast encoder falls back to.
-from dash._utils import AttributeDict, to_json
+# `to_json` is Dash's JSON encoder (plotly's rules) that Flash's fast encoder falls back to;
+# `gen_salt` makes the cached page's `end_id` salt.
+from dash._utils import AttributeDict, gen_salt, to_json
+
 # Dash's own layout and page-registry checks, run at the same points as Dash runs them.
-from dash._validate import (check_for_duplicate_pathnames, validate_layout, validate_layout_type,
-                            validate_registry)
+from dash._validate import (
+    check_for_duplicate_pathnames,
+    validate_layout,
+    validate_layout_type,
+    validate_registry,
+)
+
 # Dash's Quart backend and its adapters: FlashServer subclasses the backend (Dash's Quart peer).
-from dash.backends._quart import QuartDashServer, QuartRequestAdapter, QuartResponseAdapter
+from dash.backends._quart import (
+    QuartDashServer,
+    QuartRequestAdapter,
+    QuartResponseAdapter,
+)
+
 # Dash's debug-mode traceback page, used for callback errors as Dash's backends do.
 from dash.backends._utils import format_traceback_html
+
 # The ids of the components inside `dash.page_container`, which the pages router targets.
 from dash.dash import _ID_CONTENT as ID_CONTENT
 from dash.dash import _ID_DUMMY as ID_DUMMY
 from dash.dash import _ID_LOCATION as ID_LOCATION
 from dash.dash import _ID_STORE as ID_STORE
-# What the cached page (server/page_cache.py) mints per page load as Dash's `_config` does: the
-# signed `end_id` token (Dash's signing helpers and salt), and the inputs of Dash's index it keys on.
-from dash._callback import GLOBAL_INLINE_SCRIPTS  # a list Dash appends to and clears in place
-from dash._callback_signing import END_SCOPE, sign
-from dash._utils import gen_salt
+
+# (the inputs of Dash's index the cached page keys on: see the `dash._callback` import above)
 from dash.development.base_component import ComponentRegistry
 
 from . import Private
-
-T = TypeVar("T")
 
 NEEDED: tuple[Private, ...] = (
     Private("dash._callback_context", "context_value", "event-callback generators run with their callback context"),
@@ -97,18 +121,17 @@ NEEDED: tuple[Private, ...] = (
     Private("dash.dash:Dash", "_add_url", "Flash's routes go through Dash's route registry (app.routes)"),
     Private("dash.dash:Dash", "_layout", "the layout as given (Flash awaits async ones)", instance=True),
     Private("dash.dash:Dash", "_layout_is_function", "set for async layouts as Dash sets it", instance=True),
-    Private("dash.dash:Dash", "_extra_components", "layouts and stream wiring add Dash's extra components",
-            instance=True),
+    Private("dash.dash:Dash", "_extra_components", "layouts and stream wiring add Dash's extra components", instance=True),
     Private("dash.dash:Dash", "_hooks", "layout hooks (dash.hooks.layout) apply to async layouts", instance=True),
     Private("dash.dash:Dash", "_dev_tools", "app.run reads hot_reload as Dash's runner does", instance=True),
-    Private("dash.dash:Dash", "_got_first_request", "the pages router marks its setup done as Dash does",
-            instance=True),
-    Private("dash.dash:Dash", "_background_manager", "background=True event callbacks find the CeleryManager",
-            instance=True),
-    Private("dash.dash:Dash", "_on_error", "Dash(on_error=...) handles a streaming callback's exception",
-            instance=True),
-    Private("dash.development.base_component:Component", "_set_random_id",
-            "LazyLoad names its placeholder after its id, made as Dash makes a component's"),
+    Private("dash.dash:Dash", "_got_first_request", "the pages router marks its setup done as Dash does", instance=True),
+    Private("dash.dash:Dash", "_background_manager", "background=True event callbacks find the CeleryManager", instance=True),
+    Private("dash.dash:Dash", "_on_error", "Dash(on_error=...) handles a streaming callback's exception", instance=True),
+    Private(
+        "dash.development.base_component:Component",
+        "_set_random_id",
+        "LazyLoad names its placeholder after its id, made as Dash makes a component's",
+    ),
     Private("dash._callback_signing", "sign", "each cached page load gets its own signed end_id, as in Dash's _config"),
     Private("dash._callback_signing", "END_SCOPE", "the scope Dash signs a page load's end_id with"),
     Private("dash._utils", "gen_salt", "the random end_id Dash's _config draws"),
@@ -116,21 +139,24 @@ NEEDED: tuple[Private, ...] = (
     Private("dash.dash:Dash", "_generate_config_html", "Flash keeps the renderer config's HTML, made once"),
     Private("dash.dash:Dash", "_get_signing_secret", "the secret a cached page's end_id is signed with"),
     Private("dash.dash:Dash", "_inline_scripts", "the cached index is rebuilt when one is added", instance=True),
-    Private("dash.dash:Dash", "_hot_reload", "the page caches are rebuilt when dev tools' hot reload fires",
-            instance=True),
+    Private("dash.dash:Dash", "_hot_reload", "the page caches are rebuilt when dev tools' hot reload fires", instance=True),
     Private("dash.dash:Dash", "_favicon", "the cached index is rebuilt when the favicon changes", instance=True),
-    Private("dash.dash:Dash", "_callback_list", "the cached dependencies are rebuilt when a callback is added",
-            instance=True),
-    Private("dash.resources:Resources", "_resources", "the cached index is rebuilt when a script or stylesheet "
-            "is added", instance=True),
-    Private("dash._hooks:_Hooks", "_js_dist", "the cached index is rebuilt when a hook adds a script",
-            instance=True),
-    Private("dash._hooks:_Hooks", "_css_dist", "the cached index is rebuilt when a hook adds a stylesheet",
-            instance=True),
-    Private("dash.backends._quart:QuartDashServer", "_ws_shutdown_event",
-            "Dash's threaded test runner stops a Quart app by setting it", instance=True),
-    Private("dash.dash:Dash", "_enable_mcp", "Flash serves Dash's MCP server when the app enables it",
-            instance=True),
+    Private("dash.dash:Dash", "_callback_list", "the cached dependencies are rebuilt when a callback is added", instance=True),
+    Private(
+        "dash.resources:Resources",
+        "_resources",
+        "the cached index is rebuilt when a script or stylesheet is added",
+        instance=True,
+    ),
+    Private("dash._hooks:_Hooks", "_js_dist", "the cached index is rebuilt when a hook adds a script", instance=True),
+    Private("dash._hooks:_Hooks", "_css_dist", "the cached index is rebuilt when a hook adds a stylesheet", instance=True),
+    Private(
+        "dash.backends._quart:QuartDashServer",
+        "_ws_shutdown_event",
+        "Dash's threaded test runner stops a Quart app by setting it",
+        instance=True,
+    ),
+    Private("dash.dash:Dash", "_enable_mcp", "Flash serves Dash's MCP server when the app enables it", instance=True),
     Private("dash.dash:Dash", "_mcp_path", "the URL Dash registered its MCP server's routes under", instance=True),
 )
 
@@ -185,11 +211,20 @@ def index_inputs(app: Any) -> tuple[Any, ...]:
     # pylint: disable=protected-access
     hooks = app._hooks.hooks
     return (
-        len(app.scripts._resources._resources), len(app.css._resources._resources),
-        len(hooks._js_dist), len(hooks._css_dist), len(app._hooks.get_hooks("dev_tools")),
-        len(app._inline_scripts), len(GLOBAL_INLINE_SCRIPTS),
-        len(ComponentRegistry.registry), len(ComponentRegistry.children_props), app._favicon,
-        app._hot_reload.hash, dict(app._dev_tools), app.renderer, app.validation_layout,
+        len(app.scripts._resources._resources),
+        len(app.css._resources._resources),
+        len(hooks._js_dist),
+        len(hooks._css_dist),
+        len(app._hooks.get_hooks("dev_tools")),
+        len(app._inline_scripts),
+        len(GLOBAL_INLINE_SCRIPTS),
+        len(ComponentRegistry.registry),
+        len(ComponentRegistry.children_props),
+        app._favicon,
+        app._hot_reload.hash,
+        dict(app._dev_tools),
+        app.renderer,
+        app.validation_layout,
     )
 
 
@@ -257,34 +292,41 @@ def callback_args(app: Any, cb_ctx: Any) -> list[Any]:
     return args
 
 
-def register_from_caller(register: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Call `register` (Dash's callback registration) from a frame that carries the
-    file and line of the user's code that declared the callback.
+def register_from_caller(register: Callable[..., Callable[[Any], Any]], *args: Any, **kwargs: Any) -> Callable[[Any], Any]:
+    """Call `register` (Dash's callback registration), and then the decorator it returns, from a
+    frame that carries the file, line and module of the user's code that declared the callback.
 
-    Dash names a callback that has no Inputs and no Outputs after its call site: the first stack
-    frame outside the `dash` package (`dash._utils.create_callback_id`). Flash's decorators sit
-    between the user's code and Dash, so that frame was always Flash's and every such callback
-    got the same id (only the last one ran). The trampoline below is compiled under the user's
-    file name at the user's line, so Dash sees exactly the call site it would see without Flash."""
+    Dash looks at that frame twice. It names a callback that has no Inputs and no Outputs after
+    its call site: the first stack frame outside the `dash` package
+    (`dash._utils.create_callback_id`); Flash's decorators sit between the user's code and Dash,
+    so that frame was always Flash's and every such callback got the same id (only the last one
+    ran). And its decorator's warnings (a sync `persistent=True` callback without Output) point
+    one frame up (`stacklevel=2`), at Flash's line, not the user's. The trampoline below is
+    compiled under the user's file name at the user's line, with the user's module name as
+    `__name__` (warning filters match on it), so Dash sees exactly the call site it would see
+    without Flash."""
     frame: FrameType | None = sys._getframe(1)  # pylint: disable=protected-access
     while frame is not None and frame.f_code.co_filename.startswith(_SKIPPED_DIRS):
         frame = frame.f_back
     if frame is None:
         return register(*args, **kwargs)
-    result: T = _trampoline(frame.f_code.co_filename, frame.f_lineno)(register, args, kwargs)
-    return result
+    call = _trampoline(frame.f_code.co_filename, frame.f_lineno, str(frame.f_globals.get("__name__", "__main__")))
+    decorator: Callable[[Any], Any] = call(register, args, kwargs)
+    return lambda func: call(decorator, (func,), {})
 
 
 # Dash's own frames, and Flash's (this file is flash/compat/dash.py).
-_SKIPPED_DIRS = (os.path.dirname(dash.__file__ or "") + os.sep,
-                 os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep)
+_SKIPPED_DIRS = (
+    os.path.dirname(dash.__file__ or "") + os.sep,
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep,
+)
 
 
 @functools.lru_cache(maxsize=4096)
-def _trampoline(filename: str, lineno: int) -> Callable[..., Any]:
-    namespace: dict[str, Any] = {}
-    exec(compile("\n" * (max(lineno, 1) - 1) + "call = lambda register, args, kwargs: register(*args, **kwargs)", filename, "exec"),  # pylint: disable=exec-used
-         namespace)
+def _trampoline(filename: str, lineno: int, module: str) -> Callable[..., Any]:
+    namespace: dict[str, Any] = {"__name__": module}
+    source = "\n" * (max(lineno, 1) - 1) + "call = lambda register, args, kwargs: register(*args, **kwargs)"
+    exec(compile(source, filename, "exec"), namespace)  # the user's file and line, by design
     return namespace["call"]  # type: ignore[no-any-return]  # (the lambda calls Dash directly)
 
 
@@ -327,8 +369,10 @@ DASH_VERSION: str = dash.__version__
 
 def needs_dash45(feature: str) -> TypeError:
     """The error a Dash 4.5 feature gives on an older Dash."""
-    return TypeError(f"{feature} needs Dash 4.5 or newer; the installed Dash is {DASH_VERSION}. "
-                     "Upgrade it: pip install 'dash>=4.5' (Flash supports dash>=4.4.1,<4.6).")
+    return TypeError(
+        f"{feature} needs Dash 4.5 or newer; the installed Dash is {DASH_VERSION}. "
+        "Upgrade it: pip install 'dash>=4.5' (Flash supports dash>=4.4.1,<4.6)."
+    )
 
 
 def refuse_dash45_keywords() -> list[str]:
@@ -366,8 +410,9 @@ def _refusing_init(init: Callable[..., None], feature: str) -> Callable[..., Non
 
 def _refusing_get_prop(get_prop: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(get_prop)
-    async def wrapped(self: Any, component_id: Any, prop_name: str, timeout: float = 30.0, *,
-                      path: list[str | int] | None = None) -> Any:
+    async def wrapped(
+        self: Any, component_id: Any, prop_name: str, timeout: float = 30.0, *, path: list[str | int] | None = None
+    ) -> Any:
         if path:
             raise needs_dash45("ctx.websocket.get_prop(..., path=[...])")
         return await get_prop(self, component_id, prop_name, timeout)
@@ -377,13 +422,52 @@ def _refusing_get_prop(get_prop: Callable[..., Any]) -> Callable[..., Any]:
 
 
 __all__ = [
-    "add_context_property", "add_url", "app_context", "app_on_error", "AttributeDict", "background_manager",
-    "callback_args", "callback_list", "check_for_duplicate_pathnames", "context_value", "DashCallbackContext",
-    "extra_components", "first_request_done", "format_traceback_html", "GLOBAL_CALLBACK_LIST",
-    "GLOBAL_CALLBACK_MAP", "hooks_of", "hot_reload", "hot_reload_hash", "ID_CONTENT", "ID_DUMMY",
-    "ID_LOCATION", "ID_STORE", "index_inputs", "layout_hooks", "layout_source", "mark_first_request_done",
-    "mcp_message_handler", "mcp_url", "mint_end_id", "needs_dash45", "NEEDED", "refuse_dash45_keywords",
-    "DASH_VERSION", "parse_query_string", "path_to_page", "prepare_call", "QuartDashServer",
-    "QuartRequestAdapter", "QuartResponseAdapter", "register_from_caller", "set_current_app", "set_random_id",
-    "stream_on_error", "to_json", "validate_layout", "validate_layout_type", "validate_registry",
+    "DASH_VERSION",
+    "GLOBAL_CALLBACK_LIST",
+    "GLOBAL_CALLBACK_MAP",
+    "ID_CONTENT",
+    "ID_DUMMY",
+    "ID_LOCATION",
+    "ID_STORE",
+    "NEEDED",
+    "AttributeDict",
+    "DashCallbackContext",
+    "QuartDashServer",
+    "QuartRequestAdapter",
+    "QuartResponseAdapter",
+    "add_context_property",
+    "add_url",
+    "app_context",
+    "app_on_error",
+    "background_manager",
+    "callback_args",
+    "callback_list",
+    "check_for_duplicate_pathnames",
+    "context_value",
+    "extra_components",
+    "first_request_done",
+    "format_traceback_html",
+    "hooks_of",
+    "hot_reload",
+    "hot_reload_hash",
+    "index_inputs",
+    "layout_hooks",
+    "layout_source",
+    "mark_first_request_done",
+    "mcp_message_handler",
+    "mcp_url",
+    "mint_end_id",
+    "needs_dash45",
+    "parse_query_string",
+    "path_to_page",
+    "prepare_call",
+    "refuse_dash45_keywords",
+    "register_from_caller",
+    "set_current_app",
+    "set_random_id",
+    "stream_on_error",
+    "to_json",
+    "validate_layout",
+    "validate_layout_type",
+    "validate_registry",
 ]
