@@ -84,7 +84,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def machine() -> dict[str, Any]:
-    import psutil  # pylint: disable=import-outside-toplevel
+    import psutil
 
     model = "unknown"
     try:
@@ -103,7 +103,7 @@ def versions() -> dict[str, str]:
             out[dist] = importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
             out[dist] = "missing"
-    from . import dash45  # pylint: disable=import-outside-toplevel
+    from . import dash45
 
     out["dash (dash45/uvicorn's venv)"] = dash45.version()
     fast = [m for m in ("uvloop", "httptools") if importlib.util.find_spec(m)]
@@ -128,11 +128,10 @@ def git_state() -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     check_requirements(args.smoke)
-    # pylint: disable=import-outside-toplevel
     from . import apps, chart, report
-    from .targets import check_all, reported_all
     from .contenders import BY_NAME, CONTENDERS, new_log_dir
     from .runner import Run
+    from .targets import check_all, reported_all
     from .workloads import Config, all_workloads, opt_in_workloads
     from .workloads.w5_idle import raise_fd_limit
 

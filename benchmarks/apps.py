@@ -89,7 +89,7 @@ def _add_websocket_stream(app: Any) -> None:
 
 
 def _add_event_streams(app: Any) -> None:
-    from flash import stream_props  # pylint: disable=import-outside-toplevel
+    from flash import stream_props
 
     @app.event_callback(Input(TICK_INPUT, "n_clicks"))
     async def ticker(n: Any) -> Any:
@@ -107,7 +107,7 @@ def _add_event_streams(app: Any) -> None:
 
 def stream_ids() -> dict[str, str]:
     """The Flash stream ids of `ticker` and `idler` (deterministic: module, name, inputs)."""
-    from flash import Flash  # pylint: disable=import-outside-toplevel
+    from flash import Flash
 
     return dict(build_app(Flash).bench_stream_ids)
 

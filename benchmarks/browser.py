@@ -24,12 +24,12 @@ from typing import Any
 import selenium
 
 from . import browser_callbacks, browser_latency, browser_memory
-from .w7_page import row_label
 from .__main__ import git_state, machine
 from .browser_driver import AppServer, Chromium, browser_version, missing_browser
 from .contenders import new_log_dir
 from .report import README, RESULTS, _md_table, _text_table, figure_rows
 from .targets import w7_figures
+from .w7_page import row_label
 
 START, END = "<!-- browser-results:start -->", "<!-- browser-results:end -->"
 LATENCY_NOTE = (

@@ -136,7 +136,7 @@ def run_server(kind: str, log_dir: Path, quick: bool) -> list[dict[str, Any]]:
     if flash:
         app_server, cases = AppServer(log_dir, kind, "many_server"), CASES
     else:
-        from . import dash45  # pylint: disable=import-outside-toplevel
+        from . import dash45
 
         app_server = AppServer(log_dir, "uvicorn", "many_server", module="benchmarks.dash45_app",
                                python=str(dash45.ensure()))

@@ -54,7 +54,7 @@ class AppServer(Server):
     def __enter__(self) -> "AppServer":
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
         with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(  # pylint: disable=consider-using-with
+            self.proc = subprocess.Popen(
                 self.command(), cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             self._wait_ready()

@@ -19,10 +19,10 @@ def _charted(workloads: list[ModuleType], name: str, key: str) -> bool:
 
 
 def draw(medians: Medians, workloads: list[ModuleType], path: Path, title: str) -> None:
-    import matplotlib  # pylint: disable=import-outside-toplevel
+    import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+    import matplotlib.pyplot as plt
 
     panels = [(w, m) for w, m in columns(workloads) if medians.get(w, {}).get(m.key) and _charted(workloads, w, m.key)]
     if not panels:

@@ -48,7 +48,7 @@ class RedisServer:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is missing: apt-get install -y redis-server")
-        log = open(self._dir / f"redis-{self.port}.log", "wb")  # pylint: disable=consider-using-with
+        log = open(self._dir / f"redis-{self.port}.log", "wb")
         self.proc = subprocess.Popen(
             [binary, "--port", str(self.port), "--bind", HOST, "--save", "", "--appendonly", "no",
              "--dir", str(self._dir), "--maxclients", "20000"],
@@ -58,7 +58,7 @@ class RedisServer:
         return self
 
     def _wait_ready(self, timeout: float = 20.0) -> None:
-        import redis  # pylint: disable=import-outside-toplevel
+        import redis
 
         client = redis.Redis.from_url(self.url)
         deadline = time.monotonic() + timeout

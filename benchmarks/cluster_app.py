@@ -20,8 +20,8 @@ import asyncio
 import os
 import random
 import threading
-from collections import Counter
 import time
+from collections import Counter
 from typing import Any
 
 from dash import Input, Output, html
@@ -41,7 +41,6 @@ PING = ("soak-pong", "soak-ping")  # (output, input) of the ordinary callback
 
 def build(**kwargs: Any) -> Any:
     """A Flash app with the two streams and the publish route; kwargs go to `Flash(...)`."""
-    # pylint: disable=import-outside-toplevel
     from quart import request
 
     from flash import Channel, Flash, stream_props

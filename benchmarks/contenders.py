@@ -48,7 +48,7 @@ class Contender:
 
     def python(self) -> str:
         if self.is_dash45:
-            from . import dash45  # pylint: disable=import-outside-toplevel
+            from . import dash45
 
             return str(dash45.ensure())
         return sys.executable
@@ -115,8 +115,9 @@ class Server:
         self.worker_pid = 0
 
     def __enter__(self) -> "Server":
-        env = {**BENCH_LIMITS, **os.environ, **self.env, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}", "PYTHONUNBUFFERED": "1"}
-        log = open(self.log_path, "wb")  # pylint: disable=consider-using-with
+        path = f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
+        env = {**BENCH_LIMITS, **os.environ, **self.env, "PYTHONPATH": path, "PYTHONUNBUFFERED": "1"}
+        log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(server_command(self.contender, self.port), cwd=REPO, env=env,
                                      stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()

@@ -20,7 +20,6 @@ from .cluster_app import FRAME_PERIOD_S, FRAMES_INPUT, FRAMES_OUTPUT, PING
 
 def build(**kwargs: Any) -> Any:
     """A `dash.Dash(backend="quart")` app; kwargs go to `Dash(...)`."""
-    # pylint: disable=import-outside-toplevel
     import dash
     from dash import Input, Output, html
 
@@ -48,7 +47,6 @@ def build_many() -> Any:
     """W7's page on Dash 4.5 (`browser_app.build_many` is Flash's): `MANY` streaming `@callback`s,
     one `yield` every 100 ms each, the first `FIRST` started by one button and the rest by
     another, and the ordinary `ping` -> `pong` callback."""
-    # pylint: disable=import-outside-toplevel
     import dash
     from dash import Input, Output, html
 

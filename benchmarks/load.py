@@ -70,7 +70,7 @@ def http_load(port: int, requests: list[tuple[str, str, bytes]], connections: in
 
 
 def _raw_request(port: int, method: str, path: str, body: bytes) -> bytes:
-    from .client import build_request  # pylint: disable=import-outside-toplevel
+    from .client import build_request
 
     headers = {"Content-Type": "application/json"} if method == "POST" else {}
     return build_request(method, path, port, body, headers)
@@ -113,9 +113,8 @@ def run_job_module(module: str, argv: list[str], timeout: float = 300) -> dict[s
 
 
 def _jobs() -> dict[str, Callable[..., Any]]:
-    # pylint: disable=import-outside-toplevel
-    from .client import closed_loop
     from . import frames_client, soak_client
+    from .client import closed_loop
     from .workloads import w3_concurrency, w4_stream, w5_idle, w8_multiplex, w9_fanout, w9_frames, w10_resume
 
     async def closed(port: int, raw: list[str], connections: int, seconds: float) -> dict[str, Any]:
@@ -131,14 +130,14 @@ UVLOOP_JOBS = {"w9", "w9f", "w10", "soak", "w12"}  # thousands of sockets in one
 
 def _run(kind: str, job: Any) -> Any:
     if kind in UVLOOP_JOBS and importlib.util.find_spec("uvloop") is not None:
-        import uvloop  # pylint: disable=import-outside-toplevel
+        import uvloop
 
         return uvloop.run(job)
     return asyncio.run(job)
 
 
 def main() -> None:
-    from .workloads.w5_idle import raise_fd_limit  # pylint: disable=import-outside-toplevel
+    from .workloads.w5_idle import raise_fd_limit
 
     raise_fd_limit(65536)
     kind, args = sys.argv[1], json.loads(sys.argv[2])

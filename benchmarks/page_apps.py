@@ -32,7 +32,7 @@ def _page_layout(i: int) -> Any:
 
 
 def build_pages_app(cls: type, **kwargs: Any) -> Any:
-    import dash  # pylint: disable=import-outside-toplevel
+    import dash
 
     app = cls(__name__, use_pages=True, pages_folder="", **kwargs)
     for i in range(PAGES):
@@ -75,7 +75,7 @@ class RawPages:
     """The floor: the page load's bytes, captured from Dash on Flask at start-up, sent as they are."""
 
     def __init__(self) -> None:
-        import dash  # pylint: disable=import-outside-toplevel
+        import dash
 
         client = build(dash.Dash, use_async=False).server.test_client()
         self.pages: dict[str, tuple[bytes, list[tuple[bytes, bytes]]]] = {}

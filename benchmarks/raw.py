@@ -43,7 +43,7 @@ CALLBACKS: dict[str, Callable[[Any], Awaitable[str]]] = {
 
 def _capture_pages() -> dict[str, tuple[bytes, bytes]]:
     """Index, layout and dependencies as the real app (Dash on Flask) answers them."""
-    import dash  # pylint: disable=import-outside-toplevel
+    import dash
 
     client = apps.build_app(dash.Dash, use_async=False).server.test_client()
     pages = {}

@@ -92,7 +92,7 @@ class Run:
         t0 = time.monotonic()
         try:
             figures = w1_inprocess.measure_inprocess(app, self.cfg)
-        except Exception as err:  # pylint: disable=broad-exception-caught
+        except Exception as err:
             self._fail("W1", name, err)
             return
         self._record(w1_inprocess, name, figures)
@@ -103,7 +103,7 @@ class Run:
         t0 = time.monotonic()
         try:
             server = Server(contender, self.log_dir).__enter__()
-        except Exception as err:  # pylint: disable=broad-exception-caught
+        except Exception as err:
             self._fail("start", contender.name, err)
             return
         try:
@@ -111,7 +111,7 @@ class Run:
                 t1 = time.monotonic()
                 try:
                     figures = workload.measure(server, self.cfg)
-                except Exception as err:  # pylint: disable=broad-exception-caught
+                except Exception as err:
                     self._fail(workload.NAME, contender.name, RuntimeError(f"{err}\n{server.log_tail(10)}"))
                     continue
                 self._record(workload, contender.name, figures)
@@ -128,7 +128,7 @@ class Run:
         t0 = time.monotonic()
         try:
             figures = workload.measure_cluster(contender, self.cfg, self.log_dir)
-        except Exception as err:  # pylint: disable=broad-exception-caught
+        except Exception as err:
             self._fail(workload.NAME, contender.name, err)
             return
         for error in figures.pop("errors", []):

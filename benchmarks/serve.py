@@ -11,7 +11,7 @@ from . import apps
 
 
 def flash() -> Any:
-    from flash import Flash  # pylint: disable=import-outside-toplevel
+    from flash import Flash
 
     return apps.build_app(Flash, stream_heartbeat=1).server
 
@@ -19,63 +19,63 @@ def flash() -> Any:
 def flash_cluster() -> Any:
     """W9/W10's app (one of two workers): shared storage and secret come from the environment
     (`FLASH_SHARED_STORAGE`, `FLASH_SECRET_KEY`), as in a real deployment."""
-    from .cluster_app import build  # pylint: disable=import-outside-toplevel
+    from .cluster_app import build
 
     return build().server
 
 
 def dash_quart() -> Any:
-    import dash  # pylint: disable=import-outside-toplevel
+    import dash
 
     return apps.build_app(dash.Dash, backend="quart").server
 
 
 def dash_flask() -> Any:
     """A WSGI app. Plain `pip install dash` has no asgiref, so Dash serves sync views: match that."""
-    import dash  # pylint: disable=import-outside-toplevel
+    import dash
 
     return apps.build_app(dash.Dash, use_async=False).server
 
 
 def dash45() -> Any:
     """Dash 4.5 on Quart, run in benchmarks/.venv-dash45 (benchmarks/dash45.py): the same app."""
-    import dash  # pylint: disable=import-outside-toplevel
+    import dash
 
     return apps.build_app(dash.Dash, backend="quart").server
 
 
 def dash45_frames() -> Any:
     """W12's app on Dash 4.5 (its own API: an `async def` generator `@callback` streams)."""
-    from .dash45_app import build  # pylint: disable=import-outside-toplevel
+    from .dash45_app import build
 
     return build().server
 
 
 def raw() -> Any:
-    from .raw import RawApp  # pylint: disable=import-outside-toplevel
+    from .raw import RawApp
 
     return RawApp()
 
 
 def w11_flash() -> Any:
     """W11's apps (benchmarks/page_apps.py; `BENCH_W11_APP` picks which), on each framework."""
-    from flash import Flash  # pylint: disable=import-outside-toplevel
+    from flash import Flash
 
-    from .page_apps import build  # pylint: disable=import-outside-toplevel
+    from .page_apps import build
 
     return build(Flash).server
 
 
 def w11_dash_quart() -> Any:
-    import dash  # pylint: disable=import-outside-toplevel
+    import dash
 
-    from .page_apps import build  # pylint: disable=import-outside-toplevel
+    from .page_apps import build
 
     return build(dash.Dash, backend="quart").server
 
 
 def w11_raw() -> Any:
-    from .page_apps import RawPages  # pylint: disable=import-outside-toplevel
+    from .page_apps import RawPages
 
     return RawPages()
 

@@ -37,7 +37,7 @@ class Soak:
     """The running loads' counters and the samples taken so far."""
 
     def __init__(self, ports: list[int], worker_pids: list[int], redis_url: str) -> None:
-        import redis.asyncio  # pylint: disable=import-outside-toplevel
+        import redis.asyncio
 
         self.ports = ports
         self.procs = [psutil.Process(pid) for pid in worker_pids]

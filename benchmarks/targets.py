@@ -115,7 +115,7 @@ def reported_all(medians: Medians) -> list[Figure]:
 def w7_figures(callbacks: dict[str, Any]) -> list[Figure]:
     """W7 (browser): an ordinary callback's click-to-DOM latency with N streams open on the page;
     the figure asked for is latency with 100 streams ÷ latency on an idle page."""
-    from .w7_page import DASH45, row_label  # pylint: disable=import-outside-toplevel
+    from .w7_page import DASH45, row_label
 
     figures: list[Figure] = []
     for server, all_cases in callbacks.get("servers", {}).items():

@@ -4,7 +4,6 @@ Every public name of `dash` is importable from here with the same meaning; `Flas
 as `Dash`) serves the app on Quart, and `event_callback`/`stream_props` stream updates over SSE.
 Dash 4.5's shared storage names (`LocalSharedStorage`, ...) come from `flash.storage`.
 """
-# pylint: disable=wrong-import-position
 import sys as _sys
 
 import dash as _dash
@@ -20,14 +19,14 @@ from dash import (  # noqa: F401
     Output,
     Patch,
     State,
+    backends,
+    background_callback,
     callback_context,
     clientside_callback,
     ctx,
     dash_table,
     dcc,
     development,
-    backends,
-    background_callback,
     fingerprint,
     get_app,
     get_asset_url,
@@ -41,8 +40,8 @@ from dash import (  # noqa: F401
     register_page,
     resources,
     set_props,
-    strip_relative_path,
     stringify_id,
+    strip_relative_path,
     types,
     version,
 )
@@ -51,8 +50,15 @@ from . import dependencies, exceptions  # noqa: F401
 from ._version import __version__
 from .app import Flash
 from .channels import Channel, ChannelSubscription, publish, subscribe
-from .storage import (BaseSharedStorage, DiskcacheSharedStorage, LocalSharedStorage, RedisSharedStorage,
-                      SharedStorageError, SharedStorageGap, Subscription)
+from .storage import (
+    BaseSharedStorage,
+    DiskcacheSharedStorage,
+    LocalSharedStorage,
+    RedisSharedStorage,
+    SharedStorageError,
+    SharedStorageGap,
+    Subscription,
+)
 from .streaming import callback, event_callback, stream_props
 
 Dash = Flash

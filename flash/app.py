@@ -11,45 +11,49 @@ from dash import html
 from quart import Quart
 
 from . import client  # noqa: F401  (registers the JS client as a component suite)
-from .compat.dash import (add_url, extra_components, refuse_dash45_keywords, register_from_caller, validate_layout,
-                          validate_layout_type)
+from .compat.dash import (
+    add_url,
+    extra_components,
+    refuse_dash45_keywords,
+    register_from_caller,
+    validate_layout,
+    validate_layout_type,
+)
+from .gc_tuning import tune_collector
+from .layout import DASH_SETUP, is_async_callable, layout_now, layout_value, resolve_layout
+from .metrics import enable_metrics, metrics_route
+from .pages import setup_router
 from .server import FlashServer
 from .server.context import build_callback_context
 from .server.dash_options import take_stream_options
-from .gc_tuning import tune_collector
+from .server.direct import direct_path_option, install_page_routes
 from .server.jsonfast import dumps
-from .metrics import enable_metrics, metrics_route
-from .layout import DASH_SETUP, is_async_callable, layout_now, layout_value, resolve_layout
 from .server.limits import DEFAULT_MAX_JSON_DEPTH, Limits
-from .server.direct import direct_path_option
 from .server.mcp import execute_for_mcp, install_mcp
-from .streaming.mcp_tools import StreamTools
-from .pages import setup_router
+from .server.page_cache import PageCache, note_end_id
 from .server.shutdown import DEFAULT_SHUTDOWN_GRACE, GracefulShutdown
 from .server.shutdown import shutdown_grace as shutdown_grace_option
-from .server.threads import DEFAULT_THREAD_QUEUE_WARNING, queue_warning, run_in_thread
 from .server.startup import install_startup
-from .server.ws_config import page_config
-from .server.page_cache import PageCache, note_end_id
-from .server.direct import install_page_routes
-from .server.wsgi_guard import check_wsgi_server
+from .server.threads import DEFAULT_THREAD_QUEUE_WARNING, queue_warning, run_in_thread
 from .server.threads import thread_pool_size as thread_pool_size_option
+from .server.ws_config import page_config
+from .server.wsgi_guard import check_wsgi_server
 from .storage import RedisSharedStorage
-from .storage.base import DASH_HAS_SHARED_STORAGE, BaseSharedStorage
-from .storage.base import aclose as close_storage
 from .storage import config as storage_config
 from .storage import context as storage_context
-from .streaming.adopt import adopt_dash_streams
-from .streaming.decorators import _decorator, streaming_decorator
-from .streaming.bus import StreamBus
+from .storage.base import DASH_HAS_SHARED_STORAGE, BaseSharedStorage
+from .storage.base import aclose as close_storage
 from .streaming import jobs as stream_jobs
+from .streaming.adopt import adopt_dash_streams
+from .streaming.bus import StreamBus
+from .streaming.decorators import _decorator, streaming_decorator
 from .streaming.direct import install_stream_routes
 from .streaming.downlink import DownlinkRegistry
 from .streaming.endpoint import make_stream_views
 from .streaming.handles import Signer, resolve_secret
+from .streaming.mcp_tools import StreamTools
 from .streaming.spec import PENDING_STREAMS, EventCallbackSpec
 from .streaming.wiring import wire_streams
-
 
 F = TypeVar("F", bound=Callable[..., Any])
 refuse_dash45_keywords()  # on Dash 4.4: `partial_pattern=`, `get_prop(path=)` name the Dash they need

@@ -15,7 +15,7 @@ import hmac
 import inspect
 import logging
 import os
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, Mapping, Union
+from typing import TYPE_CHECKING, Awaitable, Callable, Iterable, Mapping, Union
 
 from quart import Response, request, session, websocket
 from werkzeug.routing import Map, MapAdapter, Rule
@@ -164,7 +164,7 @@ class BasicAuth:
                     authorized = await run_in_thread(self.app.backend.executor, self._auth_func, username, password)
                     if inspect.isawaitable(authorized):
                         authorized = await authorized
-            except Exception:  # pylint: disable=broad-except  # a failing check is a refusal
+            except Exception:  # a failing check is a refusal
                 LOGGER.exception("Error in the BasicAuth auth_func.")
                 return False
         else:

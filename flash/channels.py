@@ -176,7 +176,7 @@ class _TopicHub:
                     self.fan_out(message)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # pylint: disable=broad-exception-caught  # storage away: retry
+            except Exception as exc:  # storage away: retry
                 logger.warning("Channel %r interrupted (%s); resubscribing", self.channel.name, exc)
                 await asyncio.sleep(TICK)
 
@@ -194,7 +194,7 @@ class _TopicHub:
                         held = bool(await client.set(lease, self.worker, px=LEASE_MS, nx=True)) or (
                             await client.get(lease) == self.worker.encode()
                             and bool(await client.pexpire(lease, LEASE_MS)))
-                    except Exception as exc:  # pylint: disable=broad-exception-caught
+                    except Exception as exc:
                         logger.warning("Channel %r producer lease failed (%s)", self.channel.name, exc)
                         held = False
                 self._holding = held and client is not None
@@ -212,7 +212,7 @@ class _TopicHub:
         try:
             if await client.get(lease) == self.worker.encode():
                 await client.delete(lease)
-        except Exception:  # pylint: disable=broad-exception-caught  # it lapses anyway
+        except Exception:  # it lapses anyway
             pass
 
     def _redis_client(self) -> Any:
@@ -226,7 +226,7 @@ class _TopicHub:
                 await self.channel.publish(message, app=self.app)
         except asyncio.CancelledError:
             raise
-        except Exception:  # pylint: disable=broad-exception-caught
+        except Exception:
             logger.exception("Producer of channel %r failed", self.channel.name)
         finally:
             self._producer = None

@@ -105,10 +105,10 @@ def chunk_text(chunk: Any) -> str:
 def _app_executor() -> Executor | None:
     """The app's thread pool (sync work runs there in Flash), else asyncio's default."""
     try:
-        from dash import get_app  # pylint: disable=import-outside-toplevel
+        from dash import get_app
 
         executor = getattr(getattr(get_app(), "backend", None), "executor", None)
-    except Exception:  # pylint: disable=broad-except  # no app: a script or a test
+    except Exception:  # no app: a script or a test
         return None
     return executor if isinstance(executor, Executor) else None
 
@@ -188,7 +188,7 @@ async def coalesce_text(
                     buffer.append(piece)
                     size += len(piece)
                     wake.set()
-        except Exception as exc:  # pylint: disable=broad-except  # re-raised in the consumer
+        except Exception as exc:  # re-raised in the consumer
             failure = exc
         finally:
             finished = True

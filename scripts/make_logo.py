@@ -34,7 +34,7 @@ def font(size: int, bold: bool = True) -> ImageFont.FreeTypeFont:
     """The first sans font found: matplotlib's bundled DejaVu first (the same on every machine)."""
     candidates = []
     try:
-        import matplotlib  # pylint: disable=import-outside-toplevel
+        import matplotlib
 
         candidates.append(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / FONT_NAMES[bold][0])
     except ImportError:

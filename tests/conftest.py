@@ -1,12 +1,12 @@
 """Shared test helpers: an in-process client for Flash apps (no network, no browser)."""
 import asyncio
+import gc
 import json
 
 import pytest
 from dash import _callback, _pages
 
 from flash.streaming import spec as stream_spec
-
 
 # Fixtures that open Chromium: a test using one is a browser test even without the marker
 # (scripts/test runs `-m "not browser"` on the other Python versions).
@@ -41,6 +41,16 @@ def direct_path_as_the_test_needs(request, monkeypatch):
     says (scripts/test's floor run turns it off for everything else)."""
     if request.node.get_closest_marker("direct_path") is not None:
         monkeypatch.setenv("FLASH_DIRECT_PATH", "1")
+
+
+@pytest.fixture(autouse=True)
+def collector_settings_restored():
+    """A served app tunes the garbage collector for the whole process (`tune_gc`: gc.freeze() and
+    a higher threshold); undone after each test, so frozen heaps do not pile up over the session."""
+    threshold = gc.get_threshold()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*threshold)
 
 
 @pytest.fixture(autouse=True)

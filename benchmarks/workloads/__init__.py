@@ -70,9 +70,19 @@ class Config:
 
 
 def all_workloads() -> list[ModuleType]:
-    # pylint: disable=import-outside-toplevel
-    from . import (w1_inprocess, w2_throughput, w3_concurrency, w4_stream, w5_idle, w6_pageload, w8_multiplex,
-                   w9_fanout, w10_resume, w11_pages, w12_frames)
+    from . import (
+        w1_inprocess,
+        w2_throughput,
+        w3_concurrency,
+        w4_stream,
+        w5_idle,
+        w6_pageload,
+        w8_multiplex,
+        w9_fanout,
+        w10_resume,
+        w11_pages,
+        w12_frames,
+    )
 
     return [w1_inprocess, w2_throughput, w3_concurrency, w4_stream, w5_idle, w6_pageload, w8_multiplex,
             w9_fanout, w10_resume, w11_pages, w12_frames]
@@ -80,6 +90,6 @@ def all_workloads() -> list[ModuleType]:
 
 def opt_in_workloads() -> list[ModuleType]:
     """Workloads run only when named with --only (SOAK takes half an hour per contender)."""
-    from . import soak  # pylint: disable=import-outside-toplevel
+    from . import soak
 
     return [soak]

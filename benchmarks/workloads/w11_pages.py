@@ -33,7 +33,7 @@ def applies(contender: Any) -> bool:
 
 
 def _one(contender: Contender, app: str, cfg: Config, log_dir: Path) -> dict[str, float]:
-    from ..page_apps import PAGE_PATH, PATHS  # pylint: disable=import-outside-toplevel
+    from ..page_apps import PAGE_PATH, PATHS
 
     variant = Contender(contender.name, W11_APPS[contender.app], contender.server)
     requests = [("GET", PAGE_PATH[app], b"")] + [("GET", "/" + path, b"") for path in PATHS]
@@ -58,7 +58,7 @@ def measure_cluster(contender: Contender, cfg: Config, log_dir: Path) -> dict[st
     for app in APPS:
         try:
             figures.update(_one(contender, app, cfg, log_dir))
-        except Exception as err:  # pylint: disable=broad-exception-caught  # the other app still runs
+        except Exception as err:  # the other app still runs
             errors.append(f"{app}: {type(err).__name__}: {err}")
     figures["errors"] = errors
     return figures

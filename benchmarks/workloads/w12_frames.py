@@ -97,7 +97,7 @@ def measure_cluster(contender: Contender, cfg: Config, log_dir: Path) -> dict[st
     for prefix, streams, workers in plan:
         try:
             result = _part(contender, log_dir, streams, cfg, workers)
-        except Exception as err:  # pylint: disable=broad-exception-caught
+        except Exception as err:
             out["errors"].append(f"{streams:,} browsers on {workers} worker(s): {err}")
             continue
         for key, value in result.items():

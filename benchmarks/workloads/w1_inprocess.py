@@ -203,13 +203,13 @@ def applies(contender: str) -> bool:
 
 
 def measure_inprocess(contender: str, cfg: Config) -> dict[str, float]:
-    from ..load import run_job_module  # pylint: disable=import-outside-toplevel
+    from ..load import run_job_module
 
     return run_job_module(__name__, [APPS[contender], str(cfg.w1_iterations)], timeout=600)
 
 
 def main() -> None:
-    from ..serve import make  # pylint: disable=import-outside-toplevel
+    from ..serve import make
 
     name, iterations = sys.argv[1], int(sys.argv[2])
     app = make(name)

@@ -29,9 +29,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
+from ..client import Connection, post_json
 from ..cluster import Cluster, cpu_seconds
 from ..cluster_app import READY, WATCH_INPUT
-from ..client import Connection, post_json
 from ..load import run_job
 from ..streams import ERROR, Downlink, Starters
 from . import Config, Metric
@@ -235,7 +235,7 @@ def measure_cluster(contender: Any, cfg: Config, log_dir: Path) -> dict[str, Any
     for suffix, streams, per, publishes, cluster in plan:
         try:
             result = _size(contender, log_dir, streams, per, publishes, **cluster)
-        except Exception as err:  # pylint: disable=broad-exception-caught
+        except Exception as err:
             where = "one worker, no Redis" if cluster else f"{per} per downlink"
             out["errors"].append(f"{streams:,} streams ({where}): {err}")
             continue
@@ -247,7 +247,7 @@ def measure_cluster(contender: Any, cfg: Config, log_dir: Path) -> dict[str, Any
     for prefix, cluster in (("", {"workers": 1, "redis": False}), ("bus_", {})):
         try:
             frames = _frames(contender, log_dir, REFERENCE, **cluster)
-        except Exception as err:  # pylint: disable=broad-exception-caught
+        except Exception as err:
             out["errors"].append(f"frames, {REFERENCE:,} streams ({'one worker' if cluster else 'two workers'}): {err}")
             continue
         for key in ("p50_ms", "p99_ms", "cpu_us", "frames", "frames_per_s"):

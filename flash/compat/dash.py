@@ -183,24 +183,24 @@ def app_on_error(app: Any) -> Callable[[Exception], Any] | None:
 
 def hooks_of(app: Any, kind: str) -> list[Any]:
     """The app's Dash hooks of `kind` ("layout", "index", "dev_tools", ...)."""
-    hooks: list[Any] = app._hooks.get_hooks(kind)  # pylint: disable=protected-access
+    hooks: list[Any] = app._hooks.get_hooks(kind)
     return hooks
 
 
 def hot_reload_hash(app: Any) -> Any:
     """Dash's hot-reload hash: None until dev tools' watcher first sees a change."""
-    return app._hot_reload.hash  # pylint: disable=protected-access
+    return app._hot_reload.hash
 
 
 def callback_list(app: Any) -> list[Any]:
     """What Dash's `_dash-dependencies` serves (the app's callbacks as the renderer sees them)."""
-    callbacks: list[Any] = app._callback_list  # pylint: disable=protected-access
+    callbacks: list[Any] = app._callback_list
     return callbacks
 
 
 def mint_end_id(app: Any) -> str:
     """A fresh signed page-load token, drawn and signed as Dash's `_config` does it."""
-    secret = app._get_signing_secret()  # pylint: disable=protected-access
+    secret = app._get_signing_secret()
     return sign(secret, END_SCOPE, gen_salt(24))
 
 
@@ -208,7 +208,6 @@ def index_inputs(app: Any) -> tuple[Any, ...]:
     """Dash's state that its `index()` reads besides `app.config`, `app.title`, `index_string`
     and the layout: the scripts, stylesheets and inline scripts it lists, the hooks' additions,
     the favicon, the hot-reload hash. Counts stand for appended lists (what Dash ever does to them)."""
-    # pylint: disable=protected-access
     hooks = app._hooks.hooks
     return (
         len(app.scripts._resources._resources),
@@ -230,7 +229,7 @@ def index_inputs(app: Any) -> tuple[Any, ...]:
 
 def set_random_id(component: Any) -> Any:
     """The component's id, given one the way Dash gives a component without an id."""
-    return component._set_random_id()  # pylint: disable=protected-access
+    return component._set_random_id()
 
 
 def set_current_app(app: Any) -> None:
@@ -240,38 +239,38 @@ def set_current_app(app: Any) -> None:
 
 def layout_source(app: Any) -> Any:
     """`app.layout` as given: a component, a function or an `async def`."""
-    return app._layout  # pylint: disable=protected-access
+    return app._layout
 
 
 def extra_components(app: Any) -> list[Any]:
     """Components Dash appends to every layout (`app._extra_components`)."""
-    components: list[Any] = app._extra_components  # pylint: disable=protected-access
+    components: list[Any] = app._extra_components
     return components
 
 
 def layout_hooks(app: Any) -> list[Callable[[Any], Any]]:
     """The app's `dash.hooks.layout` functions, in Dash's order."""
-    hooks: list[Callable[[Any], Any]] = app._hooks.get_hooks("layout")  # pylint: disable=protected-access
+    hooks: list[Callable[[Any], Any]] = app._hooks.get_hooks("layout")
     return hooks
 
 
 def hot_reload(app: Any) -> bool:
     """Whether Dash's dev tools asked for hot reload."""
-    return bool(app._dev_tools.hot_reload)  # pylint: disable=protected-access
+    return bool(app._dev_tools.hot_reload)
 
 
 def add_url(app: Any, name: str, view: Callable[..., Any], methods: Iterable[str] = ("GET",)) -> None:
     """Register `view` under the app's routes prefix, as Dash registers its own routes."""
-    app._add_url(name, view, methods)  # pylint: disable=protected-access
+    app._add_url(name, view, methods)
 
 
 def first_request_done(app: Any, step: str) -> bool:
     """Whether Dash's first-request `step` ("pages", "setup_server") has run."""
-    return bool(app._got_first_request[step])  # pylint: disable=protected-access
+    return bool(app._got_first_request[step])
 
 
 def mark_first_request_done(app: Any, step: str) -> None:
-    app._got_first_request[step] = True  # pylint: disable=protected-access
+    app._got_first_request[step] = True
 
 
 def stream_on_error(wrapper: Any) -> Callable[[Exception], Any] | None:
@@ -288,7 +287,7 @@ def stream_on_error(wrapper: Any) -> Callable[[Exception], Any] | None:
 
 def callback_args(app: Any, cb_ctx: Any) -> list[Any]:
     """The callback's argument values, from its inputs and states (Dash's conversion)."""
-    args: list[Any] = app._inputs_to_vals(cb_ctx.inputs_list + cb_ctx.states_list)  # pylint: disable=protected-access
+    args: list[Any] = app._inputs_to_vals(cb_ctx.inputs_list + cb_ctx.states_list)
     return args
 
 
@@ -305,7 +304,7 @@ def register_from_caller(register: Callable[..., Callable[[Any], Any]], *args: A
     compiled under the user's file name at the user's line, with the user's module name as
     `__name__` (warning filters match on it), so Dash sees exactly the call site it would see
     without Flash."""
-    frame: FrameType | None = sys._getframe(1)  # pylint: disable=protected-access
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None and frame.f_code.co_filename.startswith(_SKIPPED_DIRS):
         frame = frame.f_back
     if frame is None:
@@ -333,7 +332,6 @@ def _trampoline(filename: str, lineno: int, module: str) -> Callable[..., Any]:
 def prepare_call(app: Any, cb_ctx: Any, body: dict[str, Any]) -> tuple[Callable[..., Any], Callable[[], Any]]:
     """Dash's callback steps (as its Quart backend's dispatch runs them): the user's function,
     and the call that runs it with Dash's output handling. Flash decides where the call runs."""
-    # pylint: disable=protected-access
     func = app._prepare_callback(cb_ctx, body)
     call = app._execute_callback(func, callback_args(app, cb_ctx), cb_ctx.outputs_list, cb_ctx)
     return func, call
@@ -343,7 +341,6 @@ def prepare_call(app: Any, cb_ctx: Any, body: dict[str, Any]) -> tuple[Callable[
 def mcp_url(app: Any) -> str | None:
     """The URL rule of Dash's MCP server on this app, None when it is off (or failed to start:
     Dash then turns `_enable_mcp` off and logs why)."""
-    # pylint: disable=protected-access
     if not getattr(app, "_enable_mcp", False):
         return None
     return f"{app.config.routes_pathname_prefix}{app._mcp_path}"
@@ -381,7 +378,7 @@ def refuse_dash45_keywords() -> list[str]:
     None/[], are accepted: they ask for nothing new). Dash's own classes get the keyword, because
     users import them from `dash` as often as from `flash`. Returns what was changed (nothing on
     Dash 4.5); idempotent."""
-    from dash.backends.ws import DashWebsocketCallback  # pylint: disable=import-outside-toplevel
+    from dash.backends.ws import DashWebsocketCallback
 
     changed: list[str] = []
     for cls in (dash.Input, dash.Output, dash.State):

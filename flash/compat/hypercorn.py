@@ -30,7 +30,7 @@ def shutdown_event_of(process: Any) -> Any:
     if not isinstance(kwargs, dict):
         return None
     try:
-        from hypercorn.config import Config  # pylint: disable=import-outside-toplevel
+        from hypercorn.config import Config
     except ImportError:  # pragma: no cover - Hypercorn is a dependency
         return None
     event = kwargs.get("shutdown_event")

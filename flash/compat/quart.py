@@ -14,6 +14,7 @@ from typing import Any
 
 # Quart's context classes, subclassed by the direct path's deferred placeholders.
 from quart.ctx import AppContext, RequestContext
+
 # The context variables behind `current_app`/`g` and `request`: the direct path sets them without
 # pushing contexts; the error log and the lazy callback context read the request context.
 from quart.globals import _cv_app as app_context_var
@@ -51,7 +52,7 @@ def current_request_context() -> Any:
 
 def after_request_functions(context: Any) -> list[AfterRequestCallable]:
     """The `after_this_request` functions registered on a request context, to run in order."""
-    functions: list[AfterRequestCallable] = context._after_request_functions  # pylint: disable=protected-access
+    functions: list[AfterRequestCallable] = context._after_request_functions
     return functions
 
 

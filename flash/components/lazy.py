@@ -117,7 +117,7 @@ class LazyContent(Component):
     available_properties = _prop_names
     available_wildcard_properties: list[str] = []
 
-    def __init__(self, id: dict[str, str], **kwargs: Any) -> None:  # pylint: disable=redefined-builtin
+    def __init__(self, id: dict[str, str], **kwargs: Any) -> None:
         super().__init__(id=id, **kwargs)
 
 
@@ -161,12 +161,12 @@ class LazyLoad(Component):
 
     def __init__(
         self,
-        id: str | dict[str, Any] | None = None,  # pylint: disable=redefined-builtin
+        id: str | dict[str, Any] | None = None,
         load: Callable[..., Any] | str | None = None,
         args: Mapping[str, Any] | None = None,
         placeholder: Any = None,
         root_margin: str | None = None,
-        className: str | None = None,  # pylint: disable=invalid-name
+        className: str | None = None,
         style: dict[str, Any] | None = None,
         status: Literal["idle", "loading", "loaded", "error"] | None = None,
         error: str | None = None,

@@ -18,11 +18,11 @@ from dash import MATCH, ClientsideFunction, Input, Output, get_app, hooks
 from dash.exceptions import PreventUpdate
 from quart import Response, request
 
+from ..layout import call_layout
 from ..server.body import parse_json_body, read_request_body
 from ..server.errors import RequestError, json_error
 from ..server.guard import check_request_headers
 from ..server.jsonfast import dumps
-from ..layout import call_layout
 from ..server.limits import DEFAULT_MAX_JSON_DEPTH
 from .lazy import CONTENT_TYPE, LOADERS, MAX_ARGS_BYTES, LazyLoadError, check_arguments
 
@@ -87,14 +87,14 @@ async def serve_lazy(app: Any, name: str) -> Response:
         message = str(err)[:500] or "The content could not be loaded."
         return Response(orjson.dumps({"error": message}), content_type="application/json",
                         headers={"Cache-Control": "no-store"})
-    except Exception as err:  # pylint: disable=broad-except  # any loader fault: shown in place
+    except Exception as err:  # any loader fault: shown in place
         logger.exception("lazy loader %s failed", name)
         if _debugging(app):
             return json_error(500, "The lazy loader failed.", detail=f"{type(err).__name__}: {err}"[:500])
         return json_error(500, "The lazy loader failed.")
     try:
         body = dumps({"layout": layout})
-    except Exception:  # pylint: disable=broad-except
+    except Exception:
         logger.exception("lazy loader %s returned something that is not a layout", name)
         return json_error(500, "The lazy loader returned something that is not a layout.")
     return Response(body, content_type="application/json", headers={"Cache-Control": "no-store"})

@@ -44,7 +44,7 @@ class WebSocket(Component):
 
     def __init__(
         self,
-        id: str | dict[str, Any] | None = None,  # pylint: disable=redefined-builtin
+        id: str | dict[str, Any] | None = None,
         url: str | None = None,
         path: str | None = None,
         send: Any = None,

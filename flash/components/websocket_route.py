@@ -179,13 +179,13 @@ def websocket_route(app: Any, path: str, *, allowed_origins: Sequence[str] | str
                 return refusal
             await websocket.accept()
             sock = Socket(websocket, max_message_size)
-            reader = asyncio.ensure_future(sock._read())  # pylint: disable=protected-access
+            reader = asyncio.ensure_future(sock._read())
             try:
                 await _run(handler, takes_socket, sock)
                 await sock.close(1000)
             except SocketClosed:
                 pass
-            except Exception:  # pylint: disable=broad-except
+            except Exception:
                 logger.exception("websocket handler for %s failed", path)
                 await sock.close(1011, "internal error")
             finally:

@@ -18,7 +18,7 @@ def enable_metrics(app: Any, value: bool | None) -> StreamMetrics | None:
     otherwise), start counting on `app.stream_runs` and timing the thread pool's queue."""
     if not metrics_option(value):
         return None
-    from .collector import require_prometheus  # pylint: disable=import-outside-toplevel
+    from .collector import require_prometheus
     require_prometheus()
     figures = StreamMetrics()
     figures.tracer = run_tracer()  # OpenTelemetry spans per run, if opentelemetry-api is installed
@@ -32,5 +32,5 @@ def metrics_route(app: Any) -> Any | None:
     figures = app.stream_runs.metrics
     if figures is None:
         return None
-    from .collector import scrape_view  # pylint: disable=import-outside-toplevel
+    from .collector import scrape_view
     return scrape_view(app, figures)

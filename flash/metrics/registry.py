@@ -126,10 +126,10 @@ _pool_lock = threading.Lock()
 
 def pool_wait_histogram() -> LockedHistogram:
     """The process's thread-pool queue wait, observed (from then on) once metrics are on."""
-    global _pool_wait  # pylint: disable=global-statement
+    global _pool_wait
     with _pool_lock:
         if _pool_wait is None:
-            from ..server.threads import WAIT_OBSERVERS  # pylint: disable=import-outside-toplevel
+            from ..server.threads import WAIT_OBSERVERS
             _pool_wait = LockedHistogram(POOL_WAIT_BUCKETS)
             WAIT_OBSERVERS.append(_pool_wait.observe)
         return _pool_wait

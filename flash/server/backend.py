@@ -23,12 +23,11 @@ from ..compat.dash import QuartDashServer, format_traceback_html
 from .compression import enable_gzip
 from .context import DEFERRING, DeferredRequestAdapter, DeferredResponseAdapter
 from .devserver import access_log_enabled, run_hypercorn
-from .dispatch import make_dispatch
 from .direct import install_callback_route
+from .dispatch import make_dispatch
+from .errors import RequestError, escaped, http_error_response, json_error, request_error_response, request_line
 from .flask_hints import add_flask_hint
 from .page_cache import cached_view
-from .errors import (RequestError, escaped, http_error_response, json_error, request_error_response,
-                     request_line)
 from .suites import ONE_YEAR, SUITE_ERRORS, check_relative_path, suite_error
 from .threads import watch_queue
 

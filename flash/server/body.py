@@ -5,9 +5,8 @@ import zlib
 from typing import Any, Iterable, Mapping
 
 import orjson
-from quart import request
-
 from dash.dependencies import ALL, ALLSMALLER, Output
+from quart import request
 
 from .errors import RequestError
 from .guard import check_depth
@@ -132,7 +131,7 @@ def _matches(want: Output, entry: Any) -> bool:
                     and entry["property"].split("@")[0] == want.component_property)
     try:
         return bool(Output(entry["id"], entry["property"].split("@")[0]) == want)
-    except Exception:  # pylint: disable=broad-except  # an id Dash cannot even compare
+    except Exception:  # an id Dash cannot even compare
         return False
 
 

@@ -44,7 +44,7 @@ class _StoredRequestAdapter(QuartRequestAdapter):
     """Dash's adapter over a stored request context's request (read after the request, e.g.
     from a stream generator, or on the direct path where the request is built on demand)."""
 
-    def __init__(self, request_context: Any) -> None:  # pylint: disable=super-init-not-called
+    def __init__(self, request_context: Any) -> None:
         self._context = request_context
 
     @property
@@ -88,7 +88,7 @@ class DeferredResponseAdapter(QuartResponseAdapter):
     Most callbacks set neither; their answer is just the JSON bytes (see `CallbackAnswer`).
     The base adapter's `_headers`/`_cookies` dicts are not made: Quart's adapter never uses them."""
 
-    def __init__(self) -> None:  # pylint: disable=super-init-not-called
+    def __init__(self) -> None:
         self._made: Response | None = None
 
     @property

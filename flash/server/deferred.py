@@ -22,7 +22,7 @@ class ClientGone(Exception):
 class DeferredAppContext(AppContext):
     """`current_app` without the URL adapter and `g` built up front."""
 
-    def __init__(self, app: Quart) -> None:  # pylint: disable=super-init-not-called
+    def __init__(self, app: Quart) -> None:
         self.app = app
         self._cv_tokens = []
         self._g: Any = None
@@ -52,7 +52,6 @@ class DeferredAppContext(AppContext):
 class DeferredRequestContext(RequestContext):
     """A request context whose `request` (headers, body, routing) is built on first access."""
 
-    # pylint: disable-next=super-init-not-called
     def __init__(self, app: Quart, scope: HTTPScope, body: bytes) -> None:
         self.app = app
         self._scope = scope
@@ -199,7 +198,7 @@ _current: BodyDeadlines | None = None
 def body_deadlines() -> BodyDeadlines:
     """The running loop's deadlines (a server process has one loop; a new loop gets a new set,
     while reads in flight keep the set they started with)."""
-    global _current  # pylint: disable=global-statement
+    global _current
     loop = asyncio.get_running_loop()
     deadlines = _current
     if deadlines is None or deadlines.loop is not loop:

@@ -24,10 +24,10 @@ from quart.utils import encode_headers
 
 from ..compat.quart import after_request_functions, app_context_var, request_context_var
 from .body import decode_body, header
+from .compression import is_gzip_hook
 from .context import CallbackAnswer
 from .deferred import ClientGone, DeferredAppContext, DeferredRequestContext, read_body, request_path
 from .dispatch import run_callback
-from .compression import is_gzip_hook
 from .guard import check_scope_headers
 from .page_cache import cached_view, direct_answer
 
@@ -115,7 +115,6 @@ class DirectPath:
             return False
         if route is not None:
             endpoint, view = route.endpoint, route.view
-        # pylint: disable=protected-access
         if not self.dash_app._setup_done:
             return False  # until Dash's (and the pages router's) setup has finished, Quart runs it
         before = server.before_request_funcs.get(None, ())
@@ -176,12 +175,12 @@ class DirectPath:
                 limit = server.config["MAX_CONTENT_LENGTH"]
                 body = await (route.read(scope, receive) if route.read is not None else
                               read_body(scope, receive, limit, server.config["BODY_TIMEOUT"]))
-                context._body = decode_body(  # pylint: disable=protected-access
+                context._body = decode_body(
                     body, header(scope["headers"], b"content-encoding"), limit)
-                response = await route.handler(context._body, tail, receive, send)  # pylint: disable=protected-access
+                response = await route.handler(context._body, tail, receive, send)
             except ClientGone:
                 return
-            except Exception as err:  # pylint: disable=broad-except
+            except Exception as err:
                 response = await self._error_response(err, route)
             if response is None:
                 return
@@ -205,10 +204,10 @@ class DirectPath:
         server = self.server
         try:
             result = await server.handle_user_exception(err)
-        except Exception as unhandled:  # pylint: disable=broad-except
+        except Exception as unhandled:
             try:
                 return await server.handle_exception(unhandled)
-            except Exception:  # pylint: disable=broad-except  # propagating config: answer anyway
+            except Exception:  # propagating config: answer anyway
                 server.logger.exception("Exception on %s [POST]", route.path)
                 return Response('{"error": "Internal server error.", "status": 500}', status=500,
                                 content_type="application/json")

@@ -29,7 +29,7 @@ async def run_callback(app: "Flash", data: bytes) -> Response | CallbackAnswer:
     just the JSON bytes. Raises RequestError/PreventUpdate/... for the error handlers."""
     body = parse_json_body(data, "callback request body", app.limits.max_json_depth)
     check_callback_body(body, app.callback_map)
-    cb_ctx = app._initialize_context(body)  # pylint: disable=protected-access
+    cb_ctx = app._initialize_context(body)
     func, call = prepare_call(app, cb_ctx, body)
     if inspect.iscoroutinefunction(func):
         result = await call()

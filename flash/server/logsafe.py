@@ -43,7 +43,7 @@ def safe_text(value: Any) -> Any:
         return value  # keeps %d / %.3g working
     try:
         text = value if isinstance(value, str) else str(value)
-    except Exception:  # pylint: disable=broad-exception-caught  # a broken __str__ fails in logging as before
+    except Exception:  # a broken __str__ fails in logging as before
         return value
     safe = one_line(text)
     return value if safe is text else safe
@@ -52,7 +52,7 @@ def safe_text(value: Any) -> Any:
 def _message(exc: BaseException) -> str:
     try:
         return str(exc)
-    except Exception:  # pylint: disable=broad-exception-caught
+    except Exception:
         return "<exception str() failed>"
 
 

@@ -133,7 +133,7 @@ def execute_for_mcp(app: "Flash", call: Callable[[], Any]) -> Callable[[], Any]:
         result = call()
         if not inspect.isawaitable(result):
             return result
-        loop = app._serving_loop  # pylint: disable=protected-access  # (Flash's own attribute)
+        loop = app._serving_loop  # (Flash's own attribute)
         if loop is not None and loop.is_running():
             # In a pool thread: the callback runs on the loop that serves the app (its async
             # clients live there), with this thread's contextvars (call_soon_threadsafe copies them).

@@ -36,8 +36,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable
 
 from quart import Response
 
-from ..compat.dash import (callback_list, extra_components, hooks_of, hot_reload_hash, index_inputs,
-                           layout_source, mint_end_id)
+from ..compat.dash import callback_list, extra_components, hooks_of, hot_reload_hash, index_inputs, layout_source, mint_end_id
 from .compression import COMPRESSIBLE, MIN_SIZE
 
 if TYPE_CHECKING:
@@ -278,7 +277,7 @@ def to_response(answer: tuple[int, dict[str, str], bytes]) -> Response:
 
 def cached_view(app: "Flash", slot: str, view: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
     """`view` (the route's own view) behind the slot's cache, for requests that go through Quart."""
-    from quart import request  # pylint: disable=import-outside-toplevel
+    from quart import request
 
     async def serve(*args: Any, **kwargs: Any) -> Any:
         cache = app.page_cache

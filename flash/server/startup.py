@@ -36,7 +36,7 @@ async def register_page_resources(app: "Flash") -> bool:
     try:
         async with server.test_request_context(app.config.routes_pathname_prefix):
             await run_in_thread(app.backend.executor, app.index)
-    except Exception:  # pylint: disable=broad-except  # the first page load will show the error
+    except Exception:  # the first page load will show the error
         LOGGER.warning("Could not render the page at startup; its resources register on the first "
                        "page load instead.", exc_info=True)
         return False

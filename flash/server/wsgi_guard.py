@@ -127,7 +127,7 @@ def check_wsgi_server() -> None:
     cfg = loader.cfg
     try:
         worker_class = cfg.worker_class
-    except Exception:  # pylint: disable=broad-except  # a worker gunicorn cannot load fails on its own
+    except Exception:  # a worker gunicorn cannot load fails on its own
         return
     if not _is_wsgi_worker(worker_class):
         return

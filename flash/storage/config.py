@@ -36,12 +36,12 @@ def from_url(spec: str) -> BaseSharedStorage | None:
     if lowered in ("", "none", "off", "false", "0"):
         return None
     if lowered == "local":
-        from .local import LocalSharedStorage  # pylint: disable=import-outside-toplevel
+        from .local import LocalSharedStorage
 
         return LocalSharedStorage()
     scheme = urlparse(text).scheme.lower()
     if scheme == "diskcache":
-        from .diskcache import DiskcacheSharedStorage  # pylint: disable=import-outside-toplevel
+        from .diskcache import DiskcacheSharedStorage
 
         parsed = urlparse(text)
         path = unquote(parsed.path)
@@ -49,7 +49,7 @@ def from_url(spec: str) -> BaseSharedStorage | None:
             raise ValueError(f"diskcache shared storage needs an absolute path (diskcache:///abs/path), got {spec!r}")
         return DiskcacheSharedStorage(directory=path)
     if scheme in ("redis", "rediss", "unix"):
-        from .redis import RedisSharedStorage  # pylint: disable=import-outside-toplevel
+        from .redis import RedisSharedStorage
 
         return RedisSharedStorage(url=text)
     raise ValueError(
@@ -69,7 +69,7 @@ def _dash_backends() -> dict[type, type]:
 
     `Flash(shared_storage=dash.LocalSharedStorage)` (a Dash 4.5 app, unchanged) gets Flash's
     backend: the same API, and the one Flash's stream bus and channels are built on."""
-    from . import DiskcacheSharedStorage, LocalSharedStorage, RedisSharedStorage  # pylint: disable=import-outside-toplevel
+    from . import DiskcacheSharedStorage, LocalSharedStorage, RedisSharedStorage
 
     ours: tuple[type, ...] = (LocalSharedStorage, DiskcacheSharedStorage, RedisSharedStorage)
     return {getattr(dash, cls.__name__): cls for cls in ours if hasattr(dash, cls.__name__)}

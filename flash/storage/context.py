@@ -12,8 +12,11 @@ from typing import Any
 
 import dash
 
-from ..compat.dash import add_context_property, set_current_app
-from ..compat.dash import context_value  # the current callback's context (a private Dash name)
+from ..compat.dash import (
+    add_context_property,
+    context_value,  # the current callback's context (a private Dash name)
+    set_current_app,
+)
 from .base import BaseSharedStorage, SharedStorageError
 
 _APP_ATTR = "_flash_app"

@@ -23,7 +23,7 @@ from .subscription import Batch, PollingSubscription
 
 def _require_diskcache() -> Any:
     try:
-        import diskcache  # pylint: disable=import-outside-toplevel
+        import diskcache
     except ImportError as exc:
         raise ImportError('DiskcacheSharedStorage needs diskcache: pip install "dash-flash[diskcache]"') from exc
     return diskcache

@@ -30,8 +30,7 @@ from typing import Any
 
 import orjson
 
-from .base import (BaseSharedStorage, SharedStorageError, SharedStorageGap, Subscription, check_topic_ttl,
-                   check_ttl)
+from .base import BaseSharedStorage, SharedStorageError, SharedStorageGap, Subscription, check_topic_ttl, check_ttl
 from .codec import decode, encode
 from .engine import DEFAULT_BUFFER, MemoryEngine
 from .subscription import Batch, PollingSubscription
@@ -101,7 +100,7 @@ class _Server:
                 conn = self._listener.accept()
             except OSError:
                 return  # listener closed
-            except Exception:  # pylint: disable=broad-exception-caught  # a client failed the HMAC
+            except Exception:  # a client failed the HMAC
                 continue
             self._conns.add(conn)
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
@@ -112,7 +111,7 @@ class _Server:
                 request = orjson.loads(conn.recv_bytes())
                 try:
                     answer = ["ok", handle(self._engine, *request)]
-                except Exception as exc:  # pylint: disable=broad-exception-caught
+                except Exception as exc:
                     answer = ["err", f"{type(exc).__name__}: {exc}"]
                 conn.send_bytes(orjson.dumps(answer))
         except (EOFError, OSError, ValueError):
@@ -139,7 +138,7 @@ class _Link:
     def call(self, *request: Any) -> Any:
         with self._lock:
             if self._conn is None:
-                self._conn = self._storage._connect(self._key)  # pylint: disable=protected-access
+                self._conn = self._storage._connect(self._key)
             try:
                 self._conn.send_bytes(orjson.dumps(request))
                 status, value = orjson.loads(self._conn.recv_bytes())
@@ -262,7 +261,7 @@ class LocalSharedStorage(BaseSharedStorage):
                 if owner_key is None:
                     self._owner_key = key
                 return conn
-            except Exception as exc:  # pylint: disable=broad-exception-caught
+            except Exception as exc:
                 if owner_key is not None or time.monotonic() > deadline:
                     raise SharedStorageError(f"cannot reach the shared-storage owner: {exc}") from exc
                 time.sleep(0.02)
@@ -373,7 +372,7 @@ class LocalSharedStorage(BaseSharedStorage):
 
 def _forget_after_fork() -> None:
     for storage in list(_INSTANCES):
-        storage._after_fork()  # pylint: disable=protected-access
+        storage._after_fork()
 
 
 if hasattr(os, "register_at_fork"):

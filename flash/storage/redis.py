@@ -55,7 +55,7 @@ return seq
 
 def _where(url: str) -> str:
     """`host:port/db` of a Redis URL, without its password, for log lines."""
-    from urllib.parse import urlsplit  # pylint: disable=import-outside-toplevel
+    from urllib.parse import urlsplit
 
     parts = urlsplit(url)
     if parts.scheme == "unix":
@@ -65,7 +65,7 @@ def _where(url: str) -> str:
 
 def _redis() -> Any:
     try:
-        import redis  # pylint: disable=import-outside-toplevel
+        import redis
     except ImportError as exc:
         raise ImportError('RedisSharedStorage needs redis: pip install "dash-flash[redis]"') from exc
     return redis
@@ -88,12 +88,12 @@ def pool_options(storage: "RedisSharedStorage", asynchronous: bool) -> dict[str,
     timeout) is sent once more on a fresh one, instead of failing the first caller after every
     restart."""
     redis = _redis()
-    from redis.backoff import NoBackoff  # pylint: disable=import-outside-toplevel
+    from redis.backoff import NoBackoff
 
     if asynchronous:
-        from redis.asyncio.retry import Retry  # pylint: disable=import-outside-toplevel
+        from redis.asyncio.retry import Retry
     else:
-        from redis.retry import Retry  # type: ignore[assignment]  # pylint: disable=import-outside-toplevel
+        from redis.retry import Retry  # type: ignore[assignment]
     return {"max_connections": storage.max_connections, "timeout": storage.pool_timeout,
             "socket_timeout": storage.socket_timeout, "socket_connect_timeout": CONNECT_TIMEOUT_S,
             "retry": Retry(NoBackoff(), 1), "retry_on_error": [redis.ConnectionError]}

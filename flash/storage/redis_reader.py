@@ -176,7 +176,7 @@ class Reader:
         except asyncio.CancelledError:
             error = SharedStorageError("the shared-storage reader was stopped")
             raise
-        except Exception as exc:  # pylint: disable=broad-exception-caught  # Redis unreachable
+        except Exception as exc:  # Redis unreachable
             self._storage.outage.failed(exc, "reading subscribed streams")
             error = SharedStorageError(f"reading from Redis failed: {exc}")
         finally:

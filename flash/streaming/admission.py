@@ -112,7 +112,7 @@ def drop_start_body() -> None:
     built, which a stream seldom needs after its start."""
     context = current_request_context()
     if isinstance(context, DeferredRequestContext):
-        context._body = b""  # pylint: disable=protected-access
+        context._body = b""
 
 
 # The browser's hub sends a page's closes in batches of at most this many handles (flash-hub.js

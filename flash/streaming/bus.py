@@ -138,7 +138,7 @@ class StreamBus:
         if tasks:
             try:
                 await self.client().delete(self.lease_key(self.worker_id))
-            except Exception:  # pylint: disable=broad-exception-caught  # Redis gone: it lapses
+            except Exception:  # Redis gone: it lapses
                 pass
 
     async def drain(self) -> None:
@@ -178,7 +178,7 @@ class StreamBus:
                 await self._wait_for_ack(run)
         except (asyncio.CancelledError, StreamBusError):
             raise
-        except Exception as exc:  # pylint: disable=broad-exception-caught  # redis-py's errors
+        except Exception as exc:  # redis-py's errors
             raise StreamBusError(f"shared storage unreachable ({exc})") from exc
 
     async def _wait_for_ack(self, run: "StreamRun") -> None:
@@ -202,7 +202,7 @@ class StreamBus:
             await asyncio.shield(self.write(run, chunk, final=True))
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # pylint: disable=broad-exception-caught
+        except Exception as exc:
             self.storage.outage.failed(exc, "writing the end of a stream")
             self.unwritten_ends.keep(run, chunk)
         if run.lane is not None:  # the page here learns the end even if Redis did not
@@ -262,7 +262,7 @@ class StreamBus:
                         self.close_local(str(run_id) for run_id in message["close"])
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # pylint: disable=broad-exception-caught  # Redis away: retry
+            except Exception as exc:  # Redis away: retry
                 self.storage.outage.failed(exc, "following the stream control channel")
                 await asyncio.sleep(TICK)
 
@@ -279,7 +279,7 @@ class StreamBus:
                 await self._tick()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # pylint: disable=broad-exception-caught
+            except Exception as exc:
                 self.storage.outage.failed(exc, "refreshing the stream bus's leases")
             else:
                 self.storage.outage.succeeded()

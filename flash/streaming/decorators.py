@@ -55,7 +55,7 @@ def _served_app() -> Any:
     """The current Dash app (`dash.get_app()`) if it already took its streams (first request)."""
     try:
         app = dash.get_app()
-    except Exception:  # pylint: disable=broad-exception-caught  # AppNotFoundError: no app yet
+    except Exception:  # AppNotFoundError: no app yet
         return None
     return app if getattr(app, "_streams_taken", False) else None
 
@@ -71,7 +71,7 @@ def _module_level(decorate: Callable[[F], F]) -> Callable[[F], F]:
         declared = PENDING_STREAMS[before:]
         app = _served_app() if declared else None
         if app is not None:
-            app._add_streams(list(declared))  # pylint: disable=protected-access
+            app._add_streams(list(declared))
         return func
 
     return declare

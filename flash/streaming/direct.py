@@ -56,7 +56,7 @@ async def send_downlink(app: "Flash", downlink: Downlink, opening: Callable[[], 
         task = asyncio.current_task()
         if not listener.stalled or task is None or task.uncancel() > 0:
             raise
-    except Exception:  # pylint: disable=broad-except  # the answer has begun: no error page now
+    except Exception:  # the answer has begun: no error page now
         logger.exception("Downlink response failed")
     finally:
         watcher.cancel()

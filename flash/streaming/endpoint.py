@@ -23,12 +23,19 @@ from ..server.context import CallbackAnswer
 from ..server.errors import RequestError
 from ..server.guard import check_request_headers
 from ..server.sse import encode_event, encode_run_event
-from .admission import (charge_start, check_room_for_downlink, check_room_for_run, check_start_size,
-                        client_address, close_list, drop_start_body)
+from . import jobs
+from .admission import (
+    charge_start,
+    check_room_for_downlink,
+    check_room_for_run,
+    check_start_size,
+    client_address,
+    close_list,
+    drop_start_body,
+)
 from .downlink import Downlink, Listener
 from .pump import pump
 from .runs import StreamRun
-from . import jobs
 
 if TYPE_CHECKING:
     from ..app import Flash
@@ -117,7 +124,6 @@ async def start_run(app: "Flash", stream_id: str, data: bytes) -> Started:
         check_room_for_downlink(app, address)
         downlink = app.stream_runs.open(downlink_id, body["downlink"], address)
         downlink.private = private
-    # pylint: disable=protected-access
     cb_ctx = app._initialize_context({**body, "outputs": [], "output": ""})
     args = callback_args(app, cb_ctx)
     drop_start_body()
@@ -127,7 +133,7 @@ async def start_run(app: "Flash", stream_id: str, data: bytes) -> Started:
     if bus is not None and jobs.runs_as_job(app, spec):
         try:
             await jobs.enqueue(app, bus, run, body)
-        except Exception as exc:  # pylint: disable=broad-exception-caught  # Redis or the broker down
+        except Exception as exc:  # Redis or the broker down
             raise _bus_unreachable(exc, bus) from exc
         return Started(handle, downlink, private)
     # Registered before the start is announced, so a holder on this worker that learns of the
@@ -136,7 +142,7 @@ async def start_run(app: "Flash", stream_id: str, data: bytes) -> Started:
     try:
         if bus is not None:
             await bus.announce_start(run, spec.restart_on_worker_loss)
-    except Exception as exc:  # pylint: disable=broad-exception-caught  # Redis down
+    except Exception as exc:  # Redis down
         app.stream_runs.drop_run(run)
         if not downlink.runs and downlink.listener is None:
             app.stream_runs.forget(downlink)
@@ -191,7 +197,7 @@ async def _close_anywhere(app: "Flash", bus: Any, body: dict[str, Any]) -> Callb
     elsewhere = [run_id for run_id in run_ids if run_id not in here]
     try:
         await bus.broadcast_close(elsewhere)
-    except Exception as exc:  # pylint: disable=broad-exception-caught
+    except Exception as exc:
         raise _bus_unreachable(exc, bus) from exc
     return CallbackAnswer(orjson.dumps({"closed": closed, "forwarded": len(elsewhere), "unknown": []}))
 
@@ -280,7 +286,7 @@ async def _open_on_bus(app: "Flash", bus: Any, token: str | None, downlink_id: s
         await bus.hold(downlink.downlink_id)
     except RequestError:
         raise
-    except Exception as exc:  # pylint: disable=broad-exception-caught  # Redis down
+    except Exception as exc:  # Redis down
         raise _bus_unreachable(exc, bus) from exc
     opened = downlink
     gone = [] if resumed else wanted  # a new downlink: the listed runs start over

@@ -148,7 +148,7 @@ class DownlinkFollower:
                 self._check()
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # pylint: disable=broad-exception-caught  # Redis unreachable
+        except Exception as exc:  # Redis unreachable
             self._cut("shared storage failed", exc)
 
     async def _read_history(self, topic: str) -> int:
@@ -218,9 +218,9 @@ class DownlinkFollower:
             downlink.push_now(encode_run_event("gone", follow.run_id, follow.forwarded, {}))
             try:
                 await bus.broadcast_close([follow.run_id])
-            except Exception:  # pylint: disable=broad-exception-caught
+            except Exception:
                 pass
-        except Exception as exc:  # pylint: disable=broad-exception-caught  # Redis unreachable, redis-py's errors
+        except Exception as exc:  # Redis unreachable, redis-py's errors
             self._cut("shared storage failed", exc)
         finally:
             # Its run ended on the page: no start message can name it again (each arrives once).
@@ -264,7 +264,7 @@ class DownlinkFollower:
                 self._check()
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # pylint: disable=broad-exception-caught  # Redis unreachable
+        except Exception as exc:  # Redis unreachable
             self._cut("shared storage failed", exc)
         finally:
             self._acker = None

@@ -82,11 +82,11 @@ async def enqueue(app: "Flash", bus: "StreamBus", run: StreamRun, body: dict[str
 
 async def run_job(app: "Flash", payload: dict[str, Any]) -> None:
     """On the Celery worker: run one stream as its own bus worker, until it ends or is closed."""
-    from .bus import StreamBus  # pylint: disable=import-outside-toplevel
-    from .downlink import DownlinkRegistry  # pylint: disable=import-outside-toplevel
-    from .pump import pump  # pylint: disable=import-outside-toplevel
+    from .bus import StreamBus
+    from .downlink import DownlinkRegistry
+    from .pump import pump
 
-    app._take_streams()  # pylint: disable=protected-access  # the worker never served a request
+    app._take_streams()  # the worker never served a request
     spec = app.streams.get(payload["stream_id"])
     storage = app.stream_runs.bus.storage if app.stream_runs.bus is not None else None
     if spec is None or storage is None:
@@ -103,7 +103,6 @@ async def run_job(app: "Flash", payload: dict[str, Any]) -> None:
         if await bus.was_closed(payload["run_id"]):
             run.close()  # closed while queued: its pump's first step writes `done` (closed)
         async with app.server.test_request_context("/_flash/job", method="POST"):
-            # pylint: disable=protected-access
             cb_ctx = app._initialize_context({**payload["body"], "outputs": [], "output": ""})
             args = callback_args(app, cb_ctx)
             # The group owns the pump: this job ends when it does, and a cancel of the job (the

@@ -91,7 +91,7 @@ class StreamTool:
         self.params = [params[i] if i < len(params) else f"param_{i}" for i in range(len(deps))]
         try:
             hints = typing.get_type_hints(spec.func)
-        except Exception:  # pylint: disable=broad-exception-caught  # unresolvable annotations
+        except Exception:  # unresolvable annotations
             hints = {}
         self.hints = [hints.get(name) for name in self.params]
         self.deps = deps
@@ -147,7 +147,7 @@ def _dash_includes_callbacks() -> bool:
     """Dash's `configure_mcp_server(include_callbacks=...)` (default True): Dash keeps it on its
     callback tool provider only. Read defensively: an upgrade that moves it leaves streams shown."""
     try:
-        from dash.mcp.primitives.tools.tools_callbacks import CallbackTools  # pylint: disable=import-outside-toplevel
+        from dash.mcp.primitives.tools.tools_callbacks import CallbackTools
     except ImportError:
         return True
     return bool(getattr(CallbackTools, "callbacks_mcp_enabled_by_default", True))

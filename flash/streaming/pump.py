@@ -52,7 +52,7 @@ def _close(gen: Generator[Any, None, None]) -> None:
     """Close a sync generator (its `finally` runs); in a pool thread, so errors are logged here."""
     try:
         gen.close()
-    except Exception:  # pylint: disable=broad-exception-caught
+    except Exception:
         logger.exception("Closing a sync stream generator failed")
 
 
@@ -113,7 +113,7 @@ async def _error_answer(app: "Flash", spec: EventCallbackSpec, cb_ctx: Any, exc:
         if result is None:
             return []
         return _side_updates(cb_ctx) + _updates_of(result, spec)
-    except Exception:  # pylint: disable=broad-exception-caught
+    except Exception:
         logger.exception("on_error of stream '%s' failed", spec.func.__name__)
         return None
 
@@ -170,7 +170,7 @@ async def pump(app: "Flash", spec: EventCallbackSpec, run: StreamRun, cb_ctx: An
         outcome = "gone"
         run.bus.storage.outage.failed(exc, f"running stream '{spec.func.__name__}' (stopped)")  # type: ignore[union-attr]
         await run.publish_final(message("gone", {}))  # lands only if Redis is back by now
-    except Exception as exc:  # pylint: disable=broad-exception-caught
+    except Exception as exc:
         logger.error("Stream '%s' failed", spec.func.__name__, exc_info=exc)
         answer = await _error_answer(app, spec, cb_ctx, exc)
         try:
@@ -186,7 +186,7 @@ async def pump(app: "Flash", spec: EventCallbackSpec, run: StreamRun, cb_ctx: An
         try:
             if items is not None:
                 await items.aclose()  # a generator that started runs its `finally`
-        except Exception:  # pylint: disable=broad-exception-caught  # its `finally` raised
+        except Exception:  # its `finally` raised
             logger.exception("Closing stream '%s' failed", spec.func.__name__)
         finally:
             app.stream_runs.run_finished(run)

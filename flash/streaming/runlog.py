@@ -108,7 +108,7 @@ class RunLog:
                 try:
                     for start in range(0, len(entries), FLUSH_BATCH):
                         await self._write_batch(entries[start:start + FLUSH_BATCH])
-                except Exception as exc:  # pylint: disable=broad-exception-caught  # every waiter sees it
+                except Exception as exc:  # every waiter sees it
                     self.bus.storage.outage.failed(exc, "writing streams' messages")
                     if not writing.done():
                         writing.set_exception(exc)

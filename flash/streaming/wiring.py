@@ -11,10 +11,9 @@ An app's event callbacks declared after its first request (`@app.event_callback`
 """
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
-
-import os
 from urllib.parse import quote
 
 from dash import dcc, html
@@ -23,7 +22,6 @@ from dash.fingerprint import build_fingerprint
 
 from .. import client
 from .._version import __version__
-
 from ..compat.dash import extra_components
 from .spec import EventCallbackSpec, _digest
 

@@ -36,4 +36,8 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-__all__ = sorted(_WHERE)
+__all__ = [
+    "CHROMIUM_FLAGS", "FlashComposite", "FlashRunner", "FlashServerError", "FlashThreadedRunner", "Frame", "Frames",
+    "StreamClient", "chrome_options", "http_answers", "wait_for",
+]
+assert sorted(__all__) == sorted(_WHERE)

@@ -231,5 +231,5 @@ class FlashComposite(DashComposite):
             self.driver.save_screenshot(f"{stem}.png")
             Path(f"{stem}.html").write_text(self.driver.page_source, encoding="utf-8")
             logger.warning("saved failure artifacts %s.png/.html", stem)
-        except Exception:  # pylint: disable=broad-except
+        except Exception:
             logger.exception("could not save failure artifacts for %s", name)

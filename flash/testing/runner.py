@@ -41,7 +41,6 @@ class FlashRunner(BaseDashRunner):
         self.server_kind = "hypercorn"
         self.proc: Any = None
 
-    # pylint: disable=arguments-differ
     def start(
         self,
         app: Any,
@@ -171,7 +170,7 @@ class FlashThreadedRunner(FlashRunner):
                 # Runner cancels leftover tasks and shuts down async generators on exit.
                 with asyncio.Runner(loop_factory=lambda: loop) as runner:
                     runner.run(serve(app.server, fd, plan.kind, shutdown, plan))
-            except BaseException as error:  # pylint: disable=broad-except
+            except BaseException as error:
                 self._error = error
                 logger.exception("Flash test server thread crashed")
 

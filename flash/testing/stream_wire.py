@@ -109,7 +109,7 @@ class Exchange:
         self._gone.set()
         try:
             await asyncio.wait_for(asyncio.shield(self.task), timeout)
-        except Exception:  # pylint: disable=broad-exception-caught  # a response may end by any error
+        except Exception:  # a response may end by any error
             pass
         self.finished = True
 

@@ -192,7 +192,7 @@ class StreamClient:
         for worker in served:  # every worker shuts down, even after one failed to
             try:
                 await worker.shutdown()
-            except Exception as exc:  # pylint: disable=broad-exception-caught
+            except Exception as exc:
                 failures.append(exc)
         if failures:
             raise failures[0]

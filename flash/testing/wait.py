@@ -33,7 +33,7 @@ def wait_for(
             if value:
                 return value
             last_error = None
-        except Exception as error:  # pylint: disable=broad-except
+        except Exception as error:
             last_error = error
         if time.monotonic() >= deadline:
             detail = f" (last error: {last_error!r})" if last_error else ""

@@ -27,7 +27,7 @@ def main():
 
         dash.Dash = QuartDash
     else:
-        import flash  # noqa: F401  # pylint: disable=unused-import  # fail here, not in the app, when missing
+        import flash  # noqa: F401  # fail here, not in the app, when missing
     app = importlib.import_module(module).app
     app.enable_dev_tools(debug=True, dev_tools_hot_reload=False, dev_tools_ui=True, dev_tools_props_check=False)
     import uvicorn

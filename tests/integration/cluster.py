@@ -13,8 +13,8 @@ from typing import Any, Callable
 
 import redis
 
-from flash.testing.sse import parse_events
 from flash.testing import wait_for
+from flash.testing.sse import parse_events
 
 HAPROXY_CFG = """
 global

@@ -164,11 +164,11 @@ class Builder:
         """A downlink token this server accepts (its id made from the seed)."""
         self.token_no += 1
         ident = f"fuzzdownlink{self.rng.getrandbits(64):016x}"[:32]
-        return ident, f"{ident}.{self.signer._sig('downlink', ident)}"  # pylint: disable=protected-access
+        return ident, f"{ident}.{self.signer._sig('downlink', ident)}"
 
     def run_handle(self, downlink_id: str) -> str:
         ident = f"fuzzrun{self.rng.getrandbits(64):016x}"
-        return f"{ident}.{self.signer._sig('run', downlink_id, ident)}"  # pylint: disable=protected-access
+        return f"{ident}.{self.signer._sig('run', downlink_id, ident)}"
 
     def bad_token(self) -> Any:
         ident, token = self.token()

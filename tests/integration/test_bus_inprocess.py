@@ -151,9 +151,9 @@ def test_the_page_is_told_when_the_worker_running_its_stream_dies(redis_url, res
                 run_b = pair.b.stream_runs.live_run(run_id(handle))
                 run_b.bus = None
                 run_b.task.cancel()
-                for task in bus_b._tasks:  # pylint: disable=protected-access
+                for task in bus_b._tasks:
                     task.cancel()
-                bus_b._tasks = []  # pylint: disable=protected-access
+                bus_b._tasks = []
                 raw = redis.Redis.from_url(redis_url)
                 raw.delete(bus_b.lease_key(bus_b.worker_id))
                 raw.close()

@@ -120,7 +120,7 @@ def test_the_run_log_writes_a_batch_once_even_when_it_is_sent_again_and_fails_lo
                 writes.append(log.write(one, f"m{seq}".encode(), final=seq == 2))
         await asyncio.gather(*writes)
         # A retried call (its reply was lost) must not fail nor write twice.
-        await log._write_batch([(runs[0], 2, b"m2", False)])  # pylint: disable=protected-access
+        await log._write_batch([(runs[0], 2, b"m2", False)])
         client = storage.loop_state().client
         stored = [await client.xrange(bus.run_keys(one.run_id)[0]) for one in runs]
         counters = [int(await client.get(bus.run_keys(one.run_id)[1])) for one in runs]

@@ -28,7 +28,7 @@ def test_concurrent_first_requests_start_the_bus_tasks_once(redis_url):
         async with Pair(redis_url) as pair:
             bus = pair.a.stream_runs.bus
             await asyncio.gather(*(bus.ensure_started() for _ in range(20)))
-            started = list(bus._tasks)  # pylint: disable=protected-access
+            started = list(bus._tasks)
             kinds = task_kinds()
             await bus.stop()
             await asyncio.sleep(0)
@@ -47,7 +47,7 @@ async def _dropped_at_once(pair: Pair, k: int) -> None:
     page = Downlink(pair.ca)
     async with page:
         client = pair.cb if k % 2 else pair.ca
-        from tests.integration.test_bus_inprocess import on  # pylint: disable=import-outside-toplevel
+        from tests.integration.test_bus_inprocess import on
         await on(client, page).start(pair.a.server.config["endless"])
         await page.cut()
 
@@ -57,8 +57,10 @@ def test_downlinks_dropped_right_after_their_start_leave_no_task_behind(redis_ur
         async with Pair(redis_url) as pair:
             await _dropped_at_once(pair, 0)  # each worker's bus and reader start: their own tasks
             await _dropped_at_once(pair, 1)
-            settled = lambda: not pair.a.stream_runs.bus.followers and not len(pair.a.stream_runs) \
-                and not len(pair.b.stream_runs)
+            def settled() -> bool:
+                return not pair.a.stream_runs.bus.followers and not len(pair.a.stream_runs) \
+                    and not len(pair.b.stream_runs)
+
             await wait_until(settled, turns=500)
             await asyncio.sleep(0.5)
             baseline = task_kinds()

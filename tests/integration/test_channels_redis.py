@@ -4,7 +4,6 @@ plain script publishes with `publish_sync`."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import sys
 import uuid
 
@@ -13,13 +12,12 @@ import pytest
 from flash import Channel, Flash, RedisSharedStorage, html
 from flash import channels as channels_module
 from tests.conftest import run
-from tests.streaming.downlink_client import wait_until
 
 
 @pytest.fixture(autouse=True)
 def fresh_channels():
-    channels_module._NAMED.clear()  # pylint: disable=protected-access
-    channels_module._PRODUCERS.clear()  # pylint: disable=protected-access
+    channels_module._NAMED.clear()
+    channels_module._PRODUCERS.clear()
     yield
 
 

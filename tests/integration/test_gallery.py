@@ -7,7 +7,6 @@ from pathlib import Path
 
 from examples.__main__ import EXAMPLES
 from flash.testing import wait_for
-
 from tests.integration.conftest import free_port, http_get
 
 ROOT = Path(__file__).resolve().parents[2]

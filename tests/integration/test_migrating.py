@@ -19,7 +19,7 @@ import pytest
 
 from flash import Flash, Input, Output, dcc, html
 from flash.testing import FlashComposite, wait_for
-from tests.integration.conftest import AppProcess, free_port
+from tests.integration.conftest import AppProcess
 
 PYTHON = sys.executable
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
@@ -81,7 +81,7 @@ def test_gunicorn_with_a_wsgi_worker_fails_at_startup_with_the_command_that_work
 @pytest.mark.parametrize("worker", ["asgi", "uvicorn.workers.UvicornWorker"])
 def test_gunicorn_with_an_asgi_worker_serves(app_process: Callable[..., AppProcess], tmp_path: Path, worker: str) -> None:
     if worker.startswith("uvicorn."):  # deprecated in uvicorn (now the uvicorn-worker package), still shipped
-        import uvicorn.workers  # noqa: F401  # pylint: disable=import-outside-toplevel
+        import uvicorn.workers  # noqa: F401
     _write(tmp_path, APP)
     _serves(app_process([GUNICORN, "-k", worker, "-b", "127.0.0.1:{port}", "app:server"]))
 
@@ -125,7 +125,7 @@ dash_auth.BasicAuth(app, {"alice": "s3cret"})
 def test_dash_auth_on_a_flash_app_fails_at_startup_naming_flash_auth(
     app_process: Callable[..., AppProcess], tmp_path: Path
 ) -> None:
-    import dash_auth  # noqa: F401  # pylint: disable=import-outside-toplevel  # the test extra has it
+    import dash_auth  # noqa: F401  # the test extra has it
     _write(tmp_path, DASH_AUTH_APP)
     server = app_process([PYTHON, "-m", "uvicorn", "app:server", "--host", "127.0.0.1", "--port", "{port}"])
     assert _exits(server) != 0

@@ -31,7 +31,7 @@ def test_the_async_and_sync_pools_are_blocking_and_bounded(redis_url):
     assert isinstance(pool, redis.asyncio.BlockingConnectionPool)
     assert (pool.max_connections, pool.timeout) == (7, 3)
     assert pool.connection_kwargs["socket_timeout"] == 4
-    sync_pool = storage._client()[0].connection_pool  # pylint: disable=protected-access
+    sync_pool = storage._client()[0].connection_pool
     assert isinstance(sync_pool, redis.BlockingConnectionPool)
     assert (sync_pool.max_connections, sync_pool.timeout) == (7, 3)
     storage.close()
@@ -74,12 +74,12 @@ def test_far_more_threads_than_sync_connections_wait_instead_of_failing(redis_ur
 
     def work(i: int) -> None:
         try:
-            storage._client()[0].xread({storage.key("nothing"): "0-0"}, block=100)  # pylint: disable=protected-access
+            storage._client()[0].xread({storage.key("nothing"): "0-0"}, block=100)
             storage.set(f"t{i}", i)
-        except BaseException as exc:  # pylint: disable=broad-exception-caught
+        except BaseException as exc:
             errors.append(exc)
 
-    storage._client()  # pylint: disable=protected-access  # one client for all threads
+    storage._client()  # one client for all threads
     threads = [threading.Thread(target=work, args=(i,)) for i in range(10)]
     for thread in threads:
         thread.start()

@@ -84,7 +84,7 @@ def test_a_slow_async_consumer_holds_a_bounded_queue_and_then_catches_up(redis_u
             await storage.apublish("slow", i)
         seen, peak = [], 0
         async for seq, message in sub.aiter_with_seq():
-            peak = max(peak, len(sub._pending))  # pylint: disable=protected-access
+            peak = max(peak, len(sub._pending))
             seen.append(message)
             if seq == 2000:
                 break

@@ -142,11 +142,11 @@ class Downlink:
 
     async def _finish(self) -> None:
         try:
-            await asyncio.wait_for(self.conn._task, 2)  # pylint: disable=protected-access
-        except Exception:  # pylint: disable=broad-except  # a response task may end by cancellation
+            await asyncio.wait_for(self.conn._task, 2)
+        except Exception:  # a response task may end by cancellation
             pass
-        while not self.conn._receive_queue.empty():  # pylint: disable=protected-access
-            chunk = self.conn._receive_queue.get_nowait()  # pylint: disable=protected-access
+        while not self.conn._receive_queue.empty():
+            chunk = self.conn._receive_queue.get_nowait()
             if isinstance(chunk, bytes):
                 self.raw += chunk
 

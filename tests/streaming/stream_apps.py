@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from flash import Flash, Input, Output, stream_props, html
+from flash import Flash, Input, Output, html, stream_props
 from tests.streaming.probe import Probe
 
 

@@ -64,7 +64,7 @@ def ticker_app(**options) -> tuple[Flash, Probe]:
 
 
 def set_flag(duo, probe: Probe, name: str) -> None:
-    probe._get(duo, f"/_probe/flag/{name}")  # pylint: disable=protected-access
+    probe._get(duo, f"/_probe/flag/{name}")
 
 
 def start_ticking(duo) -> None:

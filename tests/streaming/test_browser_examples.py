@@ -125,13 +125,18 @@ def test_token_stream_example(dash_duo_mp):
     duo.start_server(example.app)
     duo.wait_for_element("#answer")
     # The Markdown source the renderer holds (what the Patches built), and every rendered length.
-    source = lambda: duo.driver.execute_script("return window.dash_component_api.getLayout('answer').props.children;")
+    def source():
+        return duo.driver.execute_script("return window.dash_component_api.getLayout('answer').props.children;")
+
     duo.driver.execute_script(
         "window.answerSeen = []; var a = document.getElementById('answer');"
         "new MutationObserver(function () { window.answerSeen.push(a.textContent.length); })"
         ".observe(a, {childList: true, characterData: true, subtree: true});"
     )
-    seen = lambda: duo.driver.execute_script("return window.answerSeen.splice(0);")
+
+    def seen():
+        return duo.driver.execute_script("return window.answerSeen.splice(0);")
+
     prompt = duo.find_element("#prompt")
     duo.clear_input(prompt)
     prompt.send_keys("What is Flash?")
@@ -164,7 +169,8 @@ def test_token_stream_example(dash_duo_mp):
     assert running(duo) == []
     stopped = source()
     assert first.startswith(stopped) and stopped != first
-    rendered = lambda: duo.driver.execute_script("return document.getElementById('answer').textContent.length;")
+    def rendered():
+        return duo.driver.execute_script("return document.getElementById('answer').textContent.length;")
 
     # Regenerate: the next answer replaces the stopped one from its start; Regenerate again
     # mid-stream replaces that run, and the third answer runs to its end.

@@ -227,11 +227,11 @@ def test_a_stopping_worker_ends_the_stream_and_the_page_starts_it_over(dash_duo_
     probe = Probe(app)
 
     async def stop_worker():
-        app._shutdown.begin("test")  # pylint: disable=protected-access
+        app._shutdown.begin("test")
         return {"stopping": True}
 
     async def serve_again():  # as a restarted worker would
-        app._shutdown.begun = False  # pylint: disable=protected-access
+        app._shutdown.begun = False
         app.stream_runs.closing = False
         return {"serving": True}
 
@@ -253,9 +253,9 @@ def test_a_stopping_worker_ends_the_stream_and_the_page_starts_it_over(dash_duo_
     dash_duo_mp.start_server(app)
     dash_duo_mp.wait_for_element("#go").click()
     dash_duo_mp.wait_for(lambda: dash_duo_mp.find_element("#tick").text.startswith("tick "), msg="streaming")
-    probe._get(dash_duo_mp, "/_probe/stop")  # pylint: disable=protected-access
+    probe._get(dash_duo_mp, "/_probe/stop")
     probe.wait_state(dash_duo_mp, lambda s: s.get("closed") == 1 and s["live"] == 0, "the generator closed")
-    probe._get(dash_duo_mp, "/_probe/serve")  # pylint: disable=protected-access
+    probe._get(dash_duo_mp, "/_probe/serve")
     probe.wait_state(dash_duo_mp, lambda s: s.get("started") == 2 and s["live"] == 1, "the page started it over",
                      timeout=30)
     dash_duo_mp.wait_for(lambda: dash_duo_mp.find_element("#tick").text.startswith("tick "), msg="streaming again")

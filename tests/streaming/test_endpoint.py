@@ -10,8 +10,8 @@ import pytest
 
 from flash import Input, State, ctx, event_callback, html, set_props, stream_props
 from flash.testing.streams import StreamClient
-from tests.streaming.downlink_client import Downlink, make_app, props_values, run_id, setup, wait_until
 from tests.conftest import run
+from tests.streaming.downlink_client import Downlink, make_app, props_values, run_id, setup, wait_until
 
 
 def kinds(messages):

@@ -174,9 +174,9 @@ def test_the_replay_buffer_is_bounded_in_bytes_and_keeps_the_newest_message_what
         stream_run = StreamRun("r", "r.sig", "s", _Sink(), replay_size=100, replay_bytes=1000)
         for _ in range(10):
             await stream_run.publish(lambda seq: b"%03d" % seq + b"x" * 297)  # 300 bytes each
-        bounded = [seq for seq, _ in stream_run._buffer]  # pylint: disable=protected-access
+        bounded = [seq for seq, _ in stream_run._buffer]
         await stream_run.publish(lambda seq: b"y" * 5000)
-        big = [seq for seq, _ in stream_run._buffer]  # pylint: disable=protected-access
+        big = [seq for seq, _ in stream_run._buffer]
         return stream_run, bounded, big
 
     stream_run, bounded, big = run(go())
@@ -399,11 +399,11 @@ def test_the_write_check_fires_with_the_heartbeat_timer_when_writes_are_quick():
         loop = asyncio.get_running_loop()
         listener = Listener()
         listener.start_heartbeat(loop, every=15.0, timeout=30.0)
-        first = listener._timer.when() - loop.time()  # pylint: disable=protected-access
+        first = listener._timer.when() - loop.time()
         listener.stop_heartbeat()
         quick = Listener()
         quick.start_heartbeat(loop, every=15.0, timeout=1.0)
-        second = quick._timer.when() - loop.time()  # pylint: disable=protected-access
+        second = quick._timer.when() - loop.time()
         quick.stop_heartbeat()
         return first, second
 

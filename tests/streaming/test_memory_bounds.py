@@ -232,11 +232,11 @@ def test_a_close_request_is_deduplicated_and_capped():
 # --- registries that shrink ------------------------------------------------------------------
 @pytest.fixture
 def fresh_channels():
-    channels_module._NAMED.clear()  # pylint: disable=protected-access
-    channels_module._PRODUCERS.clear()  # pylint: disable=protected-access
+    channels_module._NAMED.clear()
+    channels_module._PRODUCERS.clear()
     yield channels_module
-    channels_module._NAMED.clear()  # pylint: disable=protected-access
-    channels_module._PRODUCERS.clear()  # pylint: disable=protected-access
+    channels_module._NAMED.clear()
+    channels_module._PRODUCERS.clear()
 
 
 def test_channel_names_leave_with_their_last_use_and_declared_ones_stay(fresh_channels):
@@ -252,12 +252,12 @@ def test_channel_names_leave_with_their_last_use_and_declared_ones_stay(fresh_ch
             await fresh_channels.channel(f"chat-{i}").publish({"i": i}, app=app)  # topics made on the fly
         sub = fresh_channels.channel("chat-live").subscribe(app)
         gc.collect()
-        while_subscribed = set(fresh_channels._NAMED)  # pylint: disable=protected-access
+        while_subscribed = set(fresh_channels._NAMED)
         sub.close()
         del sub  # a subscription goes with the generator that iterated it
         await asyncio.sleep(0)
         gc.collect()
-        return while_subscribed, set(fresh_channels._NAMED)  # pylint: disable=protected-access
+        return while_subscribed, set(fresh_channels._NAMED)
 
     while_subscribed, after = run(go())
     assert while_subscribed == {"prices", "ticks", "chat-live"}
@@ -282,11 +282,11 @@ def test_a_stopped_producer_is_owned_until_it_ends(fresh_channels):
 
     async def go():
         sub = Channel("feed").subscribe(app=app)
-        await wait_until(lambda: sub._pending)  # pylint: disable=protected-access
+        await wait_until(lambda: sub._pending)
         sub.close()
-        ending = len(fresh_channels._ENDING)  # pylint: disable=protected-access
-        await wait_until(lambda: ended and not fresh_channels._ENDING)  # pylint: disable=protected-access
-        return ending, len(fresh_channels._ENDING)  # pylint: disable=protected-access
+        ending = len(fresh_channels._ENDING)
+        await wait_until(lambda: ended and not fresh_channels._ENDING)
+        return ending, len(fresh_channels._ENDING)
 
     ending, after = run(go())
     assert ending >= 1, "the cancelled tasks are held while they end"

@@ -4,12 +4,12 @@ finished run in its holder's follower, wherever the runs ran."""
 from __future__ import annotations
 
 from tests.conftest import run
-from tests.integration.conftest import redis_url  # noqa: F401  # pylint: disable=unused-import
+from tests.integration.conftest import redis_url  # noqa: F401
 from tests.integration.test_bus_inprocess import Pair, on
 from tests.streaming.downlink_client import Downlink, run_id, wait_until
 
 
-def test_a_followers_runs_leave_it_when_they_end(redis_url):  # pylint: disable=redefined-outer-name
+def test_a_followers_runs_leave_it_when_they_end(redis_url):
     async def go():
         async with Pair(redis_url) as pair:
             async with Downlink(pair.ca) as page:

@@ -226,7 +226,7 @@ def test_a_sync_run_closed_between_steps_is_closed_in_a_pool_thread():
 
 def test_shutdown_ends_runs_at_every_moment_and_runs_each_started_finally_once():
     life = Lifecycle(pool=2)
-    life.app._shutdown.grace = 2  # pylint: disable=protected-access
+    life.app._shutdown.grace = 2
 
     async def go():
         client = life.app.server.test_client()
@@ -235,16 +235,16 @@ def test_shutdown_ends_runs_at_every_moment_and_runs_each_started_finally_once()
             mid_async = await page.start(life.ids["async"])
             mid_callback = await page.start(life.ids["callback-async"])
             mid_sync = await page.start(life.ids["sync"])  # blocks its thread after its first yield
-            first_step = await page.start(life.ids["sync"], n=2)  # blocks before its first yield
+            await page.start(life.ids["sync"], n=2)  # blocks before its first yield
             await page.until(lambda ms: {m.run for m in ms} >= {run_id(h) for h in (mid_async, mid_callback, mid_sync)})
             # both threads taken: `mid_sync`'s second step is under way (between its first and
             # second steps its thread was free for a moment)
             await wait_until(lambda: life.counts["sync started"] == 2 and life.counts["sync holds its thread"] == 1)
             await page.start(life.ids["callback-sync"])  # no thread left for it
             await life.start_unstepped(page, "async", n=3)
-            life.app._shutdown.begin("test")  # pylint: disable=protected-access  # same turn
-            await page._read_until(lambda events: any(e["event"] == "shutdown" for e in events))  # pylint: disable=protected-access
-            await life.app._shutdown._stopped()  # pylint: disable=protected-access  # the lifespan shutdown
+            life.app._shutdown.begin("test")  # same turn
+            await page._read_until(lambda events: any(e["event"] == "shutdown" for e in events))
+            await life.app._shutdown._stopped()  # the lifespan shutdown
             after_stop = (len(life.app.stream_runs), Counter(life.counts))
             life.release()  # the sync steps under way return: their threads close them
             assert await wait_until(lambda: life.counts["sync finally"] == 2)

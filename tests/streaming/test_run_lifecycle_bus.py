@@ -127,7 +127,7 @@ def test_a_run_whose_redis_goes_away_mid_stream_ends_and_runs_its_finally(redis_
         finally:
             try:
                 await stop_bus(life)
-            except Exception:  # pylint: disable=broad-except  # Redis is gone
+            except Exception:  # Redis is gone
                 pass
 
     try:
@@ -152,7 +152,7 @@ def test_a_streaming_job_closed_while_queued_writes_its_closed_end(redis_server,
     admin = redis.Redis.from_url(redis_server.url)
 
     async def go():
-        app._take_streams()  # pylint: disable=protected-access
+        app._take_streams()
         downlink_id, _ = app.stream_signer.new_downlink()
         rid, handle = app.stream_signer.new_run(downlink_id)
         await app.stream_runs.bus.broadcast_close([rid])  # the page closed it while it was queued

@@ -37,7 +37,7 @@ def lifecycle_app() -> tuple[Flash, dict[str, str]]:
         return {"released": True}
 
     async def shut_down() -> dict[str, bool]:
-        app._shutdown.begin("test")  # pylint: disable=protected-access  # as SIGTERM would
+        app._shutdown.begin("test")  # as SIGTERM would
         return {"begun": True}
 
     app.server.add_url_rule("/_life/release", "life_release", release)

@@ -37,11 +37,11 @@ def test_shutdown_sends_a_final_event_closes_runs_and_refuses_new_streams():
         async with Downlink(client) as downlink:
             handles = [await downlink.start(endless.stream_id, n=n) for n in (1, 2)]
             await downlink.until(lambda ms: len(ms) >= 4)
-            app._shutdown.begin("test")  # pylint: disable=protected-access
-            await downlink._read_until(lambda events: events[-1]["event"] == "shutdown")  # pylint: disable=protected-access
+            app._shutdown.begin("test")
+            await downlink._read_until(lambda events: events[-1]["event"] == "shutdown")
             refused_start = await post(client, f"/_flash/stream/{endless.stream_id}", start_body(downlink.token))
             refused_open = await post(client, "/_flash/downlink", {"downlink": None, "runs": {}})
-            await app._shutdown._stopped()  # pylint: disable=protected-access  # the lifespan shutdown
+            await app._shutdown._stopped()  # the lifespan shutdown
             return handles, refused_start, refused_open, len(app.stream_runs), downlink.raw
 
     handles, refused_start, refused_open, live, raw = run(go())
@@ -64,16 +64,16 @@ def test_the_servers_signal_handler_still_runs_after_flash_begins():
     original = signal.signal(signal.SIGTERM, servers_handler)
 
     async def go():
-        await app._shutdown._serving()  # pylint: disable=protected-access  # lifespan startup
+        await app._shutdown._serving()  # lifespan startup
         client = app.server.test_client()
         await setup(client)
         async with Downlink(client) as downlink:
             await downlink.start(endless.stream_id)
             await downlink.until(lambda ms: len(ms) >= 2)
             os.kill(os.getpid(), signal.SIGTERM)
-            await downlink._read_until(lambda events: events[-1]["event"] == "shutdown")  # pylint: disable=protected-access
+            await downlink._read_until(lambda events: events[-1]["event"] == "shutdown")
             await wait_until(lambda: closed)
-        await app._shutdown._stopped()  # pylint: disable=protected-access
+        await app._shutdown._stopped()
         return signal.getsignal(signal.SIGTERM)
 
     try:
@@ -90,9 +90,9 @@ def test_serving_again_after_a_shutdown_accepts_streams():
     app, endless = endless_app(closed)
 
     async def go():
-        app._shutdown.begin("test")  # pylint: disable=protected-access
-        await app._shutdown._stopped()  # pylint: disable=protected-access
-        await app._shutdown._serving()  # pylint: disable=protected-access
+        app._shutdown.begin("test")
+        await app._shutdown._stopped()
+        await app._shutdown._serving()
         client = app.server.test_client()
         await setup(client)
         async with Downlink(client) as downlink:

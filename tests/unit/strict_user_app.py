@@ -4,8 +4,24 @@ package is). It fails when a public name loses its types, e.g. a decorator typed
 from typing import Any, AsyncIterator, Iterator
 
 import flash
-from flash import (ALL, Dash, Flash, Input, LocalSharedStorage, Output, Patch, State, callback, ctx,
-                   dcc, event_callback, html, no_update, set_props, stream_props)
+from flash import (
+    ALL,
+    Dash,
+    Flash,
+    Input,
+    LocalSharedStorage,
+    Output,
+    Patch,
+    State,
+    callback,
+    ctx,
+    dcc,
+    event_callback,
+    html,
+    no_update,
+    set_props,
+    stream_props,
+)
 from flash.exceptions import PreventUpdate
 
 app: Dash = Flash(__name__, shared_storage=LocalSharedStorage())

@@ -13,10 +13,10 @@ from tests.streaming.downlink_client import Downlink, post, props_values, setup,
 
 @pytest.fixture(autouse=True)
 def fresh_channels():
-    channels_module._NAMED.clear()  # pylint: disable=protected-access
-    channels_module._PRODUCERS.clear()  # pylint: disable=protected-access
+    channels_module._NAMED.clear()
+    channels_module._PRODUCERS.clear()
     yield
-    assert not channels_module._HUBS, "every hub stopped with its last subscriber"  # pylint: disable=protected-access
+    assert not channels_module._HUBS, "every hub stopped with its last subscriber"
 
 
 def plain_app():
@@ -120,7 +120,7 @@ def test_a_callback_publishes_and_every_watching_stream_shows_it():
         async with Downlink(client) as page:
             one = await page.start(watch.stream_id, n=1)
             two = await page.start(watch.stream_id, n=2)
-            hubs = channels_module._HUBS  # pylint: disable=protected-access
+            hubs = channels_module._HUBS
             await wait_until(lambda: sum(len(h.subscribers) for h in hubs.values()) == 2)
             for n in (1, 2):
                 status, _ = await post(client, "/_dash-update-component",

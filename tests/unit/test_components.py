@@ -30,7 +30,7 @@ def test_websocket_refuses_a_missing_or_non_websocket_url():
     with pytest.raises(ValueError, match="ws:// or wss://"):
         WebSocket(url="http://example.com/feed")
     with pytest.raises(TypeError):
-        WebSocket(path="/ws", bogus=1)  # pylint: disable=unexpected-keyword-arg
+        WebSocket(path="/ws", bogus=1)
 
 
 def test_lazyload_registers_its_loader_and_serializes_the_name():

@@ -189,7 +189,7 @@ def test_install_adds_the_route_once(monkeypatch):
     from dash._hooks import hooks as dash_hooks
 
     # An app that was created before the hook existed: take the hook away while building it.
-    routes = dash_hooks._ns["routes"]  # pylint: disable=protected-access
+    routes = dash_hooks._ns["routes"]
     monkeypatch.setitem(dash_hooks._ns, "routes", [h for h in routes if h.data["name"] != "_flash/lazy/<name>"])
     monkeypatch.setattr(dash_hooks, "_clientside_callbacks", [])
     app = make_app()

@@ -187,7 +187,7 @@ def test_only_async_handlers_are_accepted():
     app = make_app()
     with pytest.raises(TypeError, match="async generator or an `async def`"):
         @websocket_route(app, "/ws/sync")
-        def sync_handler(ws):  # pylint: disable=unused-variable
+        def sync_handler(ws):
             return ws
 
 
@@ -200,7 +200,7 @@ def test_send_after_close_raises_socket_closed():
         await ws.close(1012, "restart")
         try:
             await ws.send("late")
-        except Exception as error:  # pylint: disable=broad-except
+        except Exception as error:
             outcome.append(type(error).__name__)
 
     async def go():

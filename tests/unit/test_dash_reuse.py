@@ -2,6 +2,7 @@
 import json
 
 import dash
+
 from flash import Flash, Input, Output, html
 from flash.compat.dash import QuartRequestAdapter
 from flash.server.context import CallbackContext

@@ -93,5 +93,5 @@ def test_quarts_request_cycle_has_nothing_the_direct_path_does_not_model():
     assert MODELLED_SIGNALS <= found, "the scan sees what applies() checks"
     unknown_signals = found - MODELLED_SIGNALS - OTHER_SIGNALS
     assert not unknown_signals, f"new Quart signals the direct path does not check: {sorted(unknown_signals)}"
-    modelled = {signal.name.replace("-", "_") for signal in direct._REQUEST_SIGNALS}  # pylint: disable=protected-access
+    modelled = {signal.name.replace("-", "_") for signal in direct._REQUEST_SIGNALS}
     assert modelled == MODELLED_SIGNALS

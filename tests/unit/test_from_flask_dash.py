@@ -116,7 +116,7 @@ def test_a_flask_request_in_a_callback_answers_500_and_logs_the_quart_way(caplog
 
 
 def test_dash_auth_on_a_flash_app_fails_at_startup_naming_flash_auth() -> None:
-    import dash_auth  # pylint: disable=import-outside-toplevel  # the test extra has it
+    import dash_auth  # the test extra has it
     app = _app("with_dash_auth")
     dash_auth.BasicAuth(app, {"user": "pw"})
     with pytest.raises(FlaskHookError, match=r"flash\.auth import BasicAuth"):

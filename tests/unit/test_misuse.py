@@ -5,7 +5,7 @@ import json
 import pytest
 
 import flash
-from flash import Flash, Input, Output, State, event_callback, html, stream_props
+from flash import Flash, Input, Output, State, event_callback, stream_props
 from flash.exceptions import StreamError
 from flash.streaming import spec as stream_spec
 from tests.conftest import run

@@ -10,8 +10,7 @@ import json
 import pytest
 
 from flash import Patch
-from flash.notifications import (hide_notification, notification, notifications_container, notify,
-                                 update_notification)
+from flash.notifications import hide_notification, notification, notifications_container, notify, update_notification
 from flash.server.jsonfast import dumps
 from flash.streaming.props import StreamProps
 

@@ -11,8 +11,19 @@ import uuid
 import pytest
 
 import flash
-from flash import (DiskcacheSharedStorage, Flash, Input, LocalSharedStorage, Output, RedisSharedStorage,
-                   SharedStorageError, State, ctx, html, stream_props)
+from flash import (
+    DiskcacheSharedStorage,
+    Flash,
+    Input,
+    LocalSharedStorage,
+    Output,
+    RedisSharedStorage,
+    SharedStorageError,
+    State,
+    ctx,
+    html,
+    stream_props,
+)
 from flash.storage import config
 from flash.testing import wait_for
 from tests.conftest import callback_body, dep, run

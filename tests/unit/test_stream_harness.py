@@ -207,7 +207,7 @@ def test_an_error_ends_the_run_with_an_error_frame_after_on_errors_frame(flash_s
     @app.event_callback(Input("go", "n_clicks"))
     async def unhandled(n):
         raise ValueError("no rows")
-        yield  # pylint: disable=unreachable
+        yield
 
     async def go():
         async with flash_stream_client(app) as client:

@@ -45,4 +45,4 @@ def test_the_job_task_is_registered_once_on_the_celery_app():
     task = celery.tasks[jobs.TASK_NAME]
     second = app_with(CeleryManager(celery), redis=True)
     assert celery.tasks[jobs.TASK_NAME] is task
-    assert jobs._APPS[id(celery)] is second and first is not second  # pylint: disable=protected-access
+    assert jobs._APPS[id(celery)] is second and first is not second

@@ -138,7 +138,7 @@ def test_a_forked_process_gets_a_working_pool_of_its_own():
         try:
             answer = asyncio.run(asyncio.wait_for(run_in_thread(app.backend.executor, lambda: "child"), 10))
             os._exit(0 if answer == "child" else 1)
-        except BaseException:  # pylint: disable=broad-except
+        except BaseException:
             os._exit(2)
     deadline = time.monotonic() + 30
     while True:

@@ -1,8 +1,7 @@
 """What else a streamed output touches on the page: a callback whose Input is a streamed output
 (here a clientside counter of how often `status` is set), and a `dcc.Loading` around it."""
-from dash import Dash, Input, Output, callback, clientside_callback, dcc, html
-
 from _testgate import install
+from dash import Dash, Input, Output, callback, clientside_callback, dcc, html
 
 app = Dash(__name__)
 gate = install(app)

@@ -31,7 +31,7 @@ def declare(func, options):
     try:
         callback(Output("out", "children", allow_duplicate=True), Input("start", "n_clicks"),
                  prevent_initial_call=True, **options)(func)
-    except Exception as err:  # pylint: disable=broad-exception-caught
+    except Exception as err:
         return {"refused": True, "type": type(err).__name__,
                 "mro": [cls.__name__ for cls in type(err).__mro__]}
     return {"refused": False, "type": None, "mro": []}

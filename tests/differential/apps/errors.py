@@ -1,8 +1,7 @@
 """An exception in a streaming callback without `on_error` ends the stream with a callback
 error (the debug dev tools count it); what was already shown stays."""
-from dash import Dash, Input, Output, callback, html
-
 from _testgate import install
+from dash import Dash, Input, Output, callback, html
 
 app = Dash(__name__)
 gate = install(app)
@@ -17,6 +16,6 @@ async def run(n_clicks):
         yield f"run {n_clicks} step 1", "1"
         await gate()
         raise ValueError(f"run {n_clicks} failed")
-        yield "never", "never"  # pylint: disable=unreachable
+        yield "never", "never"
     finally:
         gate.ended()

@@ -1,8 +1,7 @@
 """`on_error=` on a streaming callback: the handler's return value is the last frame (a
 `set_props` inside the handler goes with it); a handler returning None ends the stream quietly."""
-from dash import Dash, Input, Output, callback, html, set_props
-
 from _testgate import install
+from dash import Dash, Input, Output, callback, html, set_props
 
 app = Dash(__name__)
 gate = install(app)
@@ -27,7 +26,7 @@ async def handled(n_clicks):
         yield f"handled {n_clicks} step 1"
         await gate()
         raise ValueError(f"handled {n_clicks} failed")
-        yield "never"  # pylint: disable=unreachable
+        yield "never"
     finally:
         gate.ended()
 
@@ -40,6 +39,6 @@ async def quiet(n_clicks):
         yield f"quiet {n_clicks} step 1"
         await gate()
         raise ValueError(f"quiet {n_clicks} failed")
-        yield "never"  # pylint: disable=unreachable
+        yield "never"
     finally:
         gate.ended()

@@ -1,8 +1,7 @@
 """The app-wide `Dash(on_error=...)` handles a streaming callback's exception: its return value
 is the last frame."""
-from dash import Dash, Input, Output, callback, html
-
 from _testgate import install
+from dash import Dash, Input, Output, callback, html
 
 
 def handle(err):
@@ -22,6 +21,6 @@ async def run(n_clicks):
         yield f"run {n_clicks} step 1", "1"
         await gate()
         raise ValueError(f"run {n_clicks} failed")
-        yield "never", "never"  # pylint: disable=unreachable
+        yield "never", "never"
     finally:
         gate.ended()

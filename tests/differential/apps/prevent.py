@@ -1,9 +1,8 @@
 """`PreventUpdate` raised inside a streaming callback ends the stream cleanly: what was shown
 stays, no error is reported, and the callback can run again."""
+from _testgate import install
 from dash import Dash, Input, Output, callback, html
 from dash.exceptions import PreventUpdate
-
-from _testgate import install
 
 app = Dash(__name__)
 gate = install(app)
@@ -20,6 +19,6 @@ async def run(n_clicks):
         yield f"run {n_clicks} step 2", "2"
         await gate()
         raise PreventUpdate
-        yield "never", "never"  # pylint: disable=unreachable
+        yield "never", "never"
     finally:
         gate.ended()

@@ -1,7 +1,6 @@
 """Starting a streaming callback again while its stream still runs."""
-from dash import Dash, Input, Output, callback, html
-
 from _testgate import install
+from dash import Dash, Input, Output, callback, html
 
 app = Dash(__name__)
 gate = install(app)

@@ -1,7 +1,6 @@
 """`running=` on a streaming callback: its values hold from the start of the stream to its end."""
-from dash import Dash, Input, Output, callback, html
-
 from _testgate import install
+from dash import Dash, Input, Output, callback, html
 
 app = Dash(__name__)
 gate = install(app)

@@ -1,9 +1,8 @@
 """Dash 4.5 streaming, the basics: an `async def` generator with Outputs streams (no keyword);
 each yield replaces the outputs; `Patch` increments; `no_update` per output; a yield with no
 change sends nothing; `set_props` between yields is folded into that frame."""
-from dash import Dash, Input, Output, Patch, callback, html, no_update, set_props
-
 from _testgate import install
+from dash import Dash, Input, Output, Patch, callback, html, no_update, set_props
 
 app = Dash(__name__)
 gate = install(app)

@@ -1,7 +1,6 @@
 """Closing a tab cancels its streams: the generator's `finally` runs (counted by the gate)."""
-from dash import Dash, Input, Output, callback, html
-
 from _testgate import install
+from dash import Dash, Input, Output, callback, html
 
 app = Dash(__name__)
 gate = install(app)
