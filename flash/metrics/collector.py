@@ -20,8 +20,10 @@ try:
         HistogramMetricFamily,
         Metric,
     )
+    from prometheus_client.registry import Collector
 except ImportError:  # pragma: no cover - the error is raised by `require_prometheus`
     CollectorRegistry = None  # type: ignore[assignment,misc]
+    Collector = object  # type: ignore[assignment,misc]
 
 from .registry import Histogram, StreamMetrics, clock, pool_wait_histogram
 
@@ -41,7 +43,7 @@ def _histogram(name: str, doc: str, histogram: Histogram) -> Metric:
     return HistogramMetricFamily(name, doc, buckets=buckets, sum_value=total)
 
 
-class StreamCollector:
+class StreamCollector(Collector):
     """Turns `StreamMetrics` plus the live registries of `app` into metric families."""
 
     def __init__(self, app: Any, figures: StreamMetrics) -> None:
