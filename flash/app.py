@@ -4,13 +4,14 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, Sequence
 
 import dash
 from dash import html
 from quart import Quart
 
 from . import client  # noqa: F401  (registers the JS client as a component suite)
+from .app_streams import AppStreams
 from .compat.dash import (
     add_url,
     extra_components,
@@ -44,18 +45,15 @@ from .storage import context as storage_context
 from .storage.base import DASH_HAS_SHARED_STORAGE, BaseSharedStorage
 from .storage.base import aclose as close_storage
 from .streaming import jobs as stream_jobs
-from .streaming.adopt import adopt_dash_streams
 from .streaming.bus import StreamBus
-from .streaming.decorators import _decorator, streaming_decorator
+from .streaming.decorators import streaming_decorator
 from .streaming.direct import install_stream_routes
 from .streaming.downlink import DownlinkRegistry
 from .streaming.endpoint import make_stream_views
 from .streaming.handles import Signer, resolve_secret
 from .streaming.mcp_tools import StreamTools
-from .streaming.spec import PENDING_STREAMS, EventCallbackSpec
-from .streaming.wiring import wire_streams
+from .streaming.spec import EventCallbackSpec
 
-F = TypeVar("F", bound=Callable[..., Any])
 refuse_dash45_keywords()  # on Dash 4.4: `partial_pattern=`, `get_prop(path=)` name the Dash they need
 
 
@@ -67,7 +65,7 @@ def _max_request_size(value: int | None) -> int | None:
     return value
 
 
-class Flash(dash.Dash):
+class Flash(AppStreams, dash.Dash):
     """A Dash app served by Quart. Takes every `dash.Dash` argument, plus:
 
     :param max_request_size: largest request body in bytes (default 16 MiB, env
@@ -109,37 +107,15 @@ class Flash(dash.Dash):
         frame lag, stalled readers, thread-pool wait; docs/metrics.md). Default None: env
         ``FLASH_METRICS`` (1/0), else off (no route, no counting). Needs ``prometheus-client``
         (``pip install dash-flash[metrics]``).
-    Stream limits: together they bound a worker's memory for streams whatever clients send
-    (``app.limits.memory_bound()``; ~1.75 GiB at the defaults, docs/streaming-protocol.md,
-    "Limits"). Each not given reads env ``FLASH_<OPTION>`` (``FLASH_MAX_STREAMS``, ...), else its default:
+    Stream limits, each from its argument, else env ``FLASH_<OPTION>``, else its default (docs/options.md
+    has the table; together they bound a worker's memory for streams whatever clients send,
+    ``app.limits.memory_bound()``, docs/streaming-protocol.md "Limits"): ``max_streams`` (2,000: 503),
+    ``max_streams_per_client`` (256: 429), ``max_streams_per_address`` (1,000: 429; behind a proxy let the
+    server take the address from ``X-Forwarded-For``), ``max_downlinks`` (10,000: 503),
+    ``max_downlinks_per_address`` (2,500: 429), ``max_stream_start_bytes`` (1 MiB: 413),
+    ``stream_start_budget`` (16 MiB: 503), ``stream_buffer_bytes`` (64 KiB), ``stream_write_timeout``
+    (30 s: a reader that stopped is cut), ``stream_replay_bytes`` (1 MiB).
 
-    :param max_streams: live (unfinished) runs one worker holds (default 2,000); a start beyond
-        it is a 503 with ``Retry-After``, running streams go on.
-    :param max_streams_per_client: live runs one downlink (a browser, all its tabs) may hold on
-        this worker (default 256, the page's back-pressure depth, far above any real page); a
-        start beyond it is a 429.
-    :param max_streams_per_address: live runs of all downlinks one client address opened on
-        this worker (default 1,000), so minting downlinks does not get around the limit above; a
-        start beyond it is a 429 with ``Retry-After``. The address is the ASGI client's: behind a
-        proxy, let the server take it from ``X-Forwarded-For`` (uvicorn ``--forwarded-allow-ips``,
-        hypercorn's ``ProxyFixMiddleware``), or every browser shares the proxy's allowance.
-    :param max_downlinks: downlinks (browsers, plus private lines) one worker holds, open or in
-        their resume window (default 10,000: about a worker's file descriptors); a new one
-        beyond it is a 503 with ``Retry-After`` (clients retry), existing ones keep working.
-    :param max_downlinks_per_address: downlinks one client address may hold on this worker
-        (default 2,500); a new one beyond it is a 429 with ``Retry-After``.
-    :param max_stream_start_bytes: largest stream start body (default 1 MiB; ordinary callbacks
-        keep ``max_request_size``); larger ones get a 413.
-    :param stream_start_budget: bytes of start bodies the live runs of a worker hold together
-        (their inputs stay parsed for the generator; default 16 MiB); a start beyond it is a 503
-        with ``Retry-After``.
-    :param stream_buffer_bytes: bytes queued on one downlink before its generators wait for the
-        browser (default 64 KiB; also at most 256 messages).
-    :param stream_write_timeout: seconds one write to a downlink may wait for its reader
-        (default 30, twice the heartbeat): a reader that stopped reading is cut, and its runs end
-        after ``stream_resume_window`` as after any disconnect. Idle downlinks are not affected.
-    :param stream_replay_bytes: bytes of messages a run keeps for resuming (default 1 MiB), on
-        top of ``stream_replay_size``; a resume needing a dropped message restarts the run.
     :param shared_storage: Dash 4.5's shared storage (key/value with TTL, ordered replayable
         pub/sub) behind ``app.shared_storage`` and ``ctx.shared_storage``: a backend
         (``LocalSharedStorage()``, ``DiskcacheSharedStorage(...)``, ``RedisSharedStorage(url)``),
@@ -326,50 +302,6 @@ class Flash(dash.Dash):
         plain = super().callback  # never `dash.Dash.callback`: a harness may set `dash.Dash = Flash`
         return self._late_streams(streaming_decorator(self._pending_streams, args, kwargs,
                                                       lambda func: register_from_caller(plain, *args, **kwargs)(func)))
-
-    def event_callback(self, *dependencies: Any, **options: Any) -> Any:
-        """`flash.event_callback` bound to this app (see there)."""
-        unknown = set(options) - {"cancel", "reset_props", "on_error", "prevent_initial_call",
-                                  "restart_on_worker_loss", "background"}
-        if unknown:
-            raise TypeError(f"event_callback() got unexpected arguments: {', '.join(sorted(unknown))}")
-        return self._late_streams(_decorator(
-            self._pending_streams,
-            dependencies,
-            options.pop("cancel", None),
-            options.pop("reset_props", None),
-            options.pop("on_error", None),
-            options.pop("prevent_initial_call", True),
-            options.pop("restart_on_worker_loss", False),
-            options.pop("background", False),
-        ))
-
-    def _late_streams(self, decorate: Callable[[F], F]) -> Callable[[F], F]:
-        """A stream declared on the app after its first request is wired at once, as Dash's
-        `app.callback` then registers at once: pages loaded from then on have it."""
-        def late(func: F) -> F:
-            func = decorate(func)
-            if self._streams_taken and self._pending_streams:
-                specs, self._pending_streams = self._pending_streams, []
-                self._add_streams(specs)
-            return func
-
-        return late
-
-    def _take_streams(self) -> None:
-        self._streams_taken = True
-        specs = self._pending_streams + PENDING_STREAMS + adopt_dash_streams()
-        self._pending_streams = []
-        PENDING_STREAMS.clear()
-        self._add_streams(specs)
-
-    def _add_streams(self, specs: list[EventCallbackSpec]) -> None:
-        """Serve `specs` and wire them into the page. The same callback declared twice (a module
-        imported twice, a reloaded page) is one stream: wired once, running the latest function."""
-        unique = {spec.stream_id: spec for spec in specs}
-        new = [spec for stream_id, spec in unique.items() if stream_id not in self.streams]
-        self.streams.update(unique)
-        wire_streams(self, new)
 
     def _config(self) -> Any:
         """Dash's page config; names Dash's websocket only if a callback uses it (ws_config.py)."""
