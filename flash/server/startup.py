@@ -19,6 +19,7 @@ from quart import Quart
 
 from .devserver import flash_banner
 from .flask_hints import check_flask_hooks
+from .internal_request import internal_request_context
 from .logsafe import escape_log_text
 from .startup_failure import install_startup_failure
 from .threads import run_in_thread
@@ -34,7 +35,7 @@ async def register_page_resources(app: "Flash") -> bool:
     a warning) if that failed: the first page load then registers them, as in Dash."""
     server = app.server
     try:
-        async with server.test_request_context(app.config.routes_pathname_prefix):
+        async with internal_request_context(server, app.config.routes_pathname_prefix):
             await run_in_thread(app.backend.executor, app.index)
     except Exception:  # the first page load will show the error
         LOGGER.warning("Could not render the page at startup; its resources register on the first "

@@ -27,6 +27,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from ..compat.dash import background_manager, callback_args
+from ..server.internal_request import internal_request_context
 from .runs import StreamRun
 
 if TYPE_CHECKING:
@@ -102,7 +103,7 @@ async def run_job(app: "Flash", payload: dict[str, Any]) -> None:
         registry.add_run(run)  # from here a close on the control topic reaches it (`close_local`)
         if await bus.was_closed(payload["run_id"]):
             run.close()  # closed while queued: its pump's first step writes `done` (closed)
-        async with app.server.test_request_context("/_flash/job", method="POST"):
+        async with internal_request_context(app.server, "/_flash/job", method="POST"):
             cb_ctx = app._initialize_context({**payload["body"], "outputs": [], "output": ""})
             args = callback_args(app, cb_ctx)
             # The group owns the pump: this job ends when it does, and a cancel of the job (the
