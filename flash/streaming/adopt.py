@@ -5,9 +5,9 @@ A Dash 4.5 app moving to Flash may keep `from dash import callback`: Dash then r
 which Dash's renderer would run over Dash's stream transport, a second one beside Flash's. So on
 the first request, before Dash's setup copies its global registry into the app, each such entry
 is taken out of it and declared again as a Flash streaming callback (the same function, Outputs,
-Inputs, States, `prevent_initial_call` and `on_error`): Flash's downlink carries it like any
-other stream. What Flash's streaming callbacks do not take yet (`running=`, a flexible signature, no Output)
-is refused there with a clear message instead of running differently.
+Inputs, States, `prevent_initial_call`, `on_error` and `running`): Flash's downlink carries it
+like any other stream. What Flash's streaming callbacks do not take yet (a flexible signature, no
+Output) is refused there with a clear message instead of running differently.
 """
 from __future__ import annotations
 
@@ -33,18 +33,25 @@ def _component_id(value: Any) -> Any:
             else part for key, part in parsed.items()}
 
 
+def _running(serialized: Any) -> list[tuple[Output, Any, Any]] | None:
+    """Dash's client form of `running=` (`{"running": {"id.prop": on}, "runningOff": {...}}`) ->
+    the (Output, on, off) triples it was made from."""
+    if not serialized:
+        return None
+    off = serialized.get("runningOff", {})
+    triples = []
+    for key, on in serialized.get("running", {}).items():
+        component_id, _, prop = key.rpartition(".")
+        triples.append((Output(_component_id(component_id), prop), on, off.get(key)))
+    return triples
+
+
 def _adopt(key: str, entry: dict[str, Any], client: dict[str, Any]) -> EventCallbackSpec:
     func = getattr(entry["callback"], "__wrapped__", None)
     name = getattr(func, "__name__", key)
     if func is None:
         raise StreamError(f"streaming callback '{key}' registered with dash.callback has no function to run.")
     flat = isinstance(entry.get("output"), (list, tuple, Output)) and not entry.get("no_output")
-    if client.get("running"):
-        raise StreamError(
-            f"'{name}' streams (registered with dash.callback) and takes running=, which Flash's streaming "
-            "callbacks do not take: set the props from the generator (a yield or set_props(...) at its start "
-            "and before it ends), and declare it with flash.callback."
-        )
     indices = entry.get("inputs_state_indices")
     positional = list(range(len(entry["raw_inputs"]) + len(entry["state"])))
     if not flat or (indices != positional and [indices] != positional):  # an int: one dependency
@@ -54,7 +61,8 @@ def _adopt(key: str, entry: dict[str, Any], client: dict[str, Any]) -> EventCall
                           "flash.callback (without Outputs it yields stream_props).")
     states = [State(_component_id(s["id"]), s["property"]) for s in entry["state"]]
     inputs: list[Input] = list(entry["raw_inputs"])
-    spec = build_output_spec(func, entry["output"], inputs, states, client.get("prevent_initial_call"))
+    spec = build_output_spec(func, entry["output"], inputs, states, client.get("prevent_initial_call"),
+                             running=_running(client.get("running")))
     spec.on_error = stream_on_error(entry["callback"])
     return spec
 

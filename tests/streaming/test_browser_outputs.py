@@ -154,25 +154,30 @@ def test_with_shared_storage_on_only_flashs_transport_carries_the_stream(dash_du
 @pytest.mark.skipif(not hasattr(dash, "BaseSharedStorage"), reason="needs Dash 4.5 (on 4.4 dash.callback does not stream)")
 def test_a_stream_registered_with_dash_callback_runs_on_flashs_transport(dash_duo_mp):
     """A Dash 4.5 app moving to Flash may keep `from dash import callback`: its streaming
-    callback still streams, over Flash's downlink (no Dash stream worker, no NDJSON response)."""
+    callback still streams, over Flash's downlink (no Dash stream worker, no NDJSON response),
+    with its on_error and running= kept."""
     app = Flash(__name__, shared_storage="local")
     app.layout = html.Div([html.Button("go", id="go"), dcc.Input(id="who", value="dash"),
                            html.Div("Ready", id="status")])
 
     @dash.callback(Output("status", "children"), Input("go", "n_clicks"), State("who", "value"),
-                   prevent_initial_call=True, on_error=lambda exc: f"handled: {exc}")
+                   prevent_initial_call=True, on_error=lambda exc: f"handled: {exc}",
+                   running=[(Output("go", "disabled"), True, False)])
     async def count(n_clicks, who):
         for i in range(1, 4):
             yield f"{who} frame {i} of run {n_clicks}"
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.4)
         if n_clicks == 2:
             raise RuntimeError("second run fails")
 
     dash_duo_mp.start_server(app)
     dash_duo_mp.find_element("#go").click()
+    dash_duo_mp.wait_for_element("#go:disabled")  # running=: disabled while it streams
     dash_duo_mp.wait_for_text_to_equal("#status", "dash frame 3 of run 1")
+    dash_duo_mp.wait_for_element("#go:enabled")  # and enabled again once it ended
     dash_duo_mp.find_element("#go").click()
     dash_duo_mp.wait_for_text_to_equal("#status", "handled: second run fails")  # its on_error came along
+    dash_duo_mp.wait_for_element("#go:enabled")
     resources = dash_duo_mp.driver.execute_script(RESOURCES_JS)
     assert not [r for r in resources if "dash-stream-worker" in r or "_dash-update-component" in r], resources
     assert dash_duo_mp.get_logs() == []

@@ -166,20 +166,26 @@ def test_dash_callback_streams_become_flash_streams_with_their_dependencies():
 
 
 @DASH45
-@pytest.mark.parametrize("kind", ["running", "flexible signature"])
-def test_what_flash_streams_do_not_take_is_refused_naming_flash_callback(kind):
+def test_running_of_a_dash_callback_stream_is_kept():
+    from flash.streaming.adopt import adopt_dash_streams
+
+    @dash.callback(Output("out", "children"), Input("btn", "n_clicks"),
+                   running=[(Output("out", "title"), "busy", ""), (Output({"k": "x.y"}, "disabled"), True, False)])
+    async def gen(n):
+        yield "a"
+
+    [spec] = adopt_dash_streams()
+    assert spec.running == [("out", "title", "busy", ""), ({"k": "x.y"}, "disabled", True, False)]
+
+
+@DASH45
+def test_what_flash_streams_do_not_take_is_refused_naming_flash_callback():
     from flash.exceptions import StreamError
     from flash.streaming.adopt import adopt_dash_streams
 
-    if kind == "running":
-        @dash.callback(Output("out", "children"), Input("btn", "n_clicks"),
-                       running=[(Output("out", "title"), "busy", "")])
-        async def gen(n):
-            yield "a"
-    else:
-        @dash.callback(output={"x": Output("out", "children")}, inputs={"n": Input("btn", "n_clicks")})
-        async def gen(n):
-            yield {"x": "a"}
+    @dash.callback(output={"x": Output("out", "children")}, inputs={"n": Input("btn", "n_clicks")})
+    async def gen(n):
+        yield {"x": "a"}
 
     with pytest.raises(StreamError, match="flash.callback"):
         adopt_dash_streams()
