@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from quart import Quart
-from quart.ctx import RequestContext
 from werkzeug.datastructures import Headers
 
 
@@ -19,8 +18,9 @@ async def _no_push(_path: str, _headers: Headers) -> None:
     """HTTP/2 server push has nothing to do for an internal request."""
 
 
-def internal_request_context(server: Quart, path: str, method: str = "GET") -> RequestContext:
-    """`async with internal_request_context(server, "/"):` runs code as if in a request to `path`."""
+def internal_request_context(server: Quart, path: str, method: str = "GET") -> Any:
+    """`async with internal_request_context(server, "/"):` runs code as if in a request to `path`
+    (Quart's RequestContext; typed Any: its class lives in a module Flash reaches only via compat)."""
     host = server.config.get("SERVER_NAME") or "localhost"
     headers = Headers({"host": host})
     scope: Any = {
