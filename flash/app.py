@@ -47,6 +47,7 @@ from .storage.base import aclose as close_storage
 from .streaming import jobs as stream_jobs
 from .streaming.bus import StreamBus
 from .streaming.decorators import streaming_decorator
+from .streaming.devtools import install_devtools_routes
 from .streaming.direct import install_stream_routes
 from .streaming.downlink import DownlinkRegistry
 from .streaming.endpoint import make_stream_views
@@ -288,6 +289,7 @@ class Flash(AppStreams, dash.Dash):
         if (scrape := metrics_route(self)) is not None:
             add_url(self, "_flash/metrics", scrape, ["GET"])
         install_stream_routes(self, views)
+        install_devtools_routes(self)  # the dev tools' Streams panel (404 unless debug)
         install_page_routes(self, self.server)
         # Dash's MCP server, its tool calls off the loop (server/mcp.py); streams are tools too
         self.mcp_streams = StreamTools(self)

@@ -15,8 +15,9 @@ HUB_PARTS = ("flash-hub-runs.js", "flash-hub-start.js", "flash-hub-downlink.js")
 WORKER_IMPORTS = (WIRE, *HUB_PARTS)
 # The page side: applying updates per frame, the runs and their line to the hub, Dash's entry points.
 STREAM = ("flash-stream-frames.js", "flash-stream-link.js", "flash-stream.js")
+DEVTOOLS = "flash-devtools.js"  # the dev tools' Streams panel: inert unless the page's dev tools UI is on
 
-_js_dist = [{"relative_package_path": name, "namespace": NAMESPACE} for name in (*WORKER_IMPORTS, HUB, *STREAM)]
+_js_dist = [{"relative_package_path": name, "namespace": NAMESPACE} for name in (*WORKER_IMPORTS, HUB, *STREAM, DEVTOOLS)]
 
 # Registering the module makes Dash include `_js_dist` in every page and serve it from
 # `_dash-component-suites/flash.client/...` with its fingerprint.

@@ -14,6 +14,7 @@ from ..exceptions import PreventUpdate, StreamError
 from ..server.sse import encode_run_event
 from ..server.threads import submit_to_thread
 from .bus import StreamBusError
+from .devtools import record_failure
 from .outputs import output_updates
 from .props import StreamProps
 from .runs import StreamRun
@@ -172,6 +173,7 @@ async def pump(app: "Flash", spec: EventCallbackSpec, run: StreamRun, cb_ctx: An
         await run.publish_final(message("gone", {}))  # lands only if Redis is back by now
     except Exception as exc:
         logger.error("Stream '%s' failed", spec.func.__name__, exc_info=exc)
+        record_failure(app, run, exc)  # the dev tools' Streams panel (debug only)
         answer = await _error_answer(app, spec, cb_ctx, exc)
         try:
             if answer:

@@ -70,8 +70,15 @@ class ServePlan:
 
 
 def _dev_tools_params(app: Any) -> set[str]:
-    params = inspect.signature(app.enable_dev_tools).parameters
-    return {name for name in params if name.startswith("dev_tools_")}
+    """The `dev_tools_*` options the app's `enable_dev_tools` takes: the first class in its MRO
+    that names them (Flash's override takes `*args, **kwargs` and passes them to Dash's)."""
+    for cls in type(app).__mro__:
+        method = cls.__dict__.get("enable_dev_tools")
+        if method is not None:
+            names = {name for name in inspect.signature(method).parameters if name.startswith("dev_tools_")}
+            if names:
+                return names
+    return set()
 
 
 def prepare_app(app: Any, plan: ServePlan) -> None:
