@@ -29,8 +29,8 @@ from packaging.utils import canonicalize_name
 ROOT = Path(__file__).resolve().parent.parent
 # File name -> the extras of pyproject.toml it pins (the base dependencies are always in).
 SETS = {
-    "test.txt": ("test",),  # scripts/test, .ci/run
-    "dev.txt": ("test", "uvicorn", "diskcache", "celery", "redis", "examples", "metrics", "otel", "mcp", "bench"),
+    "test.txt": ("test", "ci"),  # scripts/test, .ci/run
+    "dev.txt": ("test", "uvicorn", "diskcache", "celery", "redis", "examples", "metrics", "otel", "mcp", "ci", "bench"),
 }
 HEADER = """\
 # {name}: pinned dependencies of dash-flash{extras}, as resolved on {platform}, Python {python}.
