@@ -29,6 +29,11 @@ class Contender:
     name: str  # e.g. "flash/hypercorn"
     app: str  # attribute of benchmarks.serve
     server: str  # hypercorn | uvicorn | gunicorn
+    # A variant of the same app and server (e.g. metrics on): variables set in its server's
+    # environment, and what the label calls it. Workloads see `app` unchanged, so each one that
+    # runs the plain contender runs the variant too.
+    env: tuple[tuple[str, str], ...] = ()
+    variant: str = ""
 
     @property
     def is_flash(self) -> bool:
@@ -39,7 +44,8 @@ class Contender:
         names = {"flash": "Flash", "flash_cluster": "Flash (bus on Redis)", "dash_quart": "Dash 4.4 quart",
                  "dash_flask": "Dash 4.4 flask", "raw": "raw ASGI", "dash45": "Dash 4.5 quart",
                  "dash45_frames": "Dash 4.5 quart"}
-        return f"{names[self.app]} / {self.server}"
+        variant = f" + {self.variant}" if self.variant else ""
+        return f"{names[self.app]}{variant} / {self.server}"
 
     @property
     def is_dash45(self) -> bool:
@@ -64,7 +70,21 @@ CONTENDERS = [
     Contender("raw/hypercorn", "raw", "hypercorn"),
     Contender("raw/uvicorn", "raw", "uvicorn"),
 ]
-BY_NAME = {c.name: c for c in CONTENDERS}
+# The cost of issue 26's metrics: Flash with them on, opt-in by name (`--contenders`; a default run
+# does not start them). W1 runs in process, without a server: `FLASH_METRICS=1 [BENCH_OTEL=1]`
+# in the environment of `python -m benchmarks.workloads.w1_inprocess flash N` measures the same
+# (benchmarks/README.md, "Cost of metrics"). Only the single-worker workloads honour `env`: the
+# cluster ones (W9, W10, SOAK) start their own workers without it.
+METRICS_ON = (("FLASH_METRICS", "1"),)  # Prometheus figures, and OpenTelemetry spans through the API only
+VARIANTS = [
+    # Metrics counted, spans made through opentelemetry-api with no SDK configured (non-recording):
+    # what `Flash(metrics=True)` costs an app that is scraped but does not trace.
+    Contender("flash/uvicorn+metrics", "flash", "uvicorn", METRICS_ON, "metrics"),
+    # Also an OpenTelemetry SDK recording every span, exported in batches to an exporter that
+    # drops them (benchmarks/serve.py): the cost of tracing itself, without a collector's network.
+    Contender("flash/uvicorn+otel", "flash", "uvicorn", METRICS_ON + (("BENCH_OTEL", "1"),), "metrics + otel"),
+]
+BY_NAME = {c.name: c for c in CONTENDERS + VARIANTS}
 
 
 def free_port() -> int:
@@ -116,7 +136,8 @@ class Server:
 
     def __enter__(self) -> "Server":
         path = f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
-        env = {**BENCH_LIMITS, **os.environ, **self.env, "PYTHONPATH": path, "PYTHONUNBUFFERED": "1"}
+        env = {**BENCH_LIMITS, **os.environ, **dict(self.contender.env), **self.env, "PYTHONPATH": path,
+               "PYTHONUNBUFFERED": "1"}
         log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(server_command(self.contender, self.port), cwd=REPO, env=env,
                                      stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

@@ -5,15 +5,37 @@ serves: no other framework's registries or memory end up in its RSS.
 """
 from __future__ import annotations
 
+import os
 from typing import Any, Callable
 
 from . import apps
 
 
 def flash() -> Any:
+    """Flash's app. `FLASH_METRICS=1` (Flash reads it) turns metrics on; with it, `BENCH_OTEL=1`
+    also configures an OpenTelemetry SDK (the `+metrics`/`+otel` variants: contenders.py)."""
     from flash import Flash
 
+    if os.environ.get("BENCH_OTEL") == "1":
+        install_otel_sdk()
     return apps.build_app(Flash, stream_heartbeat=1).server
+
+
+def install_otel_sdk() -> None:
+    """What an app that traces configures: the SDK's provider and a batch processor (spans leave
+    the request path on its own thread). The exporter drops them: the figure is Flash's and the
+    SDK's cost per span, not a collector's network."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+    class DropSpans(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(DropSpans()))
+    trace.set_tracer_provider(provider)
 
 
 def flash_cluster() -> Any:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import os
 from typing import Any, Sequence
 
 import dash
@@ -11,6 +10,7 @@ from dash import html
 from quart import Quart
 
 from . import client  # noqa: F401  (registers the JS client as a component suite)
+from .app_host import AppHost
 from .app_streams import AppStreams
 from .compat.dash import (
     add_url,
@@ -29,7 +29,7 @@ from .server.context import build_callback_context
 from .server.dash_options import take_stream_options
 from .server.direct import direct_path_option, install_page_routes
 from .server.jsonfast import dumps
-from .server.limits import DEFAULT_MAX_JSON_DEPTH, Limits
+from .server.limits import DEFAULT_MAX_JSON_DEPTH, Limits, max_request_size_option
 from .server.mcp import execute_for_mcp, install_mcp
 from .server.page_cache import PageCache, note_end_id
 from .server.shutdown import DEFAULT_SHUTDOWN_GRACE, GracefulShutdown
@@ -52,21 +52,14 @@ from .streaming.direct import install_stream_routes
 from .streaming.downlink import DownlinkRegistry
 from .streaming.endpoint import make_stream_views
 from .streaming.handles import Signer, resolve_secret
+from .streaming.host import StreamHost
 from .streaming.mcp_tools import StreamTools
 from .streaming.spec import EventCallbackSpec
 
 refuse_dash45_keywords()  # on Dash 4.4: `partial_pattern=`, `get_prop(path=)` name the Dash they need
 
 
-def _max_request_size(value: int | None) -> int | None:
-    if value is None and os.environ.get("FLASH_MAX_REQUEST_SIZE"):
-        value = int(os.environ["FLASH_MAX_REQUEST_SIZE"])
-    if value is not None and value <= 0:
-        raise ValueError("max_request_size must be a positive number of bytes.")
-    return value
-
-
-class Flash(AppStreams, dash.Dash):
+class Flash(AppStreams, AppHost, dash.Dash):
     """A Dash app served by Quart. Takes every `dash.Dash` argument, plus:
 
     :param max_request_size: largest request body in bytes (default 16 MiB, env
@@ -191,7 +184,7 @@ class Flash(AppStreams, dash.Dash):
         self._setup_done = False  # Dash's and the router's first-request setup both finished
         self._serving_loop: asyncio.AbstractEventLoop | None = None  # where async layouts run
         self._async_layout_checked = False
-        self._max_request_size = _max_request_size(max_request_size)
+        self._max_request_size = max_request_size_option(max_request_size)
         self._thread_pool_size = thread_pool_size_option(thread_pool_size)
         self._thread_queue_warning = queue_warning(thread_queue_warning)
         self._shutdown = GracefulShutdown(self, shutdown_grace_option(shutdown_grace))
@@ -313,8 +306,14 @@ class Flash(AppStreams, dash.Dash):
         """Dash's renderer config, made once per config; each page load gets its own end_id."""
         return self.page_cache.renderer_config(super()._generate_config_html)
 
+    def as_stream_host(self) -> StreamHost:
+        """The app as flash/server and flash/streaming take it (their host.py): mypy checks here
+        that Flash has every member they use, with their types."""
+        return self
+
     def _initialize_context(self, body: Any) -> Any:
-        """Dash's callback context, with request details read lazily (see server/context.py)."""
+        """Dash's callback context, with request details read lazily (see server/context.py);
+        the layers below call it as `callback_context` (app_host.py)."""
         spec = self.callback_map.get(body.get("output")) or {}
         cb_ctx = build_callback_context(super()._initialize_context, body, eager=bool(spec.get("background")))
         return storage_context.attach(cb_ctx, self)
@@ -374,7 +373,7 @@ class Flash(AppStreams, dash.Dash):
         async with self._flash_setup_lock:
             if self._setup_done:
                 return
-            self._take_streams()
+            self.take_streams()
             token = DASH_SETUP.set(True)
             try:
                 await run_in_thread(self.backend.executor, super()._setup_server)

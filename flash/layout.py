@@ -69,7 +69,7 @@ def layout_now(app: "Flash", coro: Coroutine[Any, Any, Any]) -> Any:
             "event loop, where sync code must not block. In async code use "
             "`await app.get_layout_async()`; get_layout() works from sync callbacks, threads and scripts."
         )
-    loop = app._serving_loop
+    loop = app.serving_loop
     if loop is not None and loop.is_running():
         # The caller's contextvars travel with it (`call_soon_threadsafe` copies them).
         return asyncio.run_coroutine_threadsafe(coro, loop).result()

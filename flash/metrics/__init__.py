@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from .registry import StreamMetrics, metrics_option, pool_wait_histogram
-from .tracing import run_tracer
+from .tracing import callback_tracer, run_tracer
 
 __all__ = ["StreamMetrics", "enable_metrics", "metrics_option", "metrics_route"]
 
@@ -22,6 +22,7 @@ def enable_metrics(app: Any, value: bool | None) -> StreamMetrics | None:
     require_prometheus()
     figures = StreamMetrics()
     figures.tracer = run_tracer()  # OpenTelemetry spans per run, if opentelemetry-api is installed
+    figures.callback_tracer = callback_tracer()  # ... and per ordinary callback request
     app.stream_runs.metrics = figures
     pool_wait_histogram()
     return figures

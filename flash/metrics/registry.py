@@ -80,7 +80,8 @@ class StreamMetrics:
     hooks in streaming/pump.py and streaming/downlink.py); what removes entries: nothing, the
     figures are counters for the life of the process (`outcomes` has one key per `OUTCOMES`)."""
 
-    __slots__ = ("bytes", "frames", "lag", "outcomes", "runs_started", "stalled", "tracer", "writes")
+    __slots__ = ("bytes", "callback_tracer", "frames", "lag", "outcomes", "runs_started", "stalled", "tracer",
+                 "writes")
 
     def __init__(self) -> None:
         self.runs_started = 0
@@ -91,6 +92,8 @@ class StreamMetrics:
         self.stalled = 0  # downlinks cut because their reader took nothing for stream_write_timeout
         self.lag = Histogram(LAG_BUCKETS)
         self.tracer: Any = None  # a `tracing.RunTracer`: one OpenTelemetry span per run
+        # a `tracing.CallbackTracer`: one span per ordinary callback request (server/dispatch.py)
+        self.callback_tracer: Any = None
 
     def run_started(self, name: str = "", stream_id: str = "", run_id: str = "") -> Any:
         """A run's pump began; returns what `run_ended` takes (its span, when traced)."""

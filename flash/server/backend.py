@@ -27,12 +27,13 @@ from .direct import install_callback_route
 from .dispatch import make_dispatch
 from .errors import RequestError, escaped, http_error_response, json_error, request_error_response, request_line
 from .flask_hints import add_flask_hint
+from .host import ServerHost, as_host
 from .page_cache import cached_view
 from .suites import ONE_YEAR, SUITE_ERRORS, check_relative_path, suite_error
 from .threads import watch_queue
 
 if TYPE_CHECKING:
-    from ..app import Flash
+    from dash import Dash
 
 DEFAULT_MAX_REQUEST_SIZE = 16 * 1024 * 1024
 # Paths under the routes prefix that belong to the framework, never to a page of the app.
@@ -59,7 +60,7 @@ class FlashServer(QuartDashServer):
         self._watched: ThreadPoolExecutor | None = None
         self._executor_pid = os.getpid()
         self.response_adapter = DeferredResponseAdapter
-        self._dash_app: "Flash | None" = None
+        self._dash_app: "ServerHost | None" = None
         self._set_aside: list[Callable[..., Any]] | None = None
 
     @property
@@ -104,13 +105,15 @@ class FlashServer(QuartDashServer):
             view_func = _awaiting(view_func)
         super().add_url_rule(rule, view_func, endpoint=endpoint, methods=methods)
 
-    def serve_callback(self, dash_app: "Flash") -> Callable[..., Any]:  # type: ignore[override]
-        view = make_dispatch(dash_app)
-        install_callback_route(dash_app, self.server, view)
+    # Dash's backend interface types the app as a `Dash`; `as_host` checks it is a Flash app (a
+    # `ServerHost`: server/host.py) where Flash's own parts need one.
+    def serve_callback(self, dash_app: Dash) -> Callable[..., Any]:
+        host = as_host(dash_app)
+        view = make_dispatch(host)
+        install_callback_route(host, self.server, view)
         return view
 
-    def serve_component_suites(self, dash_app: "Flash", package_name: str,  # type: ignore[override]
-                               fingerprinted_path: str) -> Response:
+    def serve_component_suites(self, dash_app: Dash, package_name: str, fingerprinted_path: str) -> Response:
         """Dash's (its `setup_component_suites` route calls this), with a path check first and
         4xx JSON errors that do not quote the request (Dash's errors are 500s naming every
         registered path); fingerprinted files are also marked `immutable`."""
@@ -123,14 +126,14 @@ class FlashServer(QuartDashServer):
             response.headers["Cache-Control"] = ONE_YEAR
         return response
 
-    def setup_catchall(self, dash_app: "Flash") -> None:  # type: ignore[override]
+    def setup_catchall(self, dash_app: Dash) -> None:
         """Dash's catch-all (every other GET path serves the page, for client-side routing),
         except the framework's own prefixes: a wrong `_dash-*` or `_flash/` URL is a mistake,
         not a page, and answers a JSON 404. A page is served from the page cache when it can be
         (server/page_cache.py)."""
         super().setup_catchall(dash_app)
         endpoint = dash_app.config.routes_pathname_prefix + "<path:path>"
-        dash_catchall = cached_view(dash_app, "index", self.server.view_functions[endpoint])
+        dash_catchall = cached_view(as_host(dash_app), "index", self.server.view_functions[endpoint])
 
         async def catchall(path: str, *args: Any, **kwargs: Any) -> Any:
             if path.startswith(RESERVED_PREFIXES):
@@ -141,8 +144,8 @@ class FlashServer(QuartDashServer):
 
         self.server.view_functions[endpoint] = catchall
 
-    def setup_backend(self, dash_app: "Flash") -> None:  # type: ignore[override]
-        self._dash_app = dash_app
+    def setup_backend(self, dash_app: Dash) -> None:
+        self._dash_app = as_host(dash_app)
 
     # --- errors ---------------------------------------------------------------------------
     def _is_framework_path(self) -> bool:
@@ -233,7 +236,7 @@ class FlashServer(QuartDashServer):
             self._set_aside = previous
 
     # --- running --------------------------------------------------------------------------
-    def run(self, dash_app: "Flash", host: str, port: int, debug: bool, **kwargs: Any) -> None:  # type: ignore[override]
+    def run(self, dash_app: Dash, host: str, port: int, debug: bool, **kwargs: Any) -> None:
         use_reloader = kwargs.pop("use_reloader", None)
         if use_reloader is None:
             use_reloader = bool(debug and dash_compat.hot_reload(dash_app))
@@ -241,6 +244,7 @@ class FlashServer(QuartDashServer):
         # Dash's `ThreadedRunner.stop()` (the `dash_duo` fixture) stops a Quart app by setting this
         # event on the server's loop, as Dash's own Quart backend creates it in `run()`.
         self._ws_shutdown_event = shutdown = asyncio.Event()
-        access_log = access_log_enabled(dash_app.access_log, dash_app.silence_routes_logging)
+        app = as_host(dash_app)
+        access_log = access_log_enabled(app.access_log, app.silence_routes_logging)
         run_hypercorn(self.server, host, port, use_reloader=use_reloader, shutdown=shutdown,
                       access_log=access_log, **kwargs)

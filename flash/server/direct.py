@@ -32,7 +32,7 @@ from .guard import check_scope_headers
 from .page_cache import cached_view, direct_answer
 
 if TYPE_CHECKING:
-    from ..app import Flash
+    from .host import ServerHost
 
 # Quart's own ASGI types (hypercorn's), so that DirectPath can stand in for `Quart.asgi_app`.
 Receive = ASGIReceiveCallable
@@ -91,7 +91,7 @@ class DirectPath:
     """ASGI middleware installed as `server.asgi_app`; everything it does not take goes to Quart.
     `enabled` False (``Flash(direct_path=False)``): everything goes to Quart."""
 
-    def __init__(self, dash_app: "Flash", server: Quart, inner: ASGIApp) -> None:
+    def __init__(self, dash_app: "ServerHost", server: Quart, inner: ASGIApp) -> None:
         self.dash_app = dash_app
         self.server = server
         self.inner = inner
@@ -115,10 +115,10 @@ class DirectPath:
             return False
         if route is not None:
             endpoint, view = route.endpoint, route.view
-        if not self.dash_app._setup_done:
+        if not self.dash_app.setup_done:
             return False  # until Dash's (and the pages router's) setup has finished, Quart runs it
         before = server.before_request_funcs.get(None, ())
-        if len(before) > 1 or (before and before[0] != self.dash_app._setup_server):
+        if len(before) > 1 or (before and before[0] != self.dash_app.setup_hook):
             return False
         after = server.after_request_funcs.get(None, ())
         if after and not (gzip_done and all(is_gzip_hook(func) for func in after)):
@@ -231,7 +231,7 @@ async def send_response(send: Send, response: ResponseTypes) -> None:
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
-def direct_path(dash_app: "Flash", server: Quart) -> DirectPath:
+def direct_path(dash_app: "ServerHost", server: Quart) -> DirectPath:
     """The direct path in front of `server`'s ASGI app, installed once per server."""
     current = server.asgi_app
     if isinstance(current, DirectPath):
@@ -243,7 +243,7 @@ def direct_path(dash_app: "Flash", server: Quart) -> DirectPath:
     return path
 
 
-def install_callback_route(dash_app: "Flash", server: Quart, view: Callable[..., Any]) -> None:
+def install_callback_route(dash_app: "ServerHost", server: Quart, view: Callable[..., Any]) -> None:
     endpoint = dash_app.config.routes_pathname_prefix + "_dash-update-component"
 
     async def answer(data: bytes, _tail: str, _receive: Receive, _send: Send) -> Any:
@@ -256,7 +256,7 @@ def install_callback_route(dash_app: "Flash", server: Quart, view: Callable[...,
 PAGE_ROUTES = (("", "index"), ("_dash-layout", "layout"), ("_dash-dependencies", "dependencies"))
 
 
-def install_page_routes(dash_app: "Flash", server: Quart) -> None:
+def install_page_routes(dash_app: "ServerHost", server: Quart) -> None:
     """Put the page cache in front of the page routes' views (Dash's and Flash's, registered by
     then) and let the direct path answer them from it."""
     prefix = dash_app.config.routes_pathname_prefix

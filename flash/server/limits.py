@@ -31,6 +31,15 @@ RUN_BYTES = 64 * 1024
 START_EXPANSION = 25  # parsed JSON takes at most ~24x its bytes (a list of empty objects)
 
 
+def max_request_size_option(value: int | None) -> int | None:
+    """`Flash(max_request_size=...)`, else env ``FLASH_MAX_REQUEST_SIZE``, else None (the backend's default)."""
+    if value is None and os.environ.get("FLASH_MAX_REQUEST_SIZE"):
+        value = int(os.environ["FLASH_MAX_REQUEST_SIZE"])
+    if value is not None and value <= 0:
+        raise ValueError("max_request_size must be a positive number of bytes.")
+    return value
+
+
 def _positive_int(value: int, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive integer.")

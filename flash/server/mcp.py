@@ -38,7 +38,7 @@ from .guard import check_content_type, check_origin
 from .threads import run_in_thread
 
 if TYPE_CHECKING:
-    from ..app import Flash
+    from .host import ServerHost
 
 # True while Dash's MCP handler runs a message (in the pool): callbacks Dash runs then are MCP
 # tool calls (or the initial-value runs behind `tools/list`), not a browser's.
@@ -61,7 +61,7 @@ class MCPStreams(Protocol):
         """A `notifications/cancelled`: close the run it names, if it is a stream tool's."""
 
 
-def install_mcp(app: "Flash", streams: MCPStreams | None = None) -> bool:
+def install_mcp(app: "ServerHost", streams: MCPStreams | None = None) -> bool:
     """Replace Dash's MCP POST view with Flash's (after Dash's `_setup_routes` registered it);
     whether the app has an MCP server. Raises if Dash's view is not what Flash knows.
     `streams`: the app's streams as tools (None: Dash's tools only)."""
@@ -80,7 +80,7 @@ def install_mcp(app: "Flash", streams: MCPStreams | None = None) -> bool:
     return True
 
 
-def _make_post_view(app: "Flash", handle: Callable[[Any], Any], streams: MCPStreams | None) -> Callable[[], Any]:
+def _make_post_view(app: "ServerHost", handle: Callable[[Any], Any], streams: MCPStreams | None) -> Callable[[], Any]:
     async def mcp_post() -> Any:
         """Dash's MCP POST, checked on the loop, run in the pool."""
         check_content_type(request.headers.get("Content-Type"))
@@ -123,7 +123,7 @@ async def _add_tools(answer: Any, request_id: Any, tools: list[dict[str, Any]]) 
     answer.set_data(json.dumps(body))
 
 
-def execute_for_mcp(app: "Flash", call: Callable[[], Any]) -> Callable[[], Any]:
+def execute_for_mcp(app: "ServerHost", call: Callable[[], Any]) -> Callable[[], Any]:
     """`call` (Dash's prepared callback) as Dash's MCP server needs it: a sync call returning the
     response. Outside an MCP message, `call` itself (Flash's dispatch awaits what it returns)."""
     if not IN_MCP.get():
@@ -133,7 +133,7 @@ def execute_for_mcp(app: "Flash", call: Callable[[], Any]) -> Callable[[], Any]:
         result = call()
         if not inspect.isawaitable(result):
             return result
-        loop = app._serving_loop  # (Flash's own attribute)
+        loop = app.serving_loop
         if loop is not None and loop.is_running():
             # In a pool thread: the callback runs on the loop that serves the app (its async
             # clients live there), with this thread's contextvars (call_soon_threadsafe copies them).

@@ -40,7 +40,7 @@ from ..compat.dash import callback_list, extra_components, hooks_of, hot_reload_
 from .compression import COMPRESSIBLE, MIN_SIZE
 
 if TYPE_CHECKING:
-    from ..app import Flash
+    from .host import ServerHost
 
 Headers = list[tuple[bytes, bytes]]
 # The end_id Dash signed into the config while an index is being made for the cache (app._config).
@@ -80,7 +80,7 @@ class Entry:
         self.cache_control = "private, no-cache" if private else "no-cache"
         self._gzip: bytes | None = None
 
-    def body(self, app: "Flash") -> bytes:
+    def body(self, app: "ServerHost") -> bytes:
         if len(self.parts) == 1:
             return self.parts[0]
         return mint_end_id(app).encode().join(self.parts)
@@ -93,7 +93,7 @@ class Entry:
             self._gzip = gzip.compress(body, compresslevel=6)
         return self._gzip
 
-    def answer(self, app: "Flash", if_none_match: str | None, accept_encoding: str | None
+    def answer(self, app: "ServerHost", if_none_match: str | None, accept_encoding: str | None
                ) -> tuple[int, dict[str, str], bytes]:
         """Status, headers and body for a GET with these request headers."""
         headers = {"ETag": self.etag, "Cache-Control": self.cache_control}
@@ -117,7 +117,7 @@ def _matches(if_none_match: str, etag: str) -> bool:
     return any(tag.strip() == "*" or tag.strip().removeprefix("W/") == ours for tag in if_none_match.split(","))
 
 
-def _overrides(app: "Flash", names: tuple[str, ...]) -> bool:
+def _overrides(app: "ServerHost", names: tuple[str, ...]) -> bool:
     """Whether the app's class (a user's subclass) replaces one of these Flash/Dash methods."""
     cls: type = type(app)
     found = _OVERRIDES.get((id(cls), names))
@@ -152,7 +152,7 @@ def _snapshot(key: tuple[Any, ...], slot: str) -> tuple[Any, ...]:
 class PageCache:
     """The cached layout, index and dependencies of one app; each slot is replaced when its key changes."""
 
-    def __init__(self, app: "Flash") -> None:
+    def __init__(self, app: "ServerHost") -> None:
         self.app = app
         self.entries: dict[str, Entry] = {}  # "layout" | "index" | "dependencies"; replaced, never grown
         # The renderer config's <script> (Dash's `_generate_config_html`) around its end_id, and its key.
@@ -275,7 +275,7 @@ def to_response(answer: tuple[int, dict[str, str], bytes]) -> Response:
     return response
 
 
-def cached_view(app: "Flash", slot: str, view: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+def cached_view(app: "ServerHost", slot: str, view: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
     """`view` (the route's own view) behind the slot's cache, for requests that go through Quart."""
     from quart import request
 
@@ -296,7 +296,7 @@ def cached_view(app: "Flash", slot: str, view: Callable[..., Any]) -> Callable[.
     return serve
 
 
-def direct_answer(app: "Flash", slot: str, scope_headers: Iterable[tuple[bytes, bytes]]
+def direct_answer(app: "ServerHost", slot: str, scope_headers: Iterable[tuple[bytes, bytes]]
                   ) -> tuple[int, Headers, bytes] | None:
     """The slot's answer for the direct path, or None when it is not cached (Quart makes it)."""
     key, entry = app.page_cache.current(slot)

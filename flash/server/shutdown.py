@@ -31,7 +31,7 @@ from .sse import encode_event
 if TYPE_CHECKING:
     from quart import Quart
 
-    from ..app import Flash
+    from .host import ServerHost
 
 logger = logging.getLogger("flash.shutdown")
 DEFAULT_SHUTDOWN_GRACE = 5.0
@@ -54,7 +54,7 @@ def _hypercorn_worker_event() -> Any:
 class GracefulShutdown:
     """Ends one app's streams when its worker stops (see the module docstring)."""
 
-    def __init__(self, app: "Flash", grace: float) -> None:
+    def __init__(self, app: "ServerHost", grace: float) -> None:
         self.app = app
         self.grace = grace
         self.begun = False

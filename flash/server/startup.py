@@ -25,12 +25,12 @@ from .startup_failure import install_startup_failure
 from .threads import run_in_thread
 
 if TYPE_CHECKING:
-    from ..app import Flash
+    from .host import ServerHost
 
 LOGGER = logging.getLogger("flash.server")
 
 
-async def register_page_resources(app: "Flash") -> bool:
+async def register_page_resources(app: "ServerHost") -> bool:
     """Render the index once so every script and stylesheet it names is registered; False (and
     a warning) if that failed: the first page load then registers them, as in Dash."""
     server = app.server
@@ -44,7 +44,7 @@ async def register_page_resources(app: "Flash") -> bool:
     return True
 
 
-def install_startup(app: "Flash", server: Quart) -> None:
+def install_startup(app: "ServerHost", server: Quart) -> None:
     """Register the once-per-worker startup on `server` (once per app and server)."""
     flash_banner(app.logger, hold=True)  # said once `app.run()` has the port (devserver.py)
     escape_log_text([server.logger])  # exception text in Flash's and the server's logs: one line

@@ -15,8 +15,8 @@ from ..server.deferred import DeferredRequestContext
 from ..server.errors import RequestError
 
 if TYPE_CHECKING:
-    from ..app import Flash
     from .downlink import Downlink
+    from .host import StreamHost
     from .runs import StreamRun
 
 
@@ -33,12 +33,12 @@ def client_address() -> str:
     return str(client[0]) if client else ""
 
 
-def _retry_after(app: "Flash") -> dict[str, str]:
+def _retry_after(app: "StreamHost") -> dict[str, str]:
     # Room frees when a run ends or a downlink's resume window passes.
     return {"Retry-After": str(max(1, math.ceil(app.stream_runs.resume_window)))}
 
 
-def check_room_for_downlink(app: "Flash", address: str) -> None:
+def check_room_for_downlink(app: "StreamHost", address: str) -> None:
     """`max_downlinks`: a new downlink (or private line) beyond it is a 503 the client retries;
     one in its resume window counts (it holds its runs), and frees within that window.
     `max_downlinks_per_address`: one address cannot take them all (429)."""
@@ -51,26 +51,26 @@ def check_room_for_downlink(app: "Flash", address: str) -> None:
                            "max_downlinks_per_address); close one first.", status=429, headers=_retry_after(app))
 
 
-def start_too_large(app: "Flash") -> RequestError:
+def start_too_large(app: "StreamHost") -> RequestError:
     limit = app.limits.max_stream_start_bytes
     return RequestError(f"The stream start body is larger than {limit} bytes (max_stream_start_bytes).", status=413)
 
 
-def own_start_limit(app: "Flash") -> int | None:
+def own_start_limit(app: "StreamHost") -> int | None:
     """`max_stream_start_bytes`, unless the server's `max_request_size` is as low (Quart's 413)."""
     limit = app.limits.max_stream_start_bytes
     server_limit = app.server.config["MAX_CONTENT_LENGTH"]
     return None if server_limit is not None and server_limit <= limit else limit
 
 
-def check_start_size(app: "Flash", data: bytes | None = None, declared: int | None = None) -> None:
+def check_start_size(app: "StreamHost", data: bytes | None = None, declared: int | None = None) -> None:
     """413 for a start body (or its declared Content-Length) over `max_stream_start_bytes`."""
     limit = own_start_limit(app)
     if limit is not None and ((data is not None and len(data) > limit) or (declared is not None and declared > limit)):
         raise start_too_large(app)
 
 
-def check_room_for_run(app: "Flash", downlink: "Downlink | None", address: str, size: int) -> None:
+def check_room_for_run(app: "StreamHost", downlink: "Downlink | None", address: str, size: int) -> None:
     """A start of `size` bytes on `downlink` (None: a new one) from `address`: 503 while the
     worker is full (`max_streams`, `stream_start_budget`), 429 while this client holds its share
     (`max_streams_per_client` on one downlink, `max_streams_per_address` over all it opened)."""
@@ -91,7 +91,7 @@ def check_room_for_run(app: "Flash", downlink: "Downlink | None", address: str, 
                            status=429, headers=_retry_after(app))
 
 
-def charge_start(app: "Flash", run: "StreamRun", size: int) -> None:
+def charge_start(app: "StreamHost", run: "StreamRun", size: int) -> None:
     """Count the run's start body against `stream_start_budget` until its pump task ends (the
     task's done callback gives it back: the task is the run's one owner)."""
     task = run.task
@@ -120,7 +120,7 @@ def drop_start_body() -> None:
 CLOSE_BATCH = 256
 
 
-def close_list(app: "Flash", handles: Any) -> list[str]:
+def close_list(app: "StreamHost", handles: Any) -> list[str]:
     """A close request's handles, each once; at most `max_streams_per_client` (what one
     downlink can run) or CLOSE_BATCH if larger, so one request cannot cost thousands of checks
     or Redis writes."""

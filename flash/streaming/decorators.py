@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Callable, TypeVar, cast
 
 import dash
 from dash import exceptions as dash_exceptions
@@ -11,6 +11,9 @@ from dash.dependencies import Output, handle_callback_args
 from ..compat.dash import register_from_caller
 from ..exceptions import StreamError
 from .spec import PENDING_STREAMS, EventCallbackSpec, build_output_spec, build_spec
+
+if TYPE_CHECKING:
+    from .host import StreamHost
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -51,13 +54,14 @@ def event_callback(
                                     prevent_initial_call, restart_on_worker_loss, background))
 
 
-def _served_app() -> Any:
-    """The current Dash app (`dash.get_app()`) if it already took its streams (first request)."""
+def _served_app() -> StreamHost | None:
+    """The current Dash app (`dash.get_app()`) if it is a Flash app that already took its streams
+    (first request)."""
     try:
         app = dash.get_app()
     except Exception:  # AppNotFoundError: no app yet
         return None
-    return app if getattr(app, "_streams_taken", False) else None
+    return app if getattr(app, "streams_taken", False) else None
 
 
 def _module_level(decorate: Callable[[F], F]) -> Callable[[F], F]:
@@ -71,7 +75,7 @@ def _module_level(decorate: Callable[[F], F]) -> Callable[[F], F]:
         declared = PENDING_STREAMS[before:]
         app = _served_app() if declared else None
         if app is not None:
-            app._add_streams(list(declared))
+            app.add_streams(list(declared))
         return func
 
     return declare

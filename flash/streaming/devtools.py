@@ -28,7 +28,7 @@ from ..server.errors import RequestError
 from ..server.guard import check_request_headers
 
 if TYPE_CHECKING:
-    from ..app import Flash
+    from .host import StreamHost
     from .runs import StreamRun
 
 KEEP_FAILED = 20  # failed runs kept per app for the panel
@@ -36,17 +36,17 @@ MAX_TRACEBACK = 20_000  # characters of one traceback kept
 _FAILED: "weakref.WeakKeyDictionary[Any, deque[dict[str, Any]]]" = weakref.WeakKeyDictionary()
 
 
-def debugging(app: "Flash") -> bool:
+def debugging(app: "StreamHost") -> bool:
     """Dev tools / debug on: the same switch that puts tracebacks into error events."""
     return bool(getattr(app.backend, "error_handling_mode", "ignore") != "ignore")
 
 
-def _name(app: "Flash", stream_id: str) -> str:
+def _name(app: "StreamHost", stream_id: str) -> str:
     spec = app.streams.get(stream_id)
     return str(getattr(spec.func, "__name__", stream_id)) if spec is not None else stream_id
 
 
-def record_failure(app: "Flash", run: "StreamRun", exc: BaseException) -> None:
+def record_failure(app: "StreamHost", run: "StreamRun", exc: BaseException) -> None:
     """The pump's error branch: remember the failure for the panel (nothing when debug is off)."""
     if not debugging(app):
         return
@@ -67,7 +67,7 @@ def _state(run: "StreamRun") -> str:
     return "running"
 
 
-def _describe(app: "Flash", run: "StreamRun", now: float) -> dict[str, Any]:
+def _describe(app: "StreamHost", run: "StreamRun", now: float) -> dict[str, Any]:
     age = max(now - run.started_at, 0.0)
     listener = run.downlink.listener if run.bus is None else None
     return {
@@ -81,7 +81,7 @@ def _describe(app: "Flash", run: "StreamRun", now: float) -> dict[str, Any]:
     }
 
 
-def snapshot(app: "Flash") -> dict[str, Any]:
+def snapshot(app: "StreamHost") -> dict[str, Any]:
     now = time.monotonic()
     runs = sorted(app.stream_runs.runs(), key=lambda r: r.started_at)
     return {"worker": os.getpid(), "runs": [_describe(app, run, now) for run in runs],
@@ -92,7 +92,7 @@ def _off() -> RequestError:
     return RequestError("Not found.", status=404)
 
 
-def install_devtools_routes(app: "Flash") -> None:
+def install_devtools_routes(app: "StreamHost") -> None:
     """Always registered (Dash turns debug on after the routes exist, in `run`); off -> 404."""
 
     async def streams_view() -> Response:

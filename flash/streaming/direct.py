@@ -20,7 +20,7 @@ from .downlink import Downlink, Listener
 from .endpoint import SSE_CONTENT_TYPE, SSE_HEADERS, close_runs, open_downlink, start_run
 
 if TYPE_CHECKING:
-    from ..app import Flash
+    from .host import StreamHost
 
 logger = logging.getLogger("flash.streaming")
 _START_HEADERS = [(b"content-type", SSE_CONTENT_TYPE.encode())] + [
@@ -34,7 +34,7 @@ async def _cut_on_disconnect(receive: Receive, listener: Listener) -> None:
     listener.cut_now()
 
 
-async def send_downlink(app: "Flash", downlink: Downlink, opening: Callable[[], bytes],
+async def send_downlink(app: "StreamHost", downlink: Downlink, opening: Callable[[], bytes],
                         receive: Receive, send: Send) -> None:
     """Write a downlink's SSE response until the browser goes away or the response is cut."""
     listener = Listener()
@@ -62,7 +62,7 @@ async def send_downlink(app: "Flash", downlink: Downlink, opening: Callable[[], 
         watcher.cancel()
 
 
-def make_downlink_handler(app: "Flash") -> Callable[..., Any]:
+def make_downlink_handler(app: "StreamHost") -> Callable[..., Any]:
     async def downlink(data: bytes, _tail: str, receive: Receive, send: Send) -> None:
         opened, opening = await open_downlink(app, data)  # RequestError -> a 4xx answer
         await send_downlink(app, opened, opening, receive, send)
@@ -70,7 +70,7 @@ def make_downlink_handler(app: "Flash") -> Callable[..., Any]:
     return downlink
 
 
-def install_stream_routes(app: "Flash", views: tuple[Any, Any, Any]) -> None:
+def install_stream_routes(app: "StreamHost", views: tuple[Any, Any, Any]) -> None:
     downlink_view, start_view, close_view = views
     prefix = app.config.routes_pathname_prefix
     routes = direct_path(app, app.server)

@@ -12,10 +12,14 @@ import asyncio
 import contextvars
 import logging
 import time
-from typing import Any, AsyncGenerator, Callable
+from typing import TYPE_CHECKING, Any, AsyncGenerator, Callable
 
 from ..server.sse import HEARTBEAT
 from .runs import StreamRun
+
+if TYPE_CHECKING:  # bus.py imports this module: the types only, never at runtime
+    from .bus import StreamBus
+    from .host import RunFigures
 
 logger = logging.getLogger("flash.streaming")
 _NO_CONTEXT = contextvars.Context()  # timers read no context variables: spare a copy each
@@ -312,8 +316,8 @@ class DownlinkRegistry:
         self.start_bytes = 0  # start bodies the live runs hold (see endpoint.StartCharge)
         self._live: dict[str, StreamRun] = {}
         self.closing = False  # the worker is shutting down: no new downlinks or runs
-        self.bus: Any = None  # a `StreamBus` when shared storage is Redis (see bus.py)
-        self.metrics: Any = None  # a `flash.metrics.StreamMetrics` when metrics are on
+        self.bus: StreamBus | None = None  # when shared storage is Redis (see bus.py)
+        self.metrics: RunFigures | None = None  # a `flash.metrics.StreamMetrics` when metrics are on
 
     def __len__(self) -> int:
         return len(self._live)
@@ -373,7 +377,7 @@ class DownlinkRegistry:
         if run.downlink.runs.get(run.run_id) is run:
             del run.downlink.runs[run.run_id]
 
-    def runs(self) -> list[Any]:
+    def runs(self) -> list[StreamRun]:
         return list(self._live.values())
 
     def live_run(self, run_id: str) -> StreamRun | None:

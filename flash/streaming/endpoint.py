@@ -38,8 +38,8 @@ from .pump import pump
 from .runs import StreamRun
 
 if TYPE_CHECKING:
-    from ..app import Flash
     from .bus import StreamBus
+    from .host import StreamHost
 
 logger = logging.getLogger("flash.streaming")
 SSE_HEADERS = {
@@ -51,14 +51,14 @@ SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8"
 MAX_RUNS_PER_REQUEST = 10_000  # a resume's list (a close's: admission.close_list)
 
 
-def _json_object(app: "Flash", data: bytes, what: str) -> dict[str, Any]:
+def _json_object(app: "StreamHost", data: bytes, what: str) -> dict[str, Any]:
     body = parse_json_body(data, what, app.limits.max_json_depth)
     if not isinstance(body, dict):
         raise RequestError(f"The {what} must be a JSON object.")
     return body
 
 
-def _owned_downlink(app: "Flash", body: dict[str, Any]) -> Downlink:
+def _owned_downlink(app: "StreamHost", body: dict[str, Any]) -> Downlink:
     downlink_id = app.stream_signer.read_downlink(body.get("downlink"))
     if downlink_id is None:
         raise RequestError("'downlink' is missing or is not a downlink token this server issued.", status=403)
@@ -91,12 +91,13 @@ class Started:
         return hello + started + b"".join(replay)
 
 
-def _bus_unreachable(exc: Exception, bus: "StreamBus") -> RequestError:
-    bus.storage.outage.failed(exc, "answering a stream request (503)")  # logged once per outage
+def _bus_unreachable(exc: Exception, bus: "StreamBus | None") -> RequestError:
+    if bus is not None:
+        bus.storage.outage.failed(exc, "answering a stream request (503)")  # logged once per outage
     return RequestError("Shared storage is unreachable; try again.", status=503, headers={"Retry-After": "1"})
 
 
-async def start_run(app: "Flash", stream_id: str, data: bytes) -> Started:
+async def start_run(app: "StreamHost", stream_id: str, data: bytes) -> Started:
     """Start the event callback `stream_id` on the body's downlink."""
     spec = app.streams.get(stream_id)
     if spec is None:
@@ -124,7 +125,7 @@ async def start_run(app: "Flash", stream_id: str, data: bytes) -> Started:
         check_room_for_downlink(app, address)
         downlink = app.stream_runs.open(downlink_id, body["downlink"], address)
         downlink.private = private
-    cb_ctx = app._initialize_context({**body, "outputs": [], "output": ""})
+    cb_ctx = app.callback_context({**body, "outputs": [], "output": ""})
     args = callback_args(app, cb_ctx)
     drop_start_body()
     run_id, handle = app.stream_signer.new_run(downlink.downlink_id)
@@ -158,7 +159,7 @@ async def start_run(app: "Flash", stream_id: str, data: bytes) -> Started:
     return Started(handle, downlink, private)
 
 
-async def close_runs(app: "Flash", data: bytes) -> CallbackAnswer:
+async def close_runs(app: "StreamHost", data: bytes) -> CallbackAnswer:
     """Close the listed runs of the body's downlink; nothing changes unless every handle is its."""
     body = _json_object(app, data, "close request body")
     bus = app.stream_runs.bus
@@ -179,14 +180,14 @@ async def close_runs(app: "Flash", data: bytes) -> CallbackAnswer:
     return CallbackAnswer(orjson.dumps({"closed": closed, "unknown": unknown}))
 
 
-def _run_ids(app: "Flash", handles: list[str], downlink_id: str) -> list[str]:
+def _run_ids(app: "StreamHost", handles: list[str], downlink_id: str) -> list[str]:
     run_ids = [app.stream_signer.read_run(handle, downlink_id) for handle in handles]
     if any(run_id is None for run_id in run_ids):
         raise RequestError("'runs' holds a handle that is not a run of this downlink.", status=403)
     return run_ids  # type: ignore[return-value]
 
 
-async def _close_anywhere(app: "Flash", bus: Any, body: dict[str, Any]) -> CallbackAnswer:
+async def _close_anywhere(app: "StreamHost", bus: StreamBus, body: dict[str, Any]) -> CallbackAnswer:
     """With the bus: close the runs running here, ask every other worker to close the rest."""
     downlink_id = app.stream_signer.read_downlink(body.get("downlink"))
     if downlink_id is None:
@@ -202,7 +203,7 @@ async def _close_anywhere(app: "Flash", bus: Any, body: dict[str, Any]) -> Callb
     return CallbackAnswer(orjson.dumps({"closed": closed, "forwarded": len(elsewhere), "unknown": []}))
 
 
-def _resume_list(app: "Flash", body: dict[str, Any], downlink_id: str | None) -> list[tuple[str, int]]:
+def _resume_list(app: "StreamHost", body: dict[str, Any], downlink_id: str | None) -> list[tuple[str, int]]:
     runs = body.get("runs", {})
     if not isinstance(runs, dict) or len(runs) > MAX_RUNS_PER_REQUEST:
         raise RequestError(f"'runs' must be an object of at most {MAX_RUNS_PER_REQUEST} run handles "
@@ -220,7 +221,7 @@ def _resume_list(app: "Flash", body: dict[str, Any], downlink_id: str | None) ->
     return wanted
 
 
-async def open_downlink(app: "Flash", data: bytes) -> tuple[Downlink, Callable[[], bytes]]:
+async def open_downlink(app: "StreamHost", data: bytes) -> tuple[Downlink, Callable[[], bytes]]:
     """The downlink the body names (or a new one) and what makes the bytes that open its response:
     `hello`, then every listed run's missed messages, or `gone` for a run that cannot be resumed.
     Those bytes are made when the response attaches (`Downlink.listen`), not here: a run that
@@ -269,7 +270,7 @@ async def open_downlink(app: "Flash", data: bytes) -> tuple[Downlink, Callable[[
     return downlink, opening
 
 
-async def _open_on_bus(app: "Flash", bus: Any, token: str | None, downlink_id: str | None,
+async def _open_on_bus(app: "StreamHost", bus: StreamBus, token: str | None, downlink_id: str | None,
                        wanted: list[tuple[str, int]]) -> tuple[Downlink, Callable[[], bytes]]:
     """With the bus any worker serves a downlink that is still alive (or in its resume window):
     its follower replays each listed run from Redis after the page's last id."""
@@ -299,7 +300,7 @@ async def _open_on_bus(app: "Flash", bus: Any, token: str | None, downlink_id: s
     return downlink, opening
 
 
-async def quart_events(app: "Flash", downlink: Downlink, opening: Callable[[], bytes]) -> AsyncIterator[bytes]:
+async def quart_events(app: "StreamHost", downlink: Downlink, opening: Callable[[], bytes]) -> AsyncIterator[bytes]:
     """A downlink's body on the Quart path. Quart cancels the response task when the browser goes
     away, but Hypercorn can swallow that cancellation inside its `send` (while closing the dead
     socket) and the body would go on forever: so after each write, a task asked to cancel stops.
@@ -313,14 +314,14 @@ async def quart_events(app: "Flash", downlink: Downlink, opening: Callable[[], b
                 return
 
 
-def _sse_response(app: "Flash", downlink: Downlink, opening: Callable[[], bytes]) -> Response:
+def _sse_response(app: "StreamHost", downlink: Downlink, opening: Callable[[], bytes]) -> Response:
     response = Response(quart_events(app, downlink, opening), status=200, content_type=SSE_CONTENT_TYPE,
                         headers=SSE_HEADERS)
     response.timeout = None  # a downlink may live as long as the page
     return response
 
 
-def make_stream_views(app: "Flash") -> tuple[Any, Any, Any]:
+def make_stream_views(app: "StreamHost") -> tuple[Any, Any, Any]:
     async def downlink_view() -> Response:
         check_request_headers(app.limits, request.headers)  # in the view: a hook ends the direct path
         downlink, opening = await open_downlink(app, await read_request_body())

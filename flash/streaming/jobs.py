@@ -31,17 +31,17 @@ from ..server.internal_request import internal_request_context
 from .runs import StreamRun
 
 if TYPE_CHECKING:
-    from ..app import Flash
     from .bus import StreamBus
+    from .host import StreamHost
     from .spec import EventCallbackSpec
 
 logger = logging.getLogger("flash.streaming")
 TASK_NAME = "flash.stream_job"
 QUEUED_LEASE_MS = 30_000  # how long a queued job may wait for a Celery worker
-_APPS: dict[int, "Flash"] = {}  # id(celery app) -> the Flash app whose streams its task runs
+_APPS: dict[int, "StreamHost"] = {}  # id(celery app) -> the Flash app whose streams its task runs
 
 
-def celery_of(app: "Flash") -> Any:
+def celery_of(app: "StreamHost") -> Any:
     """The Celery app behind the Flash app's `CeleryManager`, or None."""
     manager = background_manager(app)
     if manager is None or type(manager).__name__ != "CeleryManager":
@@ -49,7 +49,7 @@ def celery_of(app: "Flash") -> Any:
     return getattr(manager, "handle", None)
 
 
-def register(app: "Flash") -> None:
+def register(app: "StreamHost") -> None:
     """Give the app's Celery app the task that runs streaming jobs (web and worker side alike:
     both import the app's module)."""
     celery = celery_of(app)
@@ -65,11 +65,11 @@ def register(app: "Flash") -> None:
         asyncio.run(run_job(owner, payload))
 
 
-def runs_as_job(app: "Flash", spec: "EventCallbackSpec") -> bool:
+def runs_as_job(app: "StreamHost", spec: "EventCallbackSpec") -> bool:
     return bool(spec.background) and app.stream_runs.bus is not None and celery_of(app) is not None
 
 
-async def enqueue(app: "Flash", bus: "StreamBus", run: StreamRun, body: dict[str, Any]) -> None:
+async def enqueue(app: "StreamHost", bus: "StreamBus", run: StreamRun, body: dict[str, Any]) -> None:
     """Announce `run` under a job lease and send it to the Celery queue."""
     worker = f"job-{run.run_id}"
     await bus.client().set(bus.lease_key(worker), 1, px=QUEUED_LEASE_MS)
@@ -81,13 +81,13 @@ async def enqueue(app: "Flash", bus: "StreamBus", run: StreamRun, body: dict[str
     await asyncio.to_thread(celery.send_task, TASK_NAME, args=[payload])
 
 
-async def run_job(app: "Flash", payload: dict[str, Any]) -> None:
+async def run_job(app: "StreamHost", payload: dict[str, Any]) -> None:
     """On the Celery worker: run one stream as its own bus worker, until it ends or is closed."""
     from .bus import StreamBus
     from .downlink import DownlinkRegistry
     from .pump import pump
 
-    app._take_streams()  # the worker never served a request
+    app.take_streams()  # the worker never served a request
     spec = app.streams.get(payload["stream_id"])
     storage = app.stream_runs.bus.storage if app.stream_runs.bus is not None else None
     if spec is None or storage is None:
@@ -104,7 +104,7 @@ async def run_job(app: "Flash", payload: dict[str, Any]) -> None:
         if await bus.was_closed(payload["run_id"]):
             run.close()  # closed while queued: its pump's first step writes `done` (closed)
         async with internal_request_context(app.server, "/_flash/job", method="POST"):
-            cb_ctx = app._initialize_context({**payload["body"], "outputs": [], "output": ""})
+            cb_ctx = app.callback_context({**payload["body"], "outputs": [], "output": ""})
             args = callback_args(app, cb_ctx)
             # The group owns the pump: this job ends when it does, and a cancel of the job (the
             # Celery worker stopping) reaches it. A run closed by the page ends cancelled, which

@@ -39,7 +39,7 @@ from .runs import StreamRun
 from .spec import EventCallbackSpec
 
 if TYPE_CHECKING:
-    from ..app import Flash
+    from .host import StreamHost
 
 DEFAULT_MAX_RUNS = 16  # stream tool calls running at once on one worker
 _JSON_TYPES = {int: "integer", float: "number", str: "string", bool: "boolean", list: "array",
@@ -174,7 +174,7 @@ def _message(payload: dict[str, Any]) -> bytes:
 class StreamTools:
     """The app's streams as MCP tools (see the module docstring); `flash.server.mcp.MCPStreams`."""
 
-    def __init__(self, app: "Flash", max_runs: int = DEFAULT_MAX_RUNS) -> None:
+    def __init__(self, app: "StreamHost", max_runs: int = DEFAULT_MAX_RUNS) -> None:
         self.app = app
         self.max_runs = max_runs
         # (session, client address, request id) -> the run answering that tools/call. Removed

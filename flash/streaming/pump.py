@@ -21,13 +21,13 @@ from .runs import StreamRun
 from .spec import EventCallbackSpec
 
 if TYPE_CHECKING:
-    from ..app import Flash
+    from .host import StreamHost
 
 logger = logging.getLogger("flash.streaming")
 _EXHAUSTED = object()
 
 
-async def _iterate_sync(app: "Flash", gen: Generator[Any, None, None]) -> AsyncGenerator[Any, None]:
+async def _iterate_sync(app: "StreamHost", gen: Generator[Any, None, None]) -> AsyncGenerator[Any, None]:
     """Step a sync generator in the thread pool, one `next()` per item. However this is left,
     the generator's own code runs only in pool threads and a generator that started is closed:
     a step still queued for a thread is withdrawn (the generator was not advanced), a step under
@@ -97,7 +97,7 @@ def _side_updates(cb_ctx: Any) -> list[list[Any]]:
     return updates
 
 
-async def _error_answer(app: "Flash", spec: EventCallbackSpec, cb_ctx: Any, exc: Exception) -> list[list[Any]] | None:
+async def _error_answer(app: "StreamHost", spec: EventCallbackSpec, cb_ctx: Any, exc: Exception) -> list[list[Any]] | None:
     """The last frame `on_error` makes of `exc` (a Dash 4.5 streaming callback without one falls
     back to the app's `Dash(on_error=...)`, as in Dash): its return value's updates with the
     `set_props` made since the last yield, inside the handler included. `[]` when it returned
@@ -119,7 +119,7 @@ async def _error_answer(app: "Flash", spec: EventCallbackSpec, cb_ctx: Any, exc:
         return None
 
 
-async def pump(app: "Flash", spec: EventCallbackSpec, run: StreamRun, cb_ctx: Any, args: list[Any]) -> None:
+async def pump(app: "StreamHost", spec: EventCallbackSpec, run: StreamRun, cb_ctx: Any, args: list[Any]) -> None:
     """The run's task: iterate the generator, publish updates, then a done or error event.
 
     One try/finally holds the whole body, the generator's creation included, so however and
@@ -196,7 +196,7 @@ async def pump(app: "Flash", spec: EventCallbackSpec, run: StreamRun, cb_ctx: An
                 metrics.run_ended(outcome, traced, run.seq)
 
 
-def _error_body(app: "Flash", spec: EventCallbackSpec, exc: Exception, handled: bool) -> dict[str, Any]:
+def _error_body(app: "StreamHost", spec: EventCallbackSpec, exc: Exception, handled: bool) -> dict[str, Any]:
     # `handled`: on_error answered with updates, so the page shows the failure itself.
     body: dict[str, Any] = {"stream": spec.func.__name__, "message": "The stream failed.", "handled": handled}
     if app.backend.error_handling_mode != "ignore":  # debug: the message dev tools show, as Dash 4.5's

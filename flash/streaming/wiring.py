@@ -26,7 +26,7 @@ from ..compat.dash import extra_components
 from .spec import EventCallbackSpec, _digest
 
 if TYPE_CHECKING:
-    from ..app import Flash
+    from .host import StreamHost
 
 
 
@@ -43,13 +43,13 @@ _CANCEL = ClientsideFunction("_flash", "cancel")
 _REPORT = ClientsideFunction("_flash", "report")
 
 
-def prevents_initial_call(app: "Flash", spec: EventCallbackSpec) -> bool:
+def prevents_initial_call(app: "StreamHost", spec: EventCallbackSpec) -> bool:
     if spec.prevent_initial_call is None:
         return bool(app.config.prevent_initial_callbacks)
     return spec.prevent_initial_call
 
 
-def _suite_url(app: "Flash", filename: str) -> str:
+def _suite_url(app: "StreamHost", filename: str) -> str:
     """The fingerprinted URL of one of flash.client's scripts, registered so the component-suite
     route serves it."""
     app.registered_paths[client.NAMESPACE].add(filename)
@@ -58,7 +58,7 @@ def _suite_url(app: "Flash", filename: str) -> str:
     return f"{app.config.requests_pathname_prefix}_dash-component-suites/{client.NAMESPACE}/{fingerprint}"
 
 
-def hub_url(app: "Flash") -> str:
+def hub_url(app: "StreamHost") -> str:
     """The downlink hub's URL as a SharedWorker script: its fragment names, in order, the URLs of
     the wire helpers and the hub's parts, which the worker loads with importScripts (a worker sees
     no page scripts)."""
@@ -66,7 +66,7 @@ def hub_url(app: "Flash") -> str:
     return f"{_suite_url(app, client.HUB)}#{parts}"
 
 
-def transport_settings(app: "Flash") -> dict[str, Any]:
+def transport_settings(app: "StreamHost") -> dict[str, Any]:
     prefix = app.config.requests_pathname_prefix
     return {
         "downlink": f"{prefix}_flash/downlink",
@@ -76,7 +76,7 @@ def transport_settings(app: "Flash") -> dict[str, Any]:
     }
 
 
-def _client_settings(app: "Flash", spec: EventCallbackSpec) -> dict[str, Any]:
+def _client_settings(app: "StreamHost", spec: EventCallbackSpec) -> dict[str, Any]:
     settings = {
         "id": spec.stream_id,
         "name": spec.func.__name__,
@@ -91,7 +91,7 @@ def _client_settings(app: "Flash", spec: EventCallbackSpec) -> dict[str, Any]:
     return settings
 
 
-def _wired_ids(app: "Flash") -> set[str]:
+def _wired_ids(app: "StreamHost") -> set[str]:
     """The ids of the stores earlier wirings put on the page."""
     ids: set[str] = set()
     for component in extra_components(app):
@@ -108,7 +108,7 @@ def _store_id(prefix: str, key: str, members: list[EventCallbackSpec], taken: se
     return store_id
 
 
-def _wire_triggers(app: "Flash", specs: list[EventCallbackSpec], stores: list[Any], taken: set[str]) -> None:
+def _wire_triggers(app: "StreamHost", specs: list[EventCallbackSpec], stores: list[Any], taken: set[str]) -> None:
     transport = transport_settings(app)
     groups: dict[str, list[EventCallbackSpec]] = defaultdict(list)
     for spec in specs:
@@ -129,7 +129,7 @@ def _wire_triggers(app: "Flash", specs: list[EventCallbackSpec], stores: list[An
         )
 
 
-def _wire_cancels(app: "Flash", specs: list[EventCallbackSpec], stores: list[Any], taken: set[str]) -> None:
+def _wire_cancels(app: "StreamHost", specs: list[EventCallbackSpec], stores: list[Any], taken: set[str]) -> None:
     groups: dict[str, list[EventCallbackSpec]] = defaultdict(list)
     for spec in specs:
         if spec.cancel:
@@ -148,7 +148,7 @@ def _wire_cancels(app: "Flash", specs: list[EventCallbackSpec], stores: list[Any
         )
 
 
-def _wire_error_reporting(app: "Flash", specs: list[EventCallbackSpec], stores: list[Any], taken: set[str]) -> None:
+def _wire_error_reporting(app: "StreamHost", specs: list[EventCallbackSpec], stores: list[Any], taken: set[str]) -> None:
     """A page with dev tools on writes a failed run's error to its store; the store's clientside
     callback throws it, so dev tools list it titled with its message (and the traceback the
     server sent in debug mode). It never reaches the server: no client text in its logs."""
@@ -159,7 +159,7 @@ def _wire_error_reporting(app: "Flash", specs: list[EventCallbackSpec], stores: 
         app.clientside_callback(_REPORT, Input(store_id, "data"), prevent_initial_call=True, hidden=True)
 
 
-def wire_streams(app: "Flash", specs: list[EventCallbackSpec]) -> None:
+def wire_streams(app: "StreamHost", specs: list[EventCallbackSpec]) -> None:
     if not specs:
         return
     stores: list[Any] = []

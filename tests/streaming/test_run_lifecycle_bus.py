@@ -152,7 +152,7 @@ def test_a_streaming_job_closed_while_queued_writes_its_closed_end(redis_server,
     admin = redis.Redis.from_url(redis_server.url)
 
     async def go():
-        app._take_streams()
+        app.take_streams()
         downlink_id, _ = app.stream_signer.new_downlink()
         rid, handle = app.stream_signer.new_run(downlink_id)
         await app.stream_runs.bus.broadcast_close([rid])  # the page closed it while it was queued

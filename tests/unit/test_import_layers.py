@@ -63,8 +63,10 @@ def _imported(node: ast.Import | ast.ImportFrom, package: str, modules: dict[str
     return [f"{target}.{alias.name}" if f"{target}.{alias.name}" in modules else target for alias in node.names]
 
 
-def import_graph(root: Path = PACKAGE) -> dict[str, dict[str, int]]:
-    """Module -> {imported module of the package at `root`: line of the first such import}."""
+def import_graph(root: Path = PACKAGE, type_checking: bool = False) -> dict[str, dict[str, int]]:
+    """Module -> {imported module of the package at `root`: line of the first such import}.
+    `type_checking`: with the imports under `if TYPE_CHECKING:` too (tests/unit/test_host_protocol.py:
+    a lower layer does not even name a higher one in its annotations)."""
     modules = _modules(root)
     graph: dict[str, dict[str, int]] = {}
     for name, (path, is_package) in modules.items():
@@ -74,7 +76,7 @@ def import_graph(root: Path = PACKAGE) -> dict[str, dict[str, int]]:
         while pending:
             node = pending.pop()
             for child in ast.iter_child_nodes(node):
-                if isinstance(child, ast.If) and _is_type_checking(child):
+                if isinstance(child, ast.If) and _is_type_checking(child) and not type_checking:
                     pending.extend(child.orelse)  # the `else:` branch runs
                     continue
                 if isinstance(child, (ast.Import, ast.ImportFrom)):
@@ -172,14 +174,18 @@ def test_the_flash_package_has_no_import_cycle():
     assert not found, "import cycles in flash/ (break each one):\n" + "\n".join(_describe(p, graph) for p in found)
 
 
-def test_no_layer_imports_a_higher_one():
-    graph = import_graph()
+def upward_imports(graph: dict[str, dict[str, int]]) -> list[tuple[str, str, int]]:
+    """(module, imported module, line) of each import of a higher layer (or of the package root,
+    which imports the app) by a module in a lower one."""
     upward = sorted((module, target, line) for module, targets in graph.items() for target, line in targets.items()
-                    if (low := _layer(module)) is not None and (high := _layer(target)) is not None and high > low
-                    and (module, target) not in KNOWN)
-    # The package root imports the app: anything below the app importing `flash` itself is upward too.
+                    if (low := _layer(module)) is not None and (high := _layer(target)) is not None and high > low)
     upward += sorted((module, "flash", line) for module, targets in graph.items() for target, line in targets.items()
                      if target == "flash" and _layer(module) is not None)
+    return upward
+
+
+def test_no_layer_imports_a_higher_one():
+    upward = [edge for edge in upward_imports(import_graph()) if edge[:2] not in KNOWN]
     assert not upward, "imports against the layers " + " < ".join(LAYERS) + ":\n" + "\n".join(
         f"{module} imports {target} (line {line})" for module, target, line in upward)
 
@@ -202,6 +208,7 @@ def test_the_graph_sees_function_level_and_relative_imports(tmp_path):
     (package / "inner" / "b.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
                                             "    from ..a import x\n\ndef f():\n    from . import c\n")
     (package / "inner" / "c.py").write_text("import toy.a\n")
+    assert import_graph(package, type_checking=True)["toy.inner.b"] == {"toy.a": 3, "toy.inner.c": 6}
     graph = import_graph(package)
     assert graph["toy"] == {"toy.a": 1}
     assert graph["toy.a"] == {"toy.inner.b": 1}
