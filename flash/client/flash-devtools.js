@@ -43,6 +43,12 @@
         row.appendChild(el("td", {style: "padding:2px 6px;border-bottom:1px solid #eee"}, text));
     }
 
+    function sizeOf(bytes) {
+        if (bytes >= 1048576) { return (bytes / 1048576).toFixed(1) + " MB"; }
+        if (bytes >= 1024) { return (bytes / 1024).toFixed(1) + " KB"; }
+        return bytes + " B";
+    }
+
     function seconds(value) {
         return value < 60 ? value.toFixed(1) + " s" : Math.floor(value / 60) + " min " + Math.round(value % 60) + " s";
     }
@@ -72,7 +78,7 @@
         var here = onThisPage();  // stream ids this page runs (another tab may run the same one)
         var table = el("table", {"class": "flash-devtools-runs", style: "border-collapse:collapse;width:100%"});
         var head = el("tr");
-        ["Stream", "State", "Frames", "Rate", "Age", "Queued", ""].forEach(function (name) {
+        ["Stream", "State", "Frames", "Bytes", "Rate", "Age", "Queued", ""].forEach(function (name) {
             head.appendChild(el("th", {style: "text-align:left;padding:2px 6px"}, name));
         });
         table.appendChild(head);
@@ -81,6 +87,7 @@
             cell(row, (here.indexOf(run.stream) >= 0 ? "\u25cf " : "") + run.name);
             cell(row, run.state);
             cell(row, run.frames);
+            cell(row, sizeOf(run.bytes));
             cell(row, run.rate + "/s");
             cell(row, seconds(run.age));
             cell(row, run.queued + " (" + run.queued_bytes + " B)");

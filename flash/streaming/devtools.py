@@ -72,7 +72,7 @@ def _describe(app: "StreamHost", run: "StreamRun", now: float) -> dict[str, Any]
     listener = run.downlink.listener if run.bus is None else None
     return {
         "run": run.run_id, "name": _name(app, run.stream_id), "stream": run.stream_id,
-        "state": _state(run), "frames": run.seq, "age": round(age, 3),
+        "state": _state(run), "frames": run.seq, "bytes": run.sent_bytes, "age": round(age, 3),
         "rate": round(run.seq / age, 2) if age > 0 else 0.0,
         # lag: what waits in its downlink for the browser to read (all runs of that page)
         "queued": len(listener.pending) if listener is not None else 0,

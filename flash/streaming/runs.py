@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 class StreamRun:
     __slots__ = ("run_id", "handle", "stream_id", "downlink", "seq", "finished", "task", "bus",
                  "acked", "started_at", "replay_size", "replay_bytes", "_buffer", "_bytes", "bus_sizes",
-                 "bus_bytes", "lane", "logged_at", "begun", "closing")
+                 "bus_bytes", "lane", "logged_at", "begun", "closing", "sent_bytes")
 
     def __init__(self, run_id: str, handle: str, stream_id: str, downlink: "Downlink", replay_size: int,
                  replay_bytes: int = 1_048_576, bus: "StreamBus | None" = None) -> None:
@@ -43,6 +43,7 @@ class StreamRun:
         self._buffer: list[tuple[int, bytes]] = []
         self.replay_size = replay_size
         self._bytes = 0  # of the chunks in `_buffer`
+        self.sent_bytes = 0  # of every message it published (the dev-tools Streams panel shows it)
         self.replay_bytes = replay_bytes
         # bus: (seq, size) of the messages its Redis stream still holds, and their total size
         self.bus_sizes: deque[tuple[int, int]] = deque()
@@ -56,6 +57,7 @@ class StreamRun:
         buffer = self._buffer
         buffer.append((self.seq, chunk))
         self._bytes += len(chunk)
+        self.sent_bytes += len(chunk)
         # The newest message always stays, whatever its size: a run that publishes while its
         # downlink is away waits on it, and the reconnect (or a private line) sends it from here.
         while len(buffer) > 1 and (len(buffer) > self.replay_size or self._bytes > self.replay_bytes):
@@ -67,7 +69,9 @@ class StreamRun:
         """Number and buffer one message, send it down, and wait while the browser lags."""
         if self.bus is not None:
             self.seq += 1
-            await self.bus.publish(self, encode(self.seq))
+            chunk = encode(self.seq)
+            self.sent_bytes += len(chunk)
+            await self.bus.publish(self, chunk)
             return
         await self.downlink.deliver(self._remember(encode))
 
@@ -75,7 +79,9 @@ class StreamRun:
         """The run's last message (`done` or `error`)."""
         if self.bus is not None:
             self.seq += 1
-            await self.bus.finish(self, encode(self.seq))
+            chunk = encode(self.seq)
+            self.sent_bytes += len(chunk)
+            await self.bus.finish(self, chunk)
             return
         await self.downlink.deliver(self._remember(encode))
 
@@ -84,7 +90,9 @@ class StreamRun:
         while the pump task is being cancelled; only the bus awaits anything (its last write)."""
         if self.bus is not None:
             self.seq += 1
-            await self.bus.finish(self, chunk_for(self.seq))
+            chunk = chunk_for(self.seq)
+            self.sent_bytes += len(chunk)
+            await self.bus.finish(self, chunk)
             return
         self.downlink.push_now(self._remember(chunk_for))
 

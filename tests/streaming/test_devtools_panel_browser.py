@@ -4,6 +4,7 @@ debug there is no panel at all."""
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 
@@ -50,6 +51,8 @@ def test_the_panel_lists_the_running_stream_and_stops_it(flash_duo):
     flash_duo.wait_for_element("#flash-devtools-streams .flash-devtools-run")
     row = flash_duo.find_element("#flash-devtools-streams .flash-devtools-run")
     assert "\u25cf panel_ticker" in row.text and "running" in row.text  # marked: this page runs it
+    published = row.find_elements("css selector", "td")[3].text  # Stream, State, Frames, Bytes, ...
+    assert re.fullmatch(r"[1-9]\d*(\.\d)? (B|KB|MB)", published), published  # the bytes it published
 
     row.find_element("css selector", ".flash-devtools-stop").click()
     flash_duo.wait_for(lambda: running(flash_duo) == [], msg="the page saw its run end")

@@ -77,6 +77,7 @@ def test_with_debug_live_runs_are_listed_and_stop_ends_one():
     [entry] = listed["runs"]
     assert entry["name"] == "ticker" and entry["run"] and entry["state"] == "running"
     assert entry["frames"] >= 3 and entry["rate"] > 0 and entry["age"] > 0
+    assert entry["bytes"] >= 20 * entry["frames"], entry  # every SSE event it published is > 20 bytes
     assert stopped == (200, {"stopped": True})
     assert messages[-1].event == "done" and messages[-1].data == {"closed": True}
     assert after["runs"] == [] and after["errors"] == []
