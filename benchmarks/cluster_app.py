@@ -105,6 +105,24 @@ def build(**kwargs: Any) -> Any:
         await feed.publish({"n": int(body["n"]), "t": time.monotonic_ns()}, app=app)
         return {"ok": True}
 
+    profiler: list[Any] = []  # the running cProfile.Profile, if any
+
+    @app.server.route("/_bench/cprofile", methods=["POST"])
+    async def cprofile() -> Any:
+        """`{"on": true}` starts a CPU-time profile of this worker (its thread's CPU time, so a
+        loaded machine's waits do not count); `{"on": false, "path": P}` stops it and dumps it to P.
+        Benchmark only (`w9_frames.py --cprofile`)."""
+        import cProfile
+
+        body = await request.get_json()
+        if body.get("on"):
+            profiler[:] = [cProfile.Profile(time.thread_time)]
+            profiler[0].enable()
+        elif profiler:
+            profiler[0].disable()
+            profiler.pop().dump_stats(str(body["path"]))
+        return {"ok": True}
+
     @app.server.route("/_bench/info")
     async def info() -> Any:
         return {"pid": os.getpid(), "watch": watch.stream_id, "paced": paced.stream_id,

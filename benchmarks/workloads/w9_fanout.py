@@ -50,7 +50,8 @@ METRICS = [m for n in SIZES for m in (
     Metric("mem_p50_ms", "ms", False, "reference: 1,000 streams on ONE worker, no Redis: latency p50"),
     Metric("mem_p99_ms", "ms", False, "reference: 1,000 streams on ONE worker, no Redis: latency p99"),
     Metric("mem_cpu_us", "us/msg", False, "reference: 1,000 streams on ONE worker, no Redis: CPU per delivery"),
-] + [m for prefix, where in (("", "ONE worker, no Redis"), ("bus_", "2 workers + Redis")) for m in (
+] + [m for prefix, where in (("", "ONE worker, no Redis"), ("bus_", "2 workers + Redis"),
+                             ("cross_", "2 workers + Redis, every run away from its page")) for m in (
     Metric(f"{prefix}frame_p50_ms", "ms", False, f"frame delay p50, 1,000 browsers' own streams, {where}"),
     Metric(f"{prefix}frame_p99_ms", "ms", False, f"frame delay p99, 1,000 browsers' own streams, {where}"),
     Metric(f"{prefix}frame_cpu_us", "us/msg", False, f"worker CPU per frame, 1,000 browsers' own streams, {where}"),
@@ -244,24 +245,27 @@ def measure_cluster(contender: Any, cfg: Config, log_dir: Path) -> dict[str, Any
                     "downlinks", "deliveries", "start_reconnects"):
             if not (cluster and key == "redis_us"):
                 out[f"{prefix}{key}{suffix}"] = result[key]
-    for prefix, cluster in (("", {"workers": 1, "redis": False}), ("bus_", {})):
+    for prefix, cluster, away in (("", {"workers": 1, "redis": False}, "half"), ("bus_", {}, "half"),
+                                  ("cross_", {}, "all")):
         try:
-            frames = _frames(contender, log_dir, REFERENCE, **cluster)
+            frames = _frames(contender, log_dir, REFERENCE, away, **cluster)
         except Exception as err:
-            out["errors"].append(f"frames, {REFERENCE:,} streams ({'one worker' if cluster else 'two workers'}): {err}")
+            where = "one worker" if cluster else f"two workers, {away} of the runs away"
+            out["errors"].append(f"frames, {REFERENCE:,} streams ({where}): {err}")
             continue
         for key in ("p50_ms", "p99_ms", "cpu_us", "frames", "frames_per_s"):
             out[f"{prefix}frame_{key}"] = frames[key]
     return out
 
 
-def _frames(contender: Any, log_dir: Path, streams: int, **cluster: Any) -> dict[str, Any]:
-    """W9's frame-delay part (`w9_frames.py`) on a fresh cluster."""
+def _frames(contender: Any, log_dir: Path, streams: int, away: str, **cluster: Any) -> dict[str, Any]:
+    """W9's frame-delay part (`w9_frames.py`) on a fresh cluster; `away`: "half" or "all" of
+    the runs on the other worker than their downlink."""
     timeout = 60 + streams * 0.03
     with Cluster(contender.name, contender.server, log_dir, **cluster) as running:
         try:
             return run_job("w9f", {"ports": running.ports, "worker_pids": running.worker_pids,
                                    "stream_id": running.info["frames"], "streams": streams,
-                                   "timeout": timeout}, timeout=timeout + 120)
+                                   "timeout": timeout, "away": away}, timeout=timeout + 120)
         except Exception as err:
             raise RuntimeError(f"{err}\n{running.log_tail()}") from err

@@ -14,7 +14,8 @@ once written, straight to the holder's follower (`lane.py`) instead of through R
   window after the page left: runners close runs whose page is gone (tab closed);
 - `bus:worker:<id>` (lease, 3 s): lapses when a worker dies, so the page's holder ends that
   worker's runs (`error`, or `gone` to restart them) instead of waiting forever;
-- `bus:ack:<run>`: what the holder's response has written to the page (`follow.py`), so a generator waits for a slow browser
+- `bus:ack:<run>`: what the holder's response has written to the page (`follow.py`, one
+  script call for all of a worker's pages: `AckLog`), so a generator waits for a slow browser
   (`WINDOW` messages, or `stream_replay_bytes` bytes, ahead) instead of outrunning the replay
   window. A run's Redis stream keeps its last `max(2 * WINDOW, stream_replay_size)` messages, and
   only as many of those the holder has acknowledged as fit in `stream_replay_bytes`: with the
@@ -27,6 +28,7 @@ The data layout is shared storage's own (`stream_key`/`seq_key`), so `asubscribe
 from __future__ import annotations
 
 import asyncio
+import functools
 import secrets
 import time
 from typing import TYPE_CHECKING, Any, Iterable
@@ -34,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 from ..server.limits import DEFAULT_STREAM_REPLAY_BYTES
 from ..server.sse import encode_run_event
 from ..storage.base import SharedStorageError
-from .follow import DownlinkFollower
+from .follow import AckLog, DownlinkFollower, write_acks
 from .runlog import LIVE_TTL_MS, WINDOW, RunLog
 from .topics import ACK_EVERY, CONTROL_TOPIC, downlink_topic, run_topic
 from .unwritten import UnwrittenEnds
@@ -77,6 +79,9 @@ class StreamBus:
         self._tasks: list[asyncio.Task[None]] = []  # set by `ensure_started`, emptied by `stop`
         self._starting: asyncio.Lock | None = None  # (made on the serving loop, on first use)
         self.log = RunLog(self)
+        self.acks = AckLog(functools.partial(write_acks, self))  # the holder side's, for every page here
+        # run id -> its last message's write, until it lands (a failed one: until the run ends)
+        self._writing: dict[str, asyncio.Future[None]] = {}
         self._ticks = 0
         self._present_at: dict[str, float] = {}  # downlink id -> when its presence was last seen
         self.unwritten_ends = UnwrittenEnds(lambda: self.ended_ttl_ms / 1000)  # emptied by the tick
@@ -135,6 +140,7 @@ class StreamBus:
             task.cancel()
         for follower in list(self.followers.values()):
             follower.stop()
+        self.acks.stop()
         if tasks:
             try:
                 await self.client().delete(self.lease_key(self.worker_id))
@@ -168,18 +174,32 @@ class StreamBus:
         await self._publish_downlink(run.downlink.downlink_id, {"end": run.run_id})
 
     async def publish(self, run: "StreamRun", chunk: bytes) -> None:
-        """A run's next message; waits while the page's holder is `WINDOW` messages behind."""
-        seq = run.seq
+        """A run's next message, written behind its generator's back: the generator goes on at
+        once (no wake-up per message) and waits only for its previous message's write, if still
+        under way (one write per run in flight), or while the page's holder is `WINDOW` messages
+        behind. A write that failed fails the run's next call (or its end: `finish`)."""
         try:
-            await asyncio.shield(self.write(run, chunk))  # shared by every writer: not cancelled
-            if run.lane is not None:  # its page is held here: straight to the holder (lane.py)
-                run.lane.push(seq, chunk)
+            last = self._writing.get(run.run_id)
+            if last is not None:
+                await asyncio.shield(last)  # shared by every writer: not cancelled
+            written = self._writing[run.run_id] = self.write(run, chunk)
+            written.add_done_callback(functools.partial(self._landed, run, run.seq, chunk))
             if run.seq - run.acked >= WINDOW or _unacked_over(run, run.replay_bytes):
                 await self._wait_for_ack(run)
         except (asyncio.CancelledError, StreamBusError):
             raise
         except Exception as exc:  # redis-py's errors
             raise StreamBusError(f"shared storage unreachable ({exc})") from exc
+
+    def _landed(self, run: "StreamRun", seq: int, chunk: bytes, written: "asyncio.Future[None]") -> None:
+        """Message `seq` is in Redis: hand it to a holder here (lane.py). A failed write stays in
+        `_writing` for the run's next call to raise."""
+        if written.cancelled() or written.exception() is not None:
+            return
+        if self._writing.get(run.run_id) is written:
+            del self._writing[run.run_id]
+        if run.lane is not None:  # its page is held here: straight to the holder (lane.py)
+            run.lane.push(seq, chunk)
 
     async def _wait_for_ack(self, run: "StreamRun") -> None:
         client = self.client()
@@ -198,6 +218,7 @@ class StreamBus:
         """The run's final message (`done`, `error`, closed or `gone`), awaited even when the
         pump task is being cancelled: shutdown waits for the pump tasks, so it lands."""
         seq = run.seq
+        self._writing.pop(run.run_id, None)  # this write lands after it (one queue, in order)
         try:
             await asyncio.shield(self.write(run, chunk, final=True))
         except asyncio.CancelledError:

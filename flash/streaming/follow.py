@@ -15,12 +15,12 @@ import asyncio
 import functools
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from ..server.sse import encode_run_event
 from ..storage.base import SharedStorageGap, Subscription
 from ..storage.codec import decode
-from ..storage.redis_reader import seq_of
+from ..storage.redis_reader import RedisSubscription, seq_of
 from .lane import close_lane, open_lane
 from .runlog import LIVE_TTL_MS
 from .topics import ACK_EVERY, downlink_topic, run_topic
@@ -32,11 +32,79 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("flash.streaming")
 _FINAL_PREFIXES = (b"event: done\n", b"event: error\n", b"event: gone\n")
+_FINAL_JSON = (b'"event: done\\n', b'"event: error\\n', b'"event: gone\\n')  # as stored (JSON strings)
 
 
-def _wake(waiter: "asyncio.Future[None] | None") -> None:
-    if waiter is not None and not waiter.done():
-        waiter.set_result(None)
+# KEYS: the runs' ack keys. ARGV: their TTL in ms, then each one's acknowledged id.
+_ACK_MANY_LUA = """
+for i, key in ipairs(KEYS) do
+  redis.call('SET', key, ARGV[i + 1], 'PX', ARGV[1])
+end
+return #KEYS
+"""
+
+AckFailed = Callable[[BaseException], None]
+# An ack call starts at most this often (seconds). An ack only lets a run run on (it waits once
+# `WINDOW` messages ahead, polling every 50 ms) and its Redis copy be trimmed: never a frame's
+# delay, so acks wait for each other longer than messages do.
+ACK_INTERVAL_S = 0.025
+
+
+class AckLog:
+    """The acknowledgements of every page followed on this worker, one script call per batch.
+
+    Why: each follower used to write its own acks, a pipeline each `ACK_EVERY` messages; 500
+    pages on a worker made that a Redis round trip every few milliseconds, each a socket write
+    and a wake-up of redis-server, for a few bytes. Now acks due while a call is in flight, or
+    within `ACK_INTERVAL_S` of the last one, wait for the next call, and a run's newer ack
+    replaces its older one (an ack covers all before it), so one call carries every page's acks. `_due` is emptied by each call; a failed call
+    tells each follower it carried (`failed`: the follower cuts its page, which resumes)."""
+
+    def __init__(self, write: Callable[[dict[str, int]], Awaitable[Any]]) -> None:
+        self._write = write
+        self._due: dict[str, tuple[int, AckFailed]] = {}  # run id -> (id to acknowledge, on failure)
+        self._flusher: asyncio.Task[None] | None = None
+        self._flushed_at = float("-inf")  # (loop time) when the last call started
+
+    def ack(self, run_id: str, seq: int, failed: AckFailed) -> None:
+        self._due[run_id] = (seq, failed)
+        if self._flusher is None:
+            self._flusher = asyncio.get_running_loop().create_task(self._flush())
+
+    def stop(self) -> None:
+        """Drop what is due (the bus stops: its followers are gone, a page resumes from what it
+        saw) and end the writer task, so none outlives the bus on a loop going on without it."""
+        self._due.clear()
+        if self._flusher is not None:
+            self._flusher.cancel()
+
+    async def drain(self) -> None:
+        """Wait until every ack given so far is written (or failed)."""
+        while self._flusher is not None:
+            await asyncio.wait([self._flusher])
+
+    async def _flush(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._due:
+                pause = self._flushed_at + ACK_INTERVAL_S - loop.time()
+                if pause > 0:
+                    await asyncio.sleep(pause)
+                self._flushed_at = loop.time()
+                due, self._due = self._due, {}
+                try:
+                    await self._write({run_id: seq for run_id, (seq, _) in due.items()})
+                except Exception as exc:  # Redis unreachable
+                    for failed in {failed for _, failed in due.values()}:
+                        failed(exc)
+        finally:
+            self._flusher = None
+
+
+async def write_acks(bus: "StreamBus", due: dict[str, int]) -> None:
+    """`AckLog`'s writer for the bus: one script call, however many runs."""
+    await bus.storage.loop_state().script(_ACK_MANY_LUA)(
+        keys=[bus.ack_key(run_id) for run_id in due], args=[LIVE_TTL_MS, *due.values()])
 
 
 class RunFollow:
@@ -70,10 +138,6 @@ class DownlinkFollower:
         self.follows: dict[str, RunFollow] = {}
         # Open subscriptions: added when a loop opens one, removed in its `finally`; `stop()` closes them.
         self._subs: set[Subscription] = set()
-        # run id -> last written id to acknowledge: set by `_written`, emptied by `_ack_forever`.
-        self._due: dict[str, int] = {}
-        self._ack_waiter: asyncio.Future[None] | None = None
-        self._acker: asyncio.Task[None] | None = None
         self._group: asyncio.TaskGroup | None = None
         self._plan = plan
         self.presence_at = time.monotonic()  # `bus.hold` set the downlink's presence just before
@@ -86,11 +150,8 @@ class DownlinkFollower:
         for follow in self.follows.values():
             if follow.task is not None:
                 follow.task.cancel()
-        if self._acker is not None:
-            self._acker.cancel()
         for sub in list(self._subs):
             sub.close()
-        _wake(self._ack_waiter)
 
     def _check(self) -> None:
         """After an await: a stop whose cancellation was lost on the way still ends the task."""
@@ -196,6 +257,8 @@ class DownlinkFollower:
             self._check()
             sub = await bus.storage.asubscribe(run_topic(follow.run_id), replay_from=follow.forwarded)
             self._subs.add(sub)
+            if isinstance(sub, RedisSubscription):
+                sub.direct = functools.partial(self._take_now, follow)
             try:
                 self._check()
                 async for seq, text in sub.aiter_with_seq():
@@ -227,47 +290,34 @@ class DownlinkFollower:
             if follow.finished and self.follows.get(follow.run_id) is follow:
                 del self.follows[follow.run_id]
 
+    def _take_now(self, follow: RunFollow, seq: int, raw: bytes) -> bool:
+        """The reader's turn has the next message of a run whose forwarding waits idle: put it in
+        the response's queue now, as `Downlink.deliver` would without waiting, when that queue
+        has room (no task wake-up per message). False leaves it to `_forward`: ends, a full
+        queue (the runner then waits for the browser), no response, a stopped follower."""
+        listener = self.downlink.listener
+        if (self._stopped or listener is None or seq != follow.forwarded + 1
+                or listener.over(self.bus.registry.buffer_bytes) or raw.startswith(_FINAL_JSON)):
+            return False
+        chunk = decode(raw).encode("utf-8")
+        listener.push(chunk, functools.partial(self._written, follow, seq, len(chunk)))
+        follow.forwarded = seq
+        return True
+
     # --- acknowledgements -------------------------------------------------------------------
     def _written(self, follow: RunFollow, seq: int, size: int) -> None:
         """The response wrote message `seq`: the page has it, so the runner may go on (and its
-        Redis copy may be trimmed). Acked every `ACK_EVERY` messages or `ack_bytes` bytes."""
+        Redis copy may be trimmed). Acked every `ACK_EVERY` messages or `ack_bytes` bytes, in the
+        bus's next ack call (`AckLog`: one for all of this worker's pages)."""
         if seq <= follow.written or self._stopped:
             return
         follow.written, follow.written_bytes = seq, follow.written_bytes + size
         if seq - follow.acked >= ACK_EVERY or follow.written_bytes >= self.bus.ack_bytes:
             follow.acked, follow.written_bytes = seq, 0
-            self._due[follow.run_id] = seq
-            if self._acker is None and self._group is not None:
-                try:
-                    self._acker = self._group.create_task(self._ack_forever())
-                except RuntimeError:  # the group is over (Redis failed, the page was cut): no ack
-                    return
-            _wake(self._ack_waiter)
+            self.bus.acks.ack(follow.run_id, seq, self._ack_failed)
 
-    async def _ack_forever(self) -> None:
-        """Write the due acks, one pipeline for all of this page's runs."""
-        loop = asyncio.get_running_loop()
-        try:
-            while not self._stopped:
-                if not self._due:
-                    self._ack_waiter = loop.create_future()
-                    try:
-                        await self._ack_waiter
-                    finally:
-                        self._ack_waiter = None
-                    continue
-                due, self._due = self._due, {}
-                async with self.bus.client().pipeline(transaction=False) as pipe:
-                    for run_id, seq in due.items():
-                        pipe.set(self.bus.ack_key(run_id), seq, px=LIVE_TTL_MS)
-                    await pipe.execute()
-                self._check()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # Redis unreachable
-            self._cut("shared storage failed", exc)
-        finally:
-            self._acker = None
+    def _ack_failed(self, exc: BaseException) -> None:
+        self._cut("shared storage failed", exc)
 
     async def _forward_local(self, follow: RunFollow, run: "StreamRun") -> bool:
         """The run is live on this worker: catch up from Redis, then take its lane (lane.py).

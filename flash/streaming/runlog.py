@@ -3,15 +3,16 @@
 Why one script call per batch: a publish fanned out to a thousand streams queues a thousand
 messages in one loop turn. Each is an `XADD`, a `SET` of the run's sequence counter and a
 `PEXPIRE`; sent as a pipeline that was 3,000 commands for redis-py to build and 3,000 replies to
-parse, most of a worker's CPU per message. `_APPEND_LUA` takes the whole batch as the arguments
+parse, most of a worker's CPU per message. `_APPEND_LUA` takes the whole batch as one argument
 of one `EVALSHA`: one command and one reply, and Redis does the same writes, in queue order
-(so each run's messages land in order), atomically per batch.
+(so each run's messages land in order), atomically per batch. Everything queued while a call
+is in flight goes in the next one (`RunLog`): the busier the worker, the bigger the batches.
 """
 from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..storage.codec import encode
 from ..storage.redis_reader import DOORBELL_LEN, RING_PAYLOAD_MAX
@@ -21,20 +22,38 @@ if TYPE_CHECKING:
     from .runs import StreamRun
 
 FLUSH_BATCH = 512  # messages per script call
+# A script call starts at most this often (seconds): what is queued meanwhile goes in one call.
+# Why: a call costs the worker about as much CPU as a frame does in memory (the socket write,
+# redis-py's command, the reply); an idle loop sent one per frame. The first write after a
+# quiet spell goes at once; under load a message waits at most this long for its batch.
+FLUSH_INTERVAL_S = 0.004
 WINDOW = 128  # messages a run may be ahead of what its page's holder forwarded (bus.py waits)
 LIVE_TTL_MS = 120_000  # a live run's keys; refreshed by its writes and by the bus's tick
 
-# KEYS: the doorbell, then stream 1, counter 1, stream 2, counter 2, ... ARGV: the doorbell's
-# length, the largest message that rides in its ring, then seq, message, ttl ms, oldest id to
-# keep ("" keeps all) for each message. A message
-# already there (the call was retried after its reply was lost) is skipped; any other error stops
-# the batch and is returned to every waiter. A small message rings the doorbell carrying itself;
-# a stream with larger ones rings once (readers read only rung streams: storage/redis_reader.py).
+# KEYS: the doorbell. ARGV: the doorbell's length, the largest message that rides in its ring,
+# the prefixes of a run's stream and counter keys (+ run id = the key), and the batch, one
+# argument: for each message `<run id length> <seq> <ttl ms> <oldest id to keep, or nothing>
+# <message length> <run id><message>`. Why not a key and four arguments per message, as before:
+# redis-py packs each argument in Python (8-14 us of worker CPU per message here, more than the
+# rest of its write); this is one `b"".join`. (The runs' keys are named by the script, not
+# declared: the bus's multi-run scripts could not run on a Redis Cluster anyway.)
+# A message already there (the call was retried after its reply was lost) is skipped; any other
+# error stops the batch and is returned to every waiter. A small message rings the doorbell
+# carrying itself; a stream with larger ones rings once (readers read only rung streams:
+# storage/redis_reader.py).
 _APPEND_LUA = """
 local rung = {}
-for i = 1, (#KEYS - 1) / 2 do
-  local stream, counter = KEYS[2 * i], KEYS[2 * i + 1]
-  local seq, message, ttl, oldest = ARGV[4 * i - 1], ARGV[4 * i], ARGV[4 * i + 1], ARGV[4 * i + 2]
+local batch, pos, count = ARGV[5], 1, 0
+while pos <= #batch do
+  local idlen, seq, ttl, oldest, size, at = string.match(batch, '^(%d+) (%d+) (%d+) (%d*) (%d+) ()', pos)
+  if not at then
+    return redis.error_reply('ERR malformed batch at ' .. pos)
+  end
+  local run = string.sub(batch, at, at + idlen - 1)
+  local message = string.sub(batch, at + idlen, at + idlen + size - 1)
+  pos = at + idlen + size
+  count = count + 1
+  local stream, counter = ARGV[3] .. run, ARGV[4] .. run
   local added
   if oldest == '' then
     added = redis.pcall('XADD', stream, seq .. '-0', 'm', message)
@@ -53,7 +72,7 @@ for i = 1, (#KEYS - 1) / 2 do
     redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'k', stream)
   end
 end
-return (#KEYS - 1) / 2
+return count
 """
 
 Entry = tuple["StreamRun", int, bytes, bool]
@@ -78,6 +97,7 @@ class RunLog:
         self._queued: asyncio.Future[None] | None = None  # resolved once `_queue` is written
         self._writing: asyncio.Future[None] | None = None  # what the flusher is writing now
         self._flusher: asyncio.Task[None] | None = None
+        self._flushed_at = float("-inf")  # (loop time) when the last batch was taken
 
     def write(self, run: "StreamRun", chunk: bytes, final: bool = False) -> "asyncio.Future[None]":
         """Queue `chunk` (message `run.seq`) for the run's Redis stream; resolved once written.
@@ -99,8 +119,13 @@ class RunLog:
                 await asyncio.wait([future])
 
     async def _flush(self) -> None:
+        loop = asyncio.get_running_loop()
         try:
             while self._queue:
+                pause = self._flushed_at + FLUSH_INTERVAL_S - loop.time()
+                if pause > 0:  # one call per interval: this one takes what comes meanwhile
+                    await asyncio.sleep(pause)
+                self._flushed_at = loop.time()
                 entries, self._queue = self._queue, []
                 writing, self._queued = self._queued, None
                 assert writing is not None
@@ -123,15 +148,19 @@ class RunLog:
 
     async def _write_batch(self, batch: list[Entry]) -> None:
         bus = self.bus
-        keys: list[str] = [bus.storage.doorbell_key]
-        args: list[Any] = [DOORBELL_LEN, RING_PAYLOAD_MAX]
+        stream_prefix, counter_prefix = bus.run_keys("")  # + run id: the run's keys
+        live, ended = LIVE_TTL_MS, bus.ended_ttl_ms
         now = time.monotonic()
+        parts: list[bytes] = []
         for run, seq, chunk, final in batch:
-            keys += bus.run_keys(run.run_id)
             run.logged_at = now
             oldest = retain(run, seq, len(chunk))
-            args += (seq, encode(chunk.decode("utf-8")), bus.ended_ttl_ms if final else LIVE_TTL_MS,
-                     "" if oldest is None else oldest)
+            run_id, message = run.run_id.encode(), encode(chunk.decode("utf-8"))
+            parts += (b"%d %d %d %s %d " % (len(run_id), seq, ended if final else live,
+                                            b"" if oldest is None else b"%d" % oldest, len(message)),
+                      run_id, message)
+        keys = [bus.storage.doorbell_key]
+        args = [DOORBELL_LEN, RING_PAYLOAD_MAX, stream_prefix, counter_prefix, b"".join(parts)]
         await bus.storage.loop_state().script(_APPEND_LUA)(keys=keys, args=args)
         for run, _, _, final in batch:
             if final:  # after its last message: a holder adopting the downlink skips the run
