@@ -1,8 +1,10 @@
-"""`python -m benchmarks.profile [flash|dash_quart] [--sync|--pages] [-n N]`: where one callback request's
-(or, with `--pages`, one first page load's) time goes.
+"""`python -m benchmarks.profile [flash|dash_quart] [--sync|--pages|--hop] [-n N]`: where one callback
+request's (or, with `--pages`, one first page load's) time goes.
 
 Runs W1's in-process loop under cProfile and prints the functions with the most own time and
-the most cumulative time, per request, so hot paths can be compared between frameworks.
+the most cumulative time, per request, so hot paths can be compared between frameworks. cProfile
+sees the loop's thread only: `--hop` (sync callbacks, no cProfile) times the thread pool hop
+instead (loop -> pool thread, the call, pool thread -> loop) and counts the loop's wakes.
 """
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ import asyncio
 import cProfile
 import io
 import pstats
+import statistics
+import time
 from typing import Any
 
 import orjson
@@ -123,6 +127,62 @@ def profile(app_name: str, sync: bool = False, iterations: int = 3000, top: int 
     return out.getvalue()
 
 
+def hop(iterations: int = 3000) -> str:
+    """A sync callback's thread hop, from stamps taken around each call `run_in_thread` starts:
+    submitted -> running in a pool thread -> returned there -> its loop future settled."""
+    from flash.server import threads
+    from flash.server.executor import loop_waker
+
+    stamps: list[tuple[float, float, float, float]] = []
+    start_call = threads.start_call
+
+    def timed_start_call(executor: Any, loop: Any, func: Any, args: Any, kwargs: Any, *rest: Any) -> Any:
+        submitted, mark = time.perf_counter(), [0.0, 0.0]
+
+        def call() -> Any:
+            mark[0] = time.perf_counter()
+            try:
+                return func(*args, **kwargs)
+            finally:
+                mark[1] = time.perf_counter()
+
+        future = start_call(executor, loop, call, (), {}, *rest)
+        future.add_done_callback(lambda _: stamps.append((submitted, mark[0], mark[1], time.perf_counter())))
+        return future
+
+    async def run() -> tuple[str, int]:
+        from flash import Flash
+
+        app = apps.build_app(Flash, stream_heartbeat=1)  # serve.flash()'s app, kept for its pool's name
+        client = AsgiClient(app.server)
+        await client.startup()
+        await client.request("GET", "/")
+        body = orjson.dumps(apps.callback_body(apps.TRIVIAL_SYNC))
+        for _ in range(200):
+            await client.request("POST", "/_dash-update-component", body)
+        stamps.clear()
+        waker = loop_waker(asyncio.get_running_loop())
+        wakes = waker.wakes
+        for _ in range(iterations):
+            await client.request("POST", "/_dash-update-component", body)
+        return type(app.backend.executor).__name__, waker.wakes - wakes
+
+    threads.start_call = timed_start_call
+    try:
+        pool, wakes = asyncio.run(run())
+    finally:
+        threads.start_call = start_call
+    out = [f"flash sync callback thread hop ({iterations} requests, pool {pool}, {wakes / iterations:.2f} loop wakes "
+           "per call), us:"]
+    for name, (a, b) in (("loop -> pool thread", (0, 1)), ("the call, in the thread", (1, 2)),
+                         ("pool thread -> loop", (2, 3)), ("whole hop", (0, 3))):
+        values = sorted((s[b] - s[a]) * 1e6 for s in stamps)
+        pick = lambda q: values[min(len(values) - 1, int(q * len(values)))]  # noqa: E731
+        out.append(f"  {name:<24} p50 {pick(0.5):7.1f}  p90 {pick(0.9):7.1f}  p99 {pick(0.99):7.1f}  "
+                   f"mean {statistics.fmean(values):7.1f}")
+    return "\n".join(out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.profile", description=__doc__)
     parser.add_argument("app", nargs="?", default="flash", choices=["flash", "dash_quart", "raw"])
@@ -135,7 +195,12 @@ def main() -> None:
     parser.add_argument("--pages", action="store_true",
                         help="profile first page loads instead (W6's path: GET /, _dash-layout, _dash-dependencies); "
                              "-n is then the page-load count")
+    parser.add_argument("--hop", action="store_true",
+                        help="time the sync callback's thread pool hop (loop -> thread -> loop) instead of cProfile")
     args = parser.parse_args()
+    if args.hop:
+        print(hop(args.iterations))
+        return
     print(profile(args.app, args.sync, args.iterations, args.top, args.stream, args.pages))
 
 

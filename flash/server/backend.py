@@ -10,8 +10,6 @@ import asyncio
 import contextlib
 import functools
 import inspect
-import os
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from dash.exceptions import InvalidResourceError, PreventUpdate
@@ -26,10 +24,12 @@ from .devserver import access_log_enabled, run_hypercorn
 from .direct import install_callback_route
 from .dispatch import make_dispatch
 from .errors import RequestError, escaped, http_error_response, json_error, request_error_response, request_line
+from .executor import FlashExecutor
 from .flask_hints import add_flask_hint
 from .host import ServerHost, as_host
 from .page_cache import cached_view
 from .suites import ONE_YEAR, SUITE_ERRORS, check_relative_path, suite_error
+from .threads import thread_pool_size as pool_size_option
 from .threads import watch_queue
 
 if TYPE_CHECKING:
@@ -57,8 +57,8 @@ class FlashServer(QuartDashServer):
         super().__init__(server)
         self.thread_pool_size: int | None = None  # Flash sets it (see threads.thread_pool_size)
         self.thread_queue_warning: float | None = None
-        self._watched: ThreadPoolExecutor | None = None
-        self._executor_pid = os.getpid()
+        self._pool: FlashExecutor | None = None
+        self._watched: FlashExecutor | None = None
         self.response_adapter = DeferredResponseAdapter
         self._dash_app: "ServerHost | None" = None
         self._set_aside: list[Callable[..., Any]] | None = None
@@ -81,14 +81,27 @@ class FlashServer(QuartDashServer):
             app.config["MAX_CONTENT_LENGTH"] = DEFAULT_MAX_REQUEST_SIZE
         return app
 
+    def get_callback_executor(self, max_workers: int | None = None) -> FlashExecutor:  # type: ignore[override]
+        """Flash's pool (server/executor.py) where Dash makes a ThreadPoolExecutor: it runs the same
+        calls (Dash's WebSocket callbacks submit to it too) with a cheaper hop back to the loop.
+        Its size is the app's `thread_pool_size`, whoever asks first (Dash's WebSocket handler
+        asks for 4)."""
+        if self._pool is None:
+            size = self.thread_pool_size if self.thread_pool_size is not None else max_workers
+            self._pool = FlashExecutor(pool_size_option(size), "flash-callback")
+        return self._pool
+
+    def shutdown_executor(self, wait: bool = True) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=wait)
+
     @property
-    def executor(self) -> ThreadPoolExecutor:
-        """The pool that sync callbacks, layouts and generators run in (Dash's shared executor),
+    def executor(self) -> FlashExecutor:
+        """The pool that sync callbacks, layouts and generators run in (`get_callback_executor`),
         with its queue watched (see threads.py). In a process forked after the pool started (a test
-        runner, `gunicorn --preload`) the pool's threads did not come along: it starts a new one."""
-        if self._executor_pid != os.getpid():
-            self._executor_pid = os.getpid()
-            self.shutdown_executor(wait=False)
+        runner, `gunicorn --preload`) the pool's threads did not come along: the pool starts over
+        by itself there (executor.py), so this costs no `getpid()` per call."""
         executor = self.get_callback_executor(self.thread_pool_size)
         if executor is not self._watched:
             self._watched = executor

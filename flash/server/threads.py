@@ -6,6 +6,10 @@ Python's default size (cpu + 4: 6 on 2 cores) made a quick callback wait 33 s be
 callbacks sleeping 1 s (100 threads: 1.9 s; quick-call throughput the same). A sync call that
 waits longer than `thread_queue_warning` seconds for a free thread logs one warning line (at
 most one a minute), so an undersized pool shows in the log instead of as slow pages.
+
+The pool itself and the hop back to the loop are executor.py's: `run_in_thread` hands a call to
+it as one job that reports straight to the awaiting loop (no future chain), which is what keeps a
+sync callback's thread round trip cheap.
 """
 from __future__ import annotations
 
@@ -18,8 +22,10 @@ import os
 import threading
 import time
 import weakref
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any, Callable
+
+from .executor import FlashExecutor, start_call
 
 logger = logging.getLogger("flash.threads")
 DEFAULT_THREAD_POOL_SIZE = 100
@@ -59,12 +65,16 @@ class QueueWatch:
 
     def run(self, submitted: float, context: contextvars.Context, func: Callable[..., Any],
             args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        self.started(submitted)
+        return context.run(func, *args, **kwargs)
+
+    def started(self, submitted: float) -> None:
+        """In the pool thread, as a call queued at `submitted` (monotonic) starts."""
         waited = time.monotonic() - submitted
         for observe in WAIT_OBSERVERS:  # flash.metrics' histogram, when metrics are on
             observe(waited)
         if waited > self.threshold:
             self.slow(waited)
-        return context.run(func, *args, **kwargs)
 
     def slow(self, waited: float) -> None:
         with self._lock:
@@ -95,21 +105,34 @@ def watch_queue(executor: Executor, threshold: float | None, size: int | None = 
         _WATCHES[executor] = QueueWatch(threshold, size)
 
 
+def _watch_of(executor: Executor | None) -> QueueWatch | None:
+    watch = _WATCHES.get(executor) if executor is not None else None
+    if watch is None and WAIT_OBSERVERS:
+        watch = _TIMER
+    return watch
+
+
 def _call_in_context(executor: Executor | None, func: Callable[..., Any], args: tuple[Any, ...],
                      kwargs: dict[str, Any]) -> Callable[[], Any]:
     """`func(*args, **kwargs)` as a pool job: run with the caller's contextvars, its wait timed."""
     context = contextvars.copy_context()
-    watch = _WATCHES.get(executor) if executor is not None else None
-    if watch is None and WAIT_OBSERVERS:
-        watch = _TIMER
+    watch = _watch_of(executor)
     if watch is None:
         return functools.partial(context.run, func, *args, **kwargs)
     return functools.partial(watch.run, time.monotonic(), context, func, args, kwargs)
 
 
 async def run_in_thread(executor: Executor | None, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Call `func` on `executor` with the caller's contextvars (request, ctx, app) copied in."""
+    """Call `func` on `executor` with the caller's contextvars (request, ctx, app) copied in.
+
+    Cancelling the awaiting task withdraws a call no thread has taken yet (it never runs); one
+    under way finishes in its thread and its outcome is dropped. Executors other than threads of
+    this process (None: the loop's default) take the general `run_in_executor` path."""
     loop = asyncio.get_running_loop()
+    if isinstance(executor, (FlashExecutor, ThreadPoolExecutor)):
+        watch = _watch_of(executor)
+        return await start_call(executor, loop, func, args, kwargs, contextvars.copy_context(), watch,
+                                time.monotonic() if watch is not None else 0.0)
     return await loop.run_in_executor(executor, _call_in_context(executor, func, args, kwargs))
 
 

@@ -10,6 +10,7 @@ import pytest
 from flash import Flash, Input, Output, html
 from flash.server.threads import DEFAULT_THREAD_POOL_SIZE, run_in_thread
 from tests.conftest import callback_body, dep, run
+from tests.unit.forking import child_exit_code
 
 
 def concurrent_calls(app, calls, parties=None):
@@ -126,7 +127,6 @@ def test_a_forked_process_gets_a_working_pool_of_its_own():
     """A process forked after the pool ran something (a test runner, `gunicorn --preload`) has
     the pool object but none of its threads: sync work there must still run, not hang."""
     import os
-    import signal
 
     from flash import Flash
     from flash.server.threads import run_in_thread
@@ -140,14 +140,4 @@ def test_a_forked_process_gets_a_working_pool_of_its_own():
             os._exit(0 if answer == "child" else 1)
         except BaseException:
             os._exit(2)
-    deadline = time.monotonic() + 30
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        if time.monotonic() > deadline:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            raise AssertionError("the forked process hung on the pool")
-        time.sleep(0.05)
-    assert os.waitstatus_to_exitcode(status) == 0
+    assert child_exit_code(pid, 30, "the forked process") == 0
