@@ -65,7 +65,7 @@ def measure_cluster(contender: Any, cfg: Config, log_dir: Path) -> dict[str, Any
         except Exception as err:
             raise RuntimeError(f"{err}\n{running.log_tail()}") from err
     first, end = result["samples"][0], next(s for s in result["samples"] if s["label"] == "end")
-    print(table(contender.name, result), flush=True)
+    print(contender_table(contender.name, result), flush=True)
     return {"rss_start_mb": _total(first, "rss_mb"), "rss_end_mb": _total(end, "rss_mb"),
             "fds_start": _total(first, "fds"), "fds_end": _total(end, "fds"),
             "tasks_start": _total(first, "tasks"), "tasks_end": _total(end, "tasks"),
@@ -73,7 +73,7 @@ def measure_cluster(contender: Any, cfg: Config, log_dir: Path) -> dict[str, Any
             "cycles": result["cycles"], "detail": result}
 
 
-def table(contender: str, result: dict[str, Any]) -> str:
+def contender_table(contender: str, result: dict[str, Any]) -> str:
     """The README's soak table for one contender: one row per sample that is not periodic."""
     rows = [s for s in result["samples"] if s["label"] != "periodic"]
     pair = lambda values: " / ".join("?" if v is None else f"{v:,}" for v in values)  # noqa: E731
