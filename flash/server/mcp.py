@@ -75,7 +75,7 @@ def install_mcp(app: "ServerHost", streams: MCPStreams | None = None) -> bool:
     handle = mcp_message_handler(dash_view)
     if handle is None:
         raise RuntimeError("Flash cannot serve this Dash's MCP server: its POST view no longer keeps "
-                           "`_handle_mcp_request` (see flash/compat/dash.py, mcp_message_handler).")
+                           "`_handle_mcp_request` (see flash/compat/dash_45.py, mcp_message_handler).")
     app.server.view_functions[endpoint] = _make_post_view(app, handle, streams)
     return True
 

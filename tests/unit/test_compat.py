@@ -92,10 +92,12 @@ def test_every_private_name_flash_needs_exists(library, spec):
 
 def test_the_registries_list_every_private_name_the_compat_modules_import():
     """A private module's names, or private names of any module: each needs its NEEDED entry."""
-    for module, library in ((dash_compat, "dash"), (quart_compat, "quart")):
-        tree = ast.parse(pathlib.Path(module.__file__).read_text())
+    dash_files = sorted(pathlib.Path(dash_compat.__file__).parent.glob("dash*.py"))  # dash.py, dash_45.py
+    for module, library, files in ((dash_compat, "dash", dash_files),
+                                   (quart_compat, "quart", [pathlib.Path(quart_compat.__file__)])):
+        nodes = [node for path in files for node in ast.walk(ast.parse(path.read_text()))]
         imported = set()
-        for node in ast.walk(tree):
+        for node in nodes:
             if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module.split(".")[0] == library:
                 private_module = any(part.startswith("_") for part in node.module.split("."))
                 imported |= {(node.module, a.name) for a in node.names if private_module or a.name.startswith("_")}
@@ -199,7 +201,7 @@ def test_dash_keeps_a_streaming_callbacks_on_error_where_flash_reads_it():
         wrapper = _callback.GLOBAL_CALLBACK_MAP["compat-out.children"]["callback"]
         assert dash_compat.stream_on_error(wrapper) is handler, (
             "Dash no longer keeps a streaming callback's on_error in its wrapper's closure: update "
-            "flash/compat/dash.py (stream_on_error) and flash/streaming/adopt.py."
+            "flash/compat/dash_45.py (stream_on_error) and flash/streaming/adopt.py."
         )
     finally:
         _callback.GLOBAL_CALLBACK_MAP.pop("compat-out.children", None)

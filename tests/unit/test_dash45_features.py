@@ -1,6 +1,6 @@
 """The rest of Dash 4.5 on Flash: `get_prop(..., path=...)`, `partial_pattern=True` and async hook
 routes (Dash's MCP server: test_mcp_server.py). On Dash 4.4 the two new keywords fail at once
-with an error naming the Dash they need (flash/compat/dash.py, `refuse_dash45_keywords`)."""
+with an error naming the Dash they need (flash/compat/dash_45.py, `refuse_dash45_keywords`)."""
 from __future__ import annotations
 
 import asyncio

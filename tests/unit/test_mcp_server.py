@@ -222,5 +222,5 @@ def test_dash_keeps_its_mcp_message_handler_where_flash_reads_it() -> None:
     assert url == "/_mcp"
     handler = mcp_message_handler(app.server.view_functions[f"{url}:POST"])
     assert callable(handler) and handler.__name__ == "_handle_mcp_request", (
-        "Dash's MCP POST view no longer keeps `_handle_mcp_request`: update flash/compat/dash.py "
+        "Dash's MCP POST view no longer keeps `_handle_mcp_request`: update flash/compat/dash_45.py "
         "(mcp_message_handler) and flash/server/mcp.py.")
