@@ -40,14 +40,10 @@ async def answer_callback(app: "ServerHost", body: dict[str, Any], span: Any) ->
     """Run the callback of a checked `body`; `span`: its OpenTelemetry span when traced, else None."""
     cb_ctx = app.callback_context(body)
     func, call = prepare_call(app, cb_ctx, body)
-    if inspect.iscoroutinefunction(func):
-        if span is not None:
-            span.set_attribute("flash.callback.kind", "async")
-        result = await call()
-    else:
-        if span is not None:
-            span.set_attribute("flash.callback.kind", "sync")
-        result = await run_in_thread(app.backend.executor, call)
+    on_loop = inspect.iscoroutinefunction(func)
+    if span is not None:
+        span.set_attribute("flash.callback.kind", "async" if on_loop else "sync")
+    result = await call() if on_loop else await run_in_thread(app.backend.executor, call)
     answer: Response | CallbackAnswer = cb_ctx.dash_response.set_response(data=result)
     return answer
 
