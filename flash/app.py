@@ -44,17 +44,17 @@ from .storage import config as storage_config
 from .storage import context as storage_context
 from .storage.base import DASH_HAS_SHARED_STORAGE, BaseSharedStorage
 from .storage.base import aclose as close_storage
-from .streaming import jobs as stream_jobs
-from .streaming.bus import StreamBus
-from .streaming.decorators import streaming_decorator
-from .streaming.devtools import install_devtools_routes
-from .streaming.direct import install_stream_routes
-from .streaming.downlink import DownlinkRegistry
-from .streaming.endpoint import make_stream_views
-from .streaming.handles import Signer, resolve_secret
+from .streaming.bus.stream_bus import StreamBus
+from .streaming.declare.decorators import streaming_decorator
+from .streaming.declare.spec import EventCallbackSpec
 from .streaming.host import StreamHost
-from .streaming.mcp_tools import StreamTools
-from .streaming.spec import EventCallbackSpec
+from .streaming.run.devtools import install_devtools_routes
+from .streaming.wire import jobs as stream_jobs
+from .streaming.wire.direct import install_stream_routes
+from .streaming.wire.downlink import DownlinkRegistry
+from .streaming.wire.endpoint import make_stream_views
+from .streaming.wire.handles import Signer, resolve_secret
+from .streaming.wire.mcp_tools import StreamTools
 
 refuse_dash45_keywords()  # on Dash 4.4: `partial_pattern=`, `get_prop(path=)` name the Dash they need
 

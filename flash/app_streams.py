@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
-from .streaming.adopt import adopt_dash_streams
-from .streaming.decorators import _decorator
-from .streaming.spec import PENDING_STREAMS, EventCallbackSpec
-from .streaming.wiring import wire_streams
+from .streaming.declare.adopt import adopt_dash_streams
+from .streaming.declare.decorators import _decorator
+from .streaming.declare.spec import PENDING_STREAMS, EventCallbackSpec
+from .streaming.declare.wiring import wire_streams
 
 if TYPE_CHECKING:
     from .streaming.host import StreamHost

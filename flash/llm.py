@@ -29,7 +29,7 @@ from typing import Any, Union
 from dash import Patch
 
 from .server.threads import run_in_thread
-from .streaming.props import ComponentId, StreamProps, stream_props
+from .streaming.declare.props import ComponentId, StreamProps, stream_props
 
 __all__ = ["chunk_text", "coalesce_text", "append_text", "text_updates"]
 

@@ -33,7 +33,7 @@ from typing import Any
 
 from dash import Patch
 
-from .streaming.props import ComponentId, StreamProps, Update, stream_props
+from .streaming.declare.props import ComponentId, StreamProps, Update, stream_props
 
 __all__ = ["CONTAINER_ID", "hide_notification", "notification", "notifications_container", "notify",
            "update_notification"]

@@ -6,7 +6,7 @@ import json
 import pytest
 from dash import _callback, _pages
 
-from flash.streaming import spec as stream_spec
+from flash.streaming.declare import spec as stream_spec
 
 # Fixtures that open Chromium: a test using one is a browser test even without the marker
 # (scripts/test runs `-m "not browser"` on the other Python versions).

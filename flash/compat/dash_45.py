@@ -18,11 +18,11 @@ from typing import Any
 import dash
 
 
-# --- a Dash 4.5 streaming `dash.callback` (taken over by Flash: streaming/adopt.py) -------------
+# --- a Dash 4.5 streaming `dash.callback` (taken over by Flash: streaming/declare/adopt.py) -------------
 def stream_on_error(wrapper: Any) -> Callable[[Exception], Any] | None:
     """The `on_error=` a Dash 4.5 streaming callback was declared with. `dash.callback` keeps it
     only in the closure of the wrapper it registers (no public way to read it); Flash needs it
-    when it takes such a callback over (streaming/adopt.py). `tests/unit/test_compat.py` checks
+    when it takes such a callback over (streaming/declare/adopt.py). `tests/unit/test_compat.py` checks
     that Dash still keeps it there."""
     code = getattr(wrapper, "__code__", None)
     if code is None or "on_error" not in code.co_freevars or wrapper.__closure__ is None:

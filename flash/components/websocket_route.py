@@ -25,7 +25,7 @@ from ..server.errors import RequestError, json_error
 from ..server.guard import check_origin
 from ..server.jsonfast import dumps
 from ..server.limits import Limits
-from ..streaming.props import StreamProps, Update, stream_props
+from ..streaming.declare.props import StreamProps, Update, stream_props
 
 H = TypeVar("H", bound=Callable[..., Any])
 logger = logging.getLogger("flash.components")

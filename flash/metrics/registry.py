@@ -77,7 +77,7 @@ class LockedHistogram(Histogram):
 
 class StreamMetrics:
     """One app's stream figures on this worker. Updated only on the event loop thread (the
-    hooks in streaming/pump.py and streaming/downlink.py); what removes entries: nothing, the
+    hooks in streaming/run/pump.py and streaming/wire/downlink.py); what removes entries: nothing, the
     figures are counters for the life of the process (`outcomes` has one key per `OUTCOMES`)."""
 
     __slots__ = ("bytes", "callback_tracer", "frames", "lag", "outcomes", "runs_started", "stalled", "tracer",

@@ -26,7 +26,7 @@ T = TypeVar("T")
 
 
 class StoppableRun(Protocol):
-    """One stream run, as shutdown.py closes it (streaming/runs.py's `StreamRun`)."""
+    """One stream run, as shutdown.py closes it (streaming/run/runs.py's `StreamRun`)."""
 
     @property
     def closing(self) -> bool: ...
@@ -38,14 +38,14 @@ class StoppableRun(Protocol):
 
 
 class HasListener(Protocol):
-    """One downlink, as shutdown.py counts the open ones (streaming/downlink.py's `Downlink`)."""
+    """One downlink, as shutdown.py counts the open ones (streaming/wire/downlink.py's `Downlink`)."""
 
     @property
     def listener(self) -> object | None: ...
 
 
 class Drains(Protocol):
-    """The cross-worker stream bus, as shutdown.py waits for its last writes (streaming/bus.py)."""
+    """The cross-worker stream bus, as shutdown.py waits for its last writes (streaming/bus/stream_bus.py)."""
 
     async def drain(self) -> None: ...
 
@@ -64,7 +64,7 @@ class CallbackFigures(Protocol):
 
 
 class StreamRegistry(Protocol):
-    """The app's stream registry (streaming/downlink.py's `DownlinkRegistry`) as this layer uses
+    """The app's stream registry (streaming/wire/downlink.py's `DownlinkRegistry`) as this layer uses
     it: a stopping worker ends it (shutdown.py) and the callback view reads its metrics
     (dispatch.py), without knowing how streams run."""
 

@@ -16,7 +16,7 @@ and the call fails). So Flash replaces that one view with `mcp_post`, which
   `app.get_layout()` runs an async layout from a thread.
 
 Streams (event callbacks and streaming `@callback`s) are tools too, though Dash's handler knows
-nothing of them: an `MCPStreams` (flash/streaming/mcp_tools.py; this layer only sees the
+nothing of them: an `MCPStreams` (flash/streaming/wire/mcp_tools.py; this layer only sees the
 protocol) adds them to Dash's `tools/list` answer, answers their `tools/call` itself on the loop
 (an SSE response: one `notifications/progress` per frame, then the result) and closes a run on
 `notifications/cancelled`. Everything else is Dash's.
@@ -46,7 +46,7 @@ IN_MCP: ContextVar[bool] = ContextVar("flash_in_mcp", default=False)
 
 
 class MCPStreams(Protocol):
-    """The app's streams as MCP tools (implemented in flash/streaming/mcp_tools.py)."""
+    """The app's streams as MCP tools (implemented in flash/streaming/wire/mcp_tools.py)."""
 
     def tools(self) -> list[dict[str, Any]]:
         """`tools/list` entries of the streams (JSON)."""

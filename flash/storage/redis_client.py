@@ -8,7 +8,7 @@ page it had been stopped for (each message twice after the resume), a closed run
 kept running. This client notices a cancellation that arrived during a command (the task's
 `cancelling()` count grew) and that the command returned from (or failed with another error)
 anyway, and raises it. Callers that loop on Redis still check their own stop flag after each
-await (`streaming/follow.py`): this catches what it can see, not every way a cancel can be lost.
+await (`streaming/bus/follow.py`): this catches what it can see, not every way a cancel can be lost.
 """
 from __future__ import annotations
 

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..server.host import CallbackFigures, ServerHost
 
 if TYPE_CHECKING:
-    from .downlink import DownlinkRegistry
-    from .handles import Signer
-    from .spec import EventCallbackSpec
+    from .declare.spec import EventCallbackSpec
+    from .wire.downlink import DownlinkRegistry
+    from .wire.handles import Signer
 
 
 class RunFigures(CallbackFigures, Protocol):

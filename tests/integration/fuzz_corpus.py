@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import quote
 
-from flash.streaming.handles import Signer
+from flash.streaming.wire.handles import Signer
 
 JSON = "application/json"
 CONTENT_TYPES = [None, "text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded",

@@ -1,5 +1,5 @@
 """The bus's batching on a real redis-server: the run log's one-argument batches
-(flash/streaming/runlog.py) and the reader handing messages straight to an idle consumer
+(flash/streaming/bus/runlog.py) and the reader handing messages straight to an idle consumer
 (`RedisSubscription.direct`, storage/redis_reader.py). Each would lose, reorder or repeat a
 frame if the batching broke; these read back exactly what was written."""
 from __future__ import annotations
@@ -10,10 +10,10 @@ import random
 import redis
 
 from flash.storage.codec import decode
-from flash.streaming.bus import StreamBus
-from flash.streaming.downlink import DownlinkRegistry
-from flash.streaming.runlog import FLUSH_BATCH
-from flash.streaming.runs import StreamRun
+from flash.streaming.bus.runlog import FLUSH_BATCH
+from flash.streaming.bus.stream_bus import StreamBus
+from flash.streaming.run.runs import StreamRun
+from flash.streaming.wire.downlink import DownlinkRegistry
 
 # Odd messages: spaces and digits where the batch's headers have them, newlines, quotes, UTF-8,
 # an empty one, and one larger than a doorbell ring carries.
@@ -118,7 +118,7 @@ def test_a_write_that_fails_behind_a_generators_back_fails_its_next_message_and_
     import pytest
 
     from flash import RedisSharedStorage
-    from flash.streaming.bus import StreamBusError
+    from flash.streaming.bus.stream_bus import StreamBusError
 
     async def go() -> tuple[list[tuple[int, str]], bool]:
         storage = RedisSharedStorage(url=redis_url, key_prefix="failing")

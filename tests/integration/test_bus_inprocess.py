@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from flash import Flash, Input, RedisSharedStorage, State, html, stream_props
-from flash.streaming.bus import WORKER_LOST
+from flash.streaming.bus.stream_bus import WORKER_LOST
 from tests.conftest import run
 from tests.streaming.downlink_client import Downlink, props_values, run_id, setup, wait_until
 
@@ -187,7 +187,7 @@ def big_pair(redis_url: str) -> Pair:
 
 def stored_bytes(app: Flash, handle: str) -> int:
     """What the run's Redis stream holds now (message bodies)."""
-    from flash.streaming.bus import run_topic
+    from flash.streaming.bus.stream_bus import run_topic
     raw = redis.Redis.from_url(app.shared_storage.url)
     try:
         entries = raw.xrange(app.shared_storage.stream_key(run_topic(run_id(handle))))

@@ -1,4 +1,4 @@
-"""The local lane (flash/streaming/lane.py) and the batched run log (runlog.py) on a real
+"""The local lane (flash/streaming/bus/lane.py) and the batched run log (runlog.py) on a real
 redis-server: a run whose downlink is held by its own worker is forwarded from memory, yet every
 message is in Redis first, so a resume anywhere (the other worker, or this one again) replays
 exactly what was missed. Two in-process workers, as in test_bus_inprocess.py."""
@@ -10,10 +10,10 @@ import pytest
 import redis
 
 from flash.storage.codec import decode
-from flash.streaming.bus import StreamBus, downlink_topic, run_topic
-from flash.streaming.downlink import DownlinkRegistry
-from flash.streaming.lane import LocalLane
-from flash.streaming.runs import StreamRun
+from flash.streaming.bus.lane import LocalLane
+from flash.streaming.bus.stream_bus import StreamBus, downlink_topic, run_topic
+from flash.streaming.run.runs import StreamRun
+from flash.streaming.wire.downlink import DownlinkRegistry
 from tests.conftest import run
 from tests.integration.test_bus_inprocess import Pair
 from tests.streaming.downlink_client import Downlink, props_values, run_id, wait_until

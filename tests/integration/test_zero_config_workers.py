@@ -1,6 +1,6 @@
 """Several workers on one machine with zero configuration: no FLASH_SECRET_KEY, no shared storage,
 `uvicorn --workers 2`, `hypercorn --workers 2`, `gunicorn -k asgi -w 2` and gunicorn with
-Uvicorn's worker. The workers share the machine's key file (flash/streaming/keyfile.py), so a
+Uvicorn's worker. The workers share the machine's key file (flash/streaming/wire/keyfile.py), so a
 start that lands on either worker streams (on the downlink, or as a private line), and a reconnect
 on another worker, or on the worker that replaced a killed one, is accepted, never a 403."""
 from __future__ import annotations

@@ -6,7 +6,7 @@ from dash import exceptions as dash_exceptions
 
 from flash import ALL, Input, Output, callback, event_callback, set_props, stream_props
 from flash.exceptions import CallbackException, StreamError
-from flash.streaming.wiring import _client_settings
+from flash.streaming.declare.wiring import _client_settings
 from tests.streaming.downlink_client import make_app
 from tests.streaming.test_streaming_outputs import stream
 

@@ -9,9 +9,9 @@ import pytest
 
 from flash import Flash, Input, State, stream_props
 from flash.server.limits import Limits
-from flash.streaming.direct import send_downlink
-from flash.streaming.endpoint import open_downlink
-from flash.streaming.runs import StreamRun
+from flash.streaming.run.runs import StreamRun
+from flash.streaming.wire.direct import send_downlink
+from flash.streaming.wire.endpoint import open_downlink
 from tests.conftest import run
 from tests.streaming.downlink_client import JSON, Downlink, make_app, post, setup, start_body, wait_until
 
@@ -359,7 +359,7 @@ def test_a_stall_is_judged_per_write_not_per_response():
 def test_a_quart_response_is_cut_the_same_way():
     """The Quart path's body (`quart_events`) runs in the task that writes; a stalled write cancels
     that task (as Quart does on a disconnect) and the body detaches."""
-    from flash.streaming.endpoint import quart_events
+    from flash.streaming.wire.endpoint import quart_events
 
     app, stream_id, closed = response_app(stream_write_timeout=0.3, stream_heartbeat=30)
 
@@ -393,7 +393,7 @@ def test_a_quart_response_is_cut_the_same_way():
 
 def test_the_write_check_fires_with_the_heartbeat_timer_when_writes_are_quick():
     """No new timer per write: an idle listener wakes once per min(heartbeat, timeout)."""
-    from flash.streaming.downlink import Listener
+    from flash.streaming.wire.downlink import Listener
 
     async def go():
         loop = asyncio.get_running_loop()

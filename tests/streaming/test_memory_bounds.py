@@ -12,9 +12,9 @@ import pytest
 from flash import Channel, Flash, Input, State, stream_props
 from flash import channels as channels_module
 from flash.server.limits import Limits
-from flash.streaming.admission import check_room_for_downlink, check_room_for_run
-from flash.streaming.direct import send_downlink
-from flash.streaming.endpoint import open_downlink
+from flash.streaming.wire.admission import check_room_for_downlink, check_room_for_run
+from flash.streaming.wire.direct import send_downlink
+from flash.streaming.wire.endpoint import open_downlink
 from tests.conftest import run
 from tests.streaming.downlink_client import JSON, Downlink, make_app, post, setup, start_body, wait_until
 from tests.streaming.test_limits import MARKER, Server, assert_error_body, endless_app

@@ -6,7 +6,7 @@ import pytest
 from flash import Input, Output, Patch, State, callback, event_callback, html, stream_props
 from flash.exceptions import StreamError
 from flash.server.sse import HEARTBEAT, encode_event
-from flash.streaming import spec as stream_spec
+from flash.streaming.declare import spec as stream_spec
 from flash.testing.sse import parse_events
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from flash import Input, Output, State, callback, event_callback, stream_props
 from flash.server.shutdown import SHUTDOWN_EVENT
-from flash.streaming.endpoint import start_run
+from flash.streaming.wire.endpoint import start_run
 from tests.conftest import run
 from tests.streaming.downlink_client import Downlink, make_app, run_id, setup, start_body, wait_until
 

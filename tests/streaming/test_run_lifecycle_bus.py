@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from flash import RedisSharedStorage
-from flash.streaming.endpoint import start_run
+from flash.streaming.wire.endpoint import start_run
 from tests.conftest import run
 from tests.integration.cluster import RedisServer
 from tests.integration.conftest import free_port
@@ -144,8 +144,8 @@ def test_a_streaming_job_closed_while_queued_writes_its_closed_end(redis_server,
     """A Celery streaming job (jobs.py) whose run the page closed before a worker took it: the
     job registers the run before it checks, so no close can slip between, and its pump's first
     step writes `done {"closed": true}` for the page's holder instead of leaving it waiting."""
-    from flash.streaming.bus import run_topic
-    from flash.streaming.jobs import run_job
+    from flash.streaming.bus.stream_bus import run_topic
+    from flash.streaming.wire.jobs import run_job
 
     life = bus_lifecycle(redis_server.url)
     app = life.app

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from flash import Flash, Input, html, stream_props
-from flash.streaming.handles import Signer, resolve_secret
+from flash.streaming.wire.handles import Signer, resolve_secret
 from flash.testing.runner import FlashRunner
 from tests.streaming.probe import _OPENER, Probe
 from tests.streaming.stream_apps import request_bytes, start_body

@@ -20,7 +20,7 @@ import time
 import pytest
 
 from flash import Flash, Input, Output, html, stream_props
-from flash.streaming.handles import Signer, resolve_secret
+from flash.streaming.wire.handles import Signer, resolve_secret
 from flash.testing.runner import FlashRunner
 from tests.streaming.probe import Probe
 from tests.streaming.stream_apps import PATHS, request_bytes, start_body  # direct, hooks, compress, pages

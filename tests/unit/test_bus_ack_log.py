@@ -1,4 +1,4 @@
-"""`AckLog` (flash/streaming/follow.py): a worker's acks, coalesced into one write per batch.
+"""`AckLog` (flash/streaming/bus/follow.py): a worker's acks, coalesced into one write per batch.
 
 What breaks if the coalescing breaks: an ack lost (a generator waits on its window for nothing,
 or its Redis copy is never trimmed), an older ack written after a newer one (the runner sees its
@@ -9,7 +9,7 @@ import asyncio
 
 import pytest
 
-from flash.streaming.follow import AckLog
+from flash.streaming.bus.follow import AckLog
 
 
 class Recorder:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import unquote
 
 from flash import Flash, client, html
-from flash.streaming.wiring import transport_settings
+from flash.streaming.declare.wiring import transport_settings
 from tests.conftest import run
 
 

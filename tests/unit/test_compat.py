@@ -201,7 +201,7 @@ def test_dash_keeps_a_streaming_callbacks_on_error_where_flash_reads_it():
         wrapper = _callback.GLOBAL_CALLBACK_MAP["compat-out.children"]["callback"]
         assert dash_compat.stream_on_error(wrapper) is handler, (
             "Dash no longer keeps a streaming callback's on_error in its wrapper's closure: update "
-            "flash/compat/dash_45.py (stream_on_error) and flash/streaming/adopt.py."
+            "flash/compat/dash_45.py (stream_on_error) and flash/streaming/declare/adopt.py."
         )
     finally:
         _callback.GLOBAL_CALLBACK_MAP.pop("compat-out.children", None)

@@ -167,7 +167,7 @@ def test_dash_callback_streams_become_flash_streams_with_their_dependencies():
 
 @DASH45
 def test_running_of_a_dash_callback_stream_is_kept():
-    from flash.streaming.adopt import adopt_dash_streams
+    from flash.streaming.declare.adopt import adopt_dash_streams
 
     @dash.callback(Output("out", "children"), Input("btn", "n_clicks"),
                    running=[(Output("out", "title"), "busy", ""), (Output({"k": "x.y"}, "disabled"), True, False)])
@@ -181,7 +181,7 @@ def test_running_of_a_dash_callback_stream_is_kept():
 @DASH45
 def test_what_flash_streams_do_not_take_is_refused_naming_flash_callback():
     from flash.exceptions import StreamError
-    from flash.streaming.adopt import adopt_dash_streams
+    from flash.streaming.declare.adopt import adopt_dash_streams
 
     @dash.callback(output={"x": Output("out", "children")}, inputs={"n": Input("btn", "n_clicks")})
     async def gen(n):

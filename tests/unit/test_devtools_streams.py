@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from flash import Input, State, event_callback, stream_props
-from flash.streaming import devtools
+from flash.streaming.run import devtools
 from tests.conftest import run
 from tests.streaming.downlink_client import Downlink, make_app, post, run_id, setup, wait_until
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
-from flash.streaming.downlink import DownlinkRegistry, Listener
+from flash.streaming.wire.downlink import DownlinkRegistry, Listener
 
 
 def test_a_receipt_fires_after_the_write_of_its_chunk_and_not_before():

@@ -15,7 +15,7 @@ import pytest
 
 from flash import Patch
 from flash.llm import append_text, chunk_text, coalesce_text, text_updates
-from flash.streaming.props import StreamProps
+from flash.streaming.declare.props import StreamProps
 
 HOUR = 3600.0
 

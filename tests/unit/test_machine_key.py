@@ -1,5 +1,5 @@
 """Without a configured key, the workers of one machine share one signing key from a 0600 file in
-the user's private directory (flash/streaming/keyfile.py), made once even when many start at once,
+the user's private directory (flash/streaming/wire/keyfile.py), made once even when many start at once,
 and refused when other users could read or change it."""
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from flash import Flash
-from flash.streaming.handles import resolve_secret
-from flash.streaming.keyfile import KEY_FILE, KeyFileError, key_directory, machine_key
+from flash.streaming.wire.handles import resolve_secret
+from flash.streaming.wire.keyfile import KEY_FILE, KeyFileError, key_directory, machine_key
 
 KEY = "configured-key-0123456789abcdef"
 

@@ -1,4 +1,4 @@
-"""Streams as MCP tools (flash/streaming/mcp_tools.py), driven by the `mcp` SDK's own client over
+"""Streams as MCP tools (flash/streaming/wire/mcp_tools.py), driven by the `mcp` SDK's own client over
 Streamable HTTP against a served app (hypercorn and uvicorn, in a child process): an event
 callback and a Dash 4.5-style streaming `@callback` are listed (docstring, schema from their
 Inputs/States), a call reports each frame as a progress notification in order and returns the

@@ -7,7 +7,7 @@ import pytest
 import flash
 from flash import Flash, Input, Output, State, event_callback, stream_props
 from flash.exceptions import StreamError
-from flash.streaming import spec as stream_spec
+from flash.streaming.declare import spec as stream_spec
 from tests.conftest import run
 from tests.streaming.downlink_client import Downlink, make_app, props_values, setup
 

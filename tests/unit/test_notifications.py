@@ -12,7 +12,7 @@ import pytest
 from flash import Patch
 from flash.notifications import hide_notification, notification, notifications_container, notify, update_notification
 from flash.server.jsonfast import dumps
-from flash.streaming.props import StreamProps
+from flash.streaming.declare.props import StreamProps
 
 
 def operations(props: dict, name: str) -> list[dict]:

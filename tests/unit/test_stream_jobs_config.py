@@ -4,8 +4,8 @@ import pytest
 from celery import Celery
 
 from flash import CeleryManager, Flash, Input, event_callback, html, stream_props
-from flash.streaming import jobs
-from flash.streaming.spec import PENDING_STREAMS
+from flash.streaming.declare.spec import PENDING_STREAMS
+from flash.streaming.wire import jobs
 
 
 def app_with(manager=None, redis=False):

@@ -1,4 +1,4 @@
-"""The bus's kept run ends (streaming/unwritten.py): written in turn once Redis answers, the
+"""The bus's kept run ends (streaming/bus/unwritten.py): written in turn once Redis answers, the
 first refusal stops the round, given up after their time, and never more than the cap."""
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from flash.streaming import unwritten
-from flash.streaming.unwritten import UnwrittenEnds
+from flash.streaming.bus import unwritten
+from flash.streaming.bus.unwritten import UnwrittenEnds
 
 
 def fake_run(run_id: str) -> SimpleNamespace:

@@ -20,13 +20,13 @@ from dash import dcc, html
 from dash.dependencies import ClientsideFunction, Input, Output, State
 from dash.fingerprint import build_fingerprint
 
-from .. import client
-from .._version import __version__
-from ..compat.dash import extra_components
+from ... import client
+from ..._version import __version__
+from ...compat.dash import extra_components
 from .spec import EventCallbackSpec, _digest
 
 if TYPE_CHECKING:
-    from .host import StreamHost
+    from ..host import StreamHost
 
 
 

@@ -4,7 +4,7 @@ A run belongs to one downlink (the browser connection that carries it). Its mess
 numbered 1, 2, 3... and the last `replay_size` (at most `replay_bytes` bytes) are kept, so a
 downlink that reconnects resumes every run after the last id the browser saw. A finished run
 keeps its tail for the resume window, so a reconnect just before `done` gets `done` instead of
-running the generator again. With the stream bus (`bus.py`) the buffer is the run's Redis stream.
+running the generator again. With the stream bus (`stream_bus.py`) the buffer is the run's Redis stream.
 """
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from collections import deque
 from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
-    from .bus import StreamBus
-    from .downlink import Downlink
-    from .lane import LocalLane
+    from ..bus.lane import LocalLane
+    from ..bus.stream_bus import StreamBus
+    from ..wire.downlink import Downlink
 
 
 class StreamRun:

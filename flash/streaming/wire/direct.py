@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from ..server.deferred import read_body
-from ..server.direct import DirectRoute, Receive, Send, direct_path
+from ...server.deferred import read_body
+from ...server.direct import DirectRoute, Receive, Send, direct_path
 from .admission import own_start_limit, start_too_large
 from .downlink import Downlink, Listener
 from .endpoint import SSE_CONTENT_TYPE, SSE_HEADERS, close_runs, open_downlink, start_run
 
 if TYPE_CHECKING:
-    from .host import StreamHost
+    from ..host import StreamHost
 
 logger = logging.getLogger("flash.streaming")
 _START_HEADERS = [(b"content-type", SSE_CONTENT_TYPE.encode())] + [

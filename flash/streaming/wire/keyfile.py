@@ -20,8 +20,8 @@ import re
 import secrets
 import stat
 
-from ..storage.base import SharedStorageError
-from ..storage.local import _private_dir
+from ...storage.base import SharedStorageError
+from ...storage.local import _private_dir
 
 KEY_FILE = "handles.key"
 _HEX = re.compile(r"[0-9a-f]{64}")

@@ -9,19 +9,19 @@ import traceback
 from concurrent.futures import Executor, Future
 from typing import TYPE_CHECKING, Any, AsyncGenerator, Callable, Generator
 
-from ..compat.dash import app_on_error, context_value
-from ..exceptions import PreventUpdate, StreamError
-from ..server.sse import encode_run_event
-from ..server.threads import submit_to_thread
-from .bus import StreamBusError
+from ...compat.dash import app_on_error, context_value
+from ...exceptions import PreventUpdate, StreamError
+from ...server.sse import encode_run_event
+from ...server.threads import submit_to_thread
+from ..bus.stream_bus import StreamBusError
+from ..declare.outputs import output_updates
+from ..declare.props import StreamProps
+from ..declare.spec import EventCallbackSpec
 from .devtools import record_failure
-from .outputs import output_updates
-from .props import StreamProps
 from .runs import StreamRun
-from .spec import EventCallbackSpec
 
 if TYPE_CHECKING:
-    from .host import StreamHost
+    from ..host import StreamHost
 
 logger = logging.getLogger("flash.streaming")
 _EXHAUSTED = object()

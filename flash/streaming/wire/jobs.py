@@ -1,7 +1,7 @@
 """Streaming jobs: an event callback's generator run on a Celery worker, streaming to the page.
 
 Why: Dash's background callbacks can only be polled for progress. Here the job is one more
-stream-bus worker (`bus.py`): it writes the run's numbered messages to the run's Redis stream,
+stream-bus worker (`stream_bus.py`): it writes the run's numbered messages to the run's Redis stream,
 exactly as a web worker would, so the page's downlink (on any web worker) forwards them as they
 come, a web worker restarting does not touch the job, and a cancel from any web worker reaches
 the job through the bus's control topic.
@@ -26,14 +26,14 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from ..compat.dash import background_manager, callback_args
-from ..server.internal_request import internal_request_context
-from .runs import StreamRun
+from ...compat.dash import background_manager, callback_args
+from ...server.internal_request import internal_request_context
+from ..run.runs import StreamRun
 
 if TYPE_CHECKING:
-    from .bus import StreamBus
-    from .host import StreamHost
-    from .spec import EventCallbackSpec
+    from ..bus.stream_bus import StreamBus
+    from ..declare.spec import EventCallbackSpec
+    from ..host import StreamHost
 
 logger = logging.getLogger("flash.streaming")
 TASK_NAME = "flash.stream_job"
@@ -83,9 +83,9 @@ async def enqueue(app: "StreamHost", bus: "StreamBus", run: StreamRun, body: dic
 
 async def run_job(app: "StreamHost", payload: dict[str, Any]) -> None:
     """On the Celery worker: run one stream as its own bus worker, until it ends or is closed."""
-    from .bus import StreamBus
+    from ..bus.stream_bus import StreamBus
+    from ..run.pump import pump
     from .downlink import DownlinkRegistry
-    from .pump import pump
 
     app.take_streams()  # the worker never served a request
     spec = app.streams.get(payload["stream_id"])

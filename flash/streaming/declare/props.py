@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping, Sequence, Union
 
-from ..exceptions import StreamError
+from ...exceptions import StreamError
 
 ComponentId = Union[str, Mapping[str, Any]]
 Update = tuple[ComponentId, Mapping[str, Any]]

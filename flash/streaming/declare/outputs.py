@@ -10,7 +10,7 @@ from typing import Any
 
 import dash
 
-from ..exceptions import StreamError
+from ...exceptions import StreamError
 from .spec import EventCallbackSpec
 
 _NO_UPDATE = type(dash.no_update)

@@ -29,17 +29,17 @@ from typing import TYPE_CHECKING, Any, AsyncIterator
 
 from quart import Response, request
 
-from ..server.errors import RequestError
-from ..server.jsonfast import dumps
-from ..server.sse import HEARTBEAT
+from ...server.errors import RequestError
+from ...server.jsonfast import dumps
+from ...server.sse import HEARTBEAT
+from ..declare.spec import EventCallbackSpec
+from ..run.runs import StreamRun
 from .admission import check_room_for_downlink, client_address
 from .downlink import Listener
 from .endpoint import SSE_CONTENT_TYPE, SSE_HEADERS, start_run
-from .runs import StreamRun
-from .spec import EventCallbackSpec
 
 if TYPE_CHECKING:
-    from .host import StreamHost
+    from ..host import StreamHost
 
 DEFAULT_MAX_RUNS = 16  # stream tool calls running at once on one worker
 _JSON_TYPES = {int: "integer", float: "number", str: "string", bool: "boolean", list: "array",

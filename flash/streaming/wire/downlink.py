@@ -14,12 +14,12 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any, AsyncGenerator, Callable
 
-from ..server.sse import HEARTBEAT
-from .runs import StreamRun
+from ...server.sse import HEARTBEAT
+from ..run.runs import StreamRun
 
-if TYPE_CHECKING:  # bus.py imports this module: the types only, never at runtime
-    from .bus import StreamBus
-    from .host import RunFigures
+if TYPE_CHECKING:  # stream_bus.py imports this module: the types only, never at runtime
+    from ..bus.stream_bus import StreamBus
+    from ..host import RunFigures
 
 logger = logging.getLogger("flash.streaming")
 _NO_CONTEXT = contextvars.Context()  # timers read no context variables: spare a copy each
@@ -316,7 +316,7 @@ class DownlinkRegistry:
         self.start_bytes = 0  # start bodies the live runs hold (see endpoint.StartCharge)
         self._live: dict[str, StreamRun] = {}
         self.closing = False  # the worker is shutting down: no new downlinks or runs
-        self.bus: StreamBus | None = None  # when shared storage is Redis (see bus.py)
+        self.bus: StreamBus | None = None  # when shared storage is Redis (see stream_bus.py)
         self.metrics: RunFigures | None = None  # a `flash.metrics.StreamMetrics` when metrics are on
 
     def __len__(self) -> int:

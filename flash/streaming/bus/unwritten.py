@@ -12,7 +12,7 @@ import time
 from typing import TYPE_CHECKING, Awaitable, Callable
 
 if TYPE_CHECKING:
-    from .runs import StreamRun
+    from ..run.runs import StreamRun
 
 MAX_UNWRITTEN_ENDS = 10_000  # a few hundred bytes each, plus the run they keep for a while
 

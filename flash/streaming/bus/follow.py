@@ -17,18 +17,18 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
-from ..server.sse import encode_run_event
-from ..storage.base import SharedStorageGap, Subscription
-from ..storage.codec import decode
-from ..storage.redis_reader import RedisSubscription, seq_of
+from ...server.sse import encode_run_event
+from ...storage.base import SharedStorageGap, Subscription
+from ...storage.codec import decode
+from ...storage.redis_reader import RedisSubscription, seq_of
 from .lane import close_lane, open_lane
 from .runlog import LIVE_TTL_MS
 from .topics import ACK_EVERY, downlink_topic, run_topic
 
 if TYPE_CHECKING:
-    from .bus import StreamBus
-    from .downlink import Downlink
-    from .runs import StreamRun
+    from ..run.runs import StreamRun
+    from ..wire.downlink import Downlink
+    from .stream_bus import StreamBus
 
 logger = logging.getLogger("flash.streaming")
 _FINAL_PREFIXES = (b"event: done\n", b"event: error\n", b"event: gone\n")

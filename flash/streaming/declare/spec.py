@@ -8,7 +8,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from dash.dependencies import Input, Output, State
 
-from ..exceptions import StreamError
+from ...exceptions import StreamError
 
 # Event callbacks declared with the module-level decorator wait here until an app takes them
 # on its first request, exactly like Dash's global `@callback`s.

@@ -14,12 +14,12 @@ import asyncio
 import time
 from typing import TYPE_CHECKING
 
-from ..storage.codec import encode
-from ..storage.redis_reader import DOORBELL_LEN, RING_PAYLOAD_MAX
+from ...storage.codec import encode
+from ...storage.redis_reader import DOORBELL_LEN, RING_PAYLOAD_MAX
 
 if TYPE_CHECKING:
-    from .bus import StreamBus
-    from .runs import StreamRun
+    from ..run.runs import StreamRun
+    from .stream_bus import StreamBus
 
 FLUSH_BATCH = 512  # messages per script call
 # A script call starts at most this often (seconds): what is queued meanwhile goes in one call.
@@ -27,7 +27,7 @@ FLUSH_BATCH = 512  # messages per script call
 # redis-py's command, the reply); an idle loop sent one per frame. The first write after a
 # quiet spell goes at once; under load a message waits at most this long for its batch.
 FLUSH_INTERVAL_S = 0.004
-WINDOW = 128  # messages a run may be ahead of what its page's holder forwarded (bus.py waits)
+WINDOW = 128  # messages a run may be ahead of what its page's holder forwarded (stream_bus.py waits)
 LIVE_TTL_MS = 120_000  # a live run's keys; refreshed by its writes and by the bus's tick
 
 # KEYS: the doorbell. ARGV: the doorbell's length, the largest message that rides in its ring,

@@ -10,14 +10,14 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from ..compat.quart import current_request_context
-from ..server.deferred import DeferredRequestContext
-from ..server.errors import RequestError
+from ...compat.quart import current_request_context
+from ...server.deferred import DeferredRequestContext
+from ...server.errors import RequestError
 
 if TYPE_CHECKING:
+    from ..host import StreamHost
+    from ..run.runs import StreamRun
     from .downlink import Downlink
-    from .host import StreamHost
-    from .runs import StreamRun
 
 
 def client_address() -> str:

@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from quart import Response, request
 
-from ..compat.dash import add_url
-from ..server.body import parse_json_body, read_request_body
-from ..server.errors import RequestError
-from ..server.guard import check_request_headers
+from ...compat.dash import add_url
+from ...server.body import parse_json_body, read_request_body
+from ...server.errors import RequestError
+from ...server.guard import check_request_headers
 
 if TYPE_CHECKING:
-    from .host import StreamHost
+    from ..host import StreamHost
     from .runs import StreamRun
 
 KEEP_FAILED = 20  # failed runs kept per app for the panel

@@ -16,8 +16,8 @@ from typing import Any
 
 from dash.dependencies import ALL, ALLSMALLER, MATCH, Input, Output, State
 
-from ..compat.dash import GLOBAL_CALLBACK_LIST, GLOBAL_CALLBACK_MAP, stream_on_error
-from ..exceptions import StreamError
+from ...compat.dash import GLOBAL_CALLBACK_LIST, GLOBAL_CALLBACK_MAP, stream_on_error
+from ...exceptions import StreamError
 from .spec import EventCallbackSpec, build_output_spec
 
 _WILDCARDS = {"MATCH": MATCH, "ALL": ALL, "ALLSMALLER": ALLSMALLER}

@@ -19,7 +19,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .runs import StreamRun
+    from ..run.runs import StreamRun
 
 
 def _wake(waiter: "asyncio.Future[None] | None") -> None:

@@ -1,4 +1,4 @@
-"""What the stream bus's two sides agree on: the runner side (bus.py) writes a run's messages and a
+"""What the stream bus's two sides agree on: the runner side (stream_bus.py) writes a run's messages and a
 downlink's run list to these topics, the holder side (follow.py) reads them and acknowledges what
 it forwarded every `ACK_EVERY` messages. A module of its own so that neither side imports the other
 for them."""

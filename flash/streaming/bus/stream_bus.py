@@ -33,18 +33,18 @@ import secrets
 import time
 from typing import TYPE_CHECKING, Any, Iterable
 
-from ..server.limits import DEFAULT_STREAM_REPLAY_BYTES
-from ..server.sse import encode_run_event
-from ..storage.base import SharedStorageError
+from ...server.limits import DEFAULT_STREAM_REPLAY_BYTES
+from ...server.sse import encode_run_event
+from ...storage.base import SharedStorageError
 from .follow import AckLog, DownlinkFollower, write_acks
 from .runlog import LIVE_TTL_MS, WINDOW, RunLog
 from .topics import ACK_EVERY, CONTROL_TOPIC, downlink_topic, run_topic
 from .unwritten import UnwrittenEnds
 
 if TYPE_CHECKING:
-    from ..storage.redis import RedisSharedStorage
-    from .downlink import Downlink, DownlinkRegistry
-    from .runs import StreamRun
+    from ...storage.redis import RedisSharedStorage
+    from ..run.runs import StreamRun
+    from ..wire.downlink import Downlink, DownlinkRegistry
 
 TICK = 1.0  # seconds between lease/presence refreshes and liveness checks
 LEASE_MS = 3000  # a worker that missed ~3 ticks is dead

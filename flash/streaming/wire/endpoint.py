@@ -17,12 +17,14 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 import orjson
 from quart import Response, request
 
-from ..compat.dash import callback_args
-from ..server.body import check_dependency_list, parse_json_body, read_request_body
-from ..server.context import CallbackAnswer
-from ..server.errors import RequestError
-from ..server.guard import check_request_headers
-from ..server.sse import encode_event, encode_run_event
+from ...compat.dash import callback_args
+from ...server.body import check_dependency_list, parse_json_body, read_request_body
+from ...server.context import CallbackAnswer
+from ...server.errors import RequestError
+from ...server.guard import check_request_headers
+from ...server.sse import encode_event, encode_run_event
+from ..run.pump import pump
+from ..run.runs import StreamRun
 from . import jobs
 from .admission import (
     charge_start,
@@ -34,12 +36,10 @@ from .admission import (
     drop_start_body,
 )
 from .downlink import Downlink, Listener
-from .pump import pump
-from .runs import StreamRun
 
 if TYPE_CHECKING:
-    from .bus import StreamBus
-    from .host import StreamHost
+    from ..bus.stream_bus import StreamBus
+    from ..host import StreamHost
 
 logger = logging.getLogger("flash.streaming")
 SSE_HEADERS = {

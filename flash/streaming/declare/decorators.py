@@ -8,12 +8,12 @@ import dash
 from dash import exceptions as dash_exceptions
 from dash.dependencies import Output, handle_callback_args
 
-from ..compat.dash import register_from_caller
-from ..exceptions import StreamError
+from ...compat.dash import register_from_caller
+from ...exceptions import StreamError
 from .spec import PENDING_STREAMS, EventCallbackSpec, build_output_spec, build_spec
 
 if TYPE_CHECKING:
-    from .host import StreamHost
+    from ..host import StreamHost
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -48,7 +48,7 @@ def event_callback(
     same event callback starts again, or when the page goes away. With Redis shared storage, a
     run whose worker dies ends in ``reset_props`` with an error, or starts over on the page when
     ``restart_on_worker_loss=True``. ``background=True`` runs the generator as a job on the
-    app's ``CeleryManager`` worker (with Redis shared storage; see ``flash.streaming.jobs``).
+    app's ``CeleryManager`` worker (with Redis shared storage; see ``flash.streaming.wire.jobs``).
     """
     return _module_level(_decorator(PENDING_STREAMS, dependencies, cancel, reset_props, on_error,
                                     prevent_initial_call, restart_on_worker_loss, background))
