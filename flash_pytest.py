@@ -18,6 +18,7 @@ testing extras until a test uses one of its fixtures, and defines none of Dash's
 (``dash_duo``, ``dash_thread_server``, ...), so installing Flash never changes how other tests
 run. Dash's own ``dash_duo`` serves Flash apps too (``app.run`` honours its shutdown).
 """
+
 from __future__ import annotations
 
 import importlib

@@ -1,4 +1,5 @@
 """Thin shim for tools that still call setup.py; pyproject.toml holds the project metadata."""
+
 from setuptools import setup
 
 setup()

@@ -6,6 +6,7 @@ ratios and the targets; writes benchmarks/results/latest.json and latest.png. W9
 (issue 23) runs Flash against Dash 4.5 (`dash45/uvicorn`, from a venv made once: dash45.py).
 `--smoke` is the seconds-long subset tests/integration/test_benchmarks_smoke.py runs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,32 +54,48 @@ def check_requirements(smoke: bool = False) -> None:
         except ImportError:
             missing.append(package)
     if missing:
-        sys.exit("benchmarks: missing Python packages: " + ", ".join(missing)
-                 + "\n  install them with: pip install -e '.[bench]'  (or pip install " + " ".join(missing) + ")")
+        sys.exit(
+            "benchmarks: missing Python packages: "
+            + ", ".join(missing)
+            + "\n  install them with: pip install -e '.[bench]'  (or pip install "
+            + " ".join(missing)
+            + ")"
+        )
     if shutil.which("wrk") is None:
-        print("benchmarks: wrk not found; using the Python load generator instead (slower; numbers are lower "
-              "bounds). For wrk: apt-get install -y wrk", file=sys.stderr)
+        print(
+            "benchmarks: wrk not found; using the Python load generator instead (slower; numbers are lower "
+            "bounds). For wrk: apt-get install -y wrk",
+            file=sys.stderr,
+        )
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="~2 minute smoke run: 1 round, smaller workloads")
     parser.add_argument("--only", default="", help="comma-separated workloads, e.g. W1,W4 or W9,W10 (W1-W6, W8-W12)")
     parser.add_argument("--contenders", default="", help="comma-separated contender names (default: all)")
     parser.add_argument("--rounds", type=int, default=None, help="rounds (default 3, --quick 1)")
     parser.add_argument("--seed", type=int, default=None, help="shuffle seed (default: random, printed)")
     parser.add_argument("--no-readme", action="store_true", help="do not rewrite the table in benchmarks/README.md")
-    parser.add_argument("--results-dir", default=None,
-                        help="write the JSON and PNG here instead of benchmarks/results (implies --no-readme)")
-    parser.add_argument("--smoke", action="store_true",
-                        help="a few seconds per workload: W1, W6 and W12 (50 browsers) on flash/uvicorn, tiny sizes "
-                             "(tests/integration/test_benchmarks_smoke.py; never a speed)")
+    parser.add_argument(
+        "--results-dir", default=None, help="write the JSON and PNG here instead of benchmarks/results (implies --no-readme)"
+    )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="a few seconds per workload: W1, W6 and W12 (50 browsers) on flash/uvicorn, tiny sizes "
+        "(tests/integration/test_benchmarks_smoke.py; never a speed)",
+    )
     soak = parser.add_argument_group("SOAK (opt-in: --only SOAK; see benchmarks/workloads/soak.py)")
     soak.add_argument("--soak-minutes", type=float, default=None, help="minutes of churn and callbacks (default 30)")
     soak.add_argument("--soak-streams", type=int, default=None, help="live streams held open (default 1000)")
-    soak.add_argument("--soak-checkpoints", default=None,
-                      help="churn cycles at which RSS is sampled, comma-separated (default 10000,20000,40000)")
+    soak.add_argument(
+        "--soak-checkpoints",
+        default=None,
+        help="churn cycles at which RSS is sampled, comma-separated (default 10000,20000,40000)",
+    )
     soak.add_argument("--soak-churn-rate", type=float, default=None, help="churn cycles a second (default 25)")
     return parser.parse_args(argv)
 
@@ -92,8 +109,13 @@ def machine() -> dict[str, Any]:
             model = next((ln.split(":", 1)[1].strip() for ln in info if ln.startswith("model name")), model)
     except OSError:
         pass
-    return {"nproc": os.cpu_count(), "cpu_model": model, "python": platform.python_version(),
-            "os": f"{platform.system()} {platform.release()}", "memory_gb": psutil.virtual_memory().total / 2**30}
+    return {
+        "nproc": os.cpu_count(),
+        "cpu_model": model,
+        "python": platform.python_version(),
+        "os": f"{platform.system()} {platform.release()}",
+        "memory_gb": psutil.virtual_memory().total / 2**30,
+    }
 
 
 def versions() -> dict[str, str]:
@@ -116,9 +138,15 @@ def versions() -> dict[str, str]:
 
 def git_state() -> str:
     """The commit measured, and whether the work tree had changes (Flash is edited while it runs)."""
+
     def git(*args: str) -> str:
-        return subprocess.run(["git", *args], capture_output=True, text=True, check=False,
-                              cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__)))).stdout.strip()
+        return subprocess.run(
+            ["git", *args],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        ).stdout.strip()
 
     commit = git("rev-parse", "--short", "HEAD") or "unknown"
     dirty = git("status", "--porcelain", "--untracked-files=no", "flash")
@@ -152,8 +180,10 @@ def main(argv: list[str] | None = None) -> int:
         known = workloads + opt_in_workloads()
         unknown = wanted - {w.NAME for w in known}
         if unknown:
-            sys.exit(f"benchmarks: unknown workload(s) {', '.join(sorted(unknown))}; choose from "
-                     f"{', '.join(w.NAME for w in known)} (W7 is `python -m benchmarks.browser`)")
+            sys.exit(
+                f"benchmarks: unknown workload(s) {', '.join(sorted(unknown))}; choose from "
+                f"{', '.join(w.NAME for w in known)} (W7 is `python -m benchmarks.browser`)"
+            )
         workloads = [w for w in known if w.NAME in wanted]
     contenders = list(CONTENDERS)
     if args.contenders:
@@ -166,8 +196,10 @@ def main(argv: list[str] | None = None) -> int:
     raise_fd_limit(65536)  # servers inherit it: W5 holds 10,000 sockets
     cfg.stream_ids = apps.stream_ids()
     command = "python -m benchmarks " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
-    print(f"benchmarks: {', '.join(w.NAME for w in workloads)} x {len(contenders)} contenders, "
-          f"{cfg.rounds} round(s), seed {seed}", flush=True)
+    print(
+        f"benchmarks: {', '.join(w.NAME for w in workloads)} x {len(contenders)} contenders, {cfg.rounds} round(s), seed {seed}",
+        flush=True,
+    )
 
     started = time.monotonic()
     run = Run(cfg, workloads, contenders, new_log_dir(), seed)
@@ -180,9 +212,15 @@ def main(argv: list[str] | None = None) -> int:
     figures = reported_all(medians)
     meta = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "command": command.strip(), "elapsed_s": elapsed, "seed": seed, "machine": machine(),
-        "versions": versions(), "git": git_state(), "load_tool": "wrk" if shutil.which("wrk") else "python",
-        "config": {k: v for k, v in vars(cfg).items() if k != "stream_ids"}, "errors": run.errors,
+        "command": command.strip(),
+        "elapsed_s": elapsed,
+        "seed": seed,
+        "machine": machine(),
+        "versions": versions(),
+        "git": git_state(),
+        "load_tool": "wrk" if shutil.which("wrk") else "python",
+        "config": {k: v for k, v in vars(cfg).items() if k != "stream_ids"},
+        "errors": run.errors,
         "loadavg": " / ".join(f"{x:.1f}" for x in run.loadavg),
     }
     # W9/W10 alone (they need Redis and run apart) keep their own files, next to the full run's.
@@ -195,8 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     chart_note = "" if args.smoke else f", chart: {out / (stem + '.png')}"
     notes = [f"\nRun took {elapsed:.0f}s. Raw figures: {out / (stem + '.json')}{chart_note}"]
     print("\n" + report.console(medians, workloads, checks, notes, figures))
-    report.write_json(out / f"{stem}.json", samples, {k: dict(v) for k, v in run.extra.items()},
-                      medians, checks, meta, figures)
+    report.write_json(out / f"{stem}.json", samples, {k: dict(v) for k, v in run.extra.items()}, medians, checks, meta, figures)
     if not args.smoke:  # the smoke run checks numbers, not the chart (and needs no matplotlib)
         chart.draw(medians, workloads, out / f"{stem}.png", f"Flash benchmarks — {meta['date']} — {meta['command']}")
     if args.quick or args.smoke or args.only or args.contenders or args.rounds or args.no_readme or args.results_dir:

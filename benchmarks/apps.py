@@ -4,6 +4,7 @@ Flash, Dash-on-Quart and Dash-on-Flask all run this same code, so a difference i
 is a difference in the framework, not in the app. Features a class lacks (event callbacks on
 plain Dash, WebSocket callbacks on Flask) are simply not registered for it.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -26,8 +27,7 @@ SLOW_SECONDS = 0.1
 def _layout() -> Any:
     """A modest page: a form, a 20-row table, a graph and the benchmark's targets."""
     rows = [
-        html.Tr([html.Td(f"row {i}"), html.Td(i * i), html.Td(dcc.Checklist(options=["x"], id=f"chk-{i}"))])
-        for i in range(20)
+        html.Tr([html.Td(f"row {i}"), html.Td(i * i), html.Td(dcc.Checklist(options=["x"], id=f"chk-{i}"))]) for i in range(20)
     ]
     ids = [TRIVIAL_ASYNC, TRIVIAL_SYNC, SLOW_ASYNC, SLOW_SYNC, WS_STREAM]
     targets = [html.Div([html.Button("go", id=i), html.Div(id=o)]) for o, i in ids]

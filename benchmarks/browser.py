@@ -7,6 +7,7 @@ Uvicorn. Flash apps on one worker, headless Debian Chromium driven by selenium; 
 when the run ends, however it ends. Writes benchmarks/results/browser-latest.json and, after a full default run, the
 browser section of benchmarks/README.md. Separate from `python -m benchmarks`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,18 +51,31 @@ W7_NOTE = (
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.browser", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.browser", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="~1 minute: fewer messages, 20 s of heap samples")
-    parser.add_argument("--only", choices=PARTS, type=lambda v: "callbacks" if v.lower() == "w7" else v,
-                        help="run only one of the three benchmarks (callbacks = W7)")
-    parser.add_argument("--w7-servers", default=",".join(browser_callbacks.SERVERS),
-                        help="servers for W7 (default hypercorn,uvicorn,dash45; dash45 = Dash 4.5 on uvicorn, "
-                             "in benchmarks/.venv-dash45, made once)")
-    parser.add_argument("--results-dir", default=None,
-                        help="write browser-latest.json here instead of benchmarks/results (implies --no-readme)")
-    parser.add_argument("--heap-seconds", type=float, default=None,
-                        help="sample the heap this long (default 120, --quick 20); longer resolves slower leaks")
+    parser.add_argument(
+        "--only",
+        choices=PARTS,
+        type=lambda v: "callbacks" if v.lower() == "w7" else v,
+        help="run only one of the three benchmarks (callbacks = W7)",
+    )
+    parser.add_argument(
+        "--w7-servers",
+        default=",".join(browser_callbacks.SERVERS),
+        help="servers for W7 (default hypercorn,uvicorn,dash45; dash45 = Dash 4.5 on uvicorn, "
+        "in benchmarks/.venv-dash45, made once)",
+    )
+    parser.add_argument(
+        "--results-dir", default=None, help="write browser-latest.json here instead of benchmarks/results (implies --no-readme)"
+    )
+    parser.add_argument(
+        "--heap-seconds",
+        type=float,
+        default=None,
+        help="sample the heap this long (default 120, --quick 20); longer resolves slower leaks",
+    )
     parser.add_argument("--no-readme", action="store_true", help="leave benchmarks/README.md as it is")
     return parser.parse_args(argv)
 
@@ -71,14 +85,35 @@ def _ms(value: float | None) -> str:
 
 
 def latency_rows(latency: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
-    header = ["case", "sent", "in DOM", "p50 ms", "p90 ms", "p99 ms", "max ms", "last ms",
-              "to set_props p50", "set_props→DOM p50"]
+    header = [
+        "case",
+        "sent",
+        "in DOM",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "max ms",
+        "last ms",
+        "to set_props p50",
+        "set_props→DOM p50",
+    ]
     rows = []
     for res in latency["cases"]:
         dom = res["to_dom_ms"]
-        rows.append([res["case"]["name"], str(res["sent"]), str(res["in_dom"]), _ms(dom["p50"]), _ms(dom["p90"]),
-                     _ms(dom["p99"]), _ms(dom["max"]), _ms(res["last_to_dom_ms"]),
-                     _ms(res["to_set_props_ms"]["p50"]), _ms(res["set_props_to_dom_ms"]["p50"])])
+        rows.append(
+            [
+                res["case"]["name"],
+                str(res["sent"]),
+                str(res["in_dom"]),
+                _ms(dom["p50"]),
+                _ms(dom["p90"]),
+                _ms(dom["p99"]),
+                _ms(dom["max"]),
+                _ms(res["last_to_dom_ms"]),
+                _ms(res["to_set_props_ms"]["p50"]),
+                _ms(res["set_props_to_dom_ms"]["p50"]),
+            ]
+        )
     return header, rows
 
 
@@ -86,42 +121,80 @@ def memory_rows(memory: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     mb = lambda kb: f"{kb / 1024:.2f} MB"  # noqa: E731
     plan = memory["plan"]
     rows = [
-        ["stream", f"extendData (max {plan['max_points']} points) + text, every {plan['interval_ms']:.0f} ms; "
-                   f"{memory['ticks_per_s']:.1f} ticks/s reached the page"],
+        [
+            "stream",
+            f"extendData (max {plan['max_points']} points) + text, every {plan['interval_ms']:.0f} ms; "
+            f"{memory['ticks_per_s']:.1f} ticks/s reached the page",
+        ],
         ["sampled", f"{memory['seconds']:.0f} s, {len(memory['samples'])} samples, full GC before each"],
-        ["heap start → end", f"{mb(memory['start_kb'])} → {mb(memory['end_kb'])} (min {mb(memory['min_kb'])}, "
-                             f"max {mb(memory['max_kb'])})"],
+        [
+            "heap start → end",
+            f"{mb(memory['start_kb'])} → {mb(memory['end_kb'])} (min {mb(memory['min_kb'])}, max {mb(memory['max_kb'])})",
+        ],
         ["slope (least squares)", f"{memory['slope_kb_per_min']:+,.0f} KB/min"],
-        ["lowest sample, 1st → 2nd half", f"{mb(memory['floor_kb'][0])} → {mb(memory['floor_kb'][1])} "
-                                          f"({memory['floor_kb_per_min']:+,.0f} KB/min)"],
+        [
+            "lowest sample, 1st → 2nd half",
+            f"{mb(memory['floor_kb'][0])} → {mb(memory['floor_kb'][1])} ({memory['floor_kb_per_min']:+,.0f} KB/min)",
+        ],
         ["flat", _verdict(memory)],
-        ["live Promise objects", f"{memory['promises'][0]:,} → {memory['promises'][1]:,} "
-                                 f"({memory['promises_per_tick']:+.2f} per message)"],
-        ["DOM nodes, listeners", f"{memory['nodes'][0]} → {memory['nodes'][1]}, "
-                                 f"{memory['listeners'][0]} → {memory['listeners'][1]}"],
+        [
+            "live Promise objects",
+            f"{memory['promises'][0]:,} → {memory['promises'][1]:,} ({memory['promises_per_tick']:+.2f} per message)",
+        ],
+        [
+            "DOM nodes, listeners",
+            f"{memory['nodes'][0]} → {memory['nodes'][1]}, {memory['listeners'][0]} → {memory['listeners'][1]}",
+        ],
         ["chart points", f"{memory['chart_points'][0]} → {memory['chart_points'][1]}"],
     ]
     return ["JS heap", "value"], rows
 
 
 def callback_rows(callbacks: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
-    header = ["server", "streams open", "clicks", "p50 ms", "p95 ms", "min ms", "max ms", "to request p50",
-              "request p50", "response→DOM p50", "updates/s", "conns", "load"]
+    header = [
+        "server",
+        "streams open",
+        "clicks",
+        "p50 ms",
+        "p95 ms",
+        "min ms",
+        "max ms",
+        "to request p50",
+        "request p50",
+        "response→DOM p50",
+        "updates/s",
+        "conns",
+        "load",
+    ]
     rows = []
     for server, cases in callbacks["servers"].items():
         for case in cases:
             if "error" in case:  # Dash 4.5's streams did not all start: say so in the row
-                rows.append([row_label(server), str(case["streams"]), "0", "failed*"]
-                            + ["n/a"] * (len(header) - 5) + [f"{case['loadavg']:.1f}"])
+                rows.append(
+                    [row_label(server), str(case["streams"]), "0", "failed*"]
+                    + ["n/a"] * (len(header) - 5)
+                    + [f"{case['loadavg']:.1f}"]
+                )
                 continue
             rate = case["updates_per_stream_s"]
             opened = f"{case['streams']} (all stopped)" if case.get("after_stop") else str(case["streams"])
-            rows.append([row_label(server), opened, str(case["clicks"]), _ms(case["p50_ms"]),
-                         _ms(case["p95_ms"]), _ms(case["min_ms"]), _ms(case["max_ms"]),
-                         _ms(case.get("to_request_p50_ms")), _ms(case.get("request_p50_ms")),
-                         _ms(case.get("response_to_dom_p50_ms")), "n/a" if rate is None else f"{rate:.1f}",
-                         str(case["browser_connections"]),
-                         f"{case['loadavg']:.1f}"])
+            rows.append(
+                [
+                    row_label(server),
+                    opened,
+                    str(case["clicks"]),
+                    _ms(case["p50_ms"]),
+                    _ms(case["p95_ms"]),
+                    _ms(case["min_ms"]),
+                    _ms(case["max_ms"]),
+                    _ms(case.get("to_request_p50_ms")),
+                    _ms(case.get("request_p50_ms")),
+                    _ms(case.get("response_to_dom_p50_ms")),
+                    "n/a" if rate is None else f"{rate:.1f}",
+                    str(case["browser_connections"]),
+                    f"{case['loadavg']:.1f}",
+                ]
+            )
     return header, rows
 
 
@@ -145,17 +218,32 @@ def render(results: dict[str, Any], markdown_tables: bool) -> list[str]:
     if "latency" in results:
         ctx = results["latency"]["context"]
         clock = ctx["clock_check"]
-        parts += ["Latency, yield on the server → text in the page's DOM (ms):", "",
-                  table(*latency_rows(results["latency"])), "",
-                  f"Frames every {ctx['frame_interval_ms']:.1f} ms, page {ctx['visibility']}; browser clock − "
-                  f"server clock {clock['offset_ms']:+.2f} ms ± {clock['uncertainty_ms']:.2f}. {LATENCY_NOTE}", ""]
+        parts += [
+            "Latency, yield on the server → text in the page's DOM (ms):",
+            "",
+            table(*latency_rows(results["latency"])),
+            "",
+            f"Frames every {ctx['frame_interval_ms']:.1f} ms, page {ctx['visibility']}; browser clock − "
+            f"server clock {clock['offset_ms']:+.2f} ms ± {clock['uncertainty_ms']:.2f}. {LATENCY_NOTE}",
+            "",
+        ]
     if "memory" in results:
         parts += ["JS heap under an endless stream:", "", pairs(*memory_rows(results["memory"])), ""]
     if "callbacks" in results:
-        parts += ["W7: an ordinary callback's click → DOM latency with streams open on the page (ms):", "",
-                  table(*callback_rows(results["callbacks"])), "", W7_NOTE, ""]
-        parts += [f"\\* {row_label(server)}, {case['streams']} streams: {case['error']}." + "\n"
-                  for server, cases in results["callbacks"]["servers"].items() for case in cases if "error" in case]
+        parts += [
+            "W7: an ordinary callback's click → DOM latency with streams open on the page (ms):",
+            "",
+            table(*callback_rows(results["callbacks"])),
+            "",
+            W7_NOTE,
+            "",
+        ]
+        parts += [
+            f"\\* {row_label(server)}, {case['streams']} streams: {case['error']}." + "\n"
+            for server, cases in results["callbacks"]["servers"].items()
+            for case in cases
+            if "error" in case
+        ]
         figures = w7_figures(results["callbacks"])
         if figures:
             parts += [table(*figure_rows(figures)), ""]
@@ -164,11 +252,15 @@ def render(results: dict[str, Any], markdown_tables: bool) -> list[str]:
 
 def markdown(results: dict[str, Any], meta: dict[str, Any]) -> str:
     mach = meta["machine"]
-    head = [f"Run of {meta['date']}: `{meta['command']}`, {meta['elapsed_s']:.0f} s, Flash at {meta['git']}.", "",
-            f"Machine: {mach['nproc']} CPUs ({mach['cpu_model']}), {mach['memory_gb']:.0f} GiB, "
-            f"Python {mach['python']}, {mach['os']}; {meta['browser']}, selenium {meta['selenium']}, "
-            f"one worker (latency and heap on Hypercorn; W7 on {meta.get('w7_servers', 'Hypercorn')}); "
-            f"load average {meta['loadavg']} at the end.", ""]
+    head = [
+        f"Run of {meta['date']}: `{meta['command']}`, {meta['elapsed_s']:.0f} s, Flash at {meta['git']}.",
+        "",
+        f"Machine: {mach['nproc']} CPUs ({mach['cpu_model']}), {mach['memory_gb']:.0f} GiB, "
+        f"Python {mach['python']}, {mach['os']}; {meta['browser']}, selenium {meta['selenium']}, "
+        f"one worker (latency and heap on Hypercorn; W7 on {meta.get('w7_servers', 'Hypercorn')}); "
+        f"load average {meta['loadavg']} at the end.",
+        "",
+    ]
     return "\n".join(head + render(results, True)).rstrip()
 
 
@@ -218,8 +310,11 @@ def main(argv: list[str] | None = None) -> int:
     meta = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "command": " ".join(["python -m benchmarks.browser"] + [shlex.quote(a) for a in argv]),
-        "elapsed_s": time.monotonic() - started, "machine": machine(), "git": git_state(),
-        "browser": browser_version(), "selenium": selenium.__version__,
+        "elapsed_s": time.monotonic() - started,
+        "machine": machine(),
+        "git": git_state(),
+        "browser": browser_version(),
+        "selenium": selenium.__version__,
         "loadavg": " / ".join(f"{x:.1f}" for x in os.getloadavg()),
         "w7_servers": " and ".join(row_label(s.strip()) for s in args.w7_servers.split(",") if s.strip()),
     }
@@ -228,8 +323,14 @@ def main(argv: list[str] | None = None) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"meta": meta, **results}, indent=1))
     print(f"Run took {meta['elapsed_s']:.0f} s. Raw figures: {path}")
-    if args.quick or args.only or args.heap_seconds or args.no_readme or args.results_dir \
-            or args.w7_servers != ",".join(browser_callbacks.SERVERS):
+    if (
+        args.quick
+        or args.only
+        or args.heap_seconds
+        or args.no_readme
+        or args.results_dir
+        or args.w7_servers != ",".join(browser_callbacks.SERVERS)
+    ):
         print("benchmarks/README.md left as is (only a full run rewrites its browser section).")
     elif update_readme(markdown(results, meta)):
         print("benchmarks/README.md browser section updated.")

@@ -7,6 +7,7 @@ stops, for watching the page's memory. What they do (how many messages, how fast
 `Patch` appends) comes from the `config` store, which the driver sets before each click: one
 server serves every case.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -27,18 +28,22 @@ def stamp(seq: int) -> str:
 
 
 def _layout() -> Any:
-    graph = {"data": [{"x": [], "y": [], "type": "scatter", "mode": "lines"}],
-             "layout": {"margin": {"t": 20, "l": 40, "r": 10, "b": 30}, "uirevision": "keep"}}
-    return html.Div([
-        dcc.Store(id=CONFIG, data={}),
-        html.Button("probe", id=PROBE_GO),
-        html.Div(id=PROBE_TEXT),
-        html.Div(id=PROBE_LIST, children=[]),
-        html.Div(id=PROBE_DONE),
-        html.Button("endless", id=ENDLESS_GO),
-        html.Div(id=ENDLESS_TEXT),
-        dcc.Graph(id=ENDLESS_GRAPH, figure=graph),
-    ])
+    graph = {
+        "data": [{"x": [], "y": [], "type": "scatter", "mode": "lines"}],
+        "layout": {"margin": {"t": 20, "l": 40, "r": 10, "b": 30}, "uirevision": "keep"},
+    }
+    return html.Div(
+        [
+            dcc.Store(id=CONFIG, data={}),
+            html.Button("probe", id=PROBE_GO),
+            html.Div(id=PROBE_TEXT),
+            html.Div(id=PROBE_LIST, children=[]),
+            html.Div(id=PROBE_DONE),
+            html.Button("endless", id=ENDLESS_GO),
+            html.Div(id=ENDLESS_TEXT),
+            dcc.Graph(id=ENDLESS_GRAPH, figure=graph),
+        ]
+    )
 
 
 async def _probe_messages(cfg: dict[str, Any]) -> AsyncIterator[Any]:
@@ -62,10 +67,12 @@ async def _endless_ticks(cfg: dict[str, Any]) -> AsyncIterator[Any]:
     while True:
         await asyncio.sleep(interval)
         value = math.sin(tick / 20) + (tick % 7) / 10
-        yield stream_props([
-            (ENDLESS_GRAPH, {"extendData": [{"x": [[tick]], "y": [[value]]}, [0], keep]}),
-            (ENDLESS_TEXT, {"children": f"tick {tick} value {value:.4f}"}),
-        ])
+        yield stream_props(
+            [
+                (ENDLESS_GRAPH, {"extendData": [{"x": [[tick]], "y": [[value]]}, [0], keep]}),
+                (ENDLESS_TEXT, {"children": f"tick {tick} value {value:.4f}"}),
+            ]
+        )
         tick += 1
 
 
@@ -102,12 +109,15 @@ def build_many(count: int = MANY, first: int = FIRST) -> Flash:
     `stream_props` every 100 ms each: the first `first` start with one button, the rest with
     another, so the page goes 0 -> `first` -> `count` streams. Plus an ordinary `@callback`."""
     app = Flash(__name__, title="Flash W7: a callback among streams")
-    app.layout = html.Div([
-        html.Button("ping", id=PING), html.Div(id=PONG),
-        html.Button(f"start {first} streams", id=FIRST_GO),
-        html.Button(f"start {count - first} more", id=REST_GO),
-        html.Div([html.Span(id=stream_out(i), style={"marginRight": "4px"}) for i in range(count)]),
-    ])
+    app.layout = html.Div(
+        [
+            html.Button("ping", id=PING),
+            html.Div(id=PONG),
+            html.Button(f"start {first} streams", id=FIRST_GO),
+            html.Button(f"start {count - first} more", id=REST_GO),
+            html.Div([html.Span(id=stream_out(i), style={"marginRight": "4px"}) for i in range(count)]),
+        ]
+    )
 
     def add_stream(i: int) -> None:
         async def tick(n_clicks: Any) -> Any:

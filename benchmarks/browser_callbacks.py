@@ -11,6 +11,7 @@ on Uvicorn, and by Dash 4.5 on Uvicorn (`dash45_app.build_many`: the same page, 
 `async def` generator `@callback`s on Dash's own transport), one worker each, a fresh Chromium
 per server. Dash 4.5 has no user-level cancel, so its run has no "all stopped" case.
 """
+
 from __future__ import annotations
 
 import os
@@ -86,8 +87,7 @@ def open_streams(browser: Chromium, button: str, count: int, flash: bool = True)
     """Start streams with `button`; wait until all `count` run and each has drawn a value."""
     browser.click(button)
     if flash:  # Dash 4.5's page has no such API: its streams count once they draw
-        wait_for(lambda: browser.js("return window.flash.running().length;") == count, 30,
-                 f"{count} streams running in the page")
+        wait_for(lambda: browser.js("return window.flash.running().length;") == count, 30, f"{count} streams running in the page")
     wait_for(lambda: all(n > 0 for n in ticks(browser, count)), 30, f"all {count} streams drawing")
     time.sleep(1.0)  # let the start burst pass: measure the steady state
 
@@ -99,8 +99,9 @@ def stop_streams(browser: Chromium) -> None:
     time.sleep(1.0)
 
 
-def run_case(browser: Chromium, server: AppServer, streams: int, clicks: int, first_click: int,
-             flash: bool = True) -> dict[str, Any]:
+def run_case(
+    browser: Chromium, server: AppServer, streams: int, clicks: int, first_click: int, flash: bool = True
+) -> dict[str, Any]:
     before, t0 = ticks(browser, streams), time.monotonic()
     timings = []
     rng = random.Random(streams)
@@ -138,8 +139,7 @@ def run_server(kind: str, log_dir: Path, quick: bool) -> list[dict[str, Any]]:
     else:
         from . import dash45
 
-        app_server = AppServer(log_dir, "uvicorn", "many_server", module="benchmarks.dash45_app",
-                               python=str(dash45.ensure()))
+        app_server = AppServer(log_dir, "uvicorn", "many_server", module="benchmarks.dash45_app", python=str(dash45.ensure()))
         cases = tuple(case for case in CASES if case[1] != "stop")
     with app_server as server, Chromium() as browser:
         browser.open(server.url + "/", ba.PING, flash)
@@ -167,8 +167,11 @@ def run_server(kind: str, log_dir: Path, quick: bool) -> list[dict[str, Any]]:
             n_clicks += clicks
             results.append(result)
             label = f"{streams:>3} streams" + (" (all stopped)" if step == "stop" else "")
-            print(f"   W7 {row_label(kind):<15} {label}: p50 {result['p50_ms']:.1f} ms, "
-                  f"p95 {result['p95_ms']:.1f} ms, max {result['max_ms']:.1f} ms", flush=True)
+            print(
+                f"   W7 {row_label(kind):<15} {label}: p50 {result['p50_ms']:.1f} ms, "
+                f"p95 {result['p95_ms']:.1f} ms, max {result['max_ms']:.1f} ms",
+                flush=True,
+            )
     return results
 
 
@@ -183,6 +186,7 @@ def _failed(browser: Chromium, streams: int, err: Exception) -> dict[str, Any]:
 
 
 def run(log_dir: Path, quick: bool, servers: tuple[str, ...] = SERVERS) -> dict[str, Any]:
-    return {"plan": {"tick_ms": ba.TICK_SECONDS * 1000, "clicks": 8 if quick else 20,
-                     "cases": [n for n, _ in CASES]},
-            "servers": {kind: run_server(kind, log_dir, quick) for kind in servers}}
+    return {
+        "plan": {"tick_ms": ba.TICK_SECONDS * 1000, "clicks": 8 if quick else 20, "cases": [n for n, _ in CASES]},
+        "servers": {kind: run_server(kind, log_dir, quick) for kind in servers},
+    }

@@ -3,6 +3,7 @@
 Both are context managers that stop everything they started, by pid, even when a measurement
 fails. Nothing is ever downloaded: the browser and its driver must be Debian's.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -31,8 +32,14 @@ class AppServer(Server):
     """Hypercorn or Uvicorn serving a factory of `browser_app` (contenders.py only serves
     `benchmarks.serve`'s apps); readiness, worker lookup and stopping are `Server`'s."""
 
-    def __init__(self, log_dir: Path, server: str = "hypercorn", factory: str = "server", module: str = APP_MODULE,
-                 python: str = sys.executable) -> None:
+    def __init__(
+        self,
+        log_dir: Path,
+        server: str = "hypercorn",
+        factory: str = "server",
+        module: str = APP_MODULE,
+        python: str = sys.executable,
+    ) -> None:
         super().__init__(Contender(f"flash-browser/{server}", "browser_app", server), log_dir)
         self.factory = factory
         self.module = module  # benchmarks.dash45_app, with Dash 4.5's venv as `python`, for W7's Dash 4.5 row
@@ -41,10 +48,36 @@ class AppServer(Server):
     def command(self) -> list[str]:
         target = f"{self.module}:{self.factory}"
         if self.contender.server == "uvicorn":
-            return [self.python, "-m", "uvicorn", "--host", HOST, "--port", str(self.port), "--workers", "1",
-                    "--no-access-log", "--log-level", "warning", "--factory", target]
-        return [self.python, "-m", "hypercorn", "--workers", "1", "--bind", f"{HOST}:{self.port}",
-                "--graceful-timeout", "1", "--log-level", "warning", target + "()"]
+            return [
+                self.python,
+                "-m",
+                "uvicorn",
+                "--host",
+                HOST,
+                "--port",
+                str(self.port),
+                "--workers",
+                "1",
+                "--no-access-log",
+                "--log-level",
+                "warning",
+                "--factory",
+                target,
+            ]
+        return [
+            self.python,
+            "-m",
+            "hypercorn",
+            "--workers",
+            "1",
+            "--bind",
+            f"{HOST}:{self.port}",
+            "--graceful-timeout",
+            "1",
+            "--log-level",
+            "warning",
+            target + "()",
+        ]
 
     def browser_connections(self) -> int:
         """Established TCP connections the worker holds on its port (the browser's)."""
@@ -55,7 +88,8 @@ class AppServer(Server):
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
-                self.command(), cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                self.command(), cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         try:
             self._wait_ready()
             self.worker_pid = self._find_worker()
@@ -88,9 +122,18 @@ class Chromium:
     def __enter__(self) -> "Chromium":
         options = Options()
         options.binary_location = CHROMIUM
-        for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                     "--window-size=1280,900", "--no-first-run", "--disable-background-networking",
-                     "--disable-component-update", "--disable-sync", "--disable-extensions"):
+        for flag in (
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-dev-shm-usage",
+            "--disable-gpu",
+            "--window-size=1280,900",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-extensions",
+        ):
             options.add_argument(flag)
         try:
             self.driver = webdriver.Chrome(service=self.service, options=options)
@@ -138,15 +181,22 @@ class Chromium:
         """Load the app and wait until Dash has rendered `ready_id` and can take set_props (and,
         on a Flash page, Flash's client has loaded: `flash=False` for Dash 4.5's page)."""
         self.driver.get(url)
-        wait_for(lambda: self.js("return !!(document.getElementById(arguments[0]) && window.dash_clientside"
-                                 " && window.dash_clientside.set_props && (window.flash || !arguments[1]))",
-                                 ready_id, flash),
-                 30, f"the page never rendered #{ready_id}")
+        wait_for(
+            lambda: self.js(
+                "return !!(document.getElementById(arguments[0]) && window.dash_clientside"
+                " && window.dash_clientside.set_props && (window.flash || !arguments[1]))",
+                ready_id,
+                flash,
+            ),
+            30,
+            f"the page never rendered #{ready_id}",
+        )
 
     def set_props(self, updates: list[tuple[str, dict[str, Any]]]) -> None:
         """Set props from the page itself, as a clientside callback would."""
-        self.js("arguments[0].forEach(function (u) { window.dash_clientside.set_props(u[0], u[1]); });",
-                [list(u) for u in updates])
+        self.js(
+            "arguments[0].forEach(function (u) { window.dash_clientside.set_props(u[0], u[1]); });", [list(u) for u in updates]
+        )
 
     def text(self, element_id: str) -> str:
         return self.js("var e = document.getElementById(arguments[0]); return e ? e.textContent : '';", element_id)
@@ -159,7 +209,9 @@ class Chromium:
         stamps = self.driver.execute_async_script(
             "var done = arguments[1], n = arguments[0], t = [];"
             "function step(ts) { t.push(ts); if (t.length > n) { done(t); } else { requestAnimationFrame(step); } }"
-            "requestAnimationFrame(step);", frames)
+            "requestAnimationFrame(step);",
+            frames,
+        )
         gaps = sorted(b - a for a, b in zip(stamps, stamps[1:]))
         return gaps[len(gaps) // 2]
 

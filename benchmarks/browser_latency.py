@@ -6,6 +6,7 @@ the targets records when each stamp shows up in the DOM, and a wrapper around
 per-frame batching). Server and browser share the machine's wall clock, so
 `DOM time - send time` is the latency; `clock_check` bounds any offset between the two clocks.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -75,8 +76,13 @@ def percentile(values: list[float], pct: float) -> float:
 def summary(values: list[float]) -> dict[str, float | None]:
     if not values:
         return {k: None for k in ("p50", "p90", "p99", "max", "mean")}
-    return {"p50": percentile(values, 50), "p90": percentile(values, 90), "p99": percentile(values, 99),
-            "max": max(values), "mean": statistics.fmean(values)}
+    return {
+        "p50": percentile(values, 50),
+        "p90": percentile(values, 90),
+        "p99": percentile(values, 99),
+        "max": max(values),
+        "mean": statistics.fmean(values),
+    }
 
 
 def first_sightings(rows: list[list[float]]) -> dict[int, tuple[float, float]]:
@@ -102,8 +108,14 @@ def run_case(browser: Chromium, case: Case, clicks: int) -> dict[str, Any]:
     """One burst of `case.count` stamped messages; `clicks` is the probe button's n_clicks after it."""
     browser.js("window.__bench.dom.length = 0; window.__bench.props.length = 0;")
     config = {"count": case.count, "interval_ms": case.interval_ms, "mode": case.mode}
-    browser.set_props([(ba.PROBE_TEXT, {"children": ""}), (ba.PROBE_LIST, {"children": []}),
-                       (ba.PROBE_DONE, {"children": ""}), (ba.CONFIG, {"data": config})])
+    browser.set_props(
+        [
+            (ba.PROBE_TEXT, {"children": ""}),
+            (ba.PROBE_LIST, {"children": []}),
+            (ba.PROBE_DONE, {"children": ""}),
+            (ba.CONFIG, {"data": config}),
+        ]
+    )
     time.sleep(0.2)  # let the reset render before anything is stamped
     started = time.time() * 1000
     browser.click(ba.PROBE_GO)
@@ -112,16 +124,21 @@ def run_case(browser: Chromium, case: Case, clicks: int) -> dict[str, Any]:
     last = case.count - 1
     # The last message may land a frame after "done" (a different component).
     with contextlib.suppress(TimeoutError):
-        wait_for(lambda: browser.js("var want = arguments[0];"
-                                    "return window.__bench.dom.some(function (r) { return r[0] === want; });", last),
-                 2, "")
+        wait_for(
+            lambda: browser.js(
+                "var want = arguments[0];return window.__bench.dom.some(function (r) { return r[0] === want; });", last
+            ),
+            2,
+            "",
+        )
     time.sleep(0.1)
     raw = browser.js("return window.__bench;")
     return measure(case, first_sightings(raw["dom"]), first_sightings(raw["props"]), started)
 
 
-def measure(case: Case, dom: dict[int, tuple[float, float]], props: dict[int, tuple[float, float]],
-            started: float) -> dict[str, Any]:
+def measure(
+    case: Case, dom: dict[int, tuple[float, float]], props: dict[int, tuple[float, float]], started: float
+) -> dict[str, Any]:
     """Latency figures for one case from the first sightings in the DOM and at set_props."""
     to_dom = [at - sent for sent, at in dom.values()]
     to_props = [at - sent for sent, at in props.values()]
@@ -147,9 +164,11 @@ def run(browser: Chromium, url: str, quick: bool) -> dict[str, Any]:
     """Every latency case on one fresh page, after a short unrecorded warm-up."""
     browser.open(url, ba.PROBE_GO)
     browser.js(PROBE_JS, [ba.PROBE_TEXT, ba.PROBE_LIST])
-    context = {"frame_interval_ms": browser.frame_interval_ms(),
-               "visibility": browser.js("return document.visibilityState;"),
-               "clock_check": clock_check(browser)}
+    context = {
+        "frame_interval_ms": browser.frame_interval_ms(),
+        "visibility": browser.js("return document.visibilityState;"),
+        "clock_check": clock_check(browser),
+    }
     clicks = 1
     run_case(browser, Case("warm-up", "text", 30, 10, "not recorded"), clicks)
     results = []

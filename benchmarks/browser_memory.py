@@ -8,6 +8,7 @@ collected. Even so the heap of a live chart saw-tooths by a few MB (it climbs fo
 stops; the verdict compares the lowest sample of each half of the run instead. Live `Promise`
 objects are counted too: a stream client that chains one promise per chunk leaks them.
 """
+
 from __future__ import annotations
 
 import re
@@ -58,8 +59,9 @@ def live_objects(browser: Chromium, prototype: str) -> int:
     """How many objects with this prototype the page holds (CDP `Runtime.queryObjects`)."""
     proto = browser.cdp("Runtime.evaluate", expression=prototype)["result"]["objectId"]
     found = browser.cdp("Runtime.queryObjects", prototypeObjectId=proto)["objects"]["objectId"]
-    length = browser.cdp("Runtime.callFunctionOn", functionDeclaration="function () { return this.length; }",
-                         objectId=found, returnByValue=True)["result"]["value"]
+    length = browser.cdp(
+        "Runtime.callFunctionOn", functionDeclaration="function () { return this.length; }", objectId=found, returnByValue=True
+    )["result"]["value"]
     for handle in (found, proto):
         browser.cdp("Runtime.releaseObject", objectId=handle)
     return int(length)
@@ -74,11 +76,21 @@ def sample(browser: Chromium) -> dict[str, Any]:
     page = browser.js(
         "var g = document.querySelector('#' + arguments[0] + ' .js-plotly-plot');"
         "return {text: document.getElementById(arguments[1]).textContent,"
-        " points: g && g.data && g.data[0] ? g.data[0].x.length : -1};", ba.ENDLESS_GRAPH, ba.ENDLESS_TEXT)
-    return {"t": time.monotonic(), "used_kb": heap["usedSize"] / 1024, "total_kb": heap["totalSize"] / 1024,
-            "embedder_kb": heap.get("embedderHeapUsedSize", 0) / 1024, "nodes": dom["nodes"],
-            "listeners": dom["jsEventListeners"], "promises": promises, "tick": tick_of(page["text"]),
-            "points": page["points"]}
+        " points: g && g.data && g.data[0] ? g.data[0].x.length : -1};",
+        ba.ENDLESS_GRAPH,
+        ba.ENDLESS_TEXT,
+    )
+    return {
+        "t": time.monotonic(),
+        "used_kb": heap["usedSize"] / 1024,
+        "total_kb": heap["totalSize"] / 1024,
+        "embedder_kb": heap.get("embedderHeapUsedSize", 0) / 1024,
+        "nodes": dom["nodes"],
+        "listeners": dom["jsEventListeners"],
+        "promises": promises,
+        "tick": tick_of(page["text"]),
+        "points": page["points"],
+    }
 
 
 def run(browser: Chromium, url: str, quick: bool, seconds: float | None = None) -> dict[str, Any]:
@@ -88,8 +100,11 @@ def run(browser: Chromium, url: str, quick: bool, seconds: float | None = None) 
     browser.set_props([(ba.CONFIG, {"data": {"interval_ms": todo.interval_ms, "max_points": todo.max_points}})])
     browser.click(ba.ENDLESS_GO)
     fill_s = todo.max_points * todo.interval_ms / 1000
-    wait_for(lambda: tick_of(browser.text(ba.ENDLESS_TEXT)) >= todo.max_points + 20, 30 + 3 * fill_s,
-             "the endless stream never filled the chart")
+    wait_for(
+        lambda: tick_of(browser.text(ba.ENDLESS_TEXT)) >= todo.max_points + 20,
+        30 + 3 * fill_s,
+        "the endless stream never filled the chart",
+    )
     samples = [sample(browser)]
     while samples[-1]["t"] - samples[0]["t"] < todo.seconds:
         time.sleep(max(0.0, samples[0]["t"] + len(samples) * todo.every - time.monotonic()))

@@ -1,4 +1,5 @@
 """The PNG bar chart: one panel per metric, one bar per contender, targets drawn as lines."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -30,14 +31,15 @@ def draw(medians: Medians, workloads: list[ModuleType], path: Path, title: str) 
     ncols = 3
     nrows = (len(panels) + ncols - 1) // ncols
     fig, axes = plt.subplots(nrows, ncols, figsize=(6 * ncols, 3.6 * nrows), squeeze=False)
-    for ax in axes.flat[len(panels):]:
+    for ax in axes.flat[len(panels) :]:
         ax.axis("off")
     for ax, (workload, metric) in zip(axes.flat, panels, strict=False):
         values = medians[workload][metric.key]
         names = [c for c in ROW_ORDER if c in values]
         bars = ax.barh(names, [values[c] for c in names], color=[COLORS[c.split("/")[0]] for c in names])
-        ax.bar_label(bars, labels=[f"{values[c]:,.0f}" if values[c] >= 100 else f"{values[c]:.1f}" for c in names],
-                     fontsize=7, padding=2)
+        ax.bar_label(
+            bars, labels=[f"{values[c]:,.0f}" if values[c] >= 100 else f"{values[c]:.1f}" for c in names], fontsize=7, padding=2
+        )
         ax.invert_yaxis()
         better = "higher" if metric.higher_is_better else "lower"
         ax.set_title(f"{workload} {metric.label} ({metric.unit}, {better} is better)", fontsize=9)

@@ -4,6 +4,7 @@ Load generators built on a general-purpose client measure the client; this one d
 work that still checks every status code, so the server stays the bottleneck. It only ever
 connects to 127.0.0.1.
 """
+
 from __future__ import annotations
 
 import asyncio

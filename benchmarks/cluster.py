@@ -6,6 +6,7 @@ own loopback port, serving `benchmarks.serve:flash_cluster` with the same `FLASH
 without a balancer process competing for the cores. Debian's `redis-server` runs without
 persistence on a free port. Everything is stopped (SIGTERM, then SIGKILL) when the block ends.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -50,9 +51,25 @@ class RedisServer:
             raise RuntimeError("redis-server is missing: apt-get install -y redis-server")
         log = open(self._dir / f"redis-{self.port}.log", "wb")
         self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", HOST, "--save", "", "--appendonly", "no",
-             "--dir", str(self._dir), "--maxclients", "20000"],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                HOST,
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self._dir),
+                "--maxclients",
+                "20000",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         log.close()
         self._wait_ready()
         return self
@@ -98,8 +115,7 @@ class Cluster:
     def __init__(self, name: str, server: str, log_dir: Path, workers: int = 2, redis: bool = True) -> None:
         self.redis = RedisServer(log_dir) if redis else None
         contender = Contender(name, "flash_cluster", server)
-        env = {"FLASH_SHARED_STORAGE": self.redis.url if self.redis else "none",
-               "FLASH_SECRET_KEY": secrets.token_hex(32)}
+        env = {"FLASH_SHARED_STORAGE": self.redis.url if self.redis else "none", "FLASH_SECRET_KEY": secrets.token_hex(32)}
         self.workers = [Server(contender, log_dir, env=env) for _ in range(workers)]
         self.info: dict[str, Any] = {}
 

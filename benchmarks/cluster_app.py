@@ -14,6 +14,7 @@
   channel, stamped just before the publish, so a client on the same host reads the delivery
   latency straight from the message. `GET /_bench/info` names the stream ids and the pid.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -46,11 +47,20 @@ def build(**kwargs: Any) -> Any:
     from flash import Channel, Flash, stream_props
 
     app = Flash(__name__, **kwargs)
-    app.layout = html.Div([html.Button(id=WATCH_INPUT), html.Div(id="w9-out"),
-                           html.Button(id=PACED_INPUT), html.Div(id="w10-out"),
-                           html.Button(id=FRAMES_INPUT), html.Div(id=FRAMES_OUTPUT),
-                           html.Button(id=SOAK_INPUT), html.Div(id="soak-out"),
-                           html.Button(id=PING[1]), html.Div(id=PING[0])])
+    app.layout = html.Div(
+        [
+            html.Button(id=WATCH_INPUT),
+            html.Div(id="w9-out"),
+            html.Button(id=PACED_INPUT),
+            html.Div(id="w10-out"),
+            html.Button(id=FRAMES_INPUT),
+            html.Div(id=FRAMES_OUTPUT),
+            html.Button(id=SOAK_INPUT),
+            html.Div(id="soak-out"),
+            html.Button(id=PING[1]),
+            html.Div(id=PING[0]),
+        ]
+    )
     feed = Channel(CHANNEL)
 
     @app.event_callback(Input(WATCH_INPUT, "n_clicks"))
@@ -94,10 +104,15 @@ def build(**kwargs: Any) -> Any:
     async def diag() -> Any:
         tasks = asyncio.all_tasks()
         kinds = Counter(getattr(t.get_coro(), "__qualname__", "?") for t in tasks)
-        return {"pid": os.getpid(), "tasks": len(tasks), "runs": len(app.stream_runs),
-                "downlinks": len(app.stream_runs.downlinks), "threads": threading.active_count(),
-                "task_kinds": dict(kinds.most_common(12)),
-                "followers": len(getattr(app.stream_runs.bus, "followers", ()))}  # downlinks followed from Redis
+        return {
+            "pid": os.getpid(),
+            "tasks": len(tasks),
+            "runs": len(app.stream_runs),
+            "downlinks": len(app.stream_runs.downlinks),
+            "threads": threading.active_count(),
+            "task_kinds": dict(kinds.most_common(12)),
+            "followers": len(getattr(app.stream_runs.bus, "followers", ())),
+        }  # downlinks followed from Redis
 
     @app.server.route("/_bench/publish", methods=["POST"])
     async def publish() -> Any:
@@ -125,7 +140,12 @@ def build(**kwargs: Any) -> Any:
 
     @app.server.route("/_bench/info")
     async def info() -> Any:
-        return {"pid": os.getpid(), "watch": watch.stream_id, "paced": paced.stream_id,
-                "frames": frames.stream_id, "soak": soak.stream_id}
+        return {
+            "pid": os.getpid(),
+            "watch": watch.stream_id,
+            "paced": paced.stream_id,
+            "frames": frames.stream_id,
+            "soak": soak.stream_id,
+        }
 
     return app

@@ -3,6 +3,7 @@
 Every server is a subprocess bound to 127.0.0.1 on a free port with one worker, started in its
 own session so that stopping it ends exactly the processes it spawned.
 """
+
 from __future__ import annotations
 
 import os
@@ -41,9 +42,15 @@ class Contender:
 
     @property
     def label(self) -> str:
-        names = {"flash": "Flash", "flash_cluster": "Flash (bus on Redis)", "dash_quart": "Dash 4.4 quart",
-                 "dash_flask": "Dash 4.4 flask", "raw": "raw ASGI", "dash45": "Dash 4.5 quart",
-                 "dash45_frames": "Dash 4.5 quart"}
+        names = {
+            "flash": "Flash",
+            "flash_cluster": "Flash (bus on Redis)",
+            "dash_quart": "Dash 4.4 quart",
+            "dash_flask": "Dash 4.4 flask",
+            "raw": "raw ASGI",
+            "dash45": "Dash 4.5 quart",
+            "dash45_frames": "Dash 4.5 quart",
+        }
         variant = f" + {self.variant}" if self.variant else ""
         return f"{names[self.app]}{variant} / {self.server}"
 
@@ -98,14 +105,60 @@ def server_command(contender: Contender, port: int) -> list[str]:
     bind = f"{HOST}:{port}"
     python = contender.python()
     if contender.server == "hypercorn":
-        return [python, "-m", "hypercorn", "--workers", "1", "--bind", bind, "--backlog", "2048",
-                "--graceful-timeout", "1", "--log-level", "warning", target + "()"]
+        return [
+            python,
+            "-m",
+            "hypercorn",
+            "--workers",
+            "1",
+            "--bind",
+            bind,
+            "--backlog",
+            "2048",
+            "--graceful-timeout",
+            "1",
+            "--log-level",
+            "warning",
+            target + "()",
+        ]
     if contender.server == "uvicorn":
-        return [python, "-m", "uvicorn", "--host", HOST, "--port", str(port), "--workers", "1",
-                "--backlog", "2048", "--no-access-log", "--log-level", "warning", "--factory", target]
+        return [
+            python,
+            "-m",
+            "uvicorn",
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--backlog",
+            "2048",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "--factory",
+            target,
+        ]
     if contender.server == "gunicorn":
-        return [python, "-m", "gunicorn", "-k", "gthread", "--threads", "16", "-w", "1", "-b", bind,
-                "--backlog", "2048", "--log-level", "warning", target + "()"]
+        return [
+            python,
+            "-m",
+            "gunicorn",
+            "-k",
+            "gthread",
+            "--threads",
+            "16",
+            "-w",
+            "1",
+            "-b",
+            bind,
+            "--backlog",
+            "2048",
+            "--log-level",
+            "warning",
+            target + "()",
+        ]
     raise ValueError(contender.server)
 
 
@@ -136,11 +189,16 @@ class Server:
 
     def __enter__(self) -> "Server":
         path = f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
-        env = {**BENCH_LIMITS, **os.environ, **dict(self.contender.env), **self.env, "PYTHONPATH": path,
-               "PYTHONUNBUFFERED": "1"}
+        env = {**BENCH_LIMITS, **os.environ, **dict(self.contender.env), **self.env, "PYTHONPATH": path, "PYTHONUNBUFFERED": "1"}
         log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(server_command(self.contender, self.port), cwd=REPO, env=env,
-                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            server_command(self.contender, self.port),
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         log.close()
         try:
             self._wait_ready()

@@ -8,6 +8,7 @@ installed; a changed `SPEC` (or `rm -rf benchmarks/.venv-dash45`) makes it again
 
 `python -m benchmarks.dash45` makes (or checks) the venv and prints its interpreter.
 """
+
 from __future__ import annotations
 
 import importlib.metadata
@@ -58,8 +59,9 @@ def version() -> str:
     """The Dash version in the venv (for the results' meta), or "missing"."""
     if not python().exists():
         return "missing"
-    done = subprocess.run([str(python()), "-c", "import dash; print(dash.__version__)"], capture_output=True,
-                          text=True, check=False)
+    done = subprocess.run(
+        [str(python()), "-c", "import dash; print(dash.__version__)"], capture_output=True, text=True, check=False
+    )
     return done.stdout.strip() or "missing"
 
 

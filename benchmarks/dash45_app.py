@@ -8,6 +8,7 @@ it is an `async def` generator: each `yield` has the shape of a return. Shared s
 `LocalSharedStorage`; `DASH_SHARED_STORAGE=redis://...` and `DASH_SECRET_KEY` make two workers
 share it, as Dash documents. Runs only in benchmarks/.venv-dash45 (see dash45.py).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -24,8 +25,9 @@ def build(**kwargs: Any) -> Any:
     from dash import Input, Output, html
 
     app = dash.Dash(__name__, backend="quart", **kwargs)
-    app.layout = html.Div([html.Button(id=FRAMES_INPUT), html.Div(id=FRAMES_OUTPUT),
-                           html.Button(id=PING[1]), html.Div(id=PING[0])])
+    app.layout = html.Div(
+        [html.Button(id=FRAMES_INPUT), html.Div(id=FRAMES_OUTPUT), html.Button(id=PING[1]), html.Div(id=PING[0])]
+    )
 
     @app.callback(Output(FRAMES_OUTPUT, "children"), Input(FRAMES_INPUT, "n_clicks"), prevent_initial_call=True)
     async def frames(_n: Any) -> AsyncIterator[Any]:
@@ -53,12 +55,15 @@ def build_many() -> Any:
     from .w7_page import FIRST, FIRST_GO, MANY, PING, PONG, REST_GO, TICK_SECONDS, stream_out
 
     app = dash.Dash(__name__, backend="quart", title="Dash 4.5 W7: a callback among streams")
-    app.layout = html.Div([
-        html.Button("ping", id=PING), html.Div(id=PONG),
-        html.Button(f"start {FIRST} streams", id=FIRST_GO),
-        html.Button(f"start {MANY - FIRST} more", id=REST_GO),
-        html.Div([html.Span(id=stream_out(i), style={"marginRight": "4px"}) for i in range(MANY)]),
-    ])
+    app.layout = html.Div(
+        [
+            html.Button("ping", id=PING),
+            html.Div(id=PONG),
+            html.Button(f"start {FIRST} streams", id=FIRST_GO),
+            html.Button(f"start {MANY - FIRST} more", id=REST_GO),
+            html.Div([html.Span(id=stream_out(i), style={"marginRight": "4px"}) for i in range(MANY)]),
+        ]
+    )
 
     def add_stream(i: int) -> None:
         async def tick(_n_clicks: Any) -> AsyncIterator[Any]:
@@ -69,8 +74,9 @@ def build_many() -> Any:
                 await asyncio.sleep(TICK_SECONDS)
 
         tick.__name__ = tick.__qualname__ = f"tick_{i}"
-        app.callback(Output(stream_out(i), "children"), Input(FIRST_GO if i < FIRST else REST_GO, "n_clicks"),
-                     prevent_initial_call=True)(tick)
+        app.callback(
+            Output(stream_out(i), "children"), Input(FIRST_GO if i < FIRST else REST_GO, "n_clicks"), prevent_initial_call=True
+        )(tick)
 
     for i in range(MANY):
         add_stream(i)

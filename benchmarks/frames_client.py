@@ -19,6 +19,7 @@ Lost: per stream, the gaps in `i` among those frames, plus `frames_s / period` f
 that sent none. Meanwhile one connection clicks the ordinary `soak-ping` callback every
 `PING_GAP_S` (its latency), and the workers' CPU and RSS (psutil) are read.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -104,8 +105,9 @@ class Pool:
             self._free.get_nowait().close()
 
 
-async def _flash_browser(state: State, k: int, up: Starters, up_port: int, down_port: int, stream_id: str,
-                         tasks: list[asyncio.Task[None]]) -> None:
+async def _flash_browser(
+    state: State, k: int, up: Starters, up_port: int, down_port: int, stream_id: str, tasks: list[asyncio.Task[None]]
+) -> None:
     downlink = await Downlink.open(down_port, timeout=120)
 
     async def read() -> None:
@@ -151,8 +153,9 @@ async def _dash_downlink(state: State, k: int, port: int, path: str) -> None:
         state.cuts += 1
 
 
-async def _dash_browser(state: State, k: int, up: Pool, up_port: int, down_port: int, end_id: str,
-                        tasks: list[asyncio.Task[None]]) -> None:
+async def _dash_browser(
+    state: State, k: int, up: Pool, up_port: int, down_port: int, end_id: str, tasks: list[asyncio.Task[None]]
+) -> None:
     path = f"{DASH_PATH}?endId={quote(end_id)}&downlinkId=b{k}"
     body = {**apps.callback_body((FRAMES_OUTPUT, FRAMES_INPUT)), "streamConnection": {"requestId": f"r{k}"}}
     status, answer = await up.request(post_json(path, up_port, body))
@@ -186,8 +189,16 @@ def _rss(pids: list[int]) -> int:
     return sum(psutil.Process(pid).memory_info().rss for pid in pids)
 
 
-async def client(kind: str, ports: list[int], worker_pids: list[int], streams: int, frames_s: float,
-                 warm_s: float = WARM_S, stream_id: str = "", timeout: float = 120.0) -> dict[str, Any]:
+async def client(
+    kind: str,
+    ports: list[int],
+    worker_pids: list[int],
+    streams: int,
+    frames_s: float,
+    warm_s: float = WARM_S,
+    stream_id: str = "",
+    timeout: float = 120.0,
+) -> dict[str, Any]:
     """`kind` "flash" or "dash45"; `ports`: two entries (one worker: its port twice). Browser k's
     downlink goes to ports[k % 2] and its start to ports[(k + k // 2) % 2]: with two workers half
     of the streams run away from their downlink, as a round-robin balancer would place them."""
@@ -258,8 +269,19 @@ async def client(kind: str, ports: list[int], worker_pids: list[int], streams: i
         raise RuntimeError("no frame arrived while measuring")
     delays.sort()
     pings.sort()
-    return {"streams": streams, "frames": len(delays), "frames_per_s": len(delays) / frames_s,
-            "frame_p50_ms": _pct(delays, 0.5), "frame_p95_ms": _pct(delays, 0.95), "frame_p99_ms": _pct(delays, 0.99),
-            "lost_pct": 100 * lost / (lost + len(delays)), "cpu_us": cpu / len(delays) * 1e6,
-            "kb_per_browser": (rss1 - rss0) / streams / 1024, "start_s": start_s, "cuts": state.cuts,
-            "ping_p50_ms": _pct(pings, 0.5), "ping_p95_ms": _pct(pings, 0.95), "pings": len(pings)}
+    return {
+        "streams": streams,
+        "frames": len(delays),
+        "frames_per_s": len(delays) / frames_s,
+        "frame_p50_ms": _pct(delays, 0.5),
+        "frame_p95_ms": _pct(delays, 0.95),
+        "frame_p99_ms": _pct(delays, 0.99),
+        "lost_pct": 100 * lost / (lost + len(delays)),
+        "cpu_us": cpu / len(delays) * 1e6,
+        "kb_per_browser": (rss1 - rss0) / streams / 1024,
+        "start_s": start_s,
+        "cuts": state.cuts,
+        "ping_p50_ms": _pct(pings, 0.5),
+        "ping_p95_ms": _pct(pings, 0.95),
+        "pings": len(pings),
+    }

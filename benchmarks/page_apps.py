@@ -4,6 +4,7 @@ on Flask produced for the same page load.
 
 `BENCH_W11_APP` (environment) picks the app in a server process: "pages" or "table".
 """
+
 from __future__ import annotations
 
 import os
@@ -36,8 +37,9 @@ def build_pages_app(cls: type, **kwargs: Any) -> Any:
 
     app = cls(__name__, use_pages=True, pages_folder="", **kwargs)
     for i in range(PAGES):
-        dash.register_page(f"bench_page_{i}", path=f"/page-{i}", layout=_page_layout(i), title=f"Page {i}",
-                           description=f"Benchmark page {i}")
+        dash.register_page(
+            f"bench_page_{i}", path=f"/page-{i}", layout=_page_layout(i), title=f"Page {i}", description=f"Benchmark page {i}"
+        )
     nav = [dcc.Link(f"Page {i}", href=f"/page-{i}") for i in range(PAGES)]
     app.layout = html.Div([html.Nav(nav), dash.page_container])
     return app
@@ -45,15 +47,18 @@ def build_pages_app(cls: type, **kwargs: Any) -> Any:
 
 def build_table_app(cls: type, **kwargs: Any) -> Any:
     app = cls(__name__, **kwargs)
-    data = [{"id": i, "name": f"row {i}", "value": i * 1.5, "group": "abcde"[i % 5], "flag": i % 2 == 0}
-            for i in range(TABLE_ROWS)]
+    data = [
+        {"id": i, "name": f"row {i}", "value": i * 1.5, "group": "abcde"[i % 5], "flag": i % 2 == 0} for i in range(TABLE_ROWS)
+    ]
     columns = [{"name": key, "id": key} for key in data[0]]
-    app.layout = html.Div([
-        html.H1("A 1,000-row table"),
-        dcc.Input(id="filter", value=""),
-        dash_table.DataTable(id="table", data=data, columns=columns, page_size=50, sort_action="native"),
-        html.Div(id="selected"),
-    ])
+    app.layout = html.Div(
+        [
+            html.H1("A 1,000-row table"),
+            dcc.Input(id="filter", value=""),
+            dash_table.DataTable(id="table", data=data, columns=columns, page_size=50, sort_action="native"),
+            html.Div(id="selected"),
+        ]
+    )
 
     @app.callback(Output("selected", "children"), Input("table", "active_cell"))
     def selected(cell: Any) -> str:

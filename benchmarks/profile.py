@@ -6,6 +6,7 @@ the most cumulative time, per request, so hot paths can be compared between fram
 sees the loop's thread only: `--hop` (sync callbacks, no cProfile) times the thread pool hop
 instead (loop -> pool thread, the call, pool thread -> loop) and counts the loop's wakes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,8 +55,7 @@ async def _stream_loop(client: AsgiClient, iterations: int, profiler: cProfile.P
 
     async def one(messages: int) -> None:
         want = reader.done + 1
-        status, body = await client.request("POST", path, orjson.dumps(apps.stream_body(apps.TICK_INPUT, messages,
-                                                                                          reader.token)))
+        status, body = await client.request("POST", path, orjson.dumps(apps.stream_body(apps.TICK_INPUT, messages, reader.token)))
         if status != 200:
             raise RuntimeError(f"start answered {status}: {body[:300]!r}")
         await reader.wait(lambda: reader.done >= want)
@@ -71,6 +71,7 @@ async def _stream_loop(client: AsgiClient, iterations: int, profiler: cProfile.P
 
 async def _pages_loop(client: AsgiClient, iterations: int, profiler: cProfile.Profile) -> None:
     """W6's path: each iteration is one first page load (index, layout, dependencies)."""
+
     async def load() -> None:
         for path in ("/", "/_dash-layout", "/_dash-dependencies"):
             status, body = await client.request("GET", path)
@@ -85,8 +86,7 @@ async def _pages_loop(client: AsgiClient, iterations: int, profiler: cProfile.Pr
     profiler.disable()
 
 
-async def _loop(app_name: str, sync: bool, iterations: int, profiler: cProfile.Profile, stream: int,
-                pages: bool = False) -> None:
+async def _loop(app_name: str, sync: bool, iterations: int, profiler: cProfile.Profile, stream: int, pages: bool = False) -> None:
     client = AsgiClient(make(app_name))
     await client.startup()
     await client.request("GET", "/")
@@ -105,8 +105,9 @@ async def _loop(app_name: str, sync: bool, iterations: int, profiler: cProfile.P
     profiler.disable()
 
 
-def profile(app_name: str, sync: bool = False, iterations: int = 3000, top: int = 30, stream: int = 0,
-            pages: bool = False) -> str:
+def profile(
+    app_name: str, sync: bool = False, iterations: int = 3000, top: int = 30, stream: int = 0, pages: bool = False
+) -> str:
     """The profile report as text (own time, then cumulative time), figures per request
     (with `stream`: per stream of that many messages, W4's path)."""
     profiler = cProfile.Profile()
@@ -122,8 +123,10 @@ def profile(app_name: str, sync: bool = False, iterations: int = 3000, top: int 
         rows = sorted(stats.stats.items(), key=lambda kv: kv[1][2 if key == "tottime" else 3], reverse=True)  # type: ignore[attr-defined]
         for (filename, line, func), (_cc, calls, tottime, cumtime, _) in rows[:top]:
             where = filename.split("site-packages/")[-1].split("/work/main/")[-1]
-            out.write(f"  {tottime / iterations * 1e6:7.1f} own {cumtime / iterations * 1e6:7.1f} cum "
-                      f"{calls / iterations:5.1f}x  {where}:{line}({func})\n")
+            out.write(
+                f"  {tottime / iterations * 1e6:7.1f} own {cumtime / iterations * 1e6:7.1f} cum "
+                f"{calls / iterations:5.1f}x  {where}:{line}({func})\n"
+            )
     return out.getvalue()
 
 
@@ -172,14 +175,21 @@ def hop(iterations: int = 3000) -> str:
         pool, wakes = asyncio.run(run())
     finally:
         threads.start_call = start_call
-    out = [f"flash sync callback thread hop ({iterations} requests, pool {pool}, {wakes / iterations:.2f} loop wakes "
-           "per call), us:"]
-    for name, (a, b) in (("loop -> pool thread", (0, 1)), ("the call, in the thread", (1, 2)),
-                         ("pool thread -> loop", (2, 3)), ("whole hop", (0, 3))):
+    out = [
+        f"flash sync callback thread hop ({iterations} requests, pool {pool}, {wakes / iterations:.2f} loop wakes per call), us:"
+    ]
+    for name, (a, b) in (
+        ("loop -> pool thread", (0, 1)),
+        ("the call, in the thread", (1, 2)),
+        ("pool thread -> loop", (2, 3)),
+        ("whole hop", (0, 3)),
+    ):
         values = sorted((s[b] - s[a]) * 1e6 for s in stamps)
         pick = lambda q: values[min(len(values) - 1, int(q * len(values)))]  # noqa: E731
-        out.append(f"  {name:<24} p50 {pick(0.5):7.1f}  p90 {pick(0.9):7.1f}  p99 {pick(0.99):7.1f}  "
-                   f"mean {statistics.fmean(values):7.1f}")
+        out.append(
+            f"  {name:<24} p50 {pick(0.5):7.1f}  p90 {pick(0.9):7.1f}  p99 {pick(0.99):7.1f}  "
+            f"mean {statistics.fmean(values):7.1f}"
+        )
     return "\n".join(out)
 
 
@@ -189,14 +199,23 @@ def main() -> None:
     parser.add_argument("--sync", action="store_true", help="profile the sync trivial callback")
     parser.add_argument("-n", "--iterations", type=int, default=3000)
     parser.add_argument("--top", type=int, default=30)
-    parser.add_argument("--stream", type=int, default=0, metavar="N",
-                        help="profile event streams of N messages instead (W4's path: a downlink, runs started "
-                             "on it); -n is then the stream count")
-    parser.add_argument("--pages", action="store_true",
-                        help="profile first page loads instead (W6's path: GET /, _dash-layout, _dash-dependencies); "
-                             "-n is then the page-load count")
-    parser.add_argument("--hop", action="store_true",
-                        help="time the sync callback's thread pool hop (loop -> thread -> loop) instead of cProfile")
+    parser.add_argument(
+        "--stream",
+        type=int,
+        default=0,
+        metavar="N",
+        help="profile event streams of N messages instead (W4's path: a downlink, runs started "
+        "on it); -n is then the stream count",
+    )
+    parser.add_argument(
+        "--pages",
+        action="store_true",
+        help="profile first page loads instead (W6's path: GET /, _dash-layout, _dash-dependencies); "
+        "-n is then the page-load count",
+    )
+    parser.add_argument(
+        "--hop", action="store_true", help="time the sync callback's thread pool hop (loop -> thread -> loop) instead of cProfile"
+    )
     args = parser.parse_args()
     if args.hop:
         print(hop(args.iterations))

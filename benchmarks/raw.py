@@ -6,6 +6,7 @@ browser, runs started on it by short POSTs; tokens are random, not signed; Flash
 queued messages into one write). Page-load routes serve bytes captured once at start-up from the
 real app, so W6's floor is "send those bytes".
 """
+
 from __future__ import annotations
 
 import asyncio

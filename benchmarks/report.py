@@ -1,4 +1,5 @@
 """Turn samples into medians, a console table, results/latest.json, a PNG chart and the README table."""
+
 from __future__ import annotations
 
 import json
@@ -12,16 +13,27 @@ from .targets import Check, Figure, Medians, ratios
 RESULTS = Path(__file__).resolve().parent / "results"
 README = Path(__file__).resolve().parent / "README.md"
 ROW_ORDER = [
-    "flash/in-process", "dash-quart/in-process", "dash-flask/in-process", "raw/in-process",
-    "flash/hypercorn", "flash/uvicorn", "dash-quart/hypercorn", "dash-quart/uvicorn",
-    "dash45/uvicorn", "dash-flask/gunicorn", "raw/hypercorn", "raw/uvicorn",
+    "flash/in-process",
+    "dash-quart/in-process",
+    "dash-flask/in-process",
+    "raw/in-process",
+    "flash/hypercorn",
+    "flash/uvicorn",
+    "dash-quart/hypercorn",
+    "dash-quart/uvicorn",
+    "dash45/uvicorn",
+    "dash-flask/gunicorn",
+    "raw/hypercorn",
+    "raw/uvicorn",
 ]
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
 
 def medians_of(samples: dict[str, Any]) -> Medians:
-    return {w: {m: {c: statistics.median(v) for c, v in by_c.items() if v} for m, by_c in metrics.items()}
-            for w, metrics in samples.items()}
+    return {
+        w: {m: {c: statistics.median(v) for c, v in by_c.items() if v} for m, by_c in metrics.items()}
+        for w, metrics in samples.items()
+    }
 
 
 def columns(workloads: list[ModuleType]) -> list[tuple[str, Any]]:
@@ -41,8 +53,9 @@ def _header(workload: str, metric: Any) -> str:
 def table_rows(medians: Medians, workloads: list[ModuleType], in_process: bool) -> tuple[list[str], list[list[str]]]:
     """Medians, one row per contender; W1 (in-process) and the server workloads are separate tables."""
     contenders = [c for c in ROW_ORDER if c.endswith("/in-process") == in_process]
-    cols = [(w, m) for w, m in columns(workloads)
-            if any(medians.get(w, {}).get(m.key, {}).get(c) is not None for c in contenders)]
+    cols = [
+        (w, m) for w, m in columns(workloads) if any(medians.get(w, {}).get(m.key, {}).get(c) is not None for c in contenders)
+    ]
     header = ["contender"] + [_header(w, m) for w, m in cols]
     rows = []
     for contender in contenders:
@@ -54,9 +67,12 @@ def table_rows(medians: Medians, workloads: list[ModuleType], in_process: bool) 
 
 def legend(workloads: list[ModuleType], medians: Medians | None = None) -> str:
     """What each column means; with `medians`, only the columns that have a value."""
-    return "; ".join(f"{w.NAME} {m.key} = {m.label} ({m.unit}, {'higher' if m.higher_is_better else 'lower'} is better)"
-                     for w in workloads for m in w.METRICS
-                     if medians is None or any(v is not None for v in medians.get(w.NAME, {}).get(m.key, {}).values()))
+    return "; ".join(
+        f"{w.NAME} {m.key} = {m.label} ({m.unit}, {'higher' if m.higher_is_better else 'lower'} is better)"
+        for w in workloads
+        for m in w.METRICS
+        if medians is None or any(v is not None for v in medians.get(w.NAME, {}).get(m.key, {}).values())
+    )
 
 
 def ratio_rows(medians: Medians, workloads: list[ModuleType]) -> tuple[list[str], list[list[str]]]:
@@ -84,8 +100,17 @@ def _md_table(header: list[str], rows: list[list[str]]) -> str:
 
 def _check_rows(checks: list[Check]) -> tuple[list[str], list[list[str]]]:
     header = ["workload", "check", "measured", "target", "met", "margin"]
-    rows = [[c.workload, c.what, _fmt(c.measured) if c.measured >= 10 else f"{c.measured:.2f}", c.required,
-             "yes" if c.met else "NO", c.margin] for c in checks]
+    rows = [
+        [
+            c.workload,
+            c.what,
+            _fmt(c.measured) if c.measured >= 10 else f"{c.measured:.2f}",
+            c.required,
+            "yes" if c.met else "NO",
+            c.margin,
+        ]
+        for c in checks
+    ]
     return header, rows
 
 
@@ -93,8 +118,12 @@ def figure_rows(figures: list[Figure]) -> tuple[list[str], list[list[str]]]:
     header = ["workload", "figure", "measured", "note"]
     rows = []
     for fig in figures:
-        value = "n/a" if fig.measured != fig.measured else (  # NaN: not measurable for that contender
-            f"{fig.measured:.2f}x" if fig.unit == "x" else f"{_fmt(fig.measured)} {fig.unit}")
+        value = (
+            "n/a"
+            if fig.measured != fig.measured
+            # NaN: not measurable for that contender
+            else (f"{fig.measured:.2f}x" if fig.unit == "x" else f"{_fmt(fig.measured)} {fig.unit}")
+        )
         rows.append([fig.workload, fig.what, value, fig.note])
     return header, rows
 
@@ -107,12 +136,17 @@ def _cluster_table(medians: Medians, workloads: list[ModuleType], fmt: Any) -> l
         return []
     rows = [[f"{row[0]} x2 + redis"] + row[1:] for row in rows]
     rows.append(["dash-quart/*, dash-flask/* (Dash 4.4: no channels)"] + ["n/a"] * (len(header) - 1))
-    return ["Two workers + one redis-server on 127.0.0.1 (W9, W10; W9 `mem_*`: one worker, no Redis), medians:", "",
-            fmt(header, rows), ""]
+    return [
+        "Two workers + one redis-server on 127.0.0.1 (W9, W10; W9 `mem_*`: one worker, no Redis), medians:",
+        "",
+        fmt(header, rows),
+        "",
+    ]
 
 
-def _tables(medians: Medians, workloads: list[ModuleType], checks: list[Check], fmt: Any,
-            figures: list[Figure] | None = None) -> list[str]:
+def _tables(
+    medians: Medians, workloads: list[ModuleType], checks: list[Check], fmt: Any, figures: list[Figure] | None = None
+) -> list[str]:
     parts = []
     own = [w for w in workloads if hasattr(w, "table")]  # W12: a table of its own (Flash vs Dash 4.5)
     workloads = [w for w in workloads if w not in own]
@@ -128,8 +162,12 @@ def _tables(medians: Medians, workloads: list[ModuleType], checks: list[Check], 
         parts += [f"Columns: {legend(workloads, medians)}.", ""]
     header, rows = ratio_rows(medians, workloads)
     if rows:
-        parts += ["Flash ÷ peer (below 1 is better for W1, W3, W5 kb and every cpu_us; above 1 for the others):", "",
-                  fmt(header, rows), ""]
+        parts += [
+            "Flash ÷ peer (below 1 is better for W1, W3, W5 kb and every cpu_us; above 1 for the others):",
+            "",
+            fmt(header, rows),
+            "",
+        ]
     if checks:
         parts += ["Targets (issue 4):", "", fmt(*_check_rows(checks))]
     if figures:
@@ -137,15 +175,17 @@ def _tables(medians: Medians, workloads: list[ModuleType], checks: list[Check], 
     return parts
 
 
-def console(medians: Medians, workloads: list[ModuleType], checks: list[Check], notes: list[str],
-            figures: list[Figure] | None = None) -> str:
+def console(
+    medians: Medians, workloads: list[ModuleType], checks: list[Check], notes: list[str], figures: list[Figure] | None = None
+) -> str:
     parts = _tables(medians, workloads, checks, _text_table, figures)
     parts += [""] + [f"  {w.NAME}: {w.TITLE} — target: {w.TARGET}" for w in workloads]
     return "\n".join(parts + notes)
 
 
-def markdown(medians: Medians, workloads: list[ModuleType], checks: list[Check], meta: dict[str, Any],
-             figures: list[Figure] | None = None) -> str:
+def markdown(
+    medians: Medians, workloads: list[ModuleType], checks: list[Check], meta: dict[str, Any], figures: list[Figure] | None = None
+) -> str:
     machine = meta["machine"]
     lines = [
         f"Run of {meta['date']}: `{meta['command']}`, {meta['elapsed_s'] / 60:.1f} min, "
@@ -162,12 +202,25 @@ def markdown(medians: Medians, workloads: list[ModuleType], checks: list[Check],
     return "\n".join(lines)
 
 
-def write_json(path: Path, samples: dict[str, Any], extra: dict[str, Any], medians: Medians,
-               checks: list[Check], meta: dict[str, Any], figures: list[Figure] | None = None) -> None:
+def write_json(
+    path: Path,
+    samples: dict[str, Any],
+    extra: dict[str, Any],
+    medians: Medians,
+    checks: list[Check],
+    meta: dict[str, Any],
+    figures: list[Figure] | None = None,
+) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = {"meta": meta, "medians": medians, "ratios": ratios(medians), "targets": [c.as_dict() for c in checks],
-            "reported": [f.as_dict() for f in figures or [] if f.measured == f.measured],
-            "samples": samples, "extra": extra}
+    data = {
+        "meta": meta,
+        "medians": medians,
+        "ratios": ratios(medians),
+        "targets": [c.as_dict() for c in checks],
+        "reported": [f.as_dict() for f in figures or [] if f.measured == f.measured],
+        "samples": samples,
+        "extra": extra,
+    }
     path.write_text(json.dumps(data, indent=2, sort_keys=False))
 
 

@@ -1,5 +1,6 @@
 """Rounds: each round runs every (contender, workload group) once, in a shuffled order, so that
 machine noise (other load, thermal drift) hits every contender alike; medians come later."""
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,7 @@ Samples = dict[str, dict[str, dict[str, list[float]]]]  # workload -> metric -> 
 class Run:
     """Collects samples, extra figures and errors over all rounds."""
 
-    def __init__(self, cfg: Config, workloads: list[ModuleType], contenders: list[Contender], log_dir: Path,
-                 seed: int) -> None:
+    def __init__(self, cfg: Config, workloads: list[ModuleType], contenders: list[Contender], log_dir: Path, seed: int) -> None:
         self.cfg = cfg
         self.workloads = workloads
         self.contenders = contenders
@@ -115,12 +115,13 @@ class Run:
                     self._fail(workload.NAME, contender.name, RuntimeError(f"{err}\n{server.log_tail(10)}"))
                     continue
                 self._record(workload, contender.name, figures)
-                print(f"   {workload.NAME} {contender.name:<24} {_summary(workload, figures)}  "
-                      f"[{time.monotonic() - t1:.0f}s]", flush=True)
+                print(
+                    f"   {workload.NAME} {contender.name:<24} {_summary(workload, figures)}  [{time.monotonic() - t1:.0f}s]",
+                    flush=True,
+                )
         finally:
             server.stop()
         print(f"      ({contender.name}: {time.monotonic() - t0:.0f}s with start/stop)", flush=True)
-
 
     def _cluster(self, contender: Contender, workload: ModuleType) -> None:
         """W9/W10: the workload starts (and stops) its own redis-server and two workers; a failed
@@ -135,8 +136,7 @@ class Run:
             self._fail(workload.NAME, contender.name, RuntimeError(error))
         self._record(workload, contender.name, figures)
         label = contender.name + getattr(workload, "CLUSTER_LABEL", " x2 + redis")
-        print(f"   {workload.NAME} {label:<24} {_summary(workload, figures)}  "
-              f"[{time.monotonic() - t0:.0f}s]", flush=True)
+        print(f"   {workload.NAME} {label:<24} {_summary(workload, figures)}  [{time.monotonic() - t0:.0f}s]", flush=True)
 
 
 def _summary(workload: ModuleType, figures: dict[str, Any]) -> str:

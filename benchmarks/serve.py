@@ -3,6 +3,7 @@
 Factories rather than module attributes, so a server process only ever builds the one app it
 serves: no other framework's registries or memory end up in its RSS.
 """
+
 from __future__ import annotations
 
 import os
@@ -102,10 +103,18 @@ def w11_raw() -> Any:
     return RawPages()
 
 
-FACTORIES: dict[str, Callable[[], Any]] = {"flash": flash, "flash_cluster": flash_cluster, "dash_quart": dash_quart,
-                                           "dash_flask": dash_flask, "raw": raw,
-                                           "dash45": dash45, "dash45_frames": dash45_frames, "w11_flash": w11_flash,
-                                           "w11_dash_quart": w11_dash_quart, "w11_raw": w11_raw}
+FACTORIES: dict[str, Callable[[], Any]] = {
+    "flash": flash,
+    "flash_cluster": flash_cluster,
+    "dash_quart": dash_quart,
+    "dash_flask": dash_flask,
+    "raw": raw,
+    "dash45": dash45,
+    "dash45_frames": dash45_frames,
+    "w11_flash": w11_flash,
+    "w11_dash_quart": w11_dash_quart,
+    "w11_raw": w11_raw,
+}
 
 
 def make(name: str) -> Any:

@@ -13,6 +13,7 @@ the app's `/_bench/diag`) and Redis (`INFO memory`, `DBSIZE`) at the start, ever
 when the churn passes each of `checkpoints` cycles, at the end, and twice after the churn stops
 (its lingering runs gone, then their Redis keys). Nothing is asserted: failures are counted and reported.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -70,19 +71,30 @@ class Soak:
         except (OSError, asyncio.TimeoutError, HTTPError) as err:
             diags = [{"error": str(err)} for _ in self.ports]
         memory = await self.redis.info("memory")
-        row = {"label": label, "t_s": round(time.monotonic() - self.t0, 1), "cycles": cycles,
-               "rss_mb": [round(p.memory_info().rss / 2**20, 1) for p in self.procs],
-               "fds": [p.num_fds() for p in self.procs],
-               "tasks": [d.get("tasks") for d in diags], "runs": [d.get("runs") for d in diags],
-               "downlinks": [d.get("downlinks") for d in diags], "threads": [d.get("threads") for d in diags],
-               "redis_used_mb": round(memory["used_memory"] / 2**20, 1),
-               "redis_rss_mb": round(memory["used_memory_rss"] / 2**20, 1),
-               "task_kinds": [d.get("task_kinds") for d in diags], "followers": [d.get("followers") for d in diags],
-               "redis_keys": await self.redis.dbsize(), "live_messages": self.live_messages,
-               "callbacks": len(self.callbacks)}
+        row = {
+            "label": label,
+            "t_s": round(time.monotonic() - self.t0, 1),
+            "cycles": cycles,
+            "rss_mb": [round(p.memory_info().rss / 2**20, 1) for p in self.procs],
+            "fds": [p.num_fds() for p in self.procs],
+            "tasks": [d.get("tasks") for d in diags],
+            "runs": [d.get("runs") for d in diags],
+            "downlinks": [d.get("downlinks") for d in diags],
+            "threads": [d.get("threads") for d in diags],
+            "redis_used_mb": round(memory["used_memory"] / 2**20, 1),
+            "redis_rss_mb": round(memory["used_memory_rss"] / 2**20, 1),
+            "task_kinds": [d.get("task_kinds") for d in diags],
+            "followers": [d.get("followers") for d in diags],
+            "redis_keys": await self.redis.dbsize(),
+            "live_messages": self.live_messages,
+            "callbacks": len(self.callbacks),
+        }
         self.samples.append(row)
-        print(f"soak {label:>10} t={row['t_s']:>6.0f}s cycles={cycles:>6} rss={row['rss_mb']} fds={row['fds']} "
-              f"tasks={row['tasks']} runs={row['runs']} redis={row['redis_used_mb']} MB", flush=True)
+        print(
+            f"soak {label:>10} t={row['t_s']:>6.0f}s cycles={cycles:>6} rss={row['rss_mb']} fds={row['fds']} "
+            f"tasks={row['tasks']} runs={row['runs']} redis={row['redis_used_mb']} MB",
+            flush=True,
+        )
         return row
 
 
@@ -103,8 +115,11 @@ async def _live(soak: Soak, stream_id: str, streams: int) -> Live:
     downlinks = await gated(streams, PARALLEL, lambda i: Downlink.open(ports[i % 2], timeout=60))
     readers = [asyncio.create_task(read(d)) for d in downlinks]
     starters = {port: await Starters.open(port, 8) for port in ports}
-    await gated(streams, PARALLEL, lambda i: starters[ports[(i + i // 2) % 2]].start(
-        ports[(i + i // 2) % 2], stream_id, SOAK_INPUT, 1, downlinks[i].token))
+    await gated(
+        streams,
+        PARALLEL,
+        lambda i: starters[ports[(i + i // 2) % 2]].start(ports[(i + i // 2) % 2], stream_id, SOAK_INPUT, 1, downlinks[i].token),
+    )
     return downlinks, readers, starters
 
 
@@ -137,8 +152,9 @@ async def _cycle(soak: Soak, requests: _Requests, stream_id: str, k: int) -> Non
     down_port, run_port = soak.ports[k % 2], soak.ports[(k // 2) % 2]
     downlink = await Downlink.open(down_port, timeout=30)
     try:
-        status, body = await requests.post(run_port, f"/_flash/stream/{stream_id}",
-                                           apps.stream_body(SOAK_INPUT, 1, downlink.token))
+        status, body = await requests.post(
+            run_port, f"/_flash/stream/{stream_id}", apps.stream_body(SOAK_INPUT, 1, downlink.token)
+        )
         if status != 200:
             soak.fail(f"churn start {status}")
             return
@@ -199,8 +215,9 @@ async def _callbacks(soak: Soak, rate: float, until: float) -> None:
             k += 1
             t = loop.time()
             try:
-                status, _ = await asyncio.wait_for(requests.post(
-                    soak.ports[k % 2], "/_dash-update-component", apps.callback_body(PING, k)), 30)
+                status, _ = await asyncio.wait_for(
+                    requests.post(soak.ports[k % 2], "/_dash-update-component", apps.callback_body(PING, k)), 30
+                )
                 if status == 200:
                     soak.callbacks.append(loop.time() - t)
                 else:
@@ -226,9 +243,19 @@ def _pct(values: list[float], q: float) -> float | None:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else None
 
 
-async def client(ports: list[int], worker_pids: list[int], redis_url: str, stream_id: str, streams: int,
-                 minutes: float, checkpoints: list[int], churn_rate: float, callback_rate: float,
-                 sample_s: float, settle: list[tuple[str, float]]) -> dict[str, Any]:
+async def client(
+    ports: list[int],
+    worker_pids: list[int],
+    redis_url: str,
+    stream_id: str,
+    streams: int,
+    minutes: float,
+    checkpoints: list[int],
+    churn_rate: float,
+    callback_rate: float,
+    sample_s: float,
+    settle: list[tuple[str, float]],
+) -> dict[str, Any]:
     soak = Soak(ports, worker_pids, redis_url)
     loop = asyncio.get_running_loop()
     downlinks, readers, starters = await _live(soak, stream_id, streams)
@@ -237,8 +264,11 @@ async def client(ports: list[int], worker_pids: list[int], redis_url: str, strea
         await soak.sample("start")
         messages0, t0 = soak.live_messages, loop.time()
         until = t0 + minutes * 60
-        await asyncio.gather(_churn(soak, stream_id, churn_rate, checkpoints, until),
-                             _callbacks(soak, callback_rate, until), _every(soak, sample_s, until))
+        await asyncio.gather(
+            _churn(soak, stream_id, churn_rate, checkpoints, until),
+            _callbacks(soak, callback_rate, until),
+            _every(soak, sample_s, until),
+        )
         live_rate = (soak.live_messages - messages0) / (loop.time() - t0)
         churn_s = loop.time() - t0
         await soak.sample("end")
@@ -254,8 +284,16 @@ async def client(ports: list[int], worker_pids: list[int], redis_url: str, strea
         for pool in starters.values():
             pool.close()
         await soak.redis.aclose() if hasattr(soak.redis, "aclose") else await soak.redis.close()
-    return {"streams": streams, "minutes": minutes, "churn_s": churn_s, "cycles": soak.cycles,
-            "cycles_per_s": soak.cycles / churn_s, "live_msgs_per_s": live_rate,
-            "callbacks": len(soak.callbacks), "callback_p50_ms": _pct(soak.callbacks, 0.5),
-            "callback_p99_ms": _pct(soak.callbacks, 0.99), "failures": dict(soak.failures),
-            "samples": soak.samples}
+    return {
+        "streams": streams,
+        "minutes": minutes,
+        "churn_s": churn_s,
+        "cycles": soak.cycles,
+        "cycles_per_s": soak.cycles / churn_s,
+        "live_msgs_per_s": live_rate,
+        "callbacks": len(soak.callbacks),
+        "callback_p50_ms": _pct(soak.callbacks, 0.5),
+        "callback_p99_ms": _pct(soak.callbacks, 0.99),
+        "failures": dict(soak.failures),
+        "samples": soak.samples,
+    }

@@ -8,6 +8,7 @@ resume windows have lapsed and prints, per worker, the change in asyncio tasks b
 (from the app's `/_bench/diag`). A kind that leaves tasks that live on is a leak: the soak's
 `asyncio tasks` column grows with it. Reported, never asserted.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -47,10 +48,14 @@ async def _kinds(cluster: Cluster, cycles: int) -> None:
         for worker in (0, 1):
             was: dict[str, Any] = before["task_kinds"][worker] or {}
             now: dict[str, Any] = after["task_kinds"][worker] or {}
-            grown = {name: now.get(name, 0) - was.get(name, 0) for name in set(was) | set(now)
-                     if now.get(name, 0) != was.get(name, 0)}
-            print(f"kind {kind}, worker {worker}: {cycles} cycles, tasks {before['tasks'][worker]} -> "
-                  f"{after['tasks'][worker]}, by coroutine: {grown or 'no change'}", flush=True)
+            grown = {
+                name: now.get(name, 0) - was.get(name, 0) for name in set(was) | set(now) if now.get(name, 0) != was.get(name, 0)
+            }
+            print(
+                f"kind {kind}, worker {worker}: {cycles} cycles, tasks {before['tasks'][worker]} -> "
+                f"{after['tasks'][worker]}, by coroutine: {grown or 'no change'}",
+                flush=True,
+            )
     print(f"failures: {dict(soak.failures) or 'none'}")
     await soak.redis.aclose() if hasattr(soak.redis, "aclose") else await soak.redis.close()
 

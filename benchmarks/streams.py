@@ -6,6 +6,7 @@ and every run's messages arrive on the downlink as `event: props|done|error|gone
 `{"run": <run id>, "seq": N, "data": ...}`. Used by W4, W5 and W8 against Flash and the raw app
 (`raw.py` serves the same bytes by hand). Only ever connects to 127.0.0.1.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -36,8 +37,9 @@ class Downlink:
         self.resumed = False  # what the `hello` said
 
     @classmethod
-    async def open(cls, port: int, timeout: float = 30.0, token: str | None = None,
-                   runs: dict[str, int] | None = None) -> "Downlink":
+    async def open(
+        cls, port: int, timeout: float = 30.0, token: str | None = None, runs: dict[str, int] | None = None
+    ) -> "Downlink":
         """Connect, ask for a new downlink (or, with `token` and `runs` {handle: last seq seen},
         resume one) and read up to its `hello` (which names the token)."""
         conn = await Connection.open(port, timeout=timeout)

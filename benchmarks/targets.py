@@ -1,4 +1,5 @@
 """Issue 4's targets, checked against the medians: what was required, what was measured, by how much."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -43,8 +44,9 @@ def check_all(medians: Medians) -> list[Check]:
     flash, dash = _get(medians, "W1", "async_us", "flash/in-process"), _get(medians, "W1", "async_us", "dash-quart/in-process")
     if flash and dash:
         ratio = flash / dash
-        checks.append(Check("W1", "flash ÷ dash-quart us/request (in-process)", ratio, "<= 0.333x",
-                            ratio <= 1 / 3, _at_most(ratio, 1 / 3)))
+        checks.append(
+            Check("W1", "flash ÷ dash-quart us/request (in-process)", ratio, "<= 0.333x", ratio <= 1 / 3, _at_most(ratio, 1 / 3))
+        )
     for server in SERVERS:
         f, d = f"flash/{server}", f"dash-quart/{server}"
         for metric in ("c16", "c64"):  # W2: Flash >= 2x Dash quart on the same server.
@@ -62,7 +64,16 @@ def check_all(medians: Medians) -> list[Check]:
             checks.append(Check("W4", f"{f} msg/s on one stream", rate, ">= 20,000", rate >= 20000, _at_least(rate, 20000)))
         kb, beat = _get(medians, "W5", "kb_per_stream", f), _get(medians, "W5", "heartbeat_pct", f)
         if kb is not None:
-            checks.append(Check("W5", f"{f} RSS per idle stream: a downlink with one idle run (KB)", kb, "<= 20 KB", kb <= 20, _at_most(kb, 20)))
+            checks.append(
+                Check(
+                    "W5",
+                    f"{f} RSS per idle stream: a downlink with one idle run (KB)",
+                    kb,
+                    "<= 20 KB",
+                    kb <= 20,
+                    _at_most(kb, 20),
+                )
+            )
         if beat is not None:
             checks.append(Check("W5", f"{f} downlinks with heartbeats (%)", beat, ">= 99%", beat >= 99, _at_least(beat, 99)))
         a, b = _get(medians, "W6", "pages_s", f), _get(medians, "W6", "pages_s", d)  # W6: >= Dash quart.
@@ -96,19 +107,43 @@ def reported_all(medians: Medians) -> list[Figure]:
         kb = _get(medians, "W5", "kb_per_run", f)
         if kb is not None:
             floor = _get(medians, "W5", "kb_per_run", raw)
-            figures.append(Figure("W5", f"{f} RSS per idle run on a shared downlink", kb, "KB",
-                                  f"raw floor {floor:.1f} KB" if floor is not None else ""))
+            figures.append(
+                Figure(
+                    "W5",
+                    f"{f} RSS per idle run on a shared downlink",
+                    kb,
+                    "KB",
+                    f"raw floor {floor:.1f} KB" if floor is not None else "",
+                )
+            )
         rate, one = _get(medians, "W8", "msg_s", f), _get(medians, "W4", "msg_s", f)
         if rate:
-            figures.append(Figure("W8", f"{f} msg/s, 100 streams on one downlink", rate, "msg/s",
-                                  f"{rate / one:.2f}x W4's one stream" if one else ""))
+            figures.append(
+                Figure(
+                    "W8",
+                    f"{f} msg/s, 100 streams on one downlink",
+                    rate,
+                    "msg/s",
+                    f"{rate / one:.2f}x W4's one stream" if one else "",
+                )
+            )
         cpu, one_cpu = _get(medians, "W8", "cpu_us", f), _get(medians, "W4", "cpu_us", f)
         if cpu:
-            figures.append(Figure("W8", f"{f} server CPU per message, 100 streams on one downlink", cpu, "us/msg",
-                                  f"W4's one stream: {one_cpu:.1f} us/msg" if one_cpu else ""))
+            figures.append(
+                Figure(
+                    "W8",
+                    f"{f} server CPU per message, 100 streams on one downlink",
+                    cpu,
+                    "us/msg",
+                    f"W4's one stream: {one_cpu:.1f} us/msg" if one_cpu else "",
+                )
+            )
     if any(fig.workload == "W8" for fig in figures):
-        figures.append(Figure("W8", "dash-quart/*, dash-flask/gunicorn", float("nan"), "",
-                              "n/a: Dash 4.4 has no multiplexed stream transport"))
+        figures.append(
+            Figure(
+                "W8", "dash-quart/*, dash-flask/gunicorn", float("nan"), "", "n/a: Dash 4.4 has no multiplexed stream transport"
+            )
+        )
     return figures
 
 
@@ -125,12 +160,24 @@ def w7_figures(callbacks: dict[str, Any]) -> list[Figure]:
         if not idle or not busy or busy is idle or not idle["p50_ms"]:
             continue
         n = busy["streams"]
-        figures.append(Figure("W7", f"{row_label(server)} click-to-DOM p50 with {n} streams ÷ idle page",
-                              busy["p50_ms"] / idle["p50_ms"], "x",
-                              f"{busy['p50_ms']:.1f} ms vs {idle['p50_ms']:.1f} ms"))
-        figures.append(Figure("W7", f"{row_label(server)} click-to-DOM p95 with {n} streams ÷ idle page",
-                              busy["p95_ms"] / idle["p95_ms"], "x",
-                              f"{busy['p95_ms']:.1f} ms vs {idle['p95_ms']:.1f} ms"))
+        figures.append(
+            Figure(
+                "W7",
+                f"{row_label(server)} click-to-DOM p50 with {n} streams ÷ idle page",
+                busy["p50_ms"] / idle["p50_ms"],
+                "x",
+                f"{busy['p50_ms']:.1f} ms vs {idle['p50_ms']:.1f} ms",
+            )
+        )
+        figures.append(
+            Figure(
+                "W7",
+                f"{row_label(server)} click-to-DOM p95 with {n} streams ÷ idle page",
+                busy["p95_ms"] / idle["p95_ms"],
+                "x",
+                f"{busy['p95_ms']:.1f} ms vs {idle['p95_ms']:.1f} ms",
+            )
+        )
     servers = callbacks.get("servers", {})
     dash = {c["streams"]: c for c in servers.get(DASH45, []) if not c.get("after_stop") and "error" not in c}
     for case in servers.get("uvicorn", []):  # Flash ÷ Dash 4.5, both on uvicorn, per number of streams
@@ -138,21 +185,31 @@ def w7_figures(callbacks: dict[str, Any]) -> list[Figure]:
         if case.get("after_stop") or not peer:
             continue
         for q in ("p50", "p95"):
-            figures.append(Figure("W7", f"flash/uvicorn ÷ dash45/uvicorn click-to-DOM {q} with {case['streams']} streams",
-                                  case[f"{q}_ms"] / peer[f"{q}_ms"], "x",
-                                  f"{case[f'{q}_ms']:.1f} ms vs {peer[f'{q}_ms']:.1f} ms"))
+            figures.append(
+                Figure(
+                    "W7",
+                    f"flash/uvicorn ÷ dash45/uvicorn click-to-DOM {q} with {case['streams']} streams",
+                    case[f"{q}_ms"] / peer[f"{q}_ms"],
+                    "x",
+                    f"{case[f'{q}_ms']:.1f} ms vs {peer[f'{q}_ms']:.1f} ms",
+                )
+            )
     return figures
 
 
-RATIO_PAIRS = [
-    ("flash/in-process", "dash-quart/in-process"),
-    ("flash/in-process", "dash-flask/in-process"),
-    ("flash/in-process", "raw/in-process"),
-] + [
-    (f"flash/{server}", peer)
-    for server in SERVERS
-    for peer in (f"dash-quart/{server}", "dash-flask/gunicorn", f"raw/{server}")
-] + [("flash/uvicorn", "dash45/uvicorn")]  # Dash 4.5 runs on uvicorn only (W2, W3, W6, W12)
+RATIO_PAIRS = (
+    [
+        ("flash/in-process", "dash-quart/in-process"),
+        ("flash/in-process", "dash-flask/in-process"),
+        ("flash/in-process", "raw/in-process"),
+    ]
+    + [
+        (f"flash/{server}", peer)
+        for server in SERVERS
+        for peer in (f"dash-quart/{server}", "dash-flask/gunicorn", f"raw/{server}")
+    ]
+    + [("flash/uvicorn", "dash45/uvicorn")]
+)  # Dash 4.5 runs on uvicorn only (W2, W3, W6, W12)
 
 
 def ratios(medians: Medians) -> dict[str, dict[str, float]]:

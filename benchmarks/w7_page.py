@@ -1,6 +1,7 @@
 """W7's page, by id: shared by Flash's app (`browser_app.build_many`) and Dash 4.5's
 (`dash45_app.build_many`), so the driver (`browser_callbacks.py`) clicks the same ids on both.
 Imports neither framework: Dash 4.5's venv has no Flash."""
+
 from __future__ import annotations
 
 MANY = 100  # streams on the page at most

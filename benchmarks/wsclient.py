@@ -3,6 +3,7 @@
 Dash's nearest equivalent of a Flash stream is a `websocket=True` callback whose `set_props`
 calls are pushed to the page; this speaks just enough of its protocol to run one and count.
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -9,6 +9,7 @@ FLASH_GALLERY_HOST / FLASH_GALLERY_PORT. The gallery binds each example's socket
 it to Hypercorn (`--bind fd://N`), so a port that is already taken is replaced by a free one
 before any link is written, instead of leaving a dead link.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -21,7 +22,11 @@ import time
 from pathlib import Path
 
 EXAMPLES = [
-    ("grid_stream", "AG Grid stream", "The seed's flow: rows fill an AG Grid chunk by chunk, notifications report progress, Cancel stops it."),
+    (
+        "grid_stream",
+        "AG Grid stream",
+        "The seed's flow: rows fill an AG Grid chunk by chunk, notifications report progress, Cancel stops it.",
+    ),
     ("sql_stream", "SQL stream", "Async SQLAlchemy + aiosqlite: a query's partitions stream from a SQLite file into the grid."),
     ("token_stream", "Token stream", "An LLM-style answer: Markdown grows token by token, with Stop and Regenerate."),
     ("stock_ticker", "Endless stock ticker", "An endless extendData stream that stops when you leave the page."),

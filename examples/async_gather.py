@@ -4,6 +4,7 @@
 awaits the same three waits together, so it takes about as long as the longest (about 0.8 s).
 Flash runs the sync callback in a thread, so the page (and other users) never wait on it.
 """
+
 import asyncio
 import time
 
@@ -25,10 +26,20 @@ app.layout = page(
     f"Each button makes three calls that take {', '.join(map(str, WAITS))} seconds.",
     dmc.SimpleGrid(
         [
-            card([html.H4("One after another (sync, in a thread)"), html.Button("Run sync", id="sync-button"),
-                  html.Div("not run yet", id="sync-result")]),
-            card([html.H4("All at once (asyncio.gather)"), html.Button("Run async", id="async-button"),
-                  html.Div("not run yet", id="async-result")]),
+            card(
+                [
+                    html.H4("One after another (sync, in a thread)"),
+                    html.Button("Run sync", id="sync-button"),
+                    html.Div("not run yet", id="sync-result"),
+                ]
+            ),
+            card(
+                [
+                    html.H4("All at once (asyncio.gather)"),
+                    html.Button("Run async", id="async-button"),
+                    html.Div("not run yet", id="async-result"),
+                ]
+            ),
         ],
         cols=2,
     ),

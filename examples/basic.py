@@ -1,4 +1,5 @@
 """The smallest Flash app: whatever you type is echoed back by an async callback."""
+
 from flash import Flash, Input, Output, callback, dcc, html
 
 try:

@@ -3,6 +3,7 @@
 Screenshots live in examples/screenshots/<name>.png (made by scripts/screenshots.py) and are
 served by a route of the index's own server; an example without one gets a drawn placeholder.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,24 +25,40 @@ def example_card(module: str, title: str, text: str, url: str, tags: list[str]) 
     """One example: the whole card is its link (one link per example, opened in a new tab)."""
     shot = SCREENSHOTS / f"{module}.png"
     if shot.exists():
-        picture = dmc.Image(src=f"/screenshots/{module}.png?v={int(shot.stat().st_mtime)}", h=190,
-                            fit="cover", alt=f"Screenshot of {title}", className="shot")
+        picture = dmc.Image(
+            src=f"/screenshots/{module}.png?v={int(shot.stat().st_mtime)}",
+            h=190,
+            fit="cover",
+            alt=f"Screenshot of {title}",
+            className="shot",
+        )
     else:
         picture = html.Div(title, className="shot shot-placeholder")
     return html.A(
         dmc.Card(
             [
                 dmc.CardSection(picture, className="shot-frame"),
-                dmc.Group([dmc.Title(title, order=4), dmc.Text("Open →", c="indigo", size="sm", fw=600)],
-                          justify="space-between", mt="md", mb=4),
+                dmc.Group(
+                    [dmc.Title(title, order=4), dmc.Text("Open →", c="indigo", size="sm", fw=600)],
+                    justify="space-between",
+                    mt="md",
+                    mb=4,
+                ),
                 dmc.Text(text, size="sm", c="dimmed", className="blurb"),
-                dmc.Group([dmc.Badge(tag, variant="light", size="sm") for tag in tags]
-                          + [dmc.Badge(f"examples/{module}.py", variant="outline", color="gray", size="sm")],
-                          gap=6, mt="sm"),
+                dmc.Group(
+                    [dmc.Badge(tag, variant="light", size="sm") for tag in tags]
+                    + [dmc.Badge(f"examples/{module}.py", variant="outline", color="gray", size="sm")],
+                    gap=6,
+                    mt="sm",
+                ),
             ],
-            className="example-card", h="100%",
+            className="example-card",
+            h="100%",
         ),
-        href=url, id=f"link-{module}", target="_blank", className="card-link",
+        href=url,
+        id=f"link-{module}",
+        target="_blank",
+        className="card-link",
     )
 
 
@@ -65,18 +82,24 @@ def build_index(host: str, links: list[tuple[str, str, str, int]], tags: dict[st
         dmc.Container(
             dmc.Group(
                 [
-                    html.Img(src="/flash-logo.png", alt="Flash", className="hero-logo") if logo.is_file()
+                    html.Img(src="/flash-logo.png", alt="Flash", className="hero-logo")
+                    if logo.is_file()
                     else dmc.Title("Flash", c="white"),
                     html.Div(
                         [
                             dmc.Title("Example gallery", order=1, c="white", id="gallery-title"),
-                            dmc.Text("Async Dash on Quart that streams UI updates. Each card is a plain Flash "
-                                     "app in examples/, running now; run one alone with "
-                                     "python examples/<name>.py.", c="gray.4", maw=560),
+                            dmc.Text(
+                                "Async Dash on Quart that streams UI updates. Each card is a plain Flash "
+                                "app in examples/, running now; run one alone with "
+                                "python examples/<name>.py.",
+                                c="gray.4",
+                                maw=560,
+                            ),
                         ]
                     ),
                 ],
-                gap="xl", wrap="nowrap",
+                gap="xl",
+                wrap="nowrap",
             ),
             size="xl",
         ),
@@ -86,9 +109,14 @@ def build_index(host: str, links: list[tuple[str, str, str, int]], tags: dict[st
     def layout() -> dmc.MantineProvider:
         """Built per page load, so screenshots taken while the gallery runs show on reload."""
         cards = dmc.SimpleGrid(
-            [example_card(module, title, text, f"http://{host}:{port}/", tags.get(module, []))
-             for module, title, text, port in links],
-            cols={"base": 1, "sm": 2, "lg": 3}, spacing="lg", verticalSpacing="lg", id="cards",
+            [
+                example_card(module, title, text, f"http://{host}:{port}/", tags.get(module, []))
+                for module, title, text, port in links
+            ],
+            cols={"base": 1, "sm": 2, "lg": 3},
+            spacing="lg",
+            verticalSpacing="lg",
+            id="cards",
         )
         return provider(html.Div([hero, dmc.Container(cards, size="xl", py="xl")], className="gallery"))
 

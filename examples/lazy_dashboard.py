@@ -8,6 +8,7 @@ loader fails: the error is shown in its place, with a Retry button.
 
 Run: python examples/lazy_dashboard.py
 """
+
 import asyncio
 import random
 
@@ -23,9 +24,15 @@ app = Flash(__name__, title="Lazy dashboard")
 
 REGIONS = ["North", "South", "East", "West", "Central"]
 METRICS = {"revenue": "Revenue (k$)", "orders": "Orders", "visitors": "Visitors"}
-CARD = {"border": "1px solid #dee2e6", "borderRadius": "8px", "padding": "1rem", "margin": "0 0 1.5rem",
-        "background": "white",
-        "minHeight": "420px", "boxShadow": "0 1px 2px rgba(0,0,0,.05)"}
+CARD = {
+    "border": "1px solid #dee2e6",
+    "borderRadius": "8px",
+    "padding": "1rem",
+    "margin": "0 0 1.5rem",
+    "background": "white",
+    "minHeight": "420px",
+    "boxShadow": "0 1px 2px rgba(0,0,0,.05)",
+}
 
 
 def series(region: str, metric: str) -> list[float]:
@@ -37,8 +44,11 @@ def series(region: str, metric: str) -> list[float]:
 def figure(region: str, metric: str) -> dict:
     return {
         "data": [{"x": list(range(1, 13)), "y": series(region, metric), "type": "bar", "marker": {"color": "#2563eb"}}],
-        "layout": {"title": {"text": f"{region}: {METRICS[metric]} by month"}, "height": 300,
-                   "margin": {"t": 40, "l": 50, "r": 20, "b": 30}},
+        "layout": {
+            "title": {"text": f"{region}: {METRICS[metric]} by month"},
+            "height": 300,
+            "margin": {"t": 40, "l": 50, "r": 20, "b": 30},
+        },
     }
 
 
@@ -65,15 +75,19 @@ async def archive_panel():
     raise LazyLoadError("The archive database is offline.")
 
 
-@callback(Output({"type": "chart", "region": MATCH}, "figure"), Input({"type": "metric", "region": MATCH}, "value"),
-          prevent_initial_call=True)
+@callback(
+    Output({"type": "chart", "region": MATCH}, "figure"),
+    Input({"type": "metric", "region": MATCH}, "value"),
+    prevent_initial_call=True,
+)
 async def pick_metric(metric):
     return figure(ctx.triggered_id["region"], metric)
 
 
 def placeholder(region: str):
-    return html.Div(f"{region}: loading when you scroll here…", className="panel-placeholder",
-                    style={"color": "#9ca3af", "padding": "2rem 0"})
+    return html.Div(
+        f"{region}: loading when you scroll here…", className="panel-placeholder", style={"color": "#9ca3af", "padding": "2rem 0"}
+    )
 
 
 app.layout = page(
@@ -81,8 +95,13 @@ app.layout = page(
     "Scroll down: each region's panel is fetched from the server (an async layout function) when it comes into view.",
     [
         *[
-            LazyLoad(id=f"panel-{region.lower()}", load=region_panel, args={"region": region},
-                     placeholder=placeholder(region), style=CARD)
+            LazyLoad(
+                id=f"panel-{region.lower()}",
+                load=region_panel,
+                args={"region": region},
+                placeholder=placeholder(region),
+                style=CARD,
+            )
             for region in REGIONS
         ],
         LazyLoad(id="panel-archive", load=archive_panel, placeholder=placeholder("Archive"), style=CARD),

@@ -7,6 +7,7 @@ channel: what you send in one window appears in every window at once. With
 
 Run: python examples/live_channel.py, then open http://127.0.0.1:8050 in two windows.
 """
+
 import asyncio
 import datetime as dt
 import random
@@ -37,17 +38,21 @@ app.layout = page(
     "Open this page in a second window: both show the same feed.",
     [
         dcc.Location(id="url"),
-        card([html.H3("…", id="visitors"),
-        html.Div(
+        card(
             [
-                dcc.Input(id="name", placeholder="your name", value="guest", style={"width": "8rem"}),
-                dcc.Input(id="message", placeholder="say something", debounce=True, style={"width": "20rem"}),
-                html.Button("Send", id="send"),
-            ],
-            style={"display": "flex", "gap": "0.5rem"},
+                html.H3("…", id="visitors"),
+                html.Div(
+                    [
+                        dcc.Input(id="name", placeholder="your name", value="guest", style={"width": "8rem"}),
+                        dcc.Input(id="message", placeholder="say something", debounce=True, style={"width": "20rem"}),
+                        html.Button("Send", id="send"),
+                    ],
+                    style={"display": "flex", "gap": "0.5rem"},
+                ),
+                html.Div("connecting…", id="chat-status"),
+                html.Ul(id="chat-log"),
+            ]
         ),
-        html.Div("connecting…", id="chat-status"),
-        html.Ul(id="chat-log")]),
     ],
     size="md",
 )
@@ -70,8 +75,13 @@ async def watch_chat(_pathname):
         yield stream_props("chat-log", {"children": [html.Li(text) for text in lines]})
 
 
-@callback(Output("message", "value"), Input("send", "n_clicks"), State("name", "value"), State("message", "value"),
-          prevent_initial_call=True)
+@callback(
+    Output("message", "value"),
+    Input("send", "n_clicks"),
+    State("name", "value"),
+    State("message", "value"),
+    prevent_initial_call=True,
+)
 async def send(_n, name, message):
     if message:
         await chat.publish(f"{name or 'guest'}: {message}")

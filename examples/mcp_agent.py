@@ -15,6 +15,7 @@ Run the app, then the agent side in another terminal:
 
 Needs the `mcp` SDK for the agent side (`pip install mcp`).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -35,19 +36,25 @@ app.layout = page(
     "Streams for agents",
     "An event callback exposed as an MCP tool: an agent watches its progress and can cancel it.",
     [
-        card([
-            html.Label(["Sensors to scan ", dcc.Input(id="sensors", type="number", value=8, min=1, max=200)]),
-            html.Label([" Delay per sensor (s) ", dcc.Input(id="delay", type="number", value=0.4, step=0.1)]),
-            html.Div([html.Button("Scan", id="scan"), html.Button("Stop", id="stop", hidden=True)]),
-            html.Progress(id="progress", value="0", max="8", style={"width": "100%"}),
-            html.Div(id="status", children="Idle."),
-            html.Ul(id="readings"),
-        ]),
-        card([
-            html.Div(id="summary"),
-            dcc.Markdown("Agents: `python examples/mcp_agent_client.py` calls the `scan_sensors` tool at "
-                         "`/_mcp` and prints each frame as it arrives."),
-        ]),
+        card(
+            [
+                html.Label(["Sensors to scan ", dcc.Input(id="sensors", type="number", value=8, min=1, max=200)]),
+                html.Label([" Delay per sensor (s) ", dcc.Input(id="delay", type="number", value=0.4, step=0.1)]),
+                html.Div([html.Button("Scan", id="scan"), html.Button("Stop", id="stop", hidden=True)]),
+                html.Progress(id="progress", value="0", max="8", style={"width": "100%"}),
+                html.Div(id="status", children="Idle."),
+                html.Ul(id="readings"),
+            ]
+        ),
+        card(
+            [
+                html.Div(id="summary"),
+                dcc.Markdown(
+                    "Agents: `python examples/mcp_agent_client.py` calls the `scan_sensors` tool at "
+                    "`/_mcp` and prints each frame as it arrives."
+                ),
+            ]
+        ),
     ],
 )
 
@@ -73,19 +80,37 @@ async def scan_sensors(n_clicks: Optional[int], sensors: int, delay: Optional[fl
     pause = max(0.0, min(float(delay if delay is not None else 0.4), 5.0))
     items = []
     done = False
-    yield stream_props([("scan", {"disabled": True}), ("stop", {"hidden": False}),
-                        ("progress", {"max": str(total), "value": "0"}), ("status", {"children": "Scanning..."})])
+    yield stream_props(
+        [
+            ("scan", {"disabled": True}),
+            ("stop", {"hidden": False}),
+            ("progress", {"max": str(total), "value": "0"}),
+            ("status", {"children": "Scanning..."}),
+        ]
+    )
     try:
         for i in range(1, total + 1):
             await asyncio.sleep(pause)
             value = reading(i)
             items.append(html.Li(f"sensor {i}: {value} °C"))
-            yield stream_props([("progress", {"value": str(i)}), ("readings", {"children": list(items)}),
-                                ("status", {"children": f"sensor {i} of {total}: {value} °C"})])
+            yield stream_props(
+                [
+                    ("progress", {"value": str(i)}),
+                    ("readings", {"children": list(items)}),
+                    ("status", {"children": f"sensor {i} of {total}: {value} °C"}),
+                ]
+            )
         done = True
-        yield stream_props([("scan", {"disabled": False}), ("stop", {"hidden": True}),
-                            ("status", {"children": f"Done: {total} sensors, mean "
-                                                    f"{sum(reading(i) for i in range(1, total + 1)) / total:.2f} °C"})])
+        yield stream_props(
+            [
+                ("scan", {"disabled": False}),
+                ("stop", {"hidden": True}),
+                (
+                    "status",
+                    {"children": f"Done: {total} sensors, mean {sum(reading(i) for i in range(1, total + 1)) / total:.2f} °C"},
+                ),
+            ]
+        )
     finally:
         if not done:
             scans_stopped["count"] += 1  # cancelled by the page or the agent: clean up here

@@ -8,6 +8,7 @@ cancels the call after N frames: the server closes the run and its generator's `
     python examples/mcp_agent.py &
     python examples/mcp_agent_client.py [--url http://127.0.0.1:8050/_mcp] [--sensors 8] [--stop-after 3]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,8 +21,9 @@ from mcp import Client
 DEFAULT_URL = "http://127.0.0.1:8050/_mcp"
 
 
-async def watch(url: str, sensors: int = 8, delay: float = 0.2, stop_after: Optional[int] = None,
-                say: Callable[[str], None] = print) -> dict[str, Any]:
+async def watch(
+    url: str, sensors: int = 8, delay: float = 0.2, stop_after: Optional[int] = None, say: Callable[[str], None] = print
+) -> dict[str, Any]:
     """Run one scan as an agent would; returns what it saw (the frames, and the result or None)."""
     frames: list[dict[str, Any]] = []
     enough = asyncio.Event()
@@ -38,8 +40,9 @@ async def watch(url: str, sensors: int = 8, delay: float = 0.2, stop_after: Opti
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
         say(f"tools: {', '.join(sorted(tools))}")
         say(f"scan_sensors: {(tools['scan_sensors'].description or '').splitlines()[0]}")
-        call = asyncio.ensure_future(client.call_tool(
-            "scan_sensors", {"n_clicks": 1, "sensors": sensors, "delay": delay}, progress_callback=on_progress))
+        call = asyncio.ensure_future(
+            client.call_tool("scan_sensors", {"n_clicks": 1, "sensors": sensors, "delay": delay}, progress_callback=on_progress)
+        )
         stopper = asyncio.ensure_future(enough.wait())
         await asyncio.wait({call, stopper}, return_when=asyncio.FIRST_COMPLETED)
         stopper.cancel()

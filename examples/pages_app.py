@@ -1,4 +1,5 @@
 """A multi-page app in one file: page layouts and titles may be plain or `async def` functions."""
+
 import asyncio
 
 from flash import Flash, dcc, html, page_container, register_page

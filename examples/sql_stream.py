@@ -9,6 +9,7 @@ the connection, so a cancelled query stops reading at once.
 
 Run: python examples/sql_stream.py
 """
+
 import asyncio
 import datetime as dt
 import os
@@ -39,7 +40,8 @@ PRODUCTS = ["Widget", "Gadget", "Doohickey", "Gizmo", "Sprocket", "Flux capacito
 
 metadata = MetaData()
 orders = Table(
-    "orders", metadata,
+    "orders",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("ordered_on", Date, nullable=False),
     Column("customer", String(40), nullable=False),
@@ -58,10 +60,15 @@ def fake_orders(count: int):
     first = dt.date(2026, 1, 1)
     for i in range(1, count + 1):
         quantity = rng.randint(1, 40)
-        yield {"id": i, "ordered_on": first + dt.timedelta(days=rng.randrange(330)),
-               "customer": f"Customer {rng.randrange(1, 900):03d}", "region": rng.choice(REGIONS),
-               "product": rng.choice(PRODUCTS), "quantity": quantity,
-               "amount": round(quantity * rng.uniform(4, 120), 2)}
+        yield {
+            "id": i,
+            "ordered_on": first + dt.timedelta(days=rng.randrange(330)),
+            "customer": f"Customer {rng.randrange(1, 900):03d}",
+            "region": rng.choice(REGIONS),
+            "product": rng.choice(PRODUCTS),
+            "quantity": quantity,
+            "amount": round(quantity * rng.uniform(4, 120), 2),
+        }
 
 
 async def ensure_database() -> None:
@@ -79,7 +86,7 @@ async def ensure_database() -> None:
                 await conn.run_sync(metadata.create_all)
                 rows = list(fake_orders(SEED_ROWS))
                 for start in range(0, len(rows), 5000):
-                    await conn.execute(insert(orders), rows[start:start + 5000])
+                    await conn.execute(insert(orders), rows[start : start + 5000])
         finally:
             await seed_engine.dispose()
         os.replace(building, DB_PATH)
@@ -113,30 +120,39 @@ app.layout = page(
     "SQL stream",
     "Async SQLAlchemy + aiosqlite: conn.stream(select(...)) partitions reach the grid as they are read.",
     [
-        card([
-            dmc.Group(
-                [
-                    dmc.Select(id="region", label="Region", data=["All", *REGIONS], value="All", w=140,
-                               allowDeselect=False),
-                    dmc.NumberInput(id="min-amount", label="Min amount ($)", value=0, min=0, step=100, w=150),
-                    dmc.NumberInput(id="partition", label="Partition size", value=100, min=10, step=100, w=140),
-                    dmc.Switch(id="slow", label="25 ms per partition (a remote database)", checked=True, mb=8),
-                ],
-                align="flex-end", gap="md",
-            ),
-            dmc.Group(
-                [
-                    dmc.Button("Run query", id="start", n_clicks=0),
-                    dmc.Button("Cancel", id="cancel", n_clicks=0, color="red", variant="light", disabled=True),
-                    dmc.Text("Press Run query to stream the orders.", id="status", size="sm", fw=500),
-                ],
-                mt="md", gap="md",
-            ),
-            dmc.Code("", id="sql", block=True, mt="md", style={"whiteSpace": "pre-wrap"}),
-        ]),
         card(
-            dag.AgGrid(id="grid", columnDefs=COLUMNS, rowData=[], getRowId="params.data.id",
-                       defaultColDef={"sortable": True, "filter": True, "flex": 1}, style={"height": "420px"}),
+            [
+                dmc.Group(
+                    [
+                        dmc.Select(id="region", label="Region", data=["All", *REGIONS], value="All", w=140, allowDeselect=False),
+                        dmc.NumberInput(id="min-amount", label="Min amount ($)", value=0, min=0, step=100, w=150),
+                        dmc.NumberInput(id="partition", label="Partition size", value=100, min=10, step=100, w=140),
+                        dmc.Switch(id="slow", label="25 ms per partition (a remote database)", checked=True, mb=8),
+                    ],
+                    align="flex-end",
+                    gap="md",
+                ),
+                dmc.Group(
+                    [
+                        dmc.Button("Run query", id="start", n_clicks=0),
+                        dmc.Button("Cancel", id="cancel", n_clicks=0, color="red", variant="light", disabled=True),
+                        dmc.Text("Press Run query to stream the orders.", id="status", size="sm", fw=500),
+                    ],
+                    mt="md",
+                    gap="md",
+                ),
+                dmc.Code("", id="sql", block=True, mt="md", style={"whiteSpace": "pre-wrap"}),
+            ]
+        ),
+        card(
+            dag.AgGrid(
+                id="grid",
+                columnDefs=COLUMNS,
+                rowData=[],
+                getRowId="params.data.id",
+                defaultColDef={"sortable": True, "filter": True, "flex": 1},
+                style={"height": "420px"},
+            ),
             p=0,
         ),
     ],
@@ -150,34 +166,48 @@ app.layout = page(
     State("partition", "value"),
     State("slow", "checked"),
     cancel=[(Input("cancel", "n_clicks"), 0)],
-    reset_props=[*IDLE, ("status", {"children": "Cancelled: the query was closed; the rows read stay."}),
-                 notification("The cursor was closed.", "Query cancelled", id="sql-cancelled", color="orange")],
+    reset_props=[
+        *IDLE,
+        ("status", {"children": "Cancelled: the query was closed; the rows read stay."}),
+        notification("The cursor was closed.", "Query cancelled", id="sql-cancelled", color="orange"),
+    ],
     on_error=lambda exc: notify(str(exc), "Query failed", color="red", autoClose=False),
 )
 async def run_query(n_clicks, region, min_amount, partition, slow):
     region, minimum, size = region or "All", float(min_amount or 0), max(1, int(partition or 100))
-    yield stream_props([("start", {"disabled": True, "loading": True}), ("cancel", {"disabled": False}),
-                        ("status", {"children": "Opening the database..."})])
+    yield stream_props(
+        [
+            ("start", {"disabled": True, "loading": True}),
+            ("cancel", {"disabled": False}),
+            ("status", {"children": "Opening the database..."}),
+        ]
+    )
     await ensure_database()
     statement = query(region, minimum)
     sql = str(statement.compile(engine, compile_kwargs={"literal_binds": True}))
     started, loaded = time.monotonic(), 0
     async with engine.connect() as conn:
         total = await conn.scalar(select(func.count()).select_from(statement.subquery()))
-        yield stream_props([("sql", {"children": sql}), ("status", {"children": f"0 of {total:,} rows"}),
-                            ("grid", {"rowData": []})])
+        yield stream_props(
+            [("sql", {"children": sql}), ("status", {"children": f"0 of {total:,} rows"}), ("grid", {"rowData": []})]
+        )
         result = await conn.stream(statement)
         async for part in result.partitions(size):
             rows = [as_row(row) for row in part]
             loaded += len(rows)
-            yield stream_props([("grid", {"rowTransaction": {"add": rows}}),
-                                ("status", {"children": f"{loaded:,} of {total:,} rows"})])
+            yield stream_props(
+                [("grid", {"rowTransaction": {"add": rows}}), ("status", {"children": f"{loaded:,} of {total:,} rows"})]
+            )
             if slow:
                 await asyncio.sleep(0.025)
     seconds = time.monotonic() - started
-    yield stream_props([*IDLE, ("status", {"children": f"Done: {loaded:,} rows in {seconds:.1f} s."}),
-                        notification(f"{loaded:,} orders streamed in {seconds:.1f} s.", "Query done",
-                                     color="green")])
+    yield stream_props(
+        [
+            *IDLE,
+            ("status", {"children": f"Done: {loaded:,} rows in {seconds:.1f} s."}),
+            notification(f"{loaded:,} orders streamed in {seconds:.1f} s.", "Query done", color="green"),
+        ]
+    )
 
 
 server = app.server  # the ASGI app: `hypercorn examples.sql_stream:server`

@@ -7,6 +7,7 @@ Each tick sends `extendData` (the chart keeps its last 300 points) and the price
 
 Run: python examples/stock_ticker.py
 """
+
 import asyncio
 import datetime as dt
 import random
@@ -28,8 +29,15 @@ app.layout = page(
     "An endless stream extends the chart until you leave the page; come back and it starts again.",
     [
         dcc.Location(id="url"),
-        html.Nav([dcc.Link("Ticker", href="/", id="to-ticker"), " | ", dcc.Link("About", href="/about", id="to-about"),
-                  html.Span("paused", id="live", className="live-badge")], className="ticker-nav"),
+        html.Nav(
+            [
+                dcc.Link("Ticker", href="/", id="to-ticker"),
+                " | ",
+                dcc.Link("About", href="/about", id="to-about"),
+                html.Span("paused", id="live", className="live-badge"),
+            ],
+            className="ticker-nav",
+        ),
         html.Div(
             [
                 dcc.Dropdown(list(SYMBOLS), "ACME", id="symbol", clearable=False, style={"width": "12rem"}),

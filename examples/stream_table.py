@@ -6,6 +6,7 @@ generator's `finally` runs on the server) and `reset_props` puts the buttons bac
 
 Run: python examples/stream_table.py
 """
+
 import asyncio
 import random
 
@@ -32,24 +33,29 @@ app.layout = page(
     "Chunked table stream",
     "Rows stream into dash-ag-grid chunk by chunk; Stop cancels the stream and reset_props restores the buttons.",
     [
-        card(html.Div(
-            [
-                html.Button("Start", id="start"),
-                html.Button("Stop", id="stop", hidden=True),
-                html.Label([" Rows ", dcc.Input(id="rows", type="number", value=5000, min=100, step=100)]),
-                html.Label([" Chunk ", dcc.Input(id="chunk", type="number", value=250, min=10, step=10)]),
-                html.P("Press Start to run the query.", id="status"),
-            ],
-            className="controls-row",
-        )),
-        card(dag.AgGrid(
-            id="grid",
-            columnDefs=COLUMNS,
-            rowData=[],
-            getRowId="params.data.id",
-            defaultColDef={"sortable": True, "filter": True, "flex": 1},
-            style={"height": "420px"},
-        ), p=0),
+        card(
+            html.Div(
+                [
+                    html.Button("Start", id="start"),
+                    html.Button("Stop", id="stop", hidden=True),
+                    html.Label([" Rows ", dcc.Input(id="rows", type="number", value=5000, min=100, step=100)]),
+                    html.Label([" Chunk ", dcc.Input(id="chunk", type="number", value=250, min=10, step=10)]),
+                    html.P("Press Start to run the query.", id="status"),
+                ],
+                className="controls-row",
+            )
+        ),
+        card(
+            dag.AgGrid(
+                id="grid",
+                columnDefs=COLUMNS,
+                rowData=[],
+                getRowId="params.data.id",
+                defaultColDef={"sortable": True, "filter": True, "flex": 1},
+                style={"height": "420px"},
+            ),
+            p=0,
+        ),
     ],
 )
 

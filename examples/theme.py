@@ -7,6 +7,7 @@ Plain `html`/`dcc` controls inside get a light matching style from examples/asse
 
 Examples import it as `examples.theme` (gallery, tests) or `theme` (`python examples/x.py`).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -29,7 +30,8 @@ def provider(children: Any) -> dmc.MantineProvider:
     """Mantine's provider with the gallery theme and the notifications container."""
     return dmc.MantineProvider(
         [notifications_container(position="top-right", autoClose=4000, limit=4), children],
-        theme=THEME, forceColorScheme="light",
+        theme=THEME,
+        forceColorScheme="light",
     )
 
 
@@ -37,12 +39,13 @@ def header(title: str, blurb: str) -> html.Header:
     return html.Header(
         dmc.Group(
             [
-                dmc.ThemeIcon("⚡", size="lg", radius="md", variant="gradient",
-                              gradient={"from": "indigo", "to": "cyan"}, fz="lg"),
-                html.Div([dmc.Title(title, order=2, className="example-title"),
-                          dmc.Text(blurb, c="dimmed", size="sm")]),
+                dmc.ThemeIcon(
+                    "⚡", size="lg", radius="md", variant="gradient", gradient={"from": "indigo", "to": "cyan"}, fz="lg"
+                ),
+                html.Div([dmc.Title(title, order=2, className="example-title"), dmc.Text(blurb, c="dimmed", size="sm")]),
             ],
-            gap="sm", wrap="nowrap",
+            gap="sm",
+            wrap="nowrap",
         ),
         className="example-header",
     )

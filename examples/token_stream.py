@@ -18,6 +18,7 @@ a real model's rhythm. To use a real one, pass its stream instead of `fake_model
 
 Run: python examples/token_stream.py
 """
+
 import asyncio
 import random
 import re
@@ -145,17 +146,32 @@ app.layout = page(
     [
         html.Div(
             [
-                dcc.Textarea(id="prompt", value="Why stream a long answer?",
-                             style={"width": "100%", "height": "3.5rem", "borderRadius": "8px",
-                                    "border": "1px solid #d5d9e6", "padding": ".5rem", "boxSizing": "border-box"}),
+                dcc.Textarea(
+                    id="prompt",
+                    value="Why stream a long answer?",
+                    style={
+                        "width": "100%",
+                        "height": "3.5rem",
+                        "borderRadius": "8px",
+                        "border": "1px solid #d5d9e6",
+                        "padding": ".5rem",
+                        "boxSizing": "border-box",
+                    },
+                ),
                 html.Div(
                     [
                         html.Button("Ask", id="ask"),
                         html.Button("Stop", id="stop", hidden=True),
                         html.Button("Regenerate", id="regenerate", disabled=True),
-                        dcc.RadioItems(id="speed", value="realistic", inline=True,
-                                       options=[{"label": "Realistic (~25 tokens/s)", "value": "realistic"},
-                                                {"label": "Fast (~400 tokens/s)", "value": "fast"}]),
+                        dcc.RadioItems(
+                            id="speed",
+                            value="realistic",
+                            inline=True,
+                            options=[
+                                {"label": "Realistic (~25 tokens/s)", "value": "realistic"},
+                                {"label": "Fast (~400 tokens/s)", "value": "fast"},
+                            ],
+                        ),
                     ],
                     className="controls",
                 ),
@@ -171,8 +187,12 @@ app.layout = page(
     size="md",
 )
 
-IDLE = [("ask", {"disabled": False}), ("regenerate", {"disabled": False}), ("stop", {"hidden": True}),
-        ("answer", {"className": "answer"})]
+IDLE = [
+    ("ask", {"disabled": False}),
+    ("regenerate", {"disabled": False}),
+    ("stop", {"hidden": True}),
+    ("answer", {"className": "answer"}),
+]
 
 
 @event_callback(
@@ -187,12 +207,16 @@ IDLE = [("ask", {"disabled": False}), ("regenerate", {"disabled": False}), ("sto
 )
 async def answer(ask_clicks, regenerate_clicks, prompt, speed, attempt):
     attempt = (attempt or 0) + 1 if ctx.triggered_id == "regenerate" else 1
-    yield stream_props([
-        ("ask", {"disabled": True}), ("regenerate", {"disabled": False}), ("stop", {"hidden": False}),
-        ("attempt", {"data": attempt}),
-        ("answer", {"children": "", "className": "answer streaming"}),
-        ("stats", {"children": f"Answer {attempt}: thinking..."}),
-    ])
+    yield stream_props(
+        [
+            ("ask", {"disabled": True}),
+            ("regenerate", {"disabled": False}),
+            ("stop", {"hidden": False}),
+            ("attempt", {"data": attempt}),
+            ("answer", {"children": "", "className": "answer streaming"}),
+            ("stats", {"children": f"Answer {attempt}: thinking..."}),
+        ]
+    )
     tokens = updates = 0
     started = time.monotonic()
 
@@ -207,8 +231,9 @@ async def answer(ask_clicks, regenerate_clicks, prompt, speed, attempt):
         stats = f"Answer {attempt}: {tokens} tokens in {updates} updates"
         yield stream_props([*update.updates, ("stats", {"children": stats})])
     seconds = time.monotonic() - started
-    yield stream_props([*IDLE, ("stats", {"children": f"Done: answer {attempt}, {tokens} tokens in "
-                                                      f"{updates} updates, {seconds:.1f} s."})])
+    yield stream_props(
+        [*IDLE, ("stats", {"children": f"Done: answer {attempt}, {tokens} tokens in {updates} updates, {seconds:.1f} s."})]
+    )
 
 
 server = app.server  # the ASGI app: `hypercorn examples.token_stream:server`

@@ -9,6 +9,7 @@ asks the server to close the connection with code 1012: the component reconnects
 
 Run: python examples/websocket_chart.py
 """
+
 import asyncio
 import datetime as dt
 import itertools
@@ -31,10 +32,8 @@ CONNECTIONS = itertools.count(1)  # this worker's connections, numbered
 
 def empty_chart(symbol: str) -> dict:
     return {
-        "data": [{"x": [], "y": [], "type": "scatter", "mode": "lines", "name": symbol,
-                  "line": {"color": "#2563eb"}}],
-        "layout": {"title": {"text": symbol}, "margin": {"t": 40, "l": 50, "r": 20, "b": 40},
-                   "uirevision": symbol},
+        "data": [{"x": [], "y": [], "type": "scatter", "mode": "lines", "name": symbol, "line": {"color": "#2563eb"}}],
+        "layout": {"title": {"text": symbol}, "margin": {"t": 40, "l": 50, "r": 20, "b": 40}, "uirevision": symbol},
     }
 
 
@@ -73,18 +72,30 @@ app.layout = page(
     "Prices arrive over a websocket of this app; the chart is extended by the server's messages.",
     [
         WebSocket(id="ws", path="/ws/prices"),
-        card([html.Div(
+        card(
             [
-                dcc.Dropdown(list(SYMBOLS), "ACME", id="symbol", clearable=False, style={"width": "12rem"}),
-                html.Span("connecting", id="state", style={"padding": "0.2rem 0.6rem", "borderRadius": "1rem",
-                                                           "color": "white", "background": BADGE["connecting"]}),
-                html.Button("Simulate a server restart", id="restart"),
-            ],
-            style={"display": "flex", "gap": "1rem", "alignItems": "center"},
+                html.Div(
+                    [
+                        dcc.Dropdown(list(SYMBOLS), "ACME", id="symbol", clearable=False, style={"width": "12rem"}),
+                        html.Span(
+                            "connecting",
+                            id="state",
+                            style={
+                                "padding": "0.2rem 0.6rem",
+                                "borderRadius": "1rem",
+                                "color": "white",
+                                "background": BADGE["connecting"],
+                            },
+                        ),
+                        html.Button("Simulate a server restart", id="restart"),
+                    ],
+                    style={"display": "flex", "gap": "1rem", "alignItems": "center"},
+                ),
+                html.H3("…", id="price"),
+                html.Div("", id="connection", style={"color": "#6b7280"}),
+                dcc.Graph(id="chart", figure=empty_chart("ACME")),
+            ]
         ),
-        html.H3("…", id="price"),
-        html.Div("", id="connection", style={"color": "#6b7280"}),
-        dcc.Graph(id="chart", figure=empty_chart("ACME"))]),
     ],
 )
 
@@ -95,8 +106,9 @@ def show_state(state, style):
     return state, {**style, "background": BADGE.get(state, "#6b7280")}
 
 
-@callback(Output("ws", "send"), Input("ws", "state"), Input("symbol", "value"), Input("restart", "n_clicks"),
-          prevent_initial_call=True)
+@callback(
+    Output("ws", "send"), Input("ws", "state"), Input("symbol", "value"), Input("restart", "n_clicks"), prevent_initial_call=True
+)
 def talk(state, symbol, _restart):
     """On every (re)connect and on a new symbol, say which symbol to stream; or ask for a restart."""
     if ctx.triggered_id == "restart":
@@ -106,8 +118,7 @@ def talk(state, symbol, _restart):
     return {"symbol": symbol}
 
 
-@callback(Output("price", "children"), Output("connection", "children"), Input("ws", "message"),
-          prevent_initial_call=True)
+@callback(Output("price", "children"), Output("connection", "children"), Input("ws", "message"), prevent_initial_call=True)
 def show_price(message):
     tick = message["data"]
     return f"{tick['symbol']} {tick['price']:,.2f}", f"connection #{tick['connection']}"

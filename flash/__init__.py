@@ -4,6 +4,7 @@ Every public name of `dash` is importable from here with the same meaning; `Flas
 as `Dash`) serves the app on Quart, and `event_callback`/`stream_props` stream updates over SSE.
 Dash 4.5's shared storage names (`LocalSharedStorage`, ...) come from `flash.storage`.
 """
+
 import sys as _sys
 
 import dash as _dash

@@ -1,4 +1,5 @@
 """`Flash`: `dash.Dash` on Quart, with async layouts/callbacks and sync work kept off the loop."""
+
 from __future__ import annotations
 
 import asyncio
@@ -168,10 +169,7 @@ class Flash(AppStreams, AppHost, dash.Dash):
         user_server = None
         if server not in (None, True, False):
             if not isinstance(server, Quart):
-                raise TypeError(
-                    "Flash(server=...) takes True, False or a quart.Quart app, "
-                    f"not {type(server).__name__}."
-                )
+                raise TypeError(f"Flash(server=...) takes True, False or a quart.Quart app, not {type(server).__name__}.")
             user_server, server = server, False
             name = name or user_server.name
         kwargs.setdefault("use_async", True)
@@ -194,23 +192,32 @@ class Flash(AppStreams, AppHost, dash.Dash):
         self.stream_give_up = stream_give_up
         self.stream_signer = Signer(*resolve_secret(secret_key))
         self.tune_gc = tune_gc
-        self.limits = Limits(allowed_origins, max_json_depth, max_streams_per_client=max_streams_per_client,
-                             max_downlinks=max_downlinks, stream_write_timeout=stream_write_timeout,
-                             stream_replay_bytes=stream_replay_bytes, max_streams=max_streams,
-                             max_streams_per_address=max_streams_per_address,
-                             max_downlinks_per_address=max_downlinks_per_address,
-                             max_stream_start_bytes=max_stream_start_bytes,
-                             stream_start_budget=stream_start_budget, stream_buffer_bytes=stream_buffer_bytes)
+        self.limits = Limits(
+            allowed_origins,
+            max_json_depth,
+            max_streams_per_client=max_streams_per_client,
+            max_downlinks=max_downlinks,
+            stream_write_timeout=stream_write_timeout,
+            stream_replay_bytes=stream_replay_bytes,
+            max_streams=max_streams,
+            max_streams_per_address=max_streams_per_address,
+            max_downlinks_per_address=max_downlinks_per_address,
+            max_stream_start_bytes=max_stream_start_bytes,
+            stream_start_budget=stream_start_budget,
+            stream_buffer_bytes=stream_buffer_bytes,
+        )
         self.streams: dict[str, EventCallbackSpec] = {}
-        self.stream_runs = DownlinkRegistry(stream_resume_window, self.limits.stream_write_timeout,
-                                            self.limits.stream_buffer_bytes)
+        self.stream_runs = DownlinkRegistry(
+            stream_resume_window, self.limits.stream_write_timeout, self.limits.stream_buffer_bytes
+        )
         enable_metrics(self, metrics)  # sets stream_runs.metrics when on (flash/metrics)
         self._pending_streams: list[EventCallbackSpec] = []
         self._streams_taken = False  # the first request took the pending streams: wire new ones at once
         self._shared_storage_backend = storage_config.resolve(shared_storage)
         if isinstance(self._shared_storage_backend, RedisSharedStorage):  # streams cross workers
-            self.stream_runs.bus = StreamBus(self._shared_storage_backend, self.stream_runs,
-                                             replay_bytes=self.limits.stream_replay_bytes)
+            self.stream_runs.bus = StreamBus(
+                self._shared_storage_backend, self.stream_runs, replay_bytes=self.limits.stream_replay_bytes
+            )
         storage_context.install()  # ctx.shared_storage (Dash 4.5), once a Flash app exists
         self.page_cache = PageCache(self)  # the page GETs' answers, made once (server/page_cache.py)
         if DASH_HAS_SHARED_STORAGE:
@@ -295,8 +302,11 @@ class Flash(AppStreams, AppHost, dash.Dash):
     def callback(self, *args: Any, **kwargs: Any) -> Any:
         """Dash's `app.callback`; on a generator it streams (see `flash.callback`)."""
         plain = super().callback  # never `dash.Dash.callback`: a harness may set `dash.Dash = Flash`
-        return self._late_streams(streaming_decorator(self._pending_streams, args, kwargs,
-                                                      lambda func: register_from_caller(plain, *args, **kwargs)(func)))
+        return self._late_streams(
+            streaming_decorator(
+                self._pending_streams, args, kwargs, lambda func: register_from_caller(plain, *args, **kwargs)(func)
+            )
+        )
 
     def _config(self) -> Any:
         """Dash's page config; names Dash's websocket only if a callback uses it (ws_config.py)."""

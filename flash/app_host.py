@@ -6,6 +6,7 @@ would break them silently, and the layering test could not tell); these public m
 only door, each delegating to what the app keeps privately. `Flash` inherits them (flash/app.py),
 and mypy checks there that `Flash` is a `StreamHost`.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -19,6 +20,7 @@ class AppHost:
     _serving_loop: asyncio.AbstractEventLoop | None  # the loop serving the app (set by `_setup_server`)
 
     if TYPE_CHECKING:  # Flash's (overriding Dash's): declared for mypy only, so the MRO still reaches Dash's
+
         async def _setup_server(self) -> None: ...
 
         def _initialize_context(self, body: Any) -> Any: ...

@@ -4,6 +4,7 @@ Why a module of its own: a stream may be declared before the app serves (it wait
 pending list) or after its first request (it is wired at once, as Dash registers a late
 `app.callback`); `Flash` inherits these methods (flash/app.py).
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
@@ -31,16 +32,34 @@ class AppStreams:
         """Whether the first request took the pending streams: a stream declared now is wired at once."""
         return self._streams_taken
 
-    def event_callback(self, *dependencies: Any, cancel: Any = None, reset_props: Any = None, on_error: Any = None,
-                       prevent_initial_call: bool = True, restart_on_worker_loss: bool = False,
-                       background: bool = False) -> Any:
+    def event_callback(
+        self,
+        *dependencies: Any,
+        cancel: Any = None,
+        reset_props: Any = None,
+        on_error: Any = None,
+        prevent_initial_call: bool = True,
+        restart_on_worker_loss: bool = False,
+        background: bool = False,
+    ) -> Any:
         """`flash.event_callback` bound to this app (see there)."""
-        return self._late_streams(_decorator(self._pending_streams, dependencies, cancel, reset_props, on_error,
-                                             prevent_initial_call, restart_on_worker_loss, background))
+        return self._late_streams(
+            _decorator(
+                self._pending_streams,
+                dependencies,
+                cancel,
+                reset_props,
+                on_error,
+                prevent_initial_call,
+                restart_on_worker_loss,
+                background,
+            )
+        )
 
     def _late_streams(self, decorate: Callable[[F], F]) -> Callable[[F], F]:
         """A stream declared on the app after its first request is wired at once, as Dash's
         `app.callback` then registers at once: pages loaded from then on have it."""
+
         def late(func: F) -> F:
             func = decorate(func)
             if self._streams_taken and self._pending_streams:
@@ -68,5 +87,5 @@ class AppStreams:
         wire_streams(self.as_stream_host(), new)
 
     if TYPE_CHECKING:  # Flash's (flash/app.py): the app itself, which mypy checks is a StreamHost
-        def as_stream_host(self) -> StreamHost: ...
 
+        def as_stream_host(self) -> StreamHost: ...

@@ -7,6 +7,7 @@ public routes (Dash's scripts, layout and dependencies, `.js`/`.css` assets, and
 add), and Dash's websocket callbacks. The check is a `before_request` hook, so callbacks take
 Quart's full path instead of Flash's direct one (the direct path only runs hook-free apps).
 """
+
 from __future__ import annotations
 
 import base64
@@ -37,8 +38,7 @@ PUBLIC_CALLBACKS = "PUBLIC_CALLBACKS"
 def _base_public_routes(prefix: str) -> list[str]:
     extensions = os.environ.get("DASH_PUBLIC_ASSETS_EXTENSIONS", "js,css").split(",")
     routes = [f"assets/<path:path>.{ext.strip()}" for ext in extensions if ext.strip()]
-    routes += ["_dash-component-suites/<path:path>", "_dash-layout", "_dash-dependencies",
-               "_favicon.ico", "_reload-hash"]
+    routes += ["_dash-component-suites/<path:path>", "_dash-layout", "_dash-dependencies", "_favicon.ico", "_reload-hash"]
     return [prefix + route for route in routes]
 
 
@@ -113,8 +113,7 @@ class BasicAuth:
             return None
         if await self.is_authorized(request.headers.get("Authorization")):
             return None
-        if request.path == self.app.config.routes_pathname_prefix + "_dash-update-component" \
-                and await self._public_callback():
+        if request.path == self.app.config.routes_pathname_prefix + "_dash-update-component" and await self._public_callback():
             return None
         return self.login_request()
 
@@ -146,8 +145,9 @@ class BasicAuth:
         inputs = body.get("inputs")
         if not isinstance(inputs, list):
             return False
-        pathname = next((item.get("value") for item in inputs
-                         if isinstance(item, dict) and item.get("property") == "pathname"), None)
+        pathname = next(
+            (item.get("value") for item in inputs if isinstance(item, dict) and item.get("property") == "pathname"), None
+        )
         return isinstance(pathname, str) and bool(routes.test(pathname))
 
     async def is_authorized(self, header: str | None) -> bool:
@@ -169,8 +169,7 @@ class BasicAuth:
                 return False
         else:
             expected = self._users.get(username)
-            authorized = expected is not None and hmac.compare_digest(
-                expected.encode("utf-8"), password.encode("utf-8"))
+            authorized = expected is not None and hmac.compare_digest(expected.encode("utf-8"), password.encode("utf-8"))
         if authorized:
             self._remember(username)
         return bool(authorized)
@@ -184,5 +183,9 @@ class BasicAuth:
 
     def login_request(self) -> Response:
         """The 401 that makes the browser ask for a username and password."""
-        return Response("Login Required", status=401, content_type="text/plain; charset=utf-8",
-                        headers={"WWW-Authenticate": 'Basic realm="User Visible Realm"'})
+        return Response(
+            "Login Required",
+            status=401,
+            content_type="text/plain; charset=utf-8",
+            headers={"WWW-Authenticate": 'Basic realm="User Visible Realm"'},
+        )

@@ -25,6 +25,7 @@ another take over when that one stops or dies.
 `await publish("prices", {...})` (or `prices.publish`) from any callback, stream or job of the
 app; from a plain script `Channel("prices").publish_sync(msg, storage=RedisSharedStorage(url))`.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -192,8 +193,8 @@ class _TopicHub:
                 else:
                     try:
                         held = bool(await client.set(lease, self.worker, px=LEASE_MS, nx=True)) or (
-                            await client.get(lease) == self.worker.encode()
-                            and bool(await client.pexpire(lease, LEASE_MS)))
+                            await client.get(lease) == self.worker.encode() and bool(await client.pexpire(lease, LEASE_MS))
+                        )
                     except Exception as exc:
                         logger.warning("Channel %r producer lease failed (%s)", self.channel.name, exc)
                         held = False
@@ -255,8 +256,7 @@ class Channel:
         """Decorate an async generator: each yield is published while the channel has watchers.
         One per channel name (a module imported twice replaces it)."""
         if not inspect.isasyncgenfunction(func):
-            raise TypeError(f"@Channel({self.name!r}).producer needs an async generator function "
-                            "(async def ... yield message).")
+            raise TypeError(f"@Channel({self.name!r}).producer needs an async generator function (async def ... yield message).")
         _PRODUCERS[self.name] = (self, func)
         return func
 

@@ -1,4 +1,5 @@
 """Dash's exceptions under Flash's name, so `from flash.exceptions import PreventUpdate` works."""
+
 from dash.exceptions import *  # noqa: F401,F403
 from dash.exceptions import DashException, PreventUpdate  # noqa: F401
 

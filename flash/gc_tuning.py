@@ -8,6 +8,7 @@ walks that whole heap again: with 1,000 concurrent callbacks on one worker this 
 (`gc.freeze()`: those objects are still freed by reference counting, just never scanned) and
 raises the young-generation threshold so collections run less often.
 """
+
 from __future__ import annotations
 
 import gc

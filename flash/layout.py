@@ -5,6 +5,7 @@ from sync code: from a thread (a sync callback, a script, a test) on the loop th
 when it is running (so the layout's async clients stay on their loop, and the caller's contextvars
 come along), else on a loop of its own. On the event loop itself nothing sync may wait: it says so.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -25,9 +26,7 @@ DASH_SETUP: contextvars.ContextVar[bool] = contextvars.ContextVar("flash_dash_se
 
 
 def is_async_callable(value: Any) -> bool:
-    return inspect.iscoroutinefunction(value) or inspect.iscoroutinefunction(
-        getattr(value, "__call__", None)
-    )
+    return inspect.iscoroutinefunction(value) or inspect.iscoroutinefunction(getattr(value, "__call__", None))
 
 
 async def call_layout(app: "Flash", layout: Any, **kwargs: Any) -> Any:

@@ -16,6 +16,7 @@ Chunks may be plain strings or what the common SDKs stream (see `chunk_text`), f
 sync iterable (a sync one is stepped in the app's thread pool). Closing the stream (Stop, a new
 run, the page going away) closes the source too, so the model's HTTP response is released.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -73,8 +74,10 @@ def chunk_text(chunk: Any) -> str:
     if chunk is None:
         return ""
     if isinstance(chunk, (bytes, bytearray)):
-        raise TypeError("Text chunks must be str, not bytes: decode them first (a multi-byte "
-                        "character may span two chunks; codecs.getincrementaldecoder handles that).")
+        raise TypeError(
+            "Text chunks must be str, not bytes: decode them first (a multi-byte "
+            "character may span two chunks; codecs.getincrementaldecoder handles that)."
+        )
     kind = _field(chunk, "type")
     if isinstance(kind, str):
         if kind == "content_block_delta":
@@ -117,8 +120,7 @@ async def _aiter(chunks: Chunks) -> AsyncIterator[Any]:
     """Iterate async iterables directly and sync ones one `next()` per thread-pool call, so a
     blocking SDK stream never stalls the event loop; either is closed when this is."""
     if isinstance(chunks, (str, bytes)):
-        raise TypeError("text_updates/coalesce_text take an iterable of chunks, not one string: "
-                        "wrap it in a list.")
+        raise TypeError("text_updates/coalesce_text take an iterable of chunks, not one string: wrap it in a list.")
     if isinstance(chunks, AsyncIterable):
         source = aiter(chunks)
         try:

@@ -25,6 +25,7 @@ components. `notification(...)` returns the ``(id, props)`` pair itself, for a l
 ``stream_props([...])`` batch or for ``reset_props`` (a "Cancelled" notification on cancel:
 ``reset_props=[..., notification("Stopped", id="job", update=True, color="orange")]``).
 """
+
 from __future__ import annotations
 
 import importlib
@@ -35,8 +36,7 @@ from dash import Patch
 
 from .streaming.declare.props import ComponentId, StreamProps, Update, stream_props
 
-__all__ = ["CONTAINER_ID", "hide_notification", "notification", "notifications_container", "notify",
-           "update_notification"]
+__all__ = ["CONTAINER_ID", "hide_notification", "notification", "notifications_container", "notify", "update_notification"]
 
 CONTAINER_ID = "notifications"
 _POSITIONS = ("top-left", "top-right", "bottom-left", "bottom-right", "top-center", "bottom-center")
@@ -68,8 +68,15 @@ def _entry(message: Any, title: Any, id: str | None, action: str, options: dict[
     return entry
 
 
-def notification(message: Any, title: Any = None, *, id: str | None = None,  # noqa: A002
-                 update: bool = False, container: ComponentId = CONTAINER_ID, **options: Any) -> Update:
+def notification(
+    message: Any,
+    title: Any = None,
+    *,
+    id: str | None = None,  # noqa: A002
+    update: bool = False,
+    container: ComponentId = CONTAINER_ID,
+    **options: Any,
+) -> Update:
     """The ``(container id, props)`` pair for one notification, to put in a ``stream_props``
     batch or in ``reset_props``: ``yield stream_props([("grid", {...}), notification("1,000 rows")])``.
 
@@ -85,14 +92,26 @@ def notification(message: Any, title: Any = None, *, id: str | None = None,  # n
     return _send(container, entries)
 
 
-def notify(message: Any, title: Any = None, *, id: str | None = None,  # noqa: A002
-           container: ComponentId = CONTAINER_ID, **options: Any) -> StreamProps:
+def notify(
+    message: Any,
+    title: Any = None,
+    *,
+    id: str | None = None,  # noqa: A002
+    container: ComponentId = CONTAINER_ID,
+    **options: Any,
+) -> StreamProps:
     """``yield notify("Done", color="green")``: show a notification from an event callback."""
     return stream_props([notification(message, title, id=id, container=container, **options)])
 
 
-def update_notification(id: str, message: Any, title: Any = None, *,  # noqa: A002
-                        container: ComponentId = CONTAINER_ID, **options: Any) -> StreamProps:
+def update_notification(
+    id: str,
+    message: Any,
+    title: Any = None,
+    *,  # noqa: A002
+    container: ComponentId = CONTAINER_ID,
+    **options: Any,
+) -> StreamProps:
     """Change a notification shown with ``notify(..., id=id)`` (e.g. a loading one that is done);
     Mantine ignores an update for a notification that is no longer shown."""
     return stream_props([notification(message, title, id=id, update=True, container=container, **options)])

@@ -9,6 +9,7 @@ Needs Pillow and a bold sans font: DejaVu Sans Bold from matplotlib's data (the 
 or the system's fonts. Drawn at 4x and scaled down, so every edge is smoothly anti-aliased; the
 output depends only on the font, so reruns give the same picture.
 """
+
 from __future__ import annotations
 
 import sys
@@ -24,10 +25,17 @@ CIRCLE = ((99, 102, 241), (147, 51, 234))  # indigo to violet, top-left to botto
 BOLT = ((253, 224, 71), (245, 158, 11))  # yellow to amber, top to bottom
 # The bolt as a polygon in a unit square: a flat top, a notch each way, a sharp tip.
 BOLT_SHAPE = [(0.60, 0.02), (0.21, 0.57), (0.47, 0.57), (0.37, 0.98), (0.80, 0.41), (0.54, 0.41), (0.71, 0.02)]
-FONT_NAMES = {True: ["DejaVuSans-Bold.ttf", "LiberationSans-Bold.ttf", "Arial Bold.ttf", "arialbd.ttf"],
-              False: ["DejaVuSans.ttf", "LiberationSans-Regular.ttf", "Arial.ttf", "arial.ttf"]}
-FONT_DIRS = ["/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/truetype/liberation",
-             "/usr/share/fonts/TTF", "/Library/Fonts", "C:/Windows/Fonts"]
+FONT_NAMES = {
+    True: ["DejaVuSans-Bold.ttf", "LiberationSans-Bold.ttf", "Arial Bold.ttf", "arialbd.ttf"],
+    False: ["DejaVuSans.ttf", "LiberationSans-Regular.ttf", "Arial.ttf", "arial.ttf"],
+}
+FONT_DIRS = [
+    "/usr/share/fonts/truetype/dejavu",
+    "/usr/share/fonts/truetype/liberation",
+    "/usr/share/fonts/TTF",
+    "/Library/Fonts",
+    "C:/Windows/Fonts",
+]
 
 
 def font(size: int, bold: bool = True) -> ImageFont.FreeTypeFont:
@@ -46,8 +54,7 @@ def font(size: int, bold: bool = True) -> ImageFont.FreeTypeFont:
     raise SystemExit("No sans font found: pip install matplotlib (it bundles DejaVu Sans).")
 
 
-def gradient(size: tuple[int, int], start: tuple[int, int, int], end: tuple[int, int, int],
-             diagonal: bool) -> Image.Image:
+def gradient(size: tuple[int, int], start: tuple[int, int, int], end: tuple[int, int, int], diagonal: bool) -> Image.Image:
     """An RGBA image fading from `start` to `end`, top to bottom (or top-left to bottom-right)."""
     width, height = size
     steps = width + height if diagonal else height

@@ -8,6 +8,7 @@ index itself: examples/screenshots/gallery.png.
     python scripts/screenshots.py               # every example, then the index
     python scripts/screenshots.py grid_stream   # only these (and the index)
 """
+
 from __future__ import annotations
 
 import io
@@ -33,26 +34,38 @@ from flash.testing.browser import chrome_options, chromedriver_path  # noqa: E40
 
 OUT = ROOT / "examples" / "screenshots"
 VIEWPORT = (1280, 800)  # CSS pixels the page is laid out in
-SIZE = (800, 500)       # the saved image
+SIZE = (800, 500)  # the saved image
 TIMEOUT = 60
 
 # What to do on each page before the shot: ("click", css) | ("wait", js returning truthy).
-ROWS = "(window.dash_ag_grid && window.dash_ag_grid.getApi('grid') ? window.dash_ag_grid.getApi('grid').getDisplayedRowCount() : 0)"
+ROWS = (
+    "(window.dash_ag_grid && window.dash_ag_grid.getApi('grid') ? window.dash_ag_grid.getApi('grid').getDisplayedRowCount() : 0)"
+)
 POINTS = "(function(){var g=document.querySelector('#chart .js-plotly-plot');return g&&g.data?g.data[0].x.length:0;})()"
 SCENES: dict[str, list[tuple[str, str]]] = {
-    "grid_stream": [("wait", "document.querySelector('#start')"), ("click", "#start"),
-                    ("wait", f"{ROWS} >= 2250"), ("wait", "document.querySelectorAll('.mantine-Notification-root').length >= 2")],
+    "grid_stream": [
+        ("wait", "document.querySelector('#start')"),
+        ("click", "#start"),
+        ("wait", f"{ROWS} >= 2250"),
+        ("wait", "document.querySelectorAll('.mantine-Notification-root').length >= 2"),
+    ],
     "sql_stream": [("wait", "document.querySelector('#start')"), ("click", "#start"), ("wait", f"{ROWS} >= 1500")],
     "token_stream": [("click", "#ask"), ("wait", "document.getElementById('answer').textContent.length > 420")],
     "stock_ticker": [("wait", f"{POINTS} >= 60")],
     "websocket_chart": [("wait", "document.getElementById('state').textContent === 'open'"), ("wait", f"{POINTS} >= 50")],
     "lazy_dashboard": [("wait", "document.querySelector('#panel-north .js-plotly-plot')")],
-    "live_channel": [("wait", "/visitors online/.test(document.getElementById('visitors').textContent)"),
-                     ("wait", "document.getElementById('chat-status').textContent === 'live'"),
-                     ("type", "#message=Hello from the screenshot script!"), ("click", "#send"),
-                     ("wait", "document.querySelectorAll('#chat-log li').length >= 1")],
-    "async_gather": [("click", "#sync-button"), ("click", "#async-button"),
-                     ("wait", "/took/.test(document.getElementById('sync-result').textContent)")],
+    "live_channel": [
+        ("wait", "/visitors online/.test(document.getElementById('visitors').textContent)"),
+        ("wait", "document.getElementById('chat-status').textContent === 'live'"),
+        ("type", "#message=Hello from the screenshot script!"),
+        ("click", "#send"),
+        ("wait", "document.querySelectorAll('#chat-log li').length >= 1"),
+    ],
+    "async_gather": [
+        ("click", "#sync-button"),
+        ("click", "#async-button"),
+        ("wait", "/took/.test(document.getElementById('sync-result').textContent)"),
+    ],
     "stream_table": [("click", "#start"), ("wait", f"{ROWS} >= 1500")],
     "pages_app": [("click", "#link-paris"), ("wait", "document.getElementById('units')")],
     "mcp_agent": [("click", "#scan"), ("wait", "document.querySelectorAll('#readings li').length >= 3")],
@@ -90,7 +103,7 @@ def example_links(node: Any):
     if isinstance(node, dict):
         props = node.get("props")
         if isinstance(props, dict) and str(props.get("id", "")).startswith("link-") and props.get("href"):
-            yield props["id"][len("link-"):], props["href"]
+            yield props["id"][len("link-") :], props["href"]
         for value in node.values():
             yield from example_links(value)
     elif isinstance(node, list):
@@ -103,8 +116,10 @@ def browser() -> webdriver.Chrome:
     options.add_argument("--headless=new")
     options.add_argument("--hide-scrollbars")
     driver = webdriver.Chrome(service=Service(chromedriver_path()), options=options)
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                           {"width": VIEWPORT[0], "height": VIEWPORT[1], "deviceScaleFactor": 1, "mobile": False})
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": VIEWPORT[0], "height": VIEWPORT[1], "deviceScaleFactor": 1, "mobile": False},
+    )
     return driver
 
 
@@ -149,8 +164,10 @@ def main(only: list[str]) -> None:
             save(driver, OUT / f"{module}.png")
         driver.get(index)
         wait(lambda: len(driver.find_elements(By.CSS_SELECTOR, ".example-card")) == len(urls), "the cards")
-        wait(lambda: driver.execute_script(
-            "return Array.from(document.images).every(function (i) { return i.complete; });"), "the images")
+        wait(
+            lambda: driver.execute_script("return Array.from(document.images).every(function (i) { return i.complete; });"),
+            "the images",
+        )
         save(driver, OUT / "gallery.png")
     finally:
         if driver is not None:

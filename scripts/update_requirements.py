@@ -16,6 +16,7 @@ Use them as constraints next to the editable install:
 
 tests/unit/test_requirements_sync.py fails when pyproject.toml and these files disagree.
 """
+
 from __future__ import annotations
 
 import sys
@@ -79,8 +80,9 @@ def closure(requirements: list[Requirement]) -> dict[str, str]:
         try:
             dist = metadata.distribution(requirement.name)
         except metadata.PackageNotFoundError:
-            raise SystemExit(f"{requirement.name} is not installed: pip install the extras first "
-                             f"(see this script's docstring).") from None
+            raise SystemExit(
+                f"{requirement.name} is not installed: pip install the extras first (see this script's docstring)."
+            ) from None
         done[name] = done.get(name, set()) | wanted
         pinned[name] = dist.version
         extras = frozenset(done[name])
@@ -91,8 +93,9 @@ def closure(requirements: list[Requirement]) -> dict[str, str]:
 def render(name: str, extras: tuple[str, ...]) -> str:
     pins = closure(roots(extras))
     pins.pop(canonicalize_name(str(project()["name"])), None)
-    header = HEADER.format(name=name, extras="[" + ",".join(extras) + "]", platform=sys.platform,
-                           python=".".join(map(str, sys.version_info[:2])))
+    header = HEADER.format(
+        name=name, extras="[" + ",".join(extras) + "]", platform=sys.platform, python=".".join(map(str, sys.version_info[:2]))
+    )
     return header + "".join(f"{dist}=={version}\n" for dist, version in sorted(pins.items()))
 
 

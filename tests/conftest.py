@@ -1,4 +1,5 @@
 """Shared test helpers: an in-process client for Flash apps (no network, no browser)."""
+
 import asyncio
 import gc
 import json

@@ -3,6 +3,7 @@ for Local and Diskcache, tests/integration/test_shared_storage_redis.py for Redi
 redis-server). A backend test class subclasses `StorageContract` and provides two fixtures:
 `storage` (a fresh backend) and `storage_code` (Python source, run in another process, that
 builds a backend sharing the same data as `storage`)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -45,8 +46,14 @@ async def atake(sub, count: int, timeout: float = 10) -> list[tuple[int, object]
 def run_in_other_process(storage_code: str, body: str, timeout: float = 30) -> str:
     """Run `body` in a fresh Python process where `storage` is built by `storage_code`."""
     source = "from flash import *\n" + textwrap.dedent(storage_code) + "\n" + textwrap.dedent(body)
-    done = subprocess.run([sys.executable, "-c", source], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=REPO)
+    done = subprocess.run(
+        [sys.executable, "-c", source],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        cwd=REPO,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -227,14 +234,17 @@ class StorageContract:
     def test_another_process_sees_values_and_messages(self, storage, storage_code):
         storage.set("from-parent", {"n": 1})
         sub = storage.subscribe("xproc")
-        out = run_in_other_process(storage_code, """
+        out = run_in_other_process(
+            storage_code,
+            """
             import json
             print(json.dumps(storage.get("from-parent")))
             storage.set("from-child", [1, 2, 3], ttl=60)
             for i in range(3):
                 storage.publish("xproc", {"child": i})
             storage.close()
-        """)
+        """,
+        )
         assert out.strip() == '{"n": 1}'
         assert storage.get("from-child") == [1, 2, 3]
         assert [m for _, m in take(sub, 3)] == [{"child": 0}, {"child": 1}, {"child": 2}]

@@ -4,6 +4,7 @@ benchmarks/browser.py). Each module exposes NAME, TITLE, TARGET, METRICS, `appli
 `CLUSTER = True`, `measure_cluster(contender, cfg, log_dir)` (W9, W10: it starts two workers of
 the contender's server and a redis-server itself). SOAK (issue 22, `soak.py`) is opt-in: only
 `--only SOAK` runs it (`opt_in_workloads`)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -56,17 +57,48 @@ class Config:
 
     @classmethod
     def quick_config(cls) -> "Config":
-        return cls(rounds=1, w1_iterations=1000, w2_seconds=2.0, w3_waves=1, w4_messages=5000,
-                   w5_streams=2000, w6_seconds=2.0, w8_messages=300, w9_sizes=(200, 1000), w9_publishes=(10, 10),
-                   w10_tries=10, w12_sizes=(200, 1000), w12_bus_size=200, w12_frames_s=3.0, quick=True)
+        return cls(
+            rounds=1,
+            w1_iterations=1000,
+            w2_seconds=2.0,
+            w3_waves=1,
+            w4_messages=5000,
+            w5_streams=2000,
+            w6_seconds=2.0,
+            w8_messages=300,
+            w9_sizes=(200, 1000),
+            w9_publishes=(10, 10),
+            w10_tries=10,
+            w12_sizes=(200, 1000),
+            w12_bus_size=200,
+            w12_frames_s=3.0,
+            quick=True,
+        )
 
     @classmethod
     def smoke_config(cls) -> "Config":
         """`--smoke`: seconds per workload, only to show that every part still produces numbers."""
-        return cls(rounds=1, w1_iterations=200, w2_seconds=0.5, w2_connections=(4,), w3_callbacks=50, w3_waves=1,
-                   w4_messages=500, w5_streams=100, w6_seconds=0.5, w6_connections=4, w8_messages=50,
-                   w9_sizes=(100,), w9_publishes=(3,), w10_tries=3, w12_sizes=(50,), w12_bus_size=0, w12_frames_s=1.0, w12_warm_s=0.3,
-                   quick=True)
+        return cls(
+            rounds=1,
+            w1_iterations=200,
+            w2_seconds=0.5,
+            w2_connections=(4,),
+            w3_callbacks=50,
+            w3_waves=1,
+            w4_messages=500,
+            w5_streams=100,
+            w6_seconds=0.5,
+            w6_connections=4,
+            w8_messages=50,
+            w9_sizes=(100,),
+            w9_publishes=(3,),
+            w10_tries=3,
+            w12_sizes=(50,),
+            w12_bus_size=0,
+            w12_frames_s=1.0,
+            w12_warm_s=0.3,
+            quick=True,
+        )
 
 
 def all_workloads() -> list[ModuleType]:
@@ -84,8 +116,19 @@ def all_workloads() -> list[ModuleType]:
         w12_frames,
     )
 
-    return [w1_inprocess, w2_throughput, w3_concurrency, w4_stream, w5_idle, w6_pageload, w8_multiplex,
-            w9_fanout, w10_resume, w11_pages, w12_frames]
+    return [
+        w1_inprocess,
+        w2_throughput,
+        w3_concurrency,
+        w4_stream,
+        w5_idle,
+        w6_pageload,
+        w8_multiplex,
+        w9_fanout,
+        w10_resume,
+        w11_pages,
+        w12_frames,
+    ]
 
 
 def opt_in_workloads() -> list[ModuleType]:

@@ -17,6 +17,7 @@ run's closing `done` message on the resumed downlink: the generator has stopped 
 message is written as it is cancelled), so this is the issue's "a cancel takes effect within
 100 ms wherever it lands", end to end.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -77,8 +78,7 @@ async def _until_closed(downlink: Downlink, timeout: float = 10.0) -> None:
             return
 
 
-async def one_try(holder: int, runner: int, resume_on: int, stream_id: str,
-                  close_on: int | None = None) -> dict[str, float]:
+async def one_try(holder: int, runner: int, resume_on: int, stream_id: str, close_on: int | None = None) -> dict[str, float]:
     first = await Downlink.open(holder)
     starter = await Connection.open(runner)
     second = None
@@ -97,8 +97,9 @@ async def one_try(holder: int, runner: int, resume_on: int, stream_id: str,
         closer = await Connection.open(close_on or runner)
         try:
             t2 = time.perf_counter()
-            status, body = await closer.request(post_json(CLOSE_PATH, close_on or runner,
-                                                          {"downlink": first.token, "runs": [handle]}))
+            status, body = await closer.request(
+                post_json(CLOSE_PATH, close_on or runner, {"downlink": first.token, "runs": [handle]})
+            )
             if status != 200:
                 raise RuntimeError(f"close answered {status}: {body[:200]!r}")
             await _until_closed(second)
@@ -120,7 +121,7 @@ async def client(ports: list[int], stream_id: str, tries: int) -> dict[str, Any]
     cross, same = [], []
     for _ in range(tries):
         cross.append(await one_try(b, a, a, stream_id, close_on=b))  # downlink on B, run on A, resume
-        same.append(await one_try(a, a, a, stream_id, close_on=a))   # on A, close sent to B
+        same.append(await one_try(a, a, a, stream_id, close_on=a))  # on A, close sent to B
 
     def pct(rows: list[dict[str, float]], key: str, q: float) -> float:
         values = sorted(r[key] for r in rows)
@@ -138,7 +139,10 @@ async def client(ports: list[int], stream_id: str, tries: int) -> dict[str, Any]
 def measure_cluster(contender: Any, cfg: Config, log_dir: Path) -> dict[str, Any]:
     with Cluster(contender.name, contender.server, log_dir) as cluster:
         try:
-            return run_job("w10", {"ports": cluster.ports, "stream_id": cluster.info["paced"],
-                                   "tries": cfg.w10_tries}, timeout=60 + cfg.w10_tries * 10)
+            return run_job(
+                "w10",
+                {"ports": cluster.ports, "stream_id": cluster.info["paced"], "tries": cfg.w10_tries},
+                timeout=60 + cfg.w10_tries * 10,
+            )
         except Exception as err:
             raise RuntimeError(f"{err}\n{cluster.log_tail()}") from err

@@ -6,6 +6,7 @@ connections; the pages router's callback that fills the page afterwards is not p
 app runs on a server of its own (`benchmarks/page_apps.py`, picked by `BENCH_W11_APP`), so this
 workload starts its servers itself, as the cluster workloads do.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,8 +24,14 @@ TARGET = "none (reported): Flash ÷ Dash 4.4 quart and ÷ the raw floor"
 CLUSTER = True  # starts its own servers (one per app), like W9/W10
 CLUSTER_LABEL = " (own servers)"
 APPS = ("pages", "table")
-METRICS = [m for app in APPS for m in (Metric(f"{app}_pages_s", "pages/s", True, f"{app} app: page loads/s"),
-                                       Metric(f"{app}_cpu_us", "us/page", False, f"{app} app: server CPU per load"))]
+METRICS = [
+    m
+    for app in APPS
+    for m in (
+        Metric(f"{app}_pages_s", "pages/s", True, f"{app} app: page loads/s"),
+        Metric(f"{app}_cpu_us", "us/page", False, f"{app} app: server CPU per load"),
+    )
+]
 W11_APPS = {"flash": "w11_flash", "dash_quart": "w11_dash_quart", "raw": "w11_raw"}
 
 

@@ -13,6 +13,7 @@ Figures: frame delay p50/p95/p99, frames lost (%), worker CPU per frame, worker 
 browser, time until every stream has sent its first frame, and an ordinary callback's latency
 while the streams run. Flash ÷ Dash 4.5 in the ratio table (`targets.py`).
 """
+
 from __future__ import annotations
 
 import secrets
@@ -33,16 +34,24 @@ CLUSTER = True
 CLUSTER_LABEL = ""
 RESULTS_STEM = "w12-latest"  # W12 alone keeps its own files (results/w12-latest.json)
 SIZES = (50, 200, 1000, 2000)  # smoke: 50; quick: 200 and 1,000; full: 1,000 and 2,000
-FIGURES = (("frame_p50_ms", "ms", "frame delay p50"), ("frame_p95_ms", "ms", "frame delay p95"),
-           ("frame_p99_ms", "ms", "frame delay p99"), ("lost_pct", "%", "frames lost"),
-           ("cpu_us", "us/frame", "worker CPU per frame"), ("kb_per_browser", "KB", "worker RSS per browser"),
-           ("start_s", "s", "time until every stream has sent a frame"),
-           ("ping_p50_ms", "ms", "an ordinary callback meanwhile, p50"),
-           ("ping_p95_ms", "ms", "an ordinary callback meanwhile, p95"),
-           ("cuts", "count", "downlink responses that ended (the client reopens them from its cursor)"))
-METRICS = [Metric(f"{prefix}{key}_{n}", unit, False, f"{label}, {n:,} browsers, {where}")
-           for prefix, where, sizes in (("", "one worker", SIZES), ("bus_", "2 workers + Redis", SIZES))
-           for n in sizes for key, unit, label in FIGURES]
+FIGURES = (
+    ("frame_p50_ms", "ms", "frame delay p50"),
+    ("frame_p95_ms", "ms", "frame delay p95"),
+    ("frame_p99_ms", "ms", "frame delay p99"),
+    ("lost_pct", "%", "frames lost"),
+    ("cpu_us", "us/frame", "worker CPU per frame"),
+    ("kb_per_browser", "KB", "worker RSS per browser"),
+    ("start_s", "s", "time until every stream has sent a frame"),
+    ("ping_p50_ms", "ms", "an ordinary callback meanwhile, p50"),
+    ("ping_p95_ms", "ms", "an ordinary callback meanwhile, p95"),
+    ("cuts", "count", "downlink responses that ended (the client reopens them from its cursor)"),
+)
+METRICS = [
+    Metric(f"{prefix}{key}_{n}", unit, False, f"{label}, {n:,} browsers, {where}")
+    for prefix, where, sizes in (("", "one worker", SIZES), ("bus_", "2 workers + Redis", SIZES))
+    for n in sizes
+    for key, unit, label in FIGURES
+]
 # Flash's frames app, and Dash 4.5's, by the contender whose server they stand for.
 APPS = {"flash/uvicorn": ("flash", "flash_cluster"), "dash45/uvicorn": ("dash45", "dash45_frames")}
 
@@ -76,10 +85,20 @@ def _part(contender: Contender, log_dir: Path, streams: int, cfg: Config, worker
         ports = [s.port for s in servers] * (2 // workers)
         timeout = 60 + streams * 0.05
         try:
-            return run_job("w12", {"kind": kind, "ports": ports, "worker_pids": [s.worker_pid for s in servers],
-                                   "streams": streams, "frames_s": cfg.w12_frames_s, "warm_s": cfg.w12_warm_s,
-                                   "stream_id": stream_id, "timeout": timeout},
-                           timeout=2 * timeout + cfg.w12_frames_s + cfg.w12_warm_s + 120)
+            return run_job(
+                "w12",
+                {
+                    "kind": kind,
+                    "ports": ports,
+                    "worker_pids": [s.worker_pid for s in servers],
+                    "streams": streams,
+                    "frames_s": cfg.w12_frames_s,
+                    "warm_s": cfg.w12_warm_s,
+                    "stream_id": stream_id,
+                    "timeout": timeout,
+                },
+                timeout=2 * timeout + cfg.w12_frames_s + cfg.w12_warm_s + 120,
+            )
         except Exception as err:
             raise RuntimeError(f"{err}\n" + "\n".join(s.log_tail(8) for s in servers)) from err
     finally:
@@ -126,9 +145,13 @@ def table(medians: dict[str, Any], fmt: Any) -> list[str]:
     if not rows:
         return []
     header = ["set-up (uvicorn)", "browsers", "figure", "Flash", "Dash 4.5", "Flash ÷ Dash 4.5"]
-    return ["W12, each browser's own stream (a frame every 0.25 s), Flash against Dash 4.5 (below 1 is "
-            "better for Flash in every row); a missing Dash 4.5 value is a part that failed (see the errors):", "",
-            fmt(header, rows), ""]
+    return [
+        "W12, each browser's own stream (a frame every 0.25 s), Flash against Dash 4.5 (below 1 is "
+        "better for Flash in every row); a missing Dash 4.5 value is a part that failed (see the errors):",
+        "",
+        fmt(header, rows),
+        "",
+    ]
 
 
 def _cell(value: float | None) -> str:

@@ -4,6 +4,7 @@ No sockets and no server: a fake `receive`/`send` pair drives the app, so the fi
 framework's own per-request cost. Dash on Flask is driven through WSGI the same way, for
 reference. Each measurement runs in a fresh interpreter (`python -m` this module).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -56,10 +57,20 @@ class AsgiClient:
         if body:
             headers.append((b"content-type", b"application/json"))
         return {
-            "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
-            "method": method, "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
-            "root_path": "", "headers": headers, "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8050),
-            "state": dict(self.state), "extensions": {},
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": "1.1",
+            "method": method,
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": headers,
+            "client": ("127.0.0.1", 50000),
+            "server": ("127.0.0.1", 8050),
+            "state": dict(self.state),
+            "extensions": {},
         }
 
     async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
@@ -119,12 +130,24 @@ class WsgiClient:
 
     def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
         environ = {
-            "REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": "", "SCRIPT_NAME": "",
-            "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8050", "SERVER_PROTOCOL": "HTTP/1.1",
-            "REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "127.0.0.1:8050", "CONTENT_TYPE": "application/json",
-            "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body), "wsgi.errors": sys.stderr,
-            "wsgi.version": (1, 0), "wsgi.url_scheme": "http", "wsgi.multithread": True,
-            "wsgi.multiprocess": False, "wsgi.run_once": False,
+            "REQUEST_METHOD": method,
+            "PATH_INFO": path,
+            "QUERY_STRING": "",
+            "SCRIPT_NAME": "",
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "8050",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": "127.0.0.1",
+            "HTTP_HOST": "127.0.0.1:8050",
+            "CONTENT_TYPE": "application/json",
+            "CONTENT_LENGTH": str(len(body)),
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.errors": sys.stderr,
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "http",
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
         }
         status: list[str] = []
         result = self.app(environ, lambda s, h, e=None: status.append(s))

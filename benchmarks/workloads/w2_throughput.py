@@ -3,6 +3,7 @@
 The ASGI contenders serve the `async def` trivial callback; Dash on Flask serves the same
 callback written as a plain `def` (it has no event loop to await on).
 """
+
 from __future__ import annotations
 
 from typing import Any

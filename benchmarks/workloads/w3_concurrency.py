@@ -5,6 +5,7 @@ until the last answer: with a 100 ms floor, the excess is what the framework add
 concurrency. ASGI contenders run `await asyncio.sleep(0.1)`; Dash on Flask runs `time.sleep`
 in its 16 threads (so it needs about 1000/16 x 100 ms).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -54,12 +55,14 @@ async def client(port: int, target: list[str], count: int, waves: int) -> dict[s
         latencies = sorted((t - start) * 1000 for t in done)
         for conn in conns:
             conn.close()
-        results.append({
-            "total_ms": latencies[-1],
-            "p50_ms": statistics.median(latencies),
-            "p99_ms": latencies[int(len(latencies) * 0.99) - 1],
-            "errors": errors,
-        })
+        results.append(
+            {
+                "total_ms": latencies[-1],
+                "p50_ms": statistics.median(latencies),
+                "p99_ms": latencies[int(len(latencies) * 0.99) - 1],
+                "errors": errors,
+            }
+        )
         await asyncio.sleep(0.3)
     return {"waves": results}
 
@@ -68,8 +71,7 @@ def measure(server: Server, cfg: Config) -> dict[str, Any]:
     threads = server.contender.app == "dash_flask"
     target = apps.SLOW_SYNC if threads else apps.SLOW_ASYNC
     waves = 1 if threads else cfg.w3_waves  # a threaded wave takes ~7 s and barely varies
-    out = run_job("w3", {"port": server.port, "target": list(target), "count": cfg.w3_callbacks,
-                         "waves": waves}, timeout=300)
+    out = run_job("w3", {"port": server.port, "target": list(target), "count": cfg.w3_callbacks, "waves": waves}, timeout=300)
     waves = out["waves"]
     if any(w["errors"] for w in waves):
         raise RuntimeError(f"{server.contender.name}: {sum(w['errors'] for w in waves)} failed requests in W3")

@@ -8,6 +8,7 @@ times (Dash batches those into frames every 5 ms). The raw floor serves the same
 start protocol, bytes written by hand. Every producer awaits between messages, like a real
 source would.
 """
+
 from __future__ import annotations
 
 import time
@@ -51,8 +52,7 @@ async def sse_stream(port: int, stream_id: str, count: int) -> dict[str, Any]:
     finally:
         starter.close()
         downlink.close()
-    return {"messages": seen, "seconds": elapsed, "start_ms": (started - start) * 1000,
-            "first_byte_ms": (first - start) * 1000}
+    return {"messages": seen, "seconds": elapsed, "start_ms": (started - start) * 1000, "first_byte_ms": (first - start) * 1000}
 
 
 async def ws_stream(port: int, count: int) -> dict[str, Any]:
@@ -87,9 +87,14 @@ async def client(port: int, kind: str, count: int, stream_id: str = "") -> dict[
 def measure(server: Server, cfg: Config) -> dict[str, Any]:
     kind = "ws" if server.contender.app == "dash_quart" else "sse"
     before = server.cpu_seconds()
-    out = run_job("w4", {"port": server.port, "kind": kind, "count": cfg.w4_messages,
-                         "stream_id": cfg.stream_ids.get("tick", "")},
-                  timeout=300)
+    out = run_job(
+        "w4",
+        {"port": server.port, "kind": kind, "count": cfg.w4_messages, "stream_id": cfg.stream_ids.get("tick", "")},
+        timeout=300,
+    )
     cpu = server.cpu_seconds() - before  # includes the warm-up stream
-    return {"msg_s": out["msg_s"], "cpu_us": cpu / (cfg.w4_messages + WARM_UP) * 1e6,
-            "transport": "websocket" if kind == "ws" else "sse"}
+    return {
+        "msg_s": out["msg_s"],
+        "cpu_us": cpu / (cfg.w4_messages + WARM_UP) * 1e6,
+        "transport": "websocket" if kind == "ws" else "sse",
+    }

@@ -8,6 +8,7 @@ at once (so neither reuses memory the other freed), then the share of the 10,000
 receive a heartbeat (`stream_heartbeat=1`) in a 2.5 s window. Runs on a fresh server (`FRESH_SERVER`), so no earlier workload's freed
 memory is reused by the streams and hides their cost.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -113,6 +114,7 @@ async def _gated(count: int, parallel: int, make: Callable[[int], Awaitable[Any]
 
 async def _downlinks_with_a_run(port: int, stream_id: str, starters: Starters, count: int) -> list[IdleDownlink]:
     """`count` browsers: a downlink each and one idle run on it, seen to send its first message."""
+
     async def one(_i: int) -> IdleDownlink:
         idle = await IdleDownlink.open(port)
         await starters.start(port, stream_id, apps.IDLE_INPUT, 1, idle.downlink.token)
@@ -125,8 +127,9 @@ async def _downlinks_with_a_run(port: int, stream_id: str, starters: Starters, c
 async def _runs_on(port: int, stream_id: str, starters: Starters, shared: list[IdleDownlink], count: int) -> None:
     """`count` more idle runs spread over the `shared` downlinks; waits for every first message."""
     wanted = [d.props + count // len(shared) + (i < count % len(shared)) for i, d in enumerate(shared)]
-    await _gated(count, PARALLEL, lambda i: starters.start(port, stream_id, apps.IDLE_INPUT, 1,
-                                                            shared[i % len(shared)].downlink.token))
+    await _gated(
+        count, PARALLEL, lambda i: starters.start(port, stream_id, apps.IDLE_INPUT, 1, shared[i % len(shared)].downlink.token)
+    )
     await asyncio.gather(*(d.wait_props(w) for d, w in zip(shared, wanted, strict=True)))
 
 
@@ -184,5 +187,13 @@ async def client(port: int, stream_id: str, count: int, worker_pid: int) -> dict
 
 
 def measure(server: Server, cfg: Config) -> dict[str, Any]:
-    return run_job("w5", {"port": server.port, "stream_id": cfg.stream_ids.get("idle", "idle"), "count": cfg.w5_streams,
-                          "worker_pid": server.worker_pid}, timeout=900)
+    return run_job(
+        "w5",
+        {
+            "port": server.port,
+            "stream_id": cfg.stream_ids.get("idle", "idle"),
+            "count": cfg.w5_streams,
+            "worker_pid": server.worker_pid,
+        },
+        timeout=900,
+    )

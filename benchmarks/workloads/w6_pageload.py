@@ -2,6 +2,7 @@
 
 The raw floor serves the bytes the real app produced, captured once at start-up.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -6,6 +6,7 @@ requests over 10 keep-alive connections), each sending `w8_messages` props messa
 the first start request to the last run's `done`. Flash and the raw floor (which serves the same
 protocol by hand); Dash 4.4 has no multiplexed transport (n/a).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -21,8 +22,7 @@ from . import Config, Metric
 NAME = "W8"
 TITLE = "100 concurrent streams on one downlink"
 TARGET = "none (reported): Flash's figures, for comparison with W4's one stream"
-METRICS = [Metric("msg_s", "msg/s", True, "messages/s, all streams"),
-           Metric("cpu_us", "us/msg", False, "server CPU per message")]
+METRICS = [Metric("msg_s", "msg/s", True, "messages/s, all streams"), Metric("cpu_us", "us/msg", False, "server CPU per message")]
 STARTERS = 10  # keep-alive connections the start requests share
 WARM_UP = (10, 100)  # runs x messages, before the measured burst
 
@@ -37,8 +37,7 @@ async def burst(port: int, stream_id: str, runs: int, count: int) -> dict[str, A
     starters = await Starters.open(port, min(STARTERS, runs))
     seen = done = 0
     start = time.perf_counter()
-    starting = asyncio.gather(*(starters.start(port, stream_id, apps.TICK_INPUT, count, downlink.token)
-                                for _ in range(runs)))
+    starting = asyncio.gather(*(starters.start(port, stream_id, apps.TICK_INPUT, count, downlink.token) for _ in range(runs)))
     try:
         async for block in downlink.blocks():
             seen += block.count(PROPS)
@@ -66,8 +65,11 @@ async def client(port: int, stream_id: str, runs: int, count: int) -> dict[str, 
 
 def measure(server: Server, cfg: Config) -> dict[str, Any]:
     before = server.cpu_seconds()
-    out = run_job("w8", {"port": server.port, "stream_id": cfg.stream_ids.get("tick", ""), "runs": cfg.w8_streams,
-                         "count": cfg.w8_messages}, timeout=300)
+    out = run_job(
+        "w8",
+        {"port": server.port, "stream_id": cfg.stream_ids.get("tick", ""), "runs": cfg.w8_streams, "count": cfg.w8_messages},
+        timeout=300,
+    )
     cpu = server.cpu_seconds() - before  # includes the warm-up burst
     messages = cfg.w8_streams * cfg.w8_messages + WARM_UP[0] * WARM_UP[1]
     return {"msg_s": out["msg_s"], "cpu_us": cpu / messages * 1e6, "seconds": out["seconds"]}

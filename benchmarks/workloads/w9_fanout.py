@@ -20,6 +20,7 @@ regular expression per received block (no JSON parsing); its own CPU per deliver
 downlink each, on ONE worker without shared storage (the channel fans out in memory), the
 set-up of Dash 4.5's published figure. Flash only: Dash 4.4 has no channels.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -41,21 +42,36 @@ TITLE = "one channel publish to N subscribed streams, 2 workers + redis-server"
 TARGET = "none (reported); Dash 4.5 publishes 3 ms median frame delay, 1,000 streaming browsers on one uvicorn worker"
 CLUSTER = True
 SIZES = (200, 1000, 10000)  # quick: 200 and 1,000; full: 1,000 and 10,000
-METRICS = [m for n in SIZES for m in (
-    Metric(f"p50_ms_{n}", "ms", False, f"delivery latency p50, {n:,} streams"),
-    Metric(f"p99_ms_{n}", "ms", False, f"delivery latency p99, {n:,} streams"),
-    Metric(f"cpu_us_{n}", "us/msg", False, f"worker CPU per delivery, {n:,} streams"),
-    Metric(f"redis_us_{n}", "us/msg", False, f"redis-server CPU per delivery, {n:,} streams"),
-)] + [
-    Metric("mem_p50_ms", "ms", False, "reference: 1,000 streams on ONE worker, no Redis: latency p50"),
-    Metric("mem_p99_ms", "ms", False, "reference: 1,000 streams on ONE worker, no Redis: latency p99"),
-    Metric("mem_cpu_us", "us/msg", False, "reference: 1,000 streams on ONE worker, no Redis: CPU per delivery"),
-] + [m for prefix, where in (("", "ONE worker, no Redis"), ("bus_", "2 workers + Redis"),
-                             ("cross_", "2 workers + Redis, every run away from its page")) for m in (
-    Metric(f"{prefix}frame_p50_ms", "ms", False, f"frame delay p50, 1,000 browsers' own streams, {where}"),
-    Metric(f"{prefix}frame_p99_ms", "ms", False, f"frame delay p99, 1,000 browsers' own streams, {where}"),
-    Metric(f"{prefix}frame_cpu_us", "us/msg", False, f"worker CPU per frame, 1,000 browsers' own streams, {where}"),
-)]
+METRICS = (
+    [
+        m
+        for n in SIZES
+        for m in (
+            Metric(f"p50_ms_{n}", "ms", False, f"delivery latency p50, {n:,} streams"),
+            Metric(f"p99_ms_{n}", "ms", False, f"delivery latency p99, {n:,} streams"),
+            Metric(f"cpu_us_{n}", "us/msg", False, f"worker CPU per delivery, {n:,} streams"),
+            Metric(f"redis_us_{n}", "us/msg", False, f"redis-server CPU per delivery, {n:,} streams"),
+        )
+    ]
+    + [
+        Metric("mem_p50_ms", "ms", False, "reference: 1,000 streams on ONE worker, no Redis: latency p50"),
+        Metric("mem_p99_ms", "ms", False, "reference: 1,000 streams on ONE worker, no Redis: latency p99"),
+        Metric("mem_cpu_us", "us/msg", False, "reference: 1,000 streams on ONE worker, no Redis: CPU per delivery"),
+    ]
+    + [
+        m
+        for prefix, where in (
+            ("", "ONE worker, no Redis"),
+            ("bus_", "2 workers + Redis"),
+            ("cross_", "2 workers + Redis, every run away from its page"),
+        )
+        for m in (
+            Metric(f"{prefix}frame_p50_ms", "ms", False, f"frame delay p50, 1,000 browsers' own streams, {where}"),
+            Metric(f"{prefix}frame_p99_ms", "ms", False, f"frame delay p99, 1,000 browsers' own streams, {where}"),
+            Metric(f"{prefix}frame_cpu_us", "us/msg", False, f"worker CPU per frame, 1,000 browsers' own streams, {where}"),
+        )
+    ]
+)
 REFERENCE = 1000  # streams of the one-worker, in-memory reference (one downlink each)
 WARM_UP = 3
 PARALLEL = 64  # downlinks being opened, and start requests in flight, at once
@@ -123,8 +139,9 @@ class Tally:
         try:
             await asyncio.wait_for(asyncio.shield(self.waiters[n]), timeout)
         except asyncio.TimeoutError:
-            raise RuntimeError(f"publish {n}: {self.counts[n]:,} of {self.expected:,} deliveries "
-                               f"within {timeout:.0f} s") from None
+            raise RuntimeError(
+                f"publish {n}: {self.counts[n]:,} of {self.expected:,} deliveries within {timeout:.0f} s"
+            ) from None
 
 
 def close_all(readers: list[asyncio.Task[None]], downlinks: list[Downlink], starters: dict[int, Starters]) -> None:
@@ -158,8 +175,16 @@ def _pct(sorted_ns: list[int], q: float) -> float:
     return sorted_ns[min(len(sorted_ns) - 1, int(q * len(sorted_ns)))] / 1e6
 
 
-async def client(ports: list[int], worker_pids: list[int], redis_pids: list[int], stream_id: str, streams: int,
-                 per_downlink: int, publishes: int, timeout: float) -> dict[str, Any]:
+async def client(
+    ports: list[int],
+    worker_pids: list[int],
+    redis_pids: list[int],
+    stream_id: str,
+    streams: int,
+    per_downlink: int,
+    publishes: int,
+    timeout: float,
+) -> dict[str, Any]:
     """Open the downlinks and runs, wait for every `ready`, then publish and time the deliveries."""
     if streams % per_downlink:
         raise ValueError(f"{streams} streams do not split into downlinks of {per_downlink}")
@@ -187,8 +212,12 @@ async def client(ports: list[int], worker_pids: list[int], redis_pids: list[int]
         await asyncio.sleep(0.5)  # let the last starts' Redis traffic settle
         for n in range(WARM_UP + publishes):
             if n == WARM_UP:
-                workers0, redis0, client0, wall0 = (cpu_seconds(worker_pids), cpu_seconds(redis_pids),
-                                                    time.process_time(), time.perf_counter())
+                workers0, redis0, client0, wall0 = (
+                    cpu_seconds(worker_pids),
+                    cpu_seconds(redis_pids),
+                    time.process_time(),
+                    time.perf_counter(),
+                )
             await _publish(conns, ports[n % 2], n)
             await tally.wait(n, timeout)
             await asyncio.sleep(GAP_S)
@@ -205,11 +234,20 @@ async def client(ports: list[int], worker_pids: list[int], redis_pids: list[int]
     lat = sorted(ns for n in measured for ns in tally.latencies[n])
     last = sorted(max(tally.latencies[n]) for n in measured)
     return {
-        "streams": streams, "downlinks": count, "per_downlink": per_downlink, "publishes": publishes,
-        "deliveries": deliveries, "setup_s": setup_s, "p50_ms": _pct(lat, 0.5), "p99_ms": _pct(lat, 0.99),
-        "max_ms": lat[-1] / 1e6, "last_p50_ms": _pct(last, 0.5),  # per publish: its slowest delivery
-        "cpu_us": workers_cpu / deliveries * 1e6, "redis_us": redis_cpu / deliveries * 1e6,
-        "client_us": client_cpu / deliveries * 1e6, "measured_s": wall,
+        "streams": streams,
+        "downlinks": count,
+        "per_downlink": per_downlink,
+        "publishes": publishes,
+        "deliveries": deliveries,
+        "setup_s": setup_s,
+        "p50_ms": _pct(lat, 0.5),
+        "p99_ms": _pct(lat, 0.99),
+        "max_ms": lat[-1] / 1e6,
+        "last_p50_ms": _pct(last, 0.5),  # per publish: its slowest delivery
+        "cpu_us": workers_cpu / deliveries * 1e6,
+        "redis_us": redis_cpu / deliveries * 1e6,
+        "client_us": client_cpu / deliveries * 1e6,
+        "measured_s": wall,
         "start_reconnects": sum(p.reconnects for p in starters.values()),
     }
 
@@ -218,10 +256,20 @@ def _size(contender: Any, log_dir: Path, streams: int, per: int, publishes: int,
     timeout = 60 + streams * 0.03
     with Cluster(contender.name, contender.server, log_dir, **cluster) as running:
         try:
-            return run_job("w9", {"ports": running.ports, "worker_pids": running.worker_pids,
-                                  "redis_pids": running.redis_pids, "stream_id": running.info["watch"],
-                                  "streams": streams, "per_downlink": per, "publishes": publishes,
-                                  "timeout": timeout}, timeout=timeout * (publishes + 6) + 120)
+            return run_job(
+                "w9",
+                {
+                    "ports": running.ports,
+                    "worker_pids": running.worker_pids,
+                    "redis_pids": running.redis_pids,
+                    "stream_id": running.info["watch"],
+                    "streams": streams,
+                    "per_downlink": per,
+                    "publishes": publishes,
+                    "timeout": timeout,
+                },
+                timeout=timeout * (publishes + 6) + 120,
+            )
         except Exception as err:
             raise RuntimeError(f"{err}\n{running.log_tail()}") from err
 
@@ -231,7 +279,8 @@ def measure_cluster(contender: Any, cfg: Config, log_dir: Path) -> dict[str, Any
     a failed size is reported as an error, the others still run."""
     out: dict[str, Any] = {"errors": []}
     plan: list[tuple[str, int, int, int, dict[str, Any]]] = [
-        (f"_{n}", n, per_downlink(n, cfg), p, {}) for n, p in zip(cfg.w9_sizes, cfg.w9_publishes, strict=True)]
+        (f"_{n}", n, per_downlink(n, cfg), p, {}) for n, p in zip(cfg.w9_sizes, cfg.w9_publishes, strict=True)
+    ]
     plan.append(("", REFERENCE, 1, cfg.w9_publishes[0], {"workers": 1, "redis": False}))
     for suffix, streams, per, publishes, cluster in plan:
         try:
@@ -241,12 +290,22 @@ def measure_cluster(contender: Any, cfg: Config, log_dir: Path) -> dict[str, Any
             out["errors"].append(f"{streams:,} streams ({where}): {err}")
             continue
         prefix = "mem_" if cluster else ""
-        for key in ("p50_ms", "p99_ms", "cpu_us", "redis_us", "client_us", "last_p50_ms", "max_ms", "setup_s",
-                    "downlinks", "deliveries", "start_reconnects"):
+        for key in (
+            "p50_ms",
+            "p99_ms",
+            "cpu_us",
+            "redis_us",
+            "client_us",
+            "last_p50_ms",
+            "max_ms",
+            "setup_s",
+            "downlinks",
+            "deliveries",
+            "start_reconnects",
+        ):
             if not (cluster and key == "redis_us"):
                 out[f"{prefix}{key}{suffix}"] = result[key]
-    for prefix, cluster, away in (("", {"workers": 1, "redis": False}, "half"), ("bus_", {}, "half"),
-                                  ("cross_", {}, "all")):
+    for prefix, cluster, away in (("", {"workers": 1, "redis": False}, "half"), ("bus_", {}, "half"), ("cross_", {}, "all")):
         try:
             frames = _frames(contender, log_dir, REFERENCE, away, **cluster)
         except Exception as err:
@@ -264,8 +323,17 @@ def _frames(contender: Any, log_dir: Path, streams: int, away: str, **cluster: A
     timeout = 60 + streams * 0.03
     with Cluster(contender.name, contender.server, log_dir, **cluster) as running:
         try:
-            return run_job("w9f", {"ports": running.ports, "worker_pids": running.worker_pids,
-                                   "stream_id": running.info["frames"], "streams": streams,
-                                   "timeout": timeout, "away": away}, timeout=timeout + 120)
+            return run_job(
+                "w9f",
+                {
+                    "ports": running.ports,
+                    "worker_pids": running.worker_pids,
+                    "stream_id": running.info["frames"],
+                    "streams": streams,
+                    "timeout": timeout,
+                    "away": away,
+                },
+                timeout=timeout + 120,
+            )
         except Exception as err:
             raise RuntimeError(f"{err}\n{running.log_tail()}") from err

@@ -11,6 +11,7 @@ frames. Two set-ups: one worker without shared storage (Dash 4.5's published one
 streaming browsers on one uvicorn worker, 3 ms median frame delay) and two workers + Redis
 with half of the runs on the other worker than their downlink (runner -> Redis -> holder).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -32,8 +33,15 @@ def _pct(sorted_ns: list[int], q: float) -> float:
     return sorted_ns[min(len(sorted_ns) - 1, int(q * len(sorted_ns)))] / 1e6
 
 
-async def client(ports: list[int], worker_pids: list[int], stream_id: str, streams: int,
-                 timeout: float, away: str = "half", seconds: float = FRAMES_S) -> dict[str, Any]:
+async def client(
+    ports: list[int],
+    worker_pids: list[int],
+    stream_id: str,
+    streams: int,
+    timeout: float,
+    away: str = "half",
+    seconds: float = FRAMES_S,
+) -> dict[str, Any]:
     """Open one downlink per stream, start every stream, then time frames for `seconds`.
     `away`: "half" of the runs on the other worker than their downlink (a round-robin
     balancer), or "all" (every frame crosses the bus: runner -> Redis -> holder)."""
@@ -74,9 +82,15 @@ async def client(ports: list[int], worker_pids: list[int], stream_id: str, strea
     if not latencies:
         raise RuntimeError("no frame arrived while measuring")
     lat = sorted(latencies)
-    return {"streams": streams, "frames": len(lat), "frames_per_s": len(lat) / wall,
-            "p50_ms": _pct(lat, 0.5), "p99_ms": _pct(lat, 0.99), "cpu_us": cpu / len(lat) * 1e6,
-            "system_us": system / len(lat) * 1e6}  # the kernel's part of cpu_us (socket calls, wake-ups)
+    return {
+        "streams": streams,
+        "frames": len(lat),
+        "frames_per_s": len(lat) / wall,
+        "p50_ms": _pct(lat, 0.5),
+        "p99_ms": _pct(lat, 0.99),
+        "cpu_us": cpu / len(lat) * 1e6,
+        "system_us": system / len(lat) * 1e6,
+    }  # the kernel's part of cpu_us (socket calls, wake-ups)
 
 
 def _system_seconds(pids: list[int]) -> float:
@@ -85,8 +99,15 @@ def _system_seconds(pids: list[int]) -> float:
     return sum(psutil.Process(pid).cpu_times().system for pid in pids)
 
 
-def measure(server: str = "uvicorn", redis: bool = True, away: str = "all", streams: int = 1000,
-            seconds: float = FRAMES_S, profile: str = "", profile_delay: float = 8.0) -> dict[str, Any]:
+def measure(
+    server: str = "uvicorn",
+    redis: bool = True,
+    away: str = "all",
+    streams: int = 1000,
+    seconds: float = FRAMES_S,
+    profile: str = "",
+    profile_delay: float = 8.0,
+) -> dict[str, Any]:
     """One frames run on a fresh cluster, outside the suite: `python -m benchmarks.workloads.w9_frames`.
     `profile`: a path prefix; py-spy (when installed) samples each worker for `seconds` from
     `profile_delay` seconds after the client starts, into `<prefix>-<pid>.txt` (collapsed stacks)."""
@@ -106,19 +127,22 @@ def measure(server: str = "uvicorn", redis: bool = True, away: str = "all", stre
     spies: list[subprocess.Popen[bytes]] = []
     window: dict[str, Any] = {}  # W9F_CALLS: Redis commands per second in the window; W9F_THREADS: CPU per thread
     with Cluster(f"flash/{server}", server, log_dir, **cluster) as running:
+
         def spy() -> None:
             if os.environ.get("W9F_THREADS"):  # CPU seconds per thread of each worker in the window
                 import psutil
 
                 def times() -> dict[tuple[int, int], float]:
-                    return {(pid, t.id): t.user_time + t.system_time
-                            for pid in running.worker_pids for t in psutil.Process(pid).threads()}
+                    return {
+                        (pid, t.id): t.user_time + t.system_time
+                        for pid in running.worker_pids
+                        for t in psutil.Process(pid).threads()
+                    }
 
                 before = times()
                 time.sleep(seconds)
                 after = times()
-                window.update({f"{pid}/{tid}": round(cpu - before.get((pid, tid), 0.0), 3)
-                               for (pid, tid), cpu in after.items()})
+                window.update({f"{pid}/{tid}": round(cpu - before.get((pid, tid), 0.0), 3) for (pid, tid), cpu in after.items()})
                 return
             if os.environ.get("W9F_CALLS") and running.redis is not None:  # commands/s in a window
                 import redis as redis_py
@@ -128,8 +152,12 @@ def measure(server: str = "uvicorn", redis: bool = True, away: str = "all", stre
                 time.sleep(seconds)
                 after = admin.info("commandstats")
                 admin.close()
-                window.update({name.removeprefix("cmdstat_"): round((value["calls"] - before.get(name, {}).get("calls", 0))
-                                                                     / seconds) for name, value in after.items()})
+                window.update(
+                    {
+                        name.removeprefix("cmdstat_"): round((value["calls"] - before.get(name, {}).get("calls", 0)) / seconds)
+                        for name, value in after.items()
+                    }
+                )
                 return
             if os.environ.get("W9F_CPROFILE"):  # a CPU-time cProfile in each worker instead
                 import httpx
@@ -138,26 +166,62 @@ def measure(server: str = "uvicorn", redis: bool = True, away: str = "all", stre
                     httpx.post(worker.url + "/_bench/cprofile", json={"on": True}, timeout=30)
                 time.sleep(seconds)
                 for worker in running.workers:
-                    httpx.post(worker.url + "/_bench/cprofile", timeout=60,
-                               json={"on": False, "path": f"{profile}-{worker.worker_pid}.prof"})
+                    httpx.post(
+                        worker.url + "/_bench/cprofile",
+                        timeout=60,
+                        json={"on": False, "path": f"{profile}-{worker.worker_pid}.prof"},
+                    )
                 return
             for pid in running.worker_pids:
                 if os.environ.get("W9F_STRACE"):  # system calls instead of Python stacks
-                    command = ["timeout", "-s", "INT", str(int(seconds)), "strace", "-c", "-f", "-p", str(pid),
-                               "-o", f"{profile}-{pid}.strace"]
+                    command = [
+                        "timeout",
+                        "-s",
+                        "INT",
+                        str(int(seconds)),
+                        "strace",
+                        "-c",
+                        "-f",
+                        "-p",
+                        str(pid),
+                        "-o",
+                        f"{profile}-{pid}.strace",
+                    ]
                 else:
-                    command = ["py-spy", "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate",
-                               "200", "--format", "raw", "--nonblocking", "-o", f"{profile}-{pid}.txt"]
+                    command = [
+                        "py-spy",
+                        "record",
+                        "--pid",
+                        str(pid),
+                        "--duration",
+                        str(int(seconds)),
+                        "--rate",
+                        "200",
+                        "--format",
+                        "raw",
+                        "--nonblocking",
+                        "-o",
+                        f"{profile}-{pid}.txt",
+                    ]
                 spies.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
 
         timer = threading.Timer(profile_delay, spy) if profile and shutil.which("py-spy") else None
         if timer is not None:
             timer.start()
         try:
-            result = run_job("w9f", {"ports": running.ports, "worker_pids": running.worker_pids,
-                                     "stream_id": running.info["frames"], "streams": streams,
-                                     "timeout": timeout, "away": away, "seconds": seconds},
-                             timeout=timeout + 120)
+            result = run_job(
+                "w9f",
+                {
+                    "ports": running.ports,
+                    "worker_pids": running.worker_pids,
+                    "stream_id": running.info["frames"],
+                    "streams": streams,
+                    "timeout": timeout,
+                    "away": away,
+                    "seconds": seconds,
+                },
+                timeout=timeout + 120,
+            )
         finally:
             if timer is not None:
                 timer.cancel()
@@ -169,8 +233,10 @@ def measure(server: str = "uvicorn", redis: bool = True, away: str = "all", stre
 
             stats = redis_py.Redis.from_url(running.redis.url).info("commandstats")
             calls = {name.removeprefix("cmdstat_"): value["calls"] for name, value in stats.items()}
-            result["redis_calls_per_frame"] = {name: round(n / result["frames"] * FRAMES_S / seconds, 3)
-                                               for name, n in sorted(calls.items(), key=lambda kv: -kv[1])[:8]}
+            result["redis_calls_per_frame"] = {
+                name: round(n / result["frames"] * FRAMES_S / seconds, 3)
+                for name, n in sorted(calls.items(), key=lambda kv: -kv[1])[:8]
+            }
     if window:
         result["window"] = dict(sorted(window.items(), key=lambda kv: -kv[1])[:10])
     return result
@@ -180,8 +246,9 @@ def main() -> None:
     import argparse
     import json
 
-    parser = argparse.ArgumentParser(description="W9's frames on a fresh cluster (2 workers + Redis, or "
-                                                 "--memory: 1 worker, no Redis); prints one JSON line")
+    parser = argparse.ArgumentParser(
+        description="W9's frames on a fresh cluster (2 workers + Redis, or --memory: 1 worker, no Redis); prints one JSON line"
+    )
     parser.add_argument("--server", default="uvicorn")
     parser.add_argument("--memory", action="store_true")
     parser.add_argument("--away", default="all", choices=["all", "half"])
@@ -190,8 +257,12 @@ def main() -> None:
     parser.add_argument("--profile", default="")
     parser.add_argument("--profile-delay", type=float, default=8.0)
     args = parser.parse_args()
-    print(json.dumps(measure(args.server, not args.memory, args.away, args.streams, args.seconds,
-                             args.profile, args.profile_delay)), flush=True)
+    print(
+        json.dumps(
+            measure(args.server, not args.memory, args.away, args.streams, args.seconds, args.profile, args.profile_delay)
+        ),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 Hand-written scripts, no bundler: each file is one part, and Dash loads them into the page in
 the order of `_js_dist` (a part uses what the ones before it set up)."""
+
 from dash.development.base_component import ComponentRegistry
 
 from .._version import __version__ as __version__  # Dash fingerprints the suite with it

@@ -10,6 +10,7 @@ reaches a private attribute Flash does not define itself (``obj._name``, ``getat
 "_name")``), or sets attributes on another library's classes or modules.
 `pyproject.toml` pins `dash`, `quart` and `hypercorn` to the minor versions these were checked against.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple

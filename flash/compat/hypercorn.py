@@ -9,6 +9,7 @@ each worker as ``multiprocessing.Process(target=<worker>, kwargs={"config": Conf
 still finds the event, so an upgrade that changes it fails there (and in production Flash falls
 back to the lifespan shutdown). `pyproject.toml` pins Hypercorn below the next minor.
 """
+
 from __future__ import annotations
 
 import multiprocessing
@@ -19,8 +20,12 @@ from typing import Any, NoReturn
 from . import Private
 
 NEEDED: tuple[Private, ...] = (
-    Private("multiprocessing.process:BaseProcess", "_kwargs",
-            "a Hypercorn worker finds the shutdown event its parent sets to stop it", instance=True),
+    Private(
+        "multiprocessing.process:BaseProcess",
+        "_kwargs",
+        "a Hypercorn worker finds the shutdown event its parent sets to stop it",
+        instance=True,
+    ),
 )
 
 

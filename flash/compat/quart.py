@@ -8,6 +8,7 @@ context classes without running their constructors (which build the request, URL
 `REQUEST_CONTEXT_ATTRS` / `APP_CONTEXT_ATTRS` name them, and `tests/unit/test_compat.py` compares
 them with what the installed Quart's constructors really set.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -26,21 +27,32 @@ from . import Private
 # Attributes Quart's constructors set, which the deferred placeholders provide (as attributes or
 # lazily built properties). A Quart that sets another one fails tests/unit/test_compat.py.
 APP_CONTEXT_ATTRS = frozenset({"app", "url_adapter", "g", "_cv_tokens"})
-REQUEST_CONTEXT_ATTRS = frozenset({
-    "app", "request_websocket", "url_adapter", "session", "preserved", "_cv_tokens", "flashes",
-    "_after_request_functions",
-})
+REQUEST_CONTEXT_ATTRS = frozenset(
+    {
+        "app",
+        "request_websocket",
+        "url_adapter",
+        "session",
+        "preserved",
+        "_cv_tokens",
+        "flashes",
+        "_after_request_functions",
+    }
+)
 
 NEEDED: tuple[Private, ...] = (
     Private("quart.globals", "_cv_app", "the direct path makes current_app/g work without pushing a context"),
-    Private("quart.globals", "_cv_request", "the direct path makes quart.request work; errors.py and "
-            "server/context.py read the request context"),
+    Private(
+        "quart.globals",
+        "_cv_request",
+        "the direct path makes quart.request work; errors.py and server/context.py read the request context",
+    ),
     Private("quart.ctx:RequestContext", "_cv_tokens", "set by the deferred request context", instance=True),
-    Private("quart.ctx:RequestContext", "_after_request_functions",
-            "after_this_request functions the direct path runs", instance=True),
+    Private(
+        "quart.ctx:RequestContext", "_after_request_functions", "after_this_request functions the direct path runs", instance=True
+    ),
     Private("quart.ctx:RequestContext", "match_request", "the deferred request context routes on first use"),
-    Private("quart.ctx:RequestContext", "request_websocket", "the deferred request context builds it lazily",
-            instance=True),
+    Private("quart.ctx:RequestContext", "request_websocket", "the deferred request context builds it lazily", instance=True),
     Private("quart.ctx:AppContext", "_cv_tokens", "set by the deferred app context", instance=True),
 )
 
@@ -57,6 +69,13 @@ def after_request_functions(context: Any) -> list[AfterRequestCallable]:
 
 
 __all__ = [
-    "APP_CONTEXT_ATTRS", "AppContext", "NEEDED", "REQUEST_CONTEXT_ATTRS", "RequestContext", "after_request_functions",
-    "app_context_var", "current_request_context", "request_context_var",
+    "APP_CONTEXT_ATTRS",
+    "AppContext",
+    "NEEDED",
+    "REQUEST_CONTEXT_ATTRS",
+    "RequestContext",
+    "after_request_functions",
+    "app_context_var",
+    "current_request_context",
+    "request_context_var",
 ]

@@ -8,6 +8,7 @@
 The browser side is hand-written JS (no bundler) that defines `window.flash_components`, the
 namespace dash-renderer looks components of this suite up in.
 """
+
 from dash.development.base_component import ComponentRegistry
 
 from .._version import __version__

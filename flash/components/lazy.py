@@ -1,5 +1,6 @@
 """`LazyLoad`: a placeholder whose real children come from a registered layout function, fetched
 when the component scrolls into view (see lazy_route.py for the endpoint)."""
+
 from __future__ import annotations
 
 import inspect
@@ -153,8 +154,19 @@ class LazyLoad(Component):
     _base_nodes = ["placeholder", "children"]
     _namespace = "flash_components"
     _type = "LazyLoad"
-    _prop_names = ["id", "loader", "args", "placeholder", "children", "content_id", "status", "error",
-                   "root_margin", "className", "style"]
+    _prop_names = [
+        "id",
+        "loader",
+        "args",
+        "placeholder",
+        "children",
+        "content_id",
+        "status",
+        "error",
+        "root_margin",
+        "className",
+        "style",
+    ]
     _valid_wildcard_attributes: list[str] = []
     available_properties = _prop_names
     available_wildcard_properties: list[str] = []
@@ -177,10 +189,15 @@ class LazyLoad(Component):
         if load is None:
             raise TypeError("LazyLoad needs load=<layout function or registered name>.")
         name = _registered_name(load)
-        props: dict[str, Any] = {"loader": name, "args": _checked_args(LOADERS[name], args),
-                                 "status": status or "idle"}
-        given = {"id": id, "placeholder": placeholder, "root_margin": root_margin,
-                 "className": className, "style": style, "error": error}
+        props: dict[str, Any] = {"loader": name, "args": _checked_args(LOADERS[name], args), "status": status or "idle"}
+        given = {
+            "id": id,
+            "placeholder": placeholder,
+            "root_margin": root_margin,
+            "className": className,
+            "style": style,
+            "error": error,
+        }
         props.update({key: value for key, value in given.items() if value is not None})
         super().__init__(**props)
         if id is None:

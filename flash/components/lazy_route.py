@@ -8,6 +8,7 @@ them, `install(app)` adds them to one created before. Flash's backend awaits the
 other exception is a 500 with a generic message (and the exception in debug mode); PreventUpdate
 is a 204 (the page keeps what it shows).
 """
+
 from __future__ import annotations
 
 import logging
@@ -85,8 +86,7 @@ async def serve_lazy(app: Any, name: str) -> Response:
         return Response("", status=204)
     except LazyLoadError as err:  # the loader's own answer, not a fault: no 5xx in the console
         message = str(err)[:500] or "The content could not be loaded."
-        return Response(orjson.dumps({"error": message}), content_type="application/json",
-                        headers={"Cache-Control": "no-store"})
+        return Response(orjson.dumps({"error": message}), content_type="application/json", headers={"Cache-Control": "no-store"})
     except Exception as err:  # any loader fault: shown in place
         logger.exception("lazy loader %s failed", name)
         if _debugging(app):

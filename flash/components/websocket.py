@@ -1,4 +1,5 @@
 """`WebSocket`: a component that opens and manages one websocket for the page."""
+
 from __future__ import annotations
 
 from typing import Any, Literal
@@ -57,6 +58,14 @@ class WebSocket(Component):
             raise TypeError("WebSocket needs url='ws(s)://...' or path='/route/on/this/app'.")
         if url is not None and not url.startswith(("ws://", "wss://")):
             raise ValueError("WebSocket url must start with ws:// or wss:// (use path= for this app).")
-        given = {"id": id, "url": url, "path": path, "send": send, "message": message, "state": state,
-                 "error": error, "reconnect": reconnect}
+        given = {
+            "id": id,
+            "url": url,
+            "path": path,
+            "send": send,
+            "message": message,
+            "state": state,
+            "error": error,
+            "reconnect": reconnect,
+        }
         super().__init__(**{key: value for key, value in given.items() if value is not None})

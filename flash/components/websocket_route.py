@@ -9,6 +9,7 @@ at them between yields (`socket.drain()`) while a handler awaits them (`socket.r
 Browsers send websockets cross-site with the user's cookies (no CORS applies), so a handshake
 whose Origin is not this app's own (or one of `allowed_origins`) is refused with a 403.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -67,8 +68,7 @@ class Socket:
             data = {PROPS_KEY: data.to_wire()}
         await self._ws.send(dumps(data).decode("utf-8"))
 
-    async def send_props(self, component_id: Any = None, props: Any = None, *,
-                         batch: Iterable[Update] | None = None) -> None:
+    async def send_props(self, component_id: Any = None, props: Any = None, *, batch: Iterable[Update] | None = None) -> None:
         """`send(stream_props(...))`: the same arguments as `stream_props`."""
         await self.send(stream_props(component_id, props, batch=batch))
 
@@ -136,8 +136,12 @@ def _origin_refusal(app: Any, allowed: Sequence[str] | str | None) -> Response |
         limits = getattr(app, "limits", None)
         allowed = list(getattr(limits, "allowed_origins", None) or ())
     try:
-        check_origin(Limits(allowed_origins=list(allowed)), origin, websocket.headers.get("Host"),
-                     websocket.headers.get("X-Forwarded-Host"))
+        check_origin(
+            Limits(allowed_origins=list(allowed)),
+            origin,
+            websocket.headers.get("Host"),
+            websocket.headers.get("X-Forwarded-Host"),
+        )
     except RequestError:
         return json_error(403, "Cross-origin websocket refused: its Origin is not allowed.")
     return None
@@ -156,8 +160,9 @@ async def _run(handler: Callable[..., Any], takes_socket: bool, sock: Socket) ->
         await handler(*call_args)
 
 
-def websocket_route(app: Any, path: str, *, allowed_origins: Sequence[str] | str | None = None,
-                    max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> Callable[[H], H]:
+def websocket_route(
+    app: Any, path: str, *, allowed_origins: Sequence[str] | str | None = None, max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
+) -> Callable[[H], H]:
     """Decorate a handler to serve it as a websocket at `path` of `app.server` (a leading "/":
     that path of the server; none: under the app's `routes_pathname_prefix`, like
     `WebSocket(path=...)`). `allowed_origins`: other origins whose pages may connect (default

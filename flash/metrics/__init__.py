@@ -3,6 +3,7 @@
 The streaming layer imports this package, never the reverse: nothing here imports flash.streaming
 or flash.app, and the app is only ever an argument.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -19,6 +20,7 @@ def enable_metrics(app: Any, value: bool | None) -> StreamMetrics | None:
     if not metrics_option(value):
         return None
     from .collector import require_prometheus
+
     require_prometheus()
     figures = StreamMetrics()
     figures.tracer = run_tracer()  # OpenTelemetry spans per run, if opentelemetry-api is installed
@@ -34,4 +36,5 @@ def metrics_route(app: Any) -> Any | None:
     if figures is None:
         return None
     from .collector import scrape_view
+
     return scrape_view(app, figures)

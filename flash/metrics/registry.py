@@ -10,6 +10,7 @@ they can never drift.
 Off (the default) costs one attribute check per hook: the hooks read `DownlinkRegistry.metrics`
 (None when metrics are off) and do nothing else. Nothing here imports the rest of flash.
 """
+
 from __future__ import annotations
 
 import os
@@ -80,8 +81,7 @@ class StreamMetrics:
     hooks in streaming/run/pump.py and streaming/wire/downlink.py); what removes entries: nothing, the
     figures are counters for the life of the process (`outcomes` has one key per `OUTCOMES`)."""
 
-    __slots__ = ("bytes", "callback_tracer", "frames", "lag", "outcomes", "runs_started", "stalled", "tracer",
-                 "writes")
+    __slots__ = ("bytes", "callback_tracer", "frames", "lag", "outcomes", "runs_started", "stalled", "tracer", "writes")
 
     def __init__(self) -> None:
         self.runs_started = 0
@@ -133,6 +133,7 @@ def pool_wait_histogram() -> LockedHistogram:
     with _pool_lock:
         if _pool_wait is None:
             from ..server.threads import WAIT_OBSERVERS
+
             _pool_wait = LockedHistogram(POOL_WAIT_BUCKETS)
             WAIT_OBSERVERS.append(_pool_wait.observe)
         return _pool_wait

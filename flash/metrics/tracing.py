@@ -10,6 +10,7 @@ request's span is current while the callback runs, on the loop or in its pool th
 copies the request's context), so it is the child of an HTTP server span (ASGI instrumentation)
 and the parent of the callback's own spans.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -41,8 +42,9 @@ class RunTracer:
         self.tracer = trace.get_tracer(TRACER_NAME)  # a proxy: follows a provider set later
 
     def start(self, name: str, stream_id: str, run_id: str) -> tuple[Any, Any]:
-        span = self.tracer.start_span(f"stream {name}", attributes={
-            "flash.stream.name": name, "flash.stream.id": stream_id, "flash.run.id": run_id})
+        span = self.tracer.start_span(
+            f"stream {name}", attributes={"flash.stream.name": name, "flash.stream.id": stream_id, "flash.run.id": run_id}
+        )
         return span, otel_context.attach(trace.set_span_in_context(span))
 
     @staticmethod
@@ -84,8 +86,9 @@ class CallbackTracer:
         """`await steps(span)` with a span current; `steps` adds what only it knows (the kind)."""
         output = str(body.get("output", ""))
         triggered = [str(prop) for prop in body.get("changedPropIds") or ()]
-        span = self.tracer.start_span(f"callback {output}", attributes={
-            "flash.callback.output": output, "flash.callback.triggered": triggered})
+        span = self.tracer.start_span(
+            f"callback {output}", attributes={"flash.callback.output": output, "flash.callback.triggered": triggered}
+        )
         if not span.get_span_context().is_valid:  # no SDK configured: nothing records it or is its child
             return await steps(None)
         token = otel_context.attach(trace.set_span_in_context(span))

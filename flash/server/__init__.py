@@ -1,4 +1,5 @@
 """The Quart/ASGI layer: backend, callback dispatch, errors, component suites, dev server."""
+
 from .backend import FlashServer
 from .errors import RequestError, json_error
 

@@ -4,6 +4,7 @@ It plugs into Dash through the public backend interface (`dash.backends.base_ser
 subclass of Dash's Quart backend: app creation, component suites, the catch-all page, request
 hooks, websockets and the adapters are Dash's; each override says why Flash differs.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -109,12 +110,11 @@ class FlashServer(QuartDashServer):
         return executor
 
     # --- routes -------------------------------------------------------------------------
-    def add_url_rule(self, rule: str, view_func: Callable[..., Any], endpoint: str | None = None,
-                     methods: list[str] | None = None) -> None:
+    def add_url_rule(
+        self, rule: str, view_func: Callable[..., Any], endpoint: str | None = None, methods: list[str] | None = None
+    ) -> None:
         """Await an `async def` view hidden behind a sync wrapper (e.g. Dash's `hooks.route`)."""
-        if not inspect.iscoroutinefunction(view_func) and inspect.iscoroutinefunction(
-            inspect.unwrap(view_func)
-        ):
+        if not inspect.iscoroutinefunction(view_func) and inspect.iscoroutinefunction(inspect.unwrap(view_func)):
             view_func = _awaiting(view_func)
         super().add_url_rule(rule, view_func, endpoint=endpoint, methods=methods)
 
@@ -150,8 +150,7 @@ class FlashServer(QuartDashServer):
 
         async def catchall(path: str, *args: Any, **kwargs: Any) -> Any:
             if path.startswith(RESERVED_PREFIXES):
-                raise RequestError("There is no Flash or Dash endpoint at this path.", status=404,
-                                   debug=f"path: /{path[:200]}")
+                raise RequestError("There is no Flash or Dash endpoint at this path.", status=404, debug=f"path: /{path[:200]}")
             page = dash_catchall(path, *args, **kwargs)
             return await page if inspect.isawaitable(page) else page
 
@@ -193,8 +192,7 @@ class FlashServer(QuartDashServer):
         async def _invalid_resource(err: InvalidResourceError) -> Any:
             # Dash's message names the requested file: only debug mode shows it.
             detail = str(err.args[0])[:300] if err.args else None
-            return request_error_response(RequestError("Resource not found.", status=404, debug=detail),
-                                          self._debugging())
+            return request_error_response(RequestError("Resource not found.", status=404, debug=detail), self._debugging())
 
         @server.errorhandler(RequestError)
         async def _request_error(err: RequestError) -> Any:
@@ -206,9 +204,13 @@ class FlashServer(QuartDashServer):
             if isinstance(err, HTTPException):
                 if err.code == 413:
                     limit = server.config.get("MAX_CONTENT_LENGTH")
-                    return request_error_response(RequestError(
-                        f"The request body is larger than the {limit}-byte limit "
-                        "(set Flash(max_request_size=...) to change it).", status=413))
+                    return request_error_response(
+                        RequestError(
+                            f"The request body is larger than the {limit}-byte limit "
+                            "(set Flash(max_request_size=...) to change it).",
+                            status=413,
+                        )
+                    )
                 return http_error_response(err) if self._is_framework_path() else err
             if not self._is_framework_path():
                 raise err  # as if this handler were not there: Quart's 500 page (debug: its traceback)
@@ -259,5 +261,4 @@ class FlashServer(QuartDashServer):
         self._ws_shutdown_event = shutdown = asyncio.Event()
         app = as_host(dash_app)
         access_log = access_log_enabled(app.access_log, app.silence_routes_logging)
-        run_hypercorn(self.server, host, port, use_reloader=use_reloader, shutdown=shutdown,
-                      access_log=access_log, **kwargs)
+        run_hypercorn(self.server, host, port, use_reloader=use_reloader, shutdown=shutdown, access_log=access_log, **kwargs)

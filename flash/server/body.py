@@ -1,4 +1,5 @@
 """Parse and check a callback request body before any user code sees it."""
+
 from __future__ import annotations
 
 import zlib
@@ -63,8 +64,7 @@ def _check_entry(item: Any, where: str) -> None:
         )
     if not isinstance(item["property"], str) or not isinstance(item["id"], (str, dict)):
         raise RequestError(
-            f"An entry of '{where}' has an 'id' that is neither a string nor an object, "
-            "or a 'property' that is not a string."
+            f"An entry of '{where}' has an 'id' that is neither a string nor an object, or a 'property' that is not a string."
         )
 
 
@@ -82,9 +82,7 @@ def check_dependency_list(body: Mapping[str, Any], key: str, expected: int) -> N
     if not isinstance(items, list):
         raise RequestError(f"'{key}' must be a list.")
     if len(items) != expected:
-        raise RequestError(
-            f"'{key}' has {len(items)} entries but the callback declares {expected}."
-        )
+        raise RequestError(f"'{key}' has {len(items)} entries but the callback declares {expected}.")
     for item in items:
         _check_dependency(item, key)
 
@@ -98,11 +96,11 @@ def check_callback_body(body: Any, callback_map: Mapping[str, Any]) -> Mapping[s
         raise RequestError("'output' must be a non-empty string naming a callback.")
     spec: Mapping[str, Any] | None = callback_map.get(output)
     if spec is None:
-        raise RequestError("Unknown callback output: no callback of this app has it.",
-                           debug=f"output: {output[:200]!r}")
+        raise RequestError("Unknown callback output: no callback of this app has it.", debug=f"output: {output[:200]!r}")
     if "callback" not in spec:  # Dash keeps clientside callbacks in the same map, with no function
-        raise RequestError("That callback runs in the browser (clientside): the server has nothing to run.",
-                           debug=f"output: {output[:200]!r}")
+        raise RequestError(
+            "That callback runs in the browser (clientside): the server has nothing to run.", debug=f"output: {output[:200]!r}"
+        )
     check_dependency_list(body, "inputs", len(spec["inputs"]))
     check_dependency_list(body, "state", len(spec["state"]))
     outputs = body.get("outputs", [])
@@ -127,8 +125,7 @@ def _flat_outputs(declared: Any) -> list[Output]:
 def _matches(want: Output, entry: Any) -> bool:
     _check_entry(entry, "outputs")
     if isinstance(want.component_id, str):  # the common case, without building an Output
-        return bool(entry["id"] == want.component_id
-                    and entry["property"].split("@")[0] == want.component_property)
+        return bool(entry["id"] == want.component_id and entry["property"].split("@")[0] == want.component_property)
     try:
         return bool(Output(entry["id"], entry["property"].split("@")[0]) == want)
     except Exception:  # an id Dash cannot even compare
@@ -146,9 +143,12 @@ def check_outputs(outputs: Any, declared: Any) -> None:
         raise RequestError(f"'outputs' must have one entry per output of the callback ({len(flat)}).")
     for want, entry in zip(flat, given):
         wildcard = isinstance(want.component_id, dict) and any(
-            value is ALL or value is ALLSMALLER for value in want.component_id.values())
+            value is ALL or value is ALLSMALLER for value in want.component_id.values()
+        )
         if isinstance(entry, list) != wildcard:
-            raise RequestError("'outputs' does not match the callback's outputs: a list is expected "
-                               "exactly for an ALL/ALLSMALLER pattern output.")
+            raise RequestError(
+                "'outputs' does not match the callback's outputs: a list is expected "
+                "exactly for an ALL/ALLSMALLER pattern output."
+            )
         if not all(_matches(want, sub) for sub in (entry if wildcard else [entry])):
             raise RequestError("'outputs' does not match the callback's outputs.")

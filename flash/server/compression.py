@@ -3,6 +3,7 @@
 Dash's Quart backend relies on quart_compress, whose last release predates current Quart; this
 is a small after-request hook instead.
 """
+
 from __future__ import annotations
 
 import gzip

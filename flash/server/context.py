@@ -7,6 +7,7 @@ only while Flash builds a context), then fills `headers`, `cookies`, `args`, `pa
 `origin` on first access, through Dash's Quart adapter, so with the values Dash would give.
 Likewise the Quart Response behind `ctx.response` is made only when a cookie or header is set.
 """
+
 from __future__ import annotations
 
 import contextvars
@@ -62,8 +63,7 @@ class CallbackContext(AttributeDict):
         return value
 
 
-def build_callback_context(dash_initialize: Callable[[Any], Any], body: dict[str, Any],
-                           eager: bool) -> CallbackContext:
+def build_callback_context(dash_initialize: Callable[[Any], Any], body: dict[str, Any], eager: bool) -> CallbackContext:
     """Dash's callback context for `body` (`dash_initialize` is Dash's `_initialize_context`),
     with the request details deferred unless `eager` (a background job's copy needs them all)."""
     if eager:

@@ -8,6 +8,7 @@ heartbeat as it is: Flash's downlink also uses it to notice a reader that went a
 (ASGI), so it is accepted and has no effect. On Dash 4.5 both are handed on to Dash as well (it
 stores them); Dash 4.4 does not take them, so there they are only Flash's.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,5 +1,6 @@
 """Quart's request machinery, deferred: contexts that build the request on first access, and
 body reading with Quart's limits. Used by the direct ASGI path (`direct.py`)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -107,7 +108,7 @@ def request_path(scope: Mapping[str, Any]) -> str:
     if root_path:
         if path == root_path or not path.startswith(root_path):
             return " "
-        path = path[len(root_path):]
+        path = path[len(root_path) :]
     return path
 
 
@@ -120,10 +121,17 @@ def build_request(app: Quart, scope: HTTPScope, body: bytes) -> Any:
     if scope["http_version"] < "1.1":
         headers.setdefault("Host", app.config["SERVER_NAME"] or "")
     request = app.request_class(
-        scope["method"], scope["scheme"], request_path(scope), scope["query_string"], headers,
-        scope.get("root_path", ""), scope["http_version"],
-        max_content_length=app.config["MAX_CONTENT_LENGTH"], body_timeout=app.config["BODY_TIMEOUT"],
-        send_push_promise=_no_push_promise, scope=scope,
+        scope["method"],
+        scope["scheme"],
+        request_path(scope),
+        scope["query_string"],
+        headers,
+        scope.get("root_path", ""),
+        scope["http_version"],
+        max_content_length=app.config["MAX_CONTENT_LENGTH"],
+        body_timeout=app.config["BODY_TIMEOUT"],
+        send_push_promise=_no_push_promise,
+        scope=scope,
     )
     request.body.append(body)
     request.body.set_complete()
@@ -206,8 +214,7 @@ def body_deadlines() -> BodyDeadlines:
     return deadlines
 
 
-async def read_body(scope: HTTPScope, receive: ASGIReceiveCallable, limit: int | None,
-                    timeout: float | None) -> bytes:
+async def read_body(scope: HTTPScope, receive: ASGIReceiveCallable, limit: int | None, timeout: float | None) -> bytes:
     """The whole request body, refusing more than `limit` bytes (as Quart does, with a 413)
     and a body still incomplete after `timeout` seconds (a 408)."""
     declared = _declared_length(scope["headers"])

@@ -12,6 +12,7 @@ Request logs (one line per request, logger `flash.access`) are off unless asked 
 resets its level) every time it starts, which is why Dash's silencing never worked on Quart: Flash
 hands Hypercorn its own loggers (configured only if the user has not), or none for requests.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -95,8 +96,11 @@ def _bind(config: Config, port: int) -> Sockets:
     _drop_held_banner()
     print(os.strerror(errno.EADDRINUSE), file=sys.stderr)
     other = _free_port_near(config, port)
-    print(f"Port {port} is in use by another program. Either identify and stop that program, "
-          f"or start the server with a different port: app.run(port={other}).", file=sys.stderr)
+    print(
+        f"Port {port} is in use by another program. Either identify and stop that program, "
+        f"or start the server with a different port: app.run(port={other}).",
+        file=sys.stderr,
+    )
     sys.exit(1)
 
 
@@ -142,8 +146,16 @@ def _close(sockets: Sockets) -> None:
         sock.close()
 
 
-def run_hypercorn(asgi_app: Any, host: str, port: int, *, use_reloader: bool = False,
-                  shutdown: asyncio.Event | None = None, access_log: bool = False, **options: Any) -> None:
+def run_hypercorn(
+    asgi_app: Any,
+    host: str,
+    port: int,
+    *,
+    use_reloader: bool = False,
+    shutdown: asyncio.Event | None = None,
+    access_log: bool = False,
+    **options: Any,
+) -> None:
     """Serve until SIGINT/SIGTERM or until `shutdown` is set (from any thread, on this loop: how
     Dash's threaded test runner stops a server); with `use_reloader`, restart on code changes."""
     config = hypercorn_config(host, port, access_log, **options)
@@ -203,7 +215,7 @@ class _FlashBanner(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not (isinstance(record.msg, str) and record.msg.startswith("Dash is running on")):
             return True
-        record.msg = "Flash" + record.msg[len("Dash"):]
+        record.msg = "Flash" + record.msg[len("Dash") :]
         if self.hold and not getattr(record, "flash_released", False):
             _HELD.banner = (self.logger, record)
             return False

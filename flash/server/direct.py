@@ -11,6 +11,7 @@ handlers still work: the contexts are placeholders that build the real request o
 the first time anything asks for them (`deferred.py`). The header checks (JSON only, Origin:
 `guard.py`) run here before the body is read; Quart's views run the same checks themselves.
 """
+
 from __future__ import annotations
 
 import os
@@ -44,8 +45,12 @@ Handler = Callable[[bytes, str, Receive, Send], Awaitable["Response | CallbackAn
 
 # Signals Quart sends around every request: any receiver means the direct path must not be used.
 _REQUEST_SIGNALS = (
-    signals.request_started, signals.request_finished, signals.request_tearing_down,
-    signals.got_request_exception, signals.appcontext_pushed, signals.appcontext_popped,
+    signals.request_started,
+    signals.request_finished,
+    signals.request_tearing_down,
+    signals.got_request_exception,
+    signals.appcontext_pushed,
+    signals.appcontext_popped,
     signals.appcontext_tearing_down,
 )
 
@@ -56,8 +61,15 @@ class DirectRoute:
 
     __slots__ = ("path", "endpoint", "view", "handler", "prefix", "read")
 
-    def __init__(self, path: str, endpoint: str, view: Callable[..., Any], handler: Handler, prefix: bool,
-                 read: Callable[[HTTPScope, Receive], Awaitable[bytes]] | None = None) -> None:
+    def __init__(
+        self,
+        path: str,
+        endpoint: str,
+        view: Callable[..., Any],
+        handler: Handler,
+        prefix: bool,
+        read: Callable[[HTTPScope, Receive], Awaitable[bytes]] | None = None,
+    ) -> None:
         self.path, self.endpoint, self.view, self.handler, self.prefix = path, endpoint, view, handler, prefix
         self.read = read
 
@@ -65,7 +77,7 @@ class DirectRoute:
         if not self.prefix:
             return "" if path == self.path else None
         if path.startswith(self.path):
-            tail = path[len(self.path):]
+            tail = path[len(self.path) :]
             if tail and "/" not in tail:
                 return tail
         return None
@@ -106,8 +118,7 @@ class DirectPath:
         """A GET served from the page cache (page_cache.py) when it holds the answer."""
         self.pages[path] = (endpoint, view, slot)
 
-    def applies(self, route: DirectRoute | None, endpoint: str = "", view: Any = None,
-                gzip_done: bool = False) -> bool:
+    def applies(self, route: DirectRoute | None, endpoint: str = "", view: Any = None, gzip_done: bool = False) -> bool:
         """Whether nothing registered on the server would see the direct path differ from Quart's
         (for a cached page, `gzip_done`: Flash's own gzip hook, which the cache does itself, is allowed)."""
         server = self.server
@@ -123,8 +134,11 @@ class DirectPath:
         after = server.after_request_funcs.get(None, ())
         if after and not (gzip_done and all(is_gzip_hook(func) for func in after)):
             return False
-        if (server.teardown_request_funcs.get(None)
-                or server.url_value_preprocessors.get(None) or server.teardown_appcontext_funcs):
+        if (
+            server.teardown_request_funcs.get(None)
+            or server.url_value_preprocessors.get(None)
+            or server.teardown_appcontext_funcs
+        ):
             return False
         if server.secret_key is not None or type(server.session_interface) is not SecureCookieSessionInterface:
             return False
@@ -173,10 +187,12 @@ class DirectPath:
             try:
                 check_scope_headers(self.dash_app.limits, scope["headers"])
                 limit = server.config["MAX_CONTENT_LENGTH"]
-                body = await (route.read(scope, receive) if route.read is not None else
-                              read_body(scope, receive, limit, server.config["BODY_TIMEOUT"]))
-                context._body = decode_body(
-                    body, header(scope["headers"], b"content-encoding"), limit)
+                body = await (
+                    route.read(scope, receive)
+                    if route.read is not None
+                    else read_body(scope, receive, limit, server.config["BODY_TIMEOUT"])
+                )
+                context._body = decode_body(body, header(scope["headers"], b"content-encoding"), limit)
                 response = await route.handler(context._body, tail, receive, send)
             except ClientGone:
                 return
@@ -209,8 +225,7 @@ class DirectPath:
                 return await server.handle_exception(unhandled)
             except Exception:  # propagating config: answer anyway
                 server.logger.exception("Exception on %s [POST]", route.path)
-                return Response('{"error": "Internal server error.", "status": 500}', status=500,
-                                content_type="application/json")
+                return Response('{"error": "Internal server error.", "status": 500}', status=500, content_type="application/json")
         return await server.make_response(result)
 
 
@@ -226,8 +241,7 @@ async def send_response(send: Send, response: ResponseTypes) -> None:
         body = await response.get_data(as_text=False)
     else:  # a Werkzeug response, which a user's error handler may return (Quart sends those too)
         body = b"".join(response.iter_encoded())
-    await send({"type": "http.response.start", "status": response.status_code,
-                "headers": encode_headers(response.headers)})
+    await send({"type": "http.response.start", "status": response.status_code, "headers": encode_headers(response.headers)})
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 

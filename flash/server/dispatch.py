@@ -8,6 +8,7 @@ checks the body's size, depth and shape first. The same `run_callback` serves Qu
 the direct ASGI path (`direct.py`). With metrics on (and opentelemetry-api installed) each request
 is one span (flash/metrics/tracing.py); off, that costs one attribute check.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -51,8 +52,9 @@ async def answer_callback(app: "ServerHost", body: dict[str, Any], span: Any) ->
 def make_dispatch(app: "ServerHost") -> Callable[[], Awaitable[Any]]:
     async def dispatch() -> Any:
         check_request_headers(app.limits, request.headers)  # here, not in a hook: hooks end the direct path
-        data = decode_body(await read_request_body(), request.headers.get("Content-Encoding"),
-                           app.server.config.get("MAX_CONTENT_LENGTH"))
+        data = decode_body(
+            await read_request_body(), request.headers.get("Content-Encoding"), app.server.config.get("MAX_CONTENT_LENGTH")
+        )
         answer = await run_callback(app, data)
         response = answer.to_response() if isinstance(answer, CallbackAnswer) else answer
         response.timeout = None  # a buffered body: skip Quart's per-response timeout task

@@ -1,4 +1,5 @@
 """Client mistakes become 4xx JSON answers; server faults never leak a traceback unless debugging."""
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,9 @@ class RequestError(Exception):
     body as "detail" only when the app runs with dev tools / debug on). `details` are extra
     fields of the body, never request content."""
 
-    def __init__(self, message: str, status: int = 400, *, debug: str | None = None,
-                 headers: dict[str, str] | None = None, **details: Any) -> None:
+    def __init__(
+        self, message: str, status: int = 400, *, debug: str | None = None, headers: dict[str, str] | None = None, **details: Any
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
@@ -35,9 +37,7 @@ class RequestError(Exception):
 def json_error(status: int, message: str, **details: Any) -> Response:
     """The one shape every Flash error body has: {"error": ..., "status": ...}."""
     body = {"error": message, "status": status, **details}
-    return Response(
-        orjson.dumps(body), status=status, content_type="application/json"
-    )
+    return Response(orjson.dumps(body), status=status, content_type="application/json")
 
 
 def request_error_response(err: RequestError, debug: bool = False) -> Response:
@@ -75,8 +75,7 @@ def request_line() -> tuple[str, str]:
 def log_client_error(status: int, message: str) -> None:
     if request_logger.isEnabledFor(logging.INFO):
         method, path = request_line()
-        request_logger.info("client error %d on %s %s: %s", status, escaped(method, 20), escaped(path),
-                            escaped(message))
+        request_logger.info("client error %d on %s %s: %s", status, escaped(method, 20), escaped(path), escaped(message))
 
 
 def http_error_response(err: HTTPException) -> Response:

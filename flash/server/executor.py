@@ -16,6 +16,7 @@ when no thread is free (up to `max_workers`), take jobs in submission order, and
 interpreter exit (which waits for them, as `ThreadPoolExecutor` does). In a forked child the
 pool starts over empty: its threads did not come along.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -115,9 +116,17 @@ class LoopCall:
 
     __slots__ = ("future", "waker", "func", "args", "kwargs", "context", "watch", "submitted", "ok", "value")
 
-    def __init__(self, future: asyncio.Future[Any], waker: LoopWaker, func: Callable[..., Any], args: tuple[Any, ...],
-                 kwargs: dict[str, Any], context: contextvars.Context, watch: StartWatch | None,
-                 submitted: float) -> None:
+    def __init__(
+        self,
+        future: asyncio.Future[Any],
+        waker: LoopWaker,
+        func: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        context: contextvars.Context,
+        watch: StartWatch | None,
+        submitted: float,
+    ) -> None:
         self.future, self.waker, self.func, self.args, self.kwargs = future, waker, func, args, kwargs
         self.context, self.watch, self.submitted = context, watch, submitted
         self.ok: bool | None = None  # None: not run (its awaiting task was cancelled first)
@@ -155,9 +164,16 @@ def _loop_exception(exc: BaseException) -> BaseException:
     return exc
 
 
-def start_call(executor: Executor, loop: asyncio.AbstractEventLoop, func: Callable[..., Any], args: tuple[Any, ...],
-               kwargs: dict[str, Any], context: contextvars.Context, watch: StartWatch | None = None,
-               submitted: float = 0.0) -> asyncio.Future[Any]:
+def start_call(
+    executor: Executor,
+    loop: asyncio.AbstractEventLoop,
+    func: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    context: contextvars.Context,
+    watch: StartWatch | None = None,
+    submitted: float = 0.0,
+) -> asyncio.Future[Any]:
     """Queue `func` on `executor` (a FlashExecutor, or any executor whose `submit` runs callables
     in threads of this process) and return the loop future its outcome settles."""
     future = loop.create_future()
@@ -222,8 +238,7 @@ class _Threads:
                 return
             if len(self.threads) >= self.max_workers:
                 return  # queued until a thread is free
-            thread = threading.Thread(target=self.work, args=(self.queue,), daemon=True,
-                                      name=f"{self.prefix}_{next(self.names)}")
+            thread = threading.Thread(target=self.work, args=(self.queue,), daemon=True, name=f"{self.prefix}_{next(self.names)}")
             self.threads.append(thread)
             try:
                 thread.start()

@@ -10,6 +10,7 @@ context", which reads as a Flash bug. Two places turn that into advice:
 - `check_flask_hooks(server)`, at server start, refuses request hooks that Flask code
   (dash-auth, flask-cors, ...) registered on the Quart server: every request would fail.
 """
+
 from __future__ import annotations
 
 import traceback
@@ -61,8 +62,13 @@ def _hook_owner(func: Any) -> str:
 
 
 def _hook_functions(server: Any) -> Iterable[Any]:
-    for name in ("before_request_funcs", "after_request_funcs", "teardown_request_funcs",
-                 "before_websocket_funcs", "after_websocket_funcs"):
+    for name in (
+        "before_request_funcs",
+        "after_request_funcs",
+        "teardown_request_funcs",
+        "before_websocket_funcs",
+        "after_websocket_funcs",
+    ):
         for funcs in getattr(server, name, {}).values():
             yield from funcs
 

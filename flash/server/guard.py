@@ -8,6 +8,7 @@
 - Request JSON may nest at most ``max_json_depth`` deep (400), checked without recursion, so
   nothing later (Dash's helpers, ``json.dumps``, the user's code) can hit Python's recursion limit.
 """
+
 from __future__ import annotations
 
 from typing import Any, Iterable
@@ -20,8 +21,7 @@ _JSON_TYPES = frozenset({"application/json", "application/json;charset=utf-8"})
 
 def check_content_type(value: str | None) -> None:
     if value is None or value.replace(" ", "").lower() not in _JSON_TYPES:
-        raise RequestError("This endpoint accepts only 'Content-Type: application/json' request bodies.",
-                           status=415)
+        raise RequestError("This endpoint accepts only 'Content-Type: application/json' request bodies.", status=415)
 
 
 def check_origin(limits: Limits, origin: str | None, host: str | None, forwarded_host: str | None) -> None:
@@ -39,8 +39,7 @@ def check_origin(limits: Limits, origin: str | None, host: str | None, forwarded
             target = target[: -len(default)]
         if netloc == target:
             return
-    raise RequestError("Cross-origin request refused: its Origin is not allowed "
-                       "(see Flash(allowed_origins=...)).", status=403)
+    raise RequestError("Cross-origin request refused: its Origin is not allowed (see Flash(allowed_origins=...)).", status=403)
 
 
 def check_scope_headers(limits: Limits, headers: Iterable[tuple[bytes, bytes]]) -> None:

@@ -8,6 +8,7 @@ layer reads is listed here, once; mypy checks that `Flash` has each of them with
 here first. Read-only members are properties: the app may hold a plain attribute (of this type or
 a narrower one).
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -6,6 +6,7 @@ streaming job in a Celery worker both run Dash code that reads `flask.request`-s
 but it is a test helper; this builds the same thing from Quart's public pieces: its
 `request_class` and `request_context`, an empty body, and the server's own name for the host.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -24,9 +25,19 @@ def internal_request_context(server: Quart, path: str, method: str = "GET") -> A
     host = server.config.get("SERVER_NAME") or "localhost"
     headers = Headers({"host": host})
     scope: Any = {
-        "type": "http", "asgi": {"spec_version": "2.1"}, "http_version": "1.1", "method": method,
-        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
-        "headers": [(b"host", host.encode())], "client": None, "server": None, "extensions": {},
+        "type": "http",
+        "asgi": {"spec_version": "2.1"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", host.encode())],
+        "client": None,
+        "server": None,
+        "extensions": {},
     }
     request = server.request_class(method, "http", path, b"", headers, "", "1.1", scope, send_push_promise=_no_push)
     request.body.set_result(b"")

@@ -6,6 +6,7 @@ several times faster (a component becomes its `to_plotly_json()` dict, as in Das
 else — numpy and pandas values, figures, dates, `Patch`, non-string keys — makes orjson give up,
 and the whole value goes through Dash's `to_json` instead, so the output follows Dash's rules.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -3,6 +3,7 @@
 Other limits (streams, thread pool, shutdown) may live here too; each option reads its
 ``FLASH_*`` environment variable when the argument is not given.
 """
+
 from __future__ import annotations
 
 import os
@@ -96,39 +97,53 @@ class Limits:
     `stream_write_timeout` seconds one write may wait for its reader (then the downlink is cut),
     `stream_replay_bytes` per run's replay buffer. `memory_bound()` is what they add up to."""
 
-    __slots__ = ("allowed_origins", "max_json_depth", "max_streams_per_client", "max_downlinks",
-                 "stream_write_timeout", "stream_replay_bytes", "max_streams", "max_streams_per_address",
-                 "max_downlinks_per_address", "max_stream_start_bytes", "stream_start_budget",
-                 "stream_buffer_bytes")
+    __slots__ = (
+        "allowed_origins",
+        "max_json_depth",
+        "max_streams_per_client",
+        "max_downlinks",
+        "stream_write_timeout",
+        "stream_replay_bytes",
+        "max_streams",
+        "max_streams_per_address",
+        "max_downlinks_per_address",
+        "max_stream_start_bytes",
+        "stream_start_budget",
+        "stream_buffer_bytes",
+    )
 
-    def __init__(self, allowed_origins: Sequence[str] | str | None = None,
-                 max_json_depth: int = DEFAULT_MAX_JSON_DEPTH, *,
-                 max_streams_per_client: int | None = None,
-                 max_downlinks: int | None = None,
-                 stream_write_timeout: float | None = None,
-                 stream_replay_bytes: int | None = None,
-                 max_streams: int | None = None,
-                 max_streams_per_address: int | None = None,
-                 max_downlinks_per_address: int | None = None,
-                 max_stream_start_bytes: int | None = None,
-                 stream_start_budget: int | None = None,
-                 stream_buffer_bytes: int | None = None) -> None:
+    def __init__(
+        self,
+        allowed_origins: Sequence[str] | str | None = None,
+        max_json_depth: int = DEFAULT_MAX_JSON_DEPTH,
+        *,
+        max_streams_per_client: int | None = None,
+        max_downlinks: int | None = None,
+        stream_write_timeout: float | None = None,
+        stream_replay_bytes: int | None = None,
+        max_streams: int | None = None,
+        max_streams_per_address: int | None = None,
+        max_downlinks_per_address: int | None = None,
+        max_stream_start_bytes: int | None = None,
+        stream_start_budget: int | None = None,
+        stream_buffer_bytes: int | None = None,
+    ) -> None:
         if isinstance(max_json_depth, bool) or not isinstance(max_json_depth, int) or max_json_depth < 2:
             raise ValueError("max_json_depth must be an integer of at least 2.")
         self.allowed_origins = _origins(allowed_origins)
         self.max_json_depth = max_json_depth
         # Streams (see docs/streaming-protocol.md, "Limits"):
-        self.max_streams_per_client = _option(max_streams_per_client, "max_streams_per_client",
-                                              DEFAULT_MAX_STREAMS_PER_CLIENT)
+        self.max_streams_per_client = _option(max_streams_per_client, "max_streams_per_client", DEFAULT_MAX_STREAMS_PER_CLIENT)
         self.max_downlinks = _option(max_downlinks, "max_downlinks", DEFAULT_MAX_DOWNLINKS)
         self.stream_replay_bytes = _option(stream_replay_bytes, "stream_replay_bytes", DEFAULT_STREAM_REPLAY_BYTES)
         self.max_streams = _option(max_streams, "max_streams", DEFAULT_MAX_STREAMS)
-        self.max_streams_per_address = _option(max_streams_per_address, "max_streams_per_address",
-                                               DEFAULT_MAX_STREAMS_PER_ADDRESS)
-        self.max_downlinks_per_address = _option(max_downlinks_per_address, "max_downlinks_per_address",
-                                                 DEFAULT_MAX_DOWNLINKS_PER_ADDRESS)
-        self.max_stream_start_bytes = _option(max_stream_start_bytes, "max_stream_start_bytes",
-                                              DEFAULT_MAX_STREAM_START_BYTES)
+        self.max_streams_per_address = _option(
+            max_streams_per_address, "max_streams_per_address", DEFAULT_MAX_STREAMS_PER_ADDRESS
+        )
+        self.max_downlinks_per_address = _option(
+            max_downlinks_per_address, "max_downlinks_per_address", DEFAULT_MAX_DOWNLINKS_PER_ADDRESS
+        )
+        self.max_stream_start_bytes = _option(max_stream_start_bytes, "max_stream_start_bytes", DEFAULT_MAX_STREAM_START_BYTES)
         self.stream_start_budget = _option(stream_start_budget, "stream_start_budget", DEFAULT_STREAM_START_BUDGET)
         self.stream_buffer_bytes = _option(stream_buffer_bytes, "stream_buffer_bytes", DEFAULT_STREAM_BUFFER_BYTES)
         if stream_write_timeout is None:
@@ -136,10 +151,14 @@ class Limits:
             try:
                 stream_write_timeout = float(raw) if raw else DEFAULT_STREAM_WRITE_TIMEOUT
             except ValueError:
-                raise ValueError("FLASH_STREAM_WRITE_TIMEOUT must be a positive number of seconds "
-                                 "(stream_write_timeout).") from None
-        if isinstance(stream_write_timeout, bool) or not isinstance(stream_write_timeout, (int, float)) \
-                or not 0 < stream_write_timeout < float("inf"):
+                raise ValueError(
+                    "FLASH_STREAM_WRITE_TIMEOUT must be a positive number of seconds (stream_write_timeout)."
+                ) from None
+        if (
+            isinstance(stream_write_timeout, bool)
+            or not isinstance(stream_write_timeout, (int, float))
+            or not 0 < stream_write_timeout < float("inf")
+        ):
             raise ValueError("stream_write_timeout must be a positive number of seconds.")
         self.stream_write_timeout = float(stream_write_timeout)
 
@@ -153,5 +172,9 @@ class Limits:
         replay = min(self.stream_replay_bytes, replay_size * message_bytes) + message_bytes
         per_run = RUN_BYTES + replay + 2 * message_bytes
         fed_downlinks = min(self.max_downlinks, self.max_streams)
-        return (self.max_downlinks * DOWNLINK_BYTES + self.max_streams * per_run
-                + START_EXPANSION * self.stream_start_budget + fed_downlinks * 2 * self.stream_buffer_bytes)
+        return (
+            self.max_downlinks * DOWNLINK_BYTES
+            + self.max_streams * per_run
+            + START_EXPANSION * self.stream_start_budget
+            + fed_downlinks * 2 * self.stream_buffer_bytes
+        )

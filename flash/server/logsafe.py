@@ -10,6 +10,7 @@ traceback of ``exc_info`` keeps its frames (file names and source lines come fro
 each exception's message and notes are escaped the same way. Text that needs no escaping is left
 as it was, so an ordinary traceback reads exactly as Python prints it.
 """
+
 from __future__ import annotations
 
 import logging
@@ -25,8 +26,18 @@ _MAX_CHAIN = 50  # causes/contexts/group members formatted per record
 # Every logger Flash logs to (tests/unit/test_log_escaping.py checks each getLogger("flash...")
 # in flash/ is here): each gets the filter, whenever its module is imported.
 FLASH_LOGGERS = (
-    "flash", "flash.access", "flash.auth", "flash.channels", "flash.components", "flash.error",
-    "flash.requests", "flash.server", "flash.shutdown", "flash.storage", "flash.streaming", "flash.threads",
+    "flash",
+    "flash.access",
+    "flash.auth",
+    "flash.channels",
+    "flash.components",
+    "flash.error",
+    "flash.requests",
+    "flash.server",
+    "flash.shutdown",
+    "flash.storage",
+    "flash.streaming",
+    "flash.threads",
 )
 
 

@@ -21,6 +21,7 @@ protocol) adds them to Dash's `tools/list` answer, answers their `tools/call` it
 (an SSE response: one `notifications/progress` per frame, then the result) and closes a run on
 `notifications/cancelled`. Everything else is Dash's.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -74,8 +75,10 @@ def install_mcp(app: "ServerHost", streams: MCPStreams | None = None) -> bool:
         return False
     handle = mcp_message_handler(dash_view)
     if handle is None:
-        raise RuntimeError("Flash cannot serve this Dash's MCP server: its POST view no longer keeps "
-                           "`_handle_mcp_request` (see flash/compat/dash_45.py, mcp_message_handler).")
+        raise RuntimeError(
+            "Flash cannot serve this Dash's MCP server: its POST view no longer keeps "
+            "`_handle_mcp_request` (see flash/compat/dash_45.py, mcp_message_handler)."
+        )
     app.server.view_functions[endpoint] = _make_post_view(app, handle, streams)
     return True
 
@@ -84,8 +87,9 @@ def _make_post_view(app: "ServerHost", handle: Callable[[Any], Any], streams: MC
     async def mcp_post() -> Any:
         """Dash's MCP POST, checked on the loop, run in the pool."""
         check_content_type(request.headers.get("Content-Type"))
-        check_origin(app.limits, request.headers.get("Origin"), request.headers.get("Host"),
-                     request.headers.get("X-Forwarded-Host"))
+        check_origin(
+            app.limits, request.headers.get("Origin"), request.headers.get("Host"), request.headers.get("X-Forwarded-Host")
+        )
         message = parse_json_body(await read_request_body(), "MCP message", app.limits.max_json_depth)
         if not isinstance(message, dict):
             # Dash answers one JSON-RPC message per POST (no batches, as the 2025-06-18 spec).

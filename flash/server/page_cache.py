@@ -25,6 +25,7 @@ every load): a file replaced under a running server shows on the next hot reload
 The cache belongs to its app (`app.page_cache`); an entry is replaced whenever its key changes,
 so it holds at most one entry per page route.
 """
+
 from __future__ import annotations
 
 import contextvars
@@ -47,8 +48,16 @@ Headers = list[tuple[bytes, bytes]]
 MINTED: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("flash_minted_end_id", default=None)
 # Methods whose override by the app's class means the page is not what this module assumes.
 _LAYOUT_METHODS = ("serve_layout", "get_layout", "_layout_value", "layout")
-_INDEX_METHODS = ("index", "interpolate_index", "_config", "_generate_scripts_html", "_generate_css_dist_html",
-                  "_generate_config_html", "_generate_renderer", "_generate_meta")
+_INDEX_METHODS = (
+    "index",
+    "interpolate_index",
+    "_config",
+    "_generate_scripts_html",
+    "_generate_css_dist_html",
+    "_generate_config_html",
+    "_generate_renderer",
+    "_generate_meta",
+)
 _DEPENDENCIES_METHODS = ("dependencies",)
 _CONFIG_METHODS = ("_config",)
 
@@ -93,8 +102,9 @@ class Entry:
             self._gzip = gzip.compress(body, compresslevel=6)
         return self._gzip
 
-    def answer(self, app: "ServerHost", if_none_match: str | None, accept_encoding: str | None
-               ) -> tuple[int, dict[str, str], bytes]:
+    def answer(
+        self, app: "ServerHost", if_none_match: str | None, accept_encoding: str | None
+    ) -> tuple[int, dict[str, str], bytes]:
         """Status, headers and body for a GET with these request headers."""
         headers = {"ETag": self.etag, "Cache-Control": self.cache_control}
         compress = bool(app.config.compress)
@@ -104,8 +114,12 @@ class Entry:
             return 304, headers, b""
         body = self.body(app)
         headers["Content-Type"] = self.content_type
-        if (compress and "gzip" in (accept_encoding or "").lower() and len(body) >= MIN_SIZE
-                and self.content_type.startswith(COMPRESSIBLE)):
+        if (
+            compress
+            and "gzip" in (accept_encoding or "").lower()
+            and len(body) >= MIN_SIZE
+            and self.content_type.startswith(COMPRESSIBLE)
+        ):
             body = self.gzipped(body)
             headers["Content-Encoding"] = "gzip"
         return 200, headers, body
@@ -124,7 +138,8 @@ def _overrides(app: "ServerHost", names: tuple[str, ...]) -> bool:
     if found is None:
         flash_class = _flash_class(cls)
         found = _OVERRIDES[(id(cls), names)] = cls is not flash_class and any(
-            getattr(cls, name) is not getattr(flash_class, name) for name in names)
+            getattr(cls, name) is not getattr(flash_class, name) for name in names
+        )
         _CLASSES.append(cls)  # keeps the id above meaning this class
     return found
 
@@ -165,22 +180,37 @@ class PageCache:
         if callable(source) or hooks_of(app, "layout") or _overrides(app, _LAYOUT_METHODS):
             return None
         # Objects in the key are compared by identity (components do not define equality).
-        return (app.layout_version, id(source), tuple(map(id, extra_components(app))), hot_reload_hash(app),
-                source, tuple(extra_components(app)))
+        return (
+            app.layout_version,
+            id(source),
+            tuple(map(id, extra_components(app))),
+            hot_reload_hash(app),
+            source,
+            tuple(extra_components(app)),
+        )
 
     def config_key(self) -> tuple[Any, ...] | None:
         """What Dash's renderer config is made from (`_config`), or None: made per page load."""
         app = self.app
         if _overrides(app, _CONFIG_METHODS) or any(callable(hook.get("props")) for hook in hooks_of(app, "dev_tools")):
             return None
-        return (tuple(app.config.items()), index_inputs(app), len(app.callback_map),
-                tuple(map(id, extra_components(app))), tuple(extra_components(app)))
+        return (
+            tuple(app.config.items()),
+            index_inputs(app),
+            len(app.callback_map),
+            tuple(map(id, extra_components(app))),
+            tuple(extra_components(app)),
+        )
 
     def index_key(self) -> tuple[Any, ...] | None:
         app = self.app
         config = self.config_key()
-        if (config is None or (app.use_pages and app.config.include_pages_meta) or hooks_of(app, "index")
-                or _overrides(app, _INDEX_METHODS)):
+        if (
+            config is None
+            or (app.use_pages and app.config.include_pages_meta)
+            or hooks_of(app, "index")
+            or _overrides(app, _INDEX_METHODS)
+        ):
             return None
         return config + (app.title, app.index_string)
 
@@ -233,8 +263,7 @@ class PageCache:
             return key, entry
         return key, None
 
-    async def fill(self, slot: str, key: tuple[Any, ...], view: Callable[..., Any],
-                   *args: Any, **kwargs: Any) -> Entry | None:
+    async def fill(self, slot: str, key: tuple[Any, ...], view: Callable[..., Any], *args: Any, **kwargs: Any) -> Entry | None:
         """Make the slot's answer with the view that serves it (Dash's or Flash's) and keep it
         under `key`, the key taken before it was made (a change meanwhile makes the next request
         make it again). None: the answer is not one to keep (an error, a streamed body)."""
@@ -252,8 +281,9 @@ class PageCache:
             parts = tuple(body.split(minted[-1].encode()))
             if len(parts) != 2 or len(minted) != 1:
                 return None  # the token is not once in the page: leave this index per request
-        entry = Entry(_snapshot(key, slot), parts, response.headers.get("Content-Type", "application/octet-stream"),
-                      private=slot == "index")
+        entry = Entry(
+            _snapshot(key, slot), parts, response.headers.get("Content-Type", "application/octet-stream"), private=slot == "index"
+        )
         self.entries[slot] = entry
         return entry
 
@@ -288,16 +318,16 @@ def cached_view(app: "ServerHost", slot: str, view: Callable[..., Any]) -> Calla
             entry = await cache.fill(slot, key, view, *args, **kwargs)
             if entry is None:
                 return await _call(view, *args, **kwargs)
-        return to_response(entry.answer(app, request.headers.get("If-None-Match"),
-                                        request.headers.get("Accept-Encoding")))
+        return to_response(entry.answer(app, request.headers.get("If-None-Match"), request.headers.get("Accept-Encoding")))
 
     serve.__name__ = getattr(view, "__name__", slot)
     serve.__wrapped__ = view  # type: ignore[attr-defined]
     return serve
 
 
-def direct_answer(app: "ServerHost", slot: str, scope_headers: Iterable[tuple[bytes, bytes]]
-                  ) -> tuple[int, Headers, bytes] | None:
+def direct_answer(
+    app: "ServerHost", slot: str, scope_headers: Iterable[tuple[bytes, bytes]]
+) -> tuple[int, Headers, bytes] | None:
     """The slot's answer for the direct path, or None when it is not cached (Quart makes it)."""
     key, entry = app.page_cache.current(slot)
     if entry is None:

@@ -17,6 +17,7 @@ open downlink gets a final ``shutdown`` event and ends, every run is closed (its
 ``finally`` runs in its pump task), and the lifespan shutdown waits up to `shutdown_grace`
 seconds for them. The page starts its runs over on its next downlink (docs/streaming-protocol.md).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -117,8 +118,7 @@ class GracefulShutdown:
         downlinks = sum(1 for d in registry.downlinks.values() if d.listener is not None)
         self._tasks = registry.shut_down(SHUTDOWN_EVENT)
         if downlinks or self._tasks:
-            logger.info("Shutting down (%s): ended %d downlink(s), closing %d stream run(s)",
-                        reason, downlinks, len(self._tasks))
+            logger.info("Shutting down (%s): ended %d downlink(s), closing %d stream run(s)", reason, downlinks, len(self._tasks))
 
     async def _stopped(self) -> None:
         """Lifespan shutdown: begin if nothing did, then wait up to `grace` for the runs' `finally`."""

@@ -2,6 +2,7 @@
 
 It lives in the server layer so that both the server (shutdown's final event) and the streams
 above it import it downward."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -10,6 +10,7 @@ here too (see flask_hints.py), so such an app fails at startup instead of on eve
 the logs escape exception text from the start (logsafe.py). A startup that fails says why in
 one line, last (startup_failure.py).
 """
+
 from __future__ import annotations
 
 import logging
@@ -38,8 +39,9 @@ async def register_page_resources(app: "ServerHost") -> bool:
         async with internal_request_context(server, app.config.routes_pathname_prefix):
             await run_in_thread(app.backend.executor, app.index)
     except Exception:  # the first page load will show the error
-        LOGGER.warning("Could not render the page at startup; its resources register on the first "
-                       "page load instead.", exc_info=True)
+        LOGGER.warning(
+            "Could not render the page at startup; its resources register on the first page load instead.", exc_info=True
+        )
         return False
     return True
 

@@ -17,6 +17,7 @@ dropped (a logging filter on the server's logger). What happens next depends on 
   worker's status, pgjones/hypercorn#269; `hypercorn --workers 0 app:server` exits 3.)
 - uvicorn prints "Application startup failed. Exiting." after the line and exits 3 itself.
 """
+
 from __future__ import annotations
 
 import logging

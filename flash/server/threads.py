@@ -11,6 +11,7 @@ The pool itself and the hop back to the loop are executor.py's: `run_in_thread` 
 it as one job that reports straight to the awaiting loop (no future chain), which is what keeps a
 sync callback's thread round trip cheap.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -63,8 +64,14 @@ class QueueWatch:
         self._slow = 0  # slow starts not reported yet
         self._lock = threading.Lock()
 
-    def run(self, submitted: float, context: contextvars.Context, func: Callable[..., Any],
-            args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    def run(
+        self,
+        submitted: float,
+        context: contextvars.Context,
+        func: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
         self.started(submitted)
         return context.run(func, *args, **kwargs)
 
@@ -87,7 +94,12 @@ class QueueWatch:
         logger.warning(
             "A sync callback waited %.1f s for a free thread (%d slow start(s) since the last warning; "
             "thread_pool_size=%s, thread_queue_warning=%g s): raise thread_pool_size, or make blocking "
-            "callbacks async.", waited, count, self.size, self.threshold)
+            "callbacks async.",
+            waited,
+            count,
+            self.size,
+            self.threshold,
+        )
 
 
 _WATCHES: "weakref.WeakKeyDictionary[Executor, QueueWatch]" = weakref.WeakKeyDictionary()
@@ -112,8 +124,9 @@ def _watch_of(executor: Executor | None) -> QueueWatch | None:
     return watch
 
 
-def _call_in_context(executor: Executor | None, func: Callable[..., Any], args: tuple[Any, ...],
-                     kwargs: dict[str, Any]) -> Callable[[], Any]:
+def _call_in_context(
+    executor: Executor | None, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Callable[[], Any]:
     """`func(*args, **kwargs)` as a pool job: run with the caller's contextvars, its wait timed."""
     context = contextvars.copy_context()
     watch = _watch_of(executor)
@@ -131,8 +144,9 @@ async def run_in_thread(executor: Executor | None, func: Callable[..., Any], *ar
     loop = asyncio.get_running_loop()
     if isinstance(executor, (FlashExecutor, ThreadPoolExecutor)):
         watch = _watch_of(executor)
-        return await start_call(executor, loop, func, args, kwargs, contextvars.copy_context(), watch,
-                                time.monotonic() if watch is not None else 0.0)
+        return await start_call(
+            executor, loop, func, args, kwargs, contextvars.copy_context(), watch, time.monotonic() if watch is not None else 0.0
+        )
     return await loop.run_in_executor(executor, _call_in_context(executor, func, args, kwargs))
 
 

@@ -7,6 +7,7 @@ that may exist. A page without any keeps one idle connection per tab open for no
 through proxies that do not pass websockets, a failing one). Flash names the websocket only when
 the app has `websocket_callbacks=True` or a callback declared with `websocket=True`.
 """
+
 from __future__ import annotations
 
 from typing import Any, Mapping

@@ -11,6 +11,7 @@ user's own module), then the worker exits with gunicorn's boot-error status 3 (n
 repeating it) and gunicorn stops with "Worker failed to boot".
 tests/integration/test_printed_advice.py runs every command the message suggests.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -111,7 +112,7 @@ def wsgi_message(worker_name: str, argv: list[str], app_uri: str = "app:server")
     return (
         f"Flash apps are ASGI apps, but gunicorn's {worker_name!r} worker serves WSGI: every request "
         f"would fail. Run:\n    {command}{extra}\n"
-        f"(or worker_class = \"{worker}\" in gunicorn.conf.py; `uvicorn {uri}` and "
+        f'(or worker_class = "{worker}" in gunicorn.conf.py; `uvicorn {uri}` and '
         f"`hypercorn {uri}` work too)."
     )
 

@@ -9,6 +9,7 @@ Flash accept each other's backends. On Dash 4.4 they are all Flash's.
 
 Backends import their optional dependency (diskcache, redis) only when constructed.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

@@ -21,6 +21,7 @@ Flash's `BaseSharedStorage`/`Subscription` subclass Dash's, so every Flash backe
 `dash.BaseSharedStorage` that Dash accepts as its app's storage (one object for both). All of
 these are public Dash names (`dash.BaseSharedStorage`, ...): no private name is involved.
 """
+
 from __future__ import annotations
 
 import abc
@@ -78,12 +79,10 @@ class Subscription(_DashSubscription):
         buffer overran. `timeout=0` never blocks (Dash 4.5's one-shot primitive)."""
 
     @abc.abstractmethod
-    def iter_with_seq(self) -> Iterator[tuple[int, Any]]:
-        ...
+    def iter_with_seq(self) -> Iterator[tuple[int, Any]]: ...
 
     @abc.abstractmethod
-    def aiter_with_seq(self) -> AsyncIterator[tuple[int, Any]]:
-        ...
+    def aiter_with_seq(self) -> AsyncIterator[tuple[int, Any]]: ...
 
     @abc.abstractmethod
     def close(self) -> None:
@@ -91,8 +90,7 @@ class Subscription(_DashSubscription):
 
     @property
     @abc.abstractmethod
-    def closed(self) -> bool:
-        ...
+    def closed(self) -> bool: ...
 
     def __iter__(self) -> Iterator[Any]:
         for _seq, message in self.iter_with_seq():
@@ -136,16 +134,13 @@ class BaseSharedStorage(_DashStorage):
         self.close()
 
     @abc.abstractmethod
-    def get(self, key: str, default: Any = None) -> Any:
-        ...
+    def get(self, key: str, default: Any = None) -> Any: ...
 
     @abc.abstractmethod
-    def set(self, key: str, value: Any, ttl: float | None = None) -> None:
-        ...
+    def set(self, key: str, value: Any, ttl: float | None = None) -> None: ...
 
     @abc.abstractmethod
-    def delete(self, key: str) -> None:
-        ...
+    def delete(self, key: str) -> None: ...
 
     @abc.abstractmethod
     def publish(self, topic: str, message: Any, ttl: float | None = None) -> int:

@@ -5,6 +5,7 @@ Why here: Dash 4.5 takes a backend instance, and `DASH_SHARED_STORAGE` (`local`,
 accepts the same, a URL string as the argument, and `FLASH_SHARED_STORAGE` (which wins over
 `DASH_SHARED_STORAGE`). Off by default, as in Dash 4.5.
 """
+
 from __future__ import annotations
 
 import logging
@@ -52,9 +53,7 @@ def from_url(spec: str) -> BaseSharedStorage | None:
         from .redis import RedisSharedStorage
 
         return RedisSharedStorage(url=text)
-    raise ValueError(
-        f"unknown shared storage {spec!r}: use 'local', 'none', 'diskcache:///abs/path' or a redis:// URL"
-    )
+    raise ValueError(f"unknown shared storage {spec!r}: use 'local', 'none', 'diskcache:///abs/path' or a redis:// URL")
 
 
 def _roots() -> tuple[type, ...]:

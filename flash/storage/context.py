@@ -6,6 +6,7 @@ when Dash does not have it (a Dash that ships it keeps its own). Flash's callbac
 callback contexts carry their app (`attach`), so two apps in one process each see their own
 storage; elsewhere the current app (`dash.get_app()`) answers.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -49,6 +50,6 @@ def _ctx_shared_storage(_self: Any) -> BaseSharedStorage:
 
 def install() -> None:
     """Give `dash.ctx` a `shared_storage` property (once; only where Dash has none)."""
-    add_context_property("shared_storage", property(
-        _ctx_shared_storage, doc="The app's shared storage (Dash 4.5's ctx.shared_storage)."
-    ))
+    add_context_property(
+        "shared_storage", property(_ctx_shared_storage, doc="The app's shared storage (Dash 4.5's ctx.shared_storage).")
+    )

@@ -6,6 +6,7 @@ SQLite transaction a per-topic counter gives the message its sequence number, th
 stored under it, and the message `buffer_size` places back is deleted, so a topic holds a bounded
 window. Subscribers poll (every `poll_interval` s); not for pods, whose disks are not shared.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -39,8 +40,13 @@ class DiskcacheSharedStorage(BaseSharedStorage):
     :param poll_interval: seconds between a waiting subscriber's looks at the log (default 0.05).
     """
 
-    def __init__(self, directory: str | os.PathLike[str] | None = None, cache: Any = None,
-                 buffer_size: int = DEFAULT_BUFFER, poll_interval: float = 0.05) -> None:
+    def __init__(
+        self,
+        directory: str | os.PathLike[str] | None = None,
+        cache: Any = None,
+        buffer_size: int = DEFAULT_BUFFER,
+        poll_interval: float = 0.05,
+    ) -> None:
         if buffer_size < 1:
             raise ValueError("buffer_size must be at least 1")
         if directory is not None and not isinstance(directory, (str, os.PathLike)):

@@ -3,6 +3,7 @@
 Thread-safe (the owner process serves other workers from threads) and asyncio-friendly: an async
 subscriber registers a wake-up callback instead of holding a thread while it waits.
 """
+
 from __future__ import annotations
 
 import asyncio

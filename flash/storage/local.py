@@ -13,6 +13,7 @@ find each other by `namespace` (default: a hash of the working directory and the
 two different apps on one machine do not share. Without `fcntl` (Windows) each process keeps
 its own store.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -167,8 +168,7 @@ class _RemoteReader:
         try:
             entries, gap = self._link.call("poll", topic, after, timeout, limit)
         except (EOFError, OSError, SharedStorageError) as exc:
-            raise SharedStorageGap("the shared-storage owner process went away; "
-                                   "messages it buffered are lost") from exc
+            raise SharedStorageGap("the shared-storage owner process went away; messages it buffered are lost") from exc
         return Batch([(seq, raw.encode()) for seq, raw in entries], gap)
 
     async def apoll(self, topic: str, after: int, timeout: float, limit: int) -> Batch:

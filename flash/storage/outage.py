@@ -10,6 +10,7 @@ the recovery with how long it lasted and how many operations failed meanwhile.
 
 One per `RedisSharedStorage` (so per worker process); its state is two numbers, nothing grows.
 """
+
 from __future__ import annotations
 
 import logging
@@ -46,8 +47,13 @@ class OutageLog:
         if self.down_since is None:
             self.down_since = time.monotonic()
             self.failures = 1
-            logger.warning("%s (%s): %s, while %s. Pages reconnect and resume once it answers; "
-                           "further failures are not logged until then", DOWN, self.what, detail, doing)
+            logger.warning(
+                "%s (%s): %s, while %s. Pages reconnect and resume once it answers; further failures are not logged until then",
+                DOWN,
+                self.what,
+                detail,
+                doing,
+            )
             return True
         self.failures += 1
         logger.debug("%s still (%s): %s, while %s", DOWN, self.what, detail, doing)

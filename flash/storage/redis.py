@@ -11,6 +11,7 @@ doorbell every publish rings, so a thousand subscriptions cost one connection, n
 threads or sockets. Each subscription queues at most `BATCH_LIMIT` messages; a slower consumer
 is simply read for less often and, if it falls out of the Redis window, gets `SharedStorageGap`.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -94,9 +95,14 @@ def pool_options(storage: "RedisSharedStorage", asynchronous: bool) -> dict[str,
         from redis.asyncio.retry import Retry
     else:
         from redis.retry import Retry  # type: ignore[assignment]
-    return {"max_connections": storage.max_connections, "timeout": storage.pool_timeout,
-            "socket_timeout": storage.socket_timeout, "socket_connect_timeout": CONNECT_TIMEOUT_S,
-            "retry": Retry(NoBackoff(), 1), "retry_on_error": [redis.ConnectionError]}
+    return {
+        "max_connections": storage.max_connections,
+        "timeout": storage.pool_timeout,
+        "socket_timeout": storage.socket_timeout,
+        "socket_connect_timeout": CONNECT_TIMEOUT_S,
+        "retry": Retry(NoBackoff(), 1),
+        "retry_on_error": [redis.ConnectionError],
+    }
 
 
 def _started(agen: AsyncGenerator[None, None]) -> None:
@@ -165,17 +171,25 @@ class RedisSharedStorage(BaseSharedStorage):
         ``?max_connections=`` in the URL wins over these arguments.
     """
 
-    def __init__(self, url: str | None = None, key_prefix: str = "flash:ss",
-                 buffer_size: int = DEFAULT_BUFFER, max_connections: int = POOL_SIZE,
-                 pool_timeout: float = POOL_TIMEOUT_S, socket_timeout: float = SOCKET_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        url: str | None = None,
+        key_prefix: str = "flash:ss",
+        buffer_size: int = DEFAULT_BUFFER,
+        max_connections: int = POOL_SIZE,
+        pool_timeout: float = POOL_TIMEOUT_S,
+        socket_timeout: float = SOCKET_TIMEOUT_S,
+    ) -> None:
         _redis()
         if buffer_size < 1:
             raise ValueError("buffer_size must be at least 1")
         if max_connections < 2:  # the shared reader holds one while it waits for rings
             raise ValueError("max_connections must be at least 2")
         if pool_timeout <= 0 or socket_timeout <= READER_BLOCK_MS / 1000:
-            raise ValueError(f"pool_timeout must be positive and socket_timeout over {READER_BLOCK_MS / 1000:g} s "
-                             "(the shared reader's blocking read)")
+            raise ValueError(
+                f"pool_timeout must be positive and socket_timeout over {READER_BLOCK_MS / 1000:g} s "
+                "(the shared reader's blocking read)"
+            )
         self.max_connections = max_connections
         self.pool_timeout = pool_timeout
         self.socket_timeout = socket_timeout
@@ -206,7 +220,7 @@ class RedisSharedStorage(BaseSharedStorage):
         return self.key("doorbell")
 
     def seq_key_of_stream(self, stream_key: str) -> str:
-        return self.seq_key(stream_key[len(self.key("stream:")):])
+        return self.seq_key(stream_key[len(self.key("stream:")) :])
 
     # --- clients ------------------------------------------------------------------------
     def _client(self) -> tuple[Any, Any]:
@@ -271,14 +285,22 @@ class RedisSharedStorage(BaseSharedStorage):
     def publish(self, topic: str, message: Any, ttl: float | None = None) -> int:
         check_topic_ttl(ttl)
         script = self._client()[1]
-        return int(script(keys=[self.seq_key(topic), self.stream_key(topic), self.doorbell_key],
-                          args=[encode(message), self.buffer_size, DOORBELL_LEN, RING_PAYLOAD_MAX]))
+        return int(
+            script(
+                keys=[self.seq_key(topic), self.stream_key(topic), self.doorbell_key],
+                args=[encode(message), self.buffer_size, DOORBELL_LEN, RING_PAYLOAD_MAX],
+            )
+        )
 
     async def apublish(self, topic: str, message: Any, ttl: float | None = None) -> int:
         check_topic_ttl(ttl)
         script = self.loop_state().publish
-        return int(await script(keys=[self.seq_key(topic), self.stream_key(topic), self.doorbell_key],
-                                args=[encode(message), self.buffer_size, DOORBELL_LEN, RING_PAYLOAD_MAX]))
+        return int(
+            await script(
+                keys=[self.seq_key(topic), self.stream_key(topic), self.doorbell_key],
+                args=[encode(message), self.buffer_size, DOORBELL_LEN, RING_PAYLOAD_MAX],
+            )
+        )
 
     def _head(self, topic: str) -> int:
         return int(self._client()[0].get(self.seq_key(topic)) or 0)
@@ -288,8 +310,7 @@ class RedisSharedStorage(BaseSharedStorage):
         if after > self._head(topic):
             return Batch([], True)
         timeout = min(timeout, self.socket_timeout / 2)  # a blocking read must end before its socket times out
-        result = self._client()[0].xread({self.stream_key(topic): f"{after}-0"}, count=limit,
-                                         block=max(1, int(timeout * 1000)))
+        result = self._client()[0].xread({self.stream_key(topic): f"{after}-0"}, count=limit, block=max(1, int(timeout * 1000)))
         if not result:
             return Batch([], False)
         entries = entries_of(result[0][1])

@@ -10,6 +10,7 @@ kept running. This client notices a cancellation that arrived during a command (
 anyway, and raises it. Callers that loop on Redis still check their own stop flag after each
 await (`streaming/bus/follow.py`): this catches what it can see, not every way a cancel can be lost.
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -17,6 +17,7 @@ found behind: it used to `XREAD` every followed stream at once (a thousand argum
 and a `MGET` of 500 heads each second for a worker following 500 runs, in one step of its loop
 that every frame arriving meanwhile waited out), and at 5,000 streams that step grew tenfold.
 """
+
 from __future__ import annotations
 
 import asyncio

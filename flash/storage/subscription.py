@@ -4,6 +4,7 @@ Why polling with a cursor: the cursor *is* the replay position, so resuming, rep
 detecting gaps are the same code path; and a batch limit bounds what one subscription holds in
 memory however far behind it is (it reads the next batch only after the consumer took this one).
 """
+
 from __future__ import annotations
 
 import threading
@@ -23,19 +24,18 @@ class Batch(NamedTuple):
 class TopicReader(Protocol):
     """What a backend provides: wait up to `timeout` s for messages after `after`."""
 
-    def poll(self, topic: str, after: int, timeout: float, limit: int) -> Batch:
-        ...
+    def poll(self, topic: str, after: int, timeout: float, limit: int) -> Batch: ...
 
-    async def apoll(self, topic: str, after: int, timeout: float, limit: int) -> Batch:
-        ...
+    async def apoll(self, topic: str, after: int, timeout: float, limit: int) -> Batch: ...
 
 
 class PollingSubscription(Subscription):
     """A `Subscription` driven by a `TopicReader`. `timeout` bounds how long a close() from another
     thread or task may take to end an iteration (a cancelled task ends at once)."""
 
-    def __init__(self, reader: TopicReader, topic: str, start: int, timeout: float = 1.0,
-                 on_close: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self, reader: TopicReader, topic: str, start: int, timeout: float = 1.0, on_close: Callable[[], None] | None = None
+    ) -> None:
         self.topic = topic
         self._reader = reader
         self._cursor = start
@@ -59,9 +59,7 @@ class PollingSubscription(Subscription):
             self._on_close()
 
     def _gap(self) -> SharedStorageGap:
-        return SharedStorageGap(
-            f"messages after #{self._cursor} of topic {self.topic!r} are no longer buffered"
-        )
+        return SharedStorageGap(f"messages after #{self._cursor} of topic {self.topic!r} are no longer buffered")
 
     def _take(self, batch: Batch) -> list[tuple[int, bytes]]:
         if batch.gap:

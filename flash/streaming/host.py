@@ -5,6 +5,7 @@ Why: `flash/streaming` sits below the app and may not import `flash.app` (not ev
 annotations) nor call the app's private methods (tests/unit/test_host_protocol.py). What it
 reads of the app is listed here, once; a member this layer starts to use is added here first.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol

@@ -7,6 +7,7 @@ installed and provides `flash_duo`, `flash_duo_mp`, `flash_thread_server`, `flas
 'dash-flash[test]'`); names are imported on first use, so the stream harness
 (`StreamClient`, `Frame`, `Frames`) works without them.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -20,10 +21,17 @@ if TYPE_CHECKING:
     from .wait import http_answers, wait_for
 
 _WHERE = {
-    "CHROMIUM_FLAGS": "browser", "FlashComposite": "browser", "chrome_options": "browser",
-    "FlashRunner": "runner", "FlashServerError": "runner", "FlashThreadedRunner": "runner",
-    "Frame": "stream_frames", "Frames": "stream_frames", "StreamClient": "streams",
-    "http_answers": "wait", "wait_for": "wait",
+    "CHROMIUM_FLAGS": "browser",
+    "FlashComposite": "browser",
+    "chrome_options": "browser",
+    "FlashRunner": "runner",
+    "FlashServerError": "runner",
+    "FlashThreadedRunner": "runner",
+    "Frame": "stream_frames",
+    "Frames": "stream_frames",
+    "StreamClient": "streams",
+    "http_answers": "wait",
+    "wait_for": "wait",
 }
 
 
@@ -37,7 +45,16 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "CHROMIUM_FLAGS", "FlashComposite", "FlashRunner", "FlashServerError", "FlashThreadedRunner", "Frame", "Frames",
-    "StreamClient", "chrome_options", "http_answers", "wait_for",
+    "CHROMIUM_FLAGS",
+    "FlashComposite",
+    "FlashRunner",
+    "FlashServerError",
+    "FlashThreadedRunner",
+    "Frame",
+    "Frames",
+    "StreamClient",
+    "chrome_options",
+    "http_answers",
+    "wait_for",
 ]
 assert sorted(__all__) == sorted(_WHERE)

@@ -1,4 +1,5 @@
 """Headless Debian Chromium for Dash's selenium helpers, and the Flash browser composite."""
+
 from __future__ import annotations
 
 import logging
@@ -67,9 +68,7 @@ def system_chromedriver() -> Iterator[None]:
 def force_headless() -> bool:
     """No display to draw on (or running in CI): the browser must be headless."""
     ci = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-    return ci or not (
-        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-    )
+    return ci or not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def chrome_options() -> ChromeOptions:
@@ -164,9 +163,7 @@ def _safe_name(name: str) -> str:
 class FlashComposite(DashComposite):
     """`DashComposite` (all of Dash's browser helpers) bound to a Flash runner."""
 
-    def __init__(
-        self, server: Any, *, artifacts_dir: str | os.PathLike[str] | None = None, **kwargs: Any
-    ) -> None:
+    def __init__(self, server: Any, *, artifacts_dir: str | os.PathLike[str] | None = None, **kwargs: Any) -> None:
         super().__init__(server, **kwargs)
         self.artifacts_dir = Path(artifacts_dir or "test-artifacts")
         self._snapshots: set[str] = set()
@@ -180,9 +177,7 @@ class FlashComposite(DashComposite):
         url: str = self.server.url_for(path)
         return url
 
-    def wait_for(
-        self, predicate: Callable[[], T], timeout: float | None = None, msg: str = ""
-    ) -> T:
+    def wait_for(self, predicate: Callable[[], T], timeout: float | None = None, msg: str = "") -> T:
         """Poll `predicate` (default timeout: the browser's `wait_timeout`)."""
         return wait_for(predicate, timeout=timeout or self.wait_timeout, msg=msg)
 
@@ -202,7 +197,8 @@ class FlashComposite(DashComposite):
         (`run` is the page's name for the run: a restarted stream has a new one). `stream`:
         the decorated function or its `stream_id`; None for every stream."""
         frames: list[dict[str, Any]] | None = self.driver.execute_script(
-            "return window.__flashFrameLog ? window.__flashFrameLog.frames : null;")
+            "return window.__flashFrameLog ? window.__flashFrameLog.frames : null;"
+        )
         if frames is None:
             raise RuntimeError("No frames recorded: call record_frames() before start_server().")
         wanted = _stream_id(stream)
@@ -216,7 +212,7 @@ class FlashComposite(DashComposite):
             raise ValueError("Frames count from 1.")
 
         def nth() -> list[dict[str, Any]]:
-            return self.stream_frames(stream)[n - 1:n]
+            return self.stream_frames(stream)[n - 1 : n]
 
         return self.wait_for(nth, timeout, msg=f"frame {n} of stream {_stream_id(stream) or '(any)'}")[0]
 

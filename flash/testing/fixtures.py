@@ -3,6 +3,7 @@
 Imported only when a test asks for one of them: it needs Dash's testing extras (selenium,
 percy, psutil, ...), which a project that installs `dash-flash` without `[test]` does not have.
 """
+
 from __future__ import annotations
 
 import warnings

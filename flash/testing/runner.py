@@ -5,6 +5,7 @@ pickling); `FlashThreadedRunner` serves from a background thread of the test pro
 callbacks can touch test-local state. Both are call-compatible with Dash's runners:
 `runner(app, **kwargs)` starts the app and `runner.url` is its address.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -84,9 +85,7 @@ class FlashRunner(BaseDashRunner):
 
     def _launch(self, app: Any, fd: int, plan: ServePlan) -> None:
         ctx = multiprocessing.get_context("fork")
-        self.proc = ctx.Process(
-            target=run_server_forever, args=(app, fd, plan), name=f"flash-server-{self.port}"
-        )
+        self.proc = ctx.Process(target=run_server_forever, args=(app, fd, plan), name=f"flash-server-{self.port}")
         self.proc.daemon = True
         try:
             with warnings.catch_warnings():
@@ -114,9 +113,7 @@ class FlashRunner(BaseDashRunner):
             if http_answers(target):
                 return
             if time.monotonic() >= deadline:
-                raise FlashServerError(
-                    f"{self.server_kind} did not answer GET {target} within {timeout}s"
-                )
+                raise FlashServerError(f"{self.server_kind} did not answer GET {target} within {timeout}s")
             time.sleep(0.05)
 
     def stop(self) -> None:

@@ -3,6 +3,7 @@
 The socket is bound by the test process before the server starts, so the port is reserved
 with no check-then-bind race between parallel tests.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -128,14 +129,10 @@ async def serve(server: Any, fd: int, kind: str, shutdown: asyncio.Event, plan: 
     config.bind = [f"fd://{fd}"]
     config.graceful_timeout = plan.graceful_timeout
     config.accesslog = None
-    await hypercorn_serve(
-        server, config, shutdown_trigger=shutdown.wait, mode="asgi" if asgi else "wsgi"
-    )
+    await hypercorn_serve(server, config, shutdown_trigger=shutdown.wait, mode="asgi" if asgi else "wsgi")
 
 
-async def _serve_uvicorn(
-    server: Any, fd: int, asgi: bool, shutdown: asyncio.Event, plan: ServePlan
-) -> None:
+async def _serve_uvicorn(server: Any, fd: int, asgi: bool, shutdown: asyncio.Event, plan: ServePlan) -> None:
     import uvicorn
 
     config = uvicorn.Config(

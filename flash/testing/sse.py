@@ -1,4 +1,5 @@
 """Reading Flash's SSE wire format back: what tests and benchmark clients need, not the server."""
+
 from __future__ import annotations
 
 

@@ -3,6 +3,7 @@
 Why a module of its own: these are plain data helpers (no app, no event loop) that tests assert
 on, and the harness that fills them is long enough by itself.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,9 @@ FINAL_EVENTS = ("done", "error", "gone")
 def prop_id(component_id: Any, prop: str) -> str:
     """`"out.children"`; a dict id as Dash writes it in `changedPropIds` (sorted, compact JSON)."""
     if isinstance(component_id, dict):  # a wildcard (ALL, MATCH) as Dash's registry writes it: ["ALL"]
-        component_id = json.dumps(component_id, sort_keys=True, separators=(",", ":"),
-                                  default=lambda value: json.loads(value.to_json()))
+        component_id = json.dumps(
+            component_id, sort_keys=True, separators=(",", ":"), default=lambda value: json.loads(value.to_json())
+        )
     return f"{component_id}.{prop}"
 
 
@@ -37,8 +39,7 @@ class Frame(NamedTuple):
         a prop set twice in one frame keeps its last value."""
         if self.event != "props":
             return {}
-        return {prop_id(component_id, name): value
-                for component_id, props in self.data for name, value in props.items()}
+        return {prop_id(component_id, name): value for component_id, props in self.data for name, value in props.items()}
 
 
 class Frames(list[Frame]):

@@ -5,6 +5,7 @@ Why plain ASGI and not Quart's test client: a downlink is a response that never 
 harness must read while it is written and cut like a dropped connection; ASGI's `receive`
 returning `http.disconnect` is exactly what a server does then, with no private test-client names.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -29,15 +30,27 @@ class StreamRequestError(AssertionError):
 class Exchange:
     """One request to an ASGI app, its response readable while it is written."""
 
-    def __init__(self, asgi: Any, method: str, path: str, body: bytes | None, headers: Mapping[str, str],
-                 arrived: asyncio.Event) -> None:
+    def __init__(
+        self, asgi: Any, method: str, path: str, body: bytes | None, headers: Mapping[str, str], arrived: asyncio.Event
+    ) -> None:
         raw = [(b"host", b"localhost")] + [(k.lower().encode(), v.encode()) for k, v in headers.items()]
         if body is not None:
             raw += [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-        self.scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
-                      "method": method, "scheme": "http", "path": path, "raw_path": path.encode(),
-                      "query_string": b"", "root_path": "", "headers": raw, "client": ADDRESS,
-                      "server": ("localhost", 80), "extensions": {}}
+        self.scope = {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": "1.1",
+            "method": method,
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": raw,
+            "client": ADDRESS,
+            "server": ("localhost", 80),
+            "extensions": {},
+        }
         self.status = 0
         self.headers: dict[str, str] = {}
         self.finished = False  # the app returned (or the response's last part came)
@@ -129,8 +142,7 @@ def _entry(dep: Any, value: Any) -> Any:
         return [] if value is _UNSET or value is None else value
     if isinstance(value, dict) and "id" in value and "property" in value:
         return value
-    return {"id": dep.component_id, "property": dep.component_property,
-            "value": None if value is _UNSET else value}
+    return {"id": dep.component_id, "property": dep.component_property, "value": None if value is _UNSET else value}
 
 
 def _first_prop_id(entry: Any) -> list[str]:
@@ -138,9 +150,15 @@ def _first_prop_id(entry: Any) -> list[str]:
     return [prop_id(item["id"], item["property"]) for item in entries[:1]]
 
 
-def start_body(spec: Any, values: Mapping[Any, Any] | None = None, *, inputs: Sequence[Any] | None = None,
-               state: Sequence[Any] | None = None, triggered: Any = None,
-               params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def start_body(
+    spec: Any,
+    values: Mapping[Any, Any] | None = None,
+    *,
+    inputs: Sequence[Any] | None = None,
+    state: Sequence[Any] | None = None,
+    triggered: Any = None,
+    params: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """The body the page posts to start `spec`'s stream (without its `downlink`); see
     `StreamClient.start` for the forms values take."""
     deps = [*spec.inputs, *spec.states]
@@ -154,13 +172,17 @@ def start_body(spec: Any, values: Mapping[Any, Any] | None = None, *, inputs: Se
             raise TypeError(f"{name}: {keys[index]} is given twice (again as {how}).")
         given[index] = value
 
-    for offset, listed, kind, count in ((0, inputs, "inputs", len(spec.inputs)),
-                                        (len(spec.inputs), state, "state", len(spec.states))):
+    for offset, listed, kind, count in (
+        (0, inputs, "inputs", len(spec.inputs)),
+        (len(spec.inputs), state, "state", len(spec.states)),
+    ):
         if listed is None:
             continue
         if len(listed) != count:
-            raise TypeError(f"{name}: {kind}= takes {count} value(s), one per declared {kind} "
-                            f"({', '.join(keys[offset:offset + count]) or 'none'}), got {len(listed)}.")
+            raise TypeError(
+                f"{name}: {kind}= takes {count} value(s), one per declared {kind} "
+                f"({', '.join(keys[offset : offset + count]) or 'none'}), got {len(listed)}."
+            )
         for position, value in enumerate(listed):
             put(offset + position, value, f"{kind}[{position}]")
     for key, value in [*(values or {}).items(), *(params or {}).items()]:
@@ -170,12 +192,14 @@ def start_body(spec: Any, values: Mapping[Any, Any] | None = None, *, inputs: Se
         elif wanted in names:
             put(names.index(wanted), value, repr(key))
         else:
-            raise TypeError(f"{name} has no dependency or parameter {key!r}: its dependencies are "
-                            f"{', '.join(keys)}; its parameters {', '.join(names) or 'none'}.")
+            raise TypeError(
+                f"{name} has no dependency or parameter {key!r}: its dependencies are "
+                f"{', '.join(keys)}; its parameters {', '.join(names) or 'none'}."
+            )
     entries = [_entry(dep, value) for dep, value in zip(deps, given)]
     if triggered is None:
         changed = _first_prop_id(entries[0])
     else:
         listed_ids = triggered if isinstance(triggered, list) else [triggered]
         changed = [prop_id(*item) if isinstance(item, tuple) else str(item) for item in listed_ids]
-    return {"inputs": entries[:len(spec.inputs)], "state": entries[len(spec.inputs):], "changedPropIds": changed}
+    return {"inputs": entries[: len(spec.inputs)], "state": entries[len(spec.inputs) :], "changedPropIds": changed}

@@ -13,6 +13,7 @@ worker running a run. No mocks: every request goes through Flash's real routes.
 
 The pytest fixture `flash_stream_client` gives one per test; see docs/testing-streams.md.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -107,8 +108,9 @@ class StreamClient:
     :param timeout: how long any wait may take before the test fails (seconds).
     """
 
-    def __init__(self, app: Any = None, *workers: Any, headers: Mapping[str, str] | None = None,
-                 timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(
+        self, app: Any = None, *workers: Any, headers: Mapping[str, str] | None = None, timeout: float = DEFAULT_TIMEOUT
+    ) -> None:
         self.workers: list[Any] = []
         self.headers = dict(headers or {})
         self.timeout = timeout
@@ -127,15 +129,18 @@ class StreamClient:
         if app is not None:
             self(app, *workers)
 
-    def __call__(self, app: Any, *workers: Any, headers: Mapping[str, str] | None = None,
-                 timeout: float | None = None) -> "StreamClient":
+    def __call__(
+        self, app: Any, *workers: Any, headers: Mapping[str, str] | None = None, timeout: float | None = None
+    ) -> "StreamClient":
         """Bind the app (and further workers); the `flash_stream_client` fixture's form."""
         if self._loop is not None:
             raise RuntimeError("This StreamClient is already serving its apps; bind them before the first request.")
         apps = [app, *workers]
         if len(apps) > 1 and any(getattr(a.stream_runs, "bus", None) is None for a in apps):
-            raise ValueError("Several workers need the stream bus: give each app one RedisSharedStorage "
-                             "(shared_storage=RedisSharedStorage(url=..., key_prefix=<the same>)).")
+            raise ValueError(
+                "Several workers need the stream bus: give each app one RedisSharedStorage "
+                "(shared_storage=RedisSharedStorage(url=..., key_prefix=<the same>))."
+            )
         self.workers = apps
         self.headers.update(headers or {})
         self.timeout = self.timeout if timeout is None else timeout
@@ -243,8 +248,7 @@ class StreamClient:
         if self._downlink is not None:
             await self.drop()
         index = self._worker(worker, self.holder)
-        runs = {run.handle: (run.frames.last.seq if run.frames.last else 0)
-                for run in self._runs.values() if not run.ended}
+        runs = {run.handle: (run.frames.last.seq if run.frames.last else 0) for run in self._runs.values() if not run.ended}
         return await self._open_downlink(index, self.token, runs)
 
     # --- runs -------------------------------------------------------------------------------
@@ -264,12 +268,20 @@ class StreamClient:
         if len(named) == 1:
             return named[0]
         known = ", ".join(sorted(spec.func.__name__ for spec in streams.values())) or "none"
-        raise LookupError(f"No single stream {getattr(stream, '__name__', stream)!r} in this app "
-                          f"(its streams: {known}).")
+        raise LookupError(f"No single stream {getattr(stream, '__name__', stream)!r} in this app (its streams: {known}).")
 
-    async def start(self, stream: Any, values: Mapping[Any, Any] | None = None, /, *,
-                    inputs: Sequence[Any] | None = None, state: Sequence[Any] | None = None,
-                    triggered: Any = None, worker: Worker | None = None, **params: Any) -> Run:
+    async def start(
+        self,
+        stream: Any,
+        values: Mapping[Any, Any] | None = None,
+        /,
+        *,
+        inputs: Sequence[Any] | None = None,
+        state: Sequence[Any] | None = None,
+        triggered: Any = None,
+        worker: Worker | None = None,
+        **params: Any,
+    ) -> Run:
         """Start a run, as the page does when the stream's Input fires; returns its `Run`.
 
         Values: `**params` by the generator's parameter names, `values` by dependency
@@ -297,13 +309,21 @@ class StreamClient:
         self._runs[run.id] = run
         return run
 
-    async def run(self, stream: Any, values: Mapping[Any, Any] | None = None, /, *,
-                  inputs: Sequence[Any] | None = None, state: Sequence[Any] | None = None,
-                  triggered: Any = None, worker: Worker | None = None, timeout: float | None = None,
-                  **params: Any) -> Frames:
+    async def run(
+        self,
+        stream: Any,
+        values: Mapping[Any, Any] | None = None,
+        /,
+        *,
+        inputs: Sequence[Any] | None = None,
+        state: Sequence[Any] | None = None,
+        triggered: Any = None,
+        worker: Worker | None = None,
+        timeout: float | None = None,
+        **params: Any,
+    ) -> Frames:
         """Start a run (see `start`) and wait for its final frame; returns every frame in order."""
-        started = await self.start(stream, values, inputs=inputs, state=state, triggered=triggered,
-                                   worker=worker, **params)
+        started = await self.start(stream, values, inputs=inputs, state=state, triggered=triggered, worker=worker, **params)
         return await started.finished(timeout)
 
     async def cancel(self, *runs: Run, worker: Worker | None = None) -> Any:
@@ -386,8 +406,10 @@ class StreamClient:
                 pass
 
     def _summary(self) -> str:
-        runs = [f"{run_id}: {len(frames)} ({', '.join(f'{f.event} {f.seq}' for f in frames[-5:])})"
-                for run_id, frames in self._frames.items()]
+        runs = [
+            f"{run_id}: {len(frames)} ({', '.join(f'{f.event} {f.seq}' for f in frames[-5:])})"
+            for run_id, frames in self._frames.items()
+        ]
         return "; ".join(runs) or "none"
 
     def close_leftover(self) -> None:
@@ -397,4 +419,3 @@ class StreamClient:
             self.closed = True
             return
         loop.run_until_complete(self.aclose())
-

@@ -1,4 +1,5 @@
 """Polling helpers shared by the runners, the browser composite and tests."""
+
 from __future__ import annotations
 
 import time
@@ -37,9 +38,7 @@ def wait_for(
             last_error = error
         if time.monotonic() >= deadline:
             detail = f" (last error: {last_error!r})" if last_error else ""
-            raise TestingTimeoutError(
-                f"{msg or 'condition'} not met within {timeout}s{detail}"
-            ) from last_error
+            raise TestingTimeoutError(f"{msg or 'condition'} not met within {timeout}s{detail}") from last_error
         time.sleep(interval)
 
 

@@ -1,6 +1,7 @@
 """Differential tests against Dash 4.5 itself: fixtures that serve one Dash-written app twice,
 once by Dash 4.5 (the oracle, in its own venv) and once by Flash (this Python, the app migrated
 the README's way), and drive both in the same headless Chromium."""
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,11 @@ def dash45_python() -> str:
     """The Dash 4.5 venv's python; the tests fail (not skip) without it."""
     python = os.environ.get(DASH45_ENV) or str(ROOT / ".venv-dash45" / "bin" / "python")
     if not Path(python).is_file():
-        pytest.fail(f"Dash 4.5 oracle python not found at {python}: run `bash scripts/dash45_venv.sh` "
-                    f"(creates .venv-dash45 with dash==4.5.0rc2) or set {DASH45_ENV}.", pytrace=False)
+        pytest.fail(
+            f"Dash 4.5 oracle python not found at {python}: run `bash scripts/dash45_venv.sh` "
+            f"(creates .venv-dash45 with dash==4.5.0rc2) or set {DASH45_ENV}.",
+            pytrace=False,
+        )
     return python
 
 
@@ -67,6 +71,7 @@ return out;
 @dataclass
 class Page:
     """One side's app in the browser, recorded step by step."""
+
     side: str
     server: AppProcess
     duo: Any
@@ -113,7 +118,7 @@ class Page:
 
     def load(self) -> None:
         self.duo.driver.get(self.server.url + "/")
-        self.duo.wait_for_element(next(s for s in self.selectors if not s.startswith('?')), timeout=20)
+        self.duo.wait_for_element(next(s for s in self.selectors if not s.startswith("?")), timeout=20)
         self.record("loaded")
 
     def click(self, selector: str, label: str, until: Callable[[dict[str, int]], bool]) -> None:
@@ -126,7 +131,8 @@ class Page:
         self.duo.find_element(".test-devtools-error-toggle").click()
         self.duo.wait_for_element(".dash-fe-error__title", timeout=10)
         titles = self.duo.driver.execute_script(
-            "return Array.from(document.querySelectorAll('.dash-fe-error__title')).map(e => e.innerText)")
+            "return Array.from(document.querySelectorAll('.dash-fe-error__title')).map(e => e.innerText)"
+        )
         self.steps.append(("dev tools error list", {"titles": titles}))
 
     def step(self, label: str, until: Callable[[dict[str, int]], bool]) -> None:
@@ -162,8 +168,9 @@ def ready(server: AppProcess, what: str, timeout: float = 60) -> None:
 
 
 @pytest.fixture
-def differential(dash_duo_mp: Any, dash45: str, app_process: Callable[..., AppProcess],
-                 tmp_path: Path) -> Iterator[Callable[[str, list[str]], tuple[Page, Page]]]:
+def differential(
+    dash_duo_mp: Any, dash45: str, app_process: Callable[..., AppProcess], tmp_path: Path
+) -> Iterator[Callable[[str, list[str]], tuple[Page, Page]]]:
     """`differential(module, selectors)`: both servers started (in parallel), ready, and a `Page`
     for each on the same browser: (dash, flash)."""
 
@@ -174,9 +181,9 @@ def differential(dash_duo_mp: Any, dash45: str, app_process: Callable[..., AppPr
         flash_side = ("dash", dash45) if os.environ.get("FLASH_DASH45_SELFCHECK") else ("flash", sys.executable)
         for side, (kind, python) in (("dash", ("dash", dash45)), ("flash", flash_side)):
             directory = app_dir(tmp_path, side, module) if kind == side else app_dir(tmp_path, "dash-again", module)
-            server = app_process([python, str(SERVE), kind, str(directory), module, "{port}"],
-                                 env={"PYTHONPATH": ""},
-                                 port=free_port())
+            server = app_process(
+                [python, str(SERVE), kind, str(directory), module, "{port}"], env={"PYTHONPATH": ""}, port=free_port()
+            )
             pages.append(Page(side, server, dash_duo_mp, selectors))
         for page in pages:
             ready(page.server, f"the {page.side} server of {module}")

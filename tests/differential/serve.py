@@ -9,6 +9,7 @@ On the Dash side `dash.Dash` becomes a subclass whose backend defaults to "quart
 ASGI backend (its streaming callbacks answer as NDJSON on the callback's own response there),
 so that both sides run on Quart; the app itself still says `Dash(__name__)`.
 """
+
 import importlib
 import os
 import sys

@@ -13,6 +13,7 @@ any python with `dash[quart]==4.5.*` and uvicorn). Without it these tests fail, 
 `FLASH_DASH45_SELFCHECK=1` serves Dash 4.5 on both sides: every scenario must then pass against
 the oracle itself (the xfailed ones XPASS), which checks the apps and the harness.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,8 +37,9 @@ def same(dash: Page, flash: Page) -> None:
         assert got == want, f"step {label!r}: Dash 4.5 shows {want}, Flash shows {got}"
 
 
-def run_both(differential: Callable[..., tuple[Page, Page]], module: str, selectors: list[str],
-             scenario: Callable[[Page], None]) -> tuple[Page, Page]:
+def run_both(
+    differential: Callable[..., tuple[Page, Page]], module: str, selectors: list[str], scenario: Callable[[Page], None]
+) -> tuple[Page, Page]:
     dash, flash = differential(module, selectors)
     for page in (dash, flash):
         scenario(page)
@@ -52,6 +54,7 @@ def test_yields_patch_no_update_and_set_props_step_by_step(differential: Any) ->
     """steps.py: each yield replaces the outputs, a Patch appends, no_update keeps an output, an
     all-no_update yield changes nothing, set_props rides with the next frame (alone too); a second
     run replaces the first's outputs."""
+
     def scenario(page: Page) -> None:
         page.load()
         page.click("#start", "run 1: first yield", parked(1))
@@ -76,6 +79,7 @@ def test_a_streamed_output_shows_each_frame_is_a_deliberate_difference(different
     dcc.Loading around that output. Dash 4.5 keeps the streaming callback pending until its stream
     ends: the Loading spins and hides the output, and the dependant runs once, at the end. Flash
     shows each frame as it arrives and the dependant runs on each one. Loading and the end match."""
+
     def scenario(page: Page) -> None:
         page.load()
         page.click("#start", "first yield", parked(1))
@@ -94,13 +98,15 @@ def test_a_streamed_output_shows_each_frame_is_a_deliberate_difference(different
     assert [steps["flash"][s]["#renders"] for s in ("first yield", "second yield", "end")] == ["2", "3", "3"]
     for side in ("dash", "flash"):  # the end is the same but for how often the dependant ran
         assert {k: v for k, v in steps[side]["end"].items() if k != "#renders"} == {
-            k: v for k, v in steps["dash"]["end"].items() if k != "#renders"}, steps
+            k: v for k, v in steps["dash"]["end"].items() if k != "#renders"
+        }, steps
 
 
 @browser
 def test_prevent_update_ends_the_stream_cleanly(differential: Any) -> None:
     """prevent.py: PreventUpdate after two yields: both frames stay, no error, the stream is over
     (its `finally` ran) and the callback runs again."""
+
     def scenario(page: Page) -> None:
         page.load()
         page.click("#start", "run 1: first yield", parked(1))
@@ -117,6 +123,7 @@ def test_prevent_update_ends_the_stream_cleanly(differential: Any) -> None:
 def test_an_exception_without_on_error_is_a_callback_error(differential: Any) -> None:
     """errors.py: an exception after one yield: the yield stays, the debug dev tools count one
     callback error, and the callback runs again (a second error is counted too)."""
+
     def scenario(page: Page) -> None:
         page.load()
         page.click("#start", "run 1: first yield", parked(1))
@@ -130,6 +137,7 @@ def test_an_exception_without_on_error_is_a_callback_error(differential: Any) ->
 @browser
 def test_the_dev_tools_show_a_streams_exception_message(differential: Any) -> None:
     """errors.py: the title the dev tools' error list gives the stream's exception."""
+
     def scenario(page: Page) -> None:
         page.load()
         page.click("#start", "first yield", parked(1))
@@ -143,6 +151,7 @@ def test_the_dev_tools_show_a_streams_exception_message(differential: Any) -> No
 def test_on_error_per_callback_is_the_last_frame(differential: Any) -> None:
     """on_error.py: the handler's return value (and a set_props inside it) is the last frame; a
     handler returning None ends the stream with nothing more shown; no callback error either way."""
+
     def scenario(page: Page) -> None:
         page.load()
         page.click("#handled", "handled: first yield", parked(1))
@@ -156,6 +165,7 @@ def test_on_error_per_callback_is_the_last_frame(differential: Any) -> None:
 @browser
 def test_app_wide_on_error_is_the_last_frame(differential: Any) -> None:
     """on_error_app.py: Dash(on_error=...) handles the stream's exception; its return is the last frame."""
+
     def scenario(page: Page) -> None:
         page.load()
         page.click("#start", "first yield", parked(1))
@@ -167,6 +177,7 @@ def test_app_wide_on_error_is_the_last_frame(differential: Any) -> None:
 @browser
 def test_running_holds_for_the_whole_stream(differential: Any) -> None:
     """running.py: `running=` values are on from the first frame to the end, then off."""
+
     def scenario(page: Page) -> None:
         page.load()
         page.click("#start", "first yield", parked(1))
@@ -203,8 +214,15 @@ def test_closing_a_tab_cancels_its_streams(differential: Any) -> None:
 # --- declarations ----------------------------------------------------------------------------
 def declarations(python: str) -> dict[str, Any]:
     """apps/declarations.py's verdicts under `python` (Flash: the file migrated the README's way)."""
-    result = subprocess.run([python, "-"], input=DECLARATIONS[python != sys.executable],
-                            capture_output=True, text=True, timeout=60, cwd=APPS, check=False)
+    result = subprocess.run(
+        [python, "-"],
+        input=DECLARATIONS[python != sys.executable],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=APPS,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -252,8 +270,11 @@ def test_dash_style_cancel_on_a_stream_is_a_deliberate_difference() -> None:
     refuse Dash's background form `cancel=[Input]` with a message giving the rewrite."""
     dash, flash = declared()
     assert not dash["cancel=[Input]"]["refused"] and not dash["cancel=[(Input, state)]"]["refused"]
-    assert flash["cancel=[Input]"] == {"refused": True, "type": "StreamError",
-                                       "mro": ["StreamError", "DashException", "Exception", "BaseException", "object"]}
+    assert flash["cancel=[Input]"] == {
+        "refused": True,
+        "type": "StreamError",
+        "mro": ["StreamError", "DashException", "Exception", "BaseException", "object"],
+    }
     assert not flash["cancel=[(Input, state)]"]["refused"]
 
 

@@ -1,6 +1,7 @@
 """Test helpers for several real workers: a redis-server that can be killed and restarted on its
 port, a haproxy balancing round-robin over worker processes, and a raw HTTP downlink reader
 (the browser hub's side of docs/streaming-protocol.md, on `http.client`)."""
+
 from __future__ import annotations
 
 import http.client
@@ -47,9 +48,22 @@ class RedisServer:
         server = shutil.which("redis-server")
         assert server, "redis-server is missing: scripts/test installs Debian's redis-server"
         self.proc = subprocess.Popen(
-            [server, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self._dir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                server,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self._dir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         client = redis.Redis.from_url(self.url)
 
         def pings() -> bool:
@@ -89,8 +103,7 @@ class Haproxy:
         cfg = workdir / "haproxy.cfg"
         cfg.write_text(HAPROXY_CFG.format(port=port, servers=servers))
         self.url = f"http://127.0.0.1:{port}"
-        self.proc = subprocess.Popen([binary, "-f", str(cfg), "-db"], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen([binary, "-f", str(cfg), "-db"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -109,20 +122,23 @@ def post(port: int, path: str, body: Any) -> tuple[int, Any]:
 
 def start_body(token: str, n: int = 1, rows: Any = None, trigger: str = "go") -> dict[str, Any]:
     """What the page posts to start a stream on Input(trigger, n_clicks), State(rows, children)."""
-    return {"inputs": [{"id": trigger, "property": "n_clicks", "value": n}],
-            "state": [{"id": "rows", "property": "children", "value": rows}],
-            "changedPropIds": [f"{trigger}.n_clicks"], "downlink": token}
+    return {
+        "inputs": [{"id": trigger, "property": "n_clicks", "value": n}],
+        "state": [{"id": "rows", "property": "children", "value": rows}],
+        "changedPropIds": [f"{trigger}.n_clicks"],
+        "downlink": token,
+    }
 
 
 class RawDownlink:
     """One `_flash/downlink` response on one worker, read as the page's hub reads it."""
 
-    def __init__(self, port: int, token: str | None = None, runs: dict[str, int] | None = None,
-                 timeout: float = 20) -> None:
+    def __init__(self, port: int, token: str | None = None, runs: dict[str, int] | None = None, timeout: float = 20) -> None:
         self.port = port
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-        self.conn.request("POST", "/_flash/downlink", json.dumps({"downlink": token, "runs": runs or {}}),
-                          {"Content-Type": "application/json"})
+        self.conn.request(
+            "POST", "/_flash/downlink", json.dumps({"downlink": token, "runs": runs or {}}), {"Content-Type": "application/json"}
+        )
         self.response = self.conn.getresponse()
         assert self.response.status == 200, (self.response.status, self.response.read())
         self.raw = b""
@@ -180,8 +196,7 @@ class RawDownlink:
 
 
 def props_values(messages: list[tuple[str, int, Any]]) -> list[Any]:
-    return [props["children"] for event, _, data in messages if event == "props"
-            for cid, props in data if cid == "out"]
+    return [props["children"] for event, _, data in messages if event == "props" for cid, props in data if cid == "out"]
 
 
 def start_celery_worker(module: str, cwd: Path, env: dict[str, str], log: Path) -> "subprocess.Popen[bytes]":
@@ -191,10 +206,26 @@ def start_celery_worker(module: str, cwd: Path, env: dict[str, str], log: Path) 
 
     repo = Path(__file__).resolve().parents[2]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", f"{module}:celery_app", "worker", "--pool=prefork",
-         "--concurrency=1", "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        cwd=cwd, env={**os.environ, **env, "PYTHONPATH": f"{cwd}{os.pathsep}{repo}"},
-        stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            f"{module}:celery_app",
+            "worker",
+            "--pool=prefork",
+            "--concurrency=1",
+            "--loglevel=INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=cwd,
+        env={**os.environ, **env, "PYTHONPATH": f"{cwd}{os.pathsep}{repo}"},
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     wait_for(lambda: proc.poll() is not None or b"ready." in log.read_bytes(), timeout=60, msg="Celery worker ready")
     assert proc.poll() is None, log.read_text()
     return proc

@@ -1,4 +1,5 @@
 """Fixtures for running an app the way users do: as a separate `python app.py` / server process."""
+
 from __future__ import annotations
 
 import os
@@ -37,15 +38,14 @@ def run_background_job(duo, kind: str, timeout: float = 15) -> None:
     progress, its result, its last step and its set_props, and `running=` has been undone."""
     duo.find_element(f"#run-{kind}").click()
     # While the job runs its buttons are swapped by `running=` and progress comes in.
-    duo.wait_for(lambda: duo.find_element("#cancel").get_attribute("disabled") is None, timeout=timeout,
-                 msg="cancel enabled while running")
-    duo.wait_for(lambda: duo.find_element("#progress").text.startswith(f"{kind} step"), timeout=timeout,
-                 msg=f"{kind} progress")
+    duo.wait_for(
+        lambda: duo.find_element("#cancel").get_attribute("disabled") is None, timeout=timeout, msg="cancel enabled while running"
+    )
+    duo.wait_for(lambda: duo.find_element("#progress").text.startswith(f"{kind} step"), timeout=timeout, msg=f"{kind} progress")
     duo.wait_for_text_to_equal("#result", f"{kind} result 1", timeout=timeout + 5)
     duo.wait_for_text_to_equal("#progress", f"{kind} step 3/3")
     duo.wait_for_text_to_equal("#side", f"{kind} set_props 1")
-    duo.wait_for(lambda: duo.find_element("#run-sync").get_attribute("disabled") is None, timeout=5,
-                 msg="run enabled again")
+    duo.wait_for(lambda: duo.find_element("#run-sync").get_attribute("disabled") is None, timeout=5, msg="run enabled again")
 
 
 def http_get(url: str, timeout: float = 5) -> tuple[int, str]:
@@ -76,9 +76,7 @@ class AppProcess:
         self._err = cwd / f"server-{port}.err"
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", "PORT": str(port), **(env or {})}
         with open(self._out, "wb") as out, open(self._err, "wb") as err:
-            self.proc = subprocess.Popen(
-                args, cwd=cwd, env=full_env, stdout=out, stderr=err, start_new_session=True
-            )
+            self.proc = subprocess.Popen(args, cwd=cwd, env=full_env, stdout=out, stderr=err, start_new_session=True)
 
     def get(self, path: str) -> tuple[int, str]:
         return http_get(self.url + path)

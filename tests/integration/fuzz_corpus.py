@@ -5,6 +5,7 @@ same corpus. Most cases take a valid request of one endpoint and break one thing
 wrong type at one key, a key gone, a truncated or garbage body, deep nesting, a huge string,
 control characters, a wrong content type, method or path, a forged handle); some are pure garbage.
 """
+
 from __future__ import annotations
 
 import copy
@@ -17,13 +18,43 @@ from urllib.parse import quote
 from flash.streaming.wire.handles import Signer
 
 JSON = "application/json"
-CONTENT_TYPES = [None, "text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded",
-                 "multipart/form-data; boundary=xyz", "application/jsonx", "application/json; charset=latin1",
-                 "APPLICATION/JSON", "application/json ; charset=utf-8", "", "application/*", "*/*",
-                 "application/json;charset=utf-16", "text/html"]
+CONTENT_TYPES = [
+    None,
+    "text/plain",
+    "text/plain;charset=UTF-8",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data; boundary=xyz",
+    "application/jsonx",
+    "application/json; charset=latin1",
+    "APPLICATION/JSON",
+    "application/json ; charset=utf-8",
+    "",
+    "application/*",
+    "*/*",
+    "application/json;charset=utf-16",
+    "text/html",
+]
 METHODS = ["GET", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "TRACE"]
-WEIRD = ["", " ", "\x00", "\n", "\r\nX-Forged: 1", "\u2028", "\ud7ff", "é", "💥", "../../etc/passwd", "%00",
-         "{", "\\", '"', "<script>", "a" * 300, "Traceback (most recent call last):", "\x1b[31mERROR\x1b[0m"]
+WEIRD = [
+    "",
+    " ",
+    "\x00",
+    "\n",
+    "\r\nX-Forged: 1",
+    "\u2028",
+    "\ud7ff",
+    "é",
+    "💥",
+    "../../etc/passwd",
+    "%00",
+    "{",
+    "\\",
+    '"',
+    "<script>",
+    "a" * 300,
+    "Traceback (most recent call last):",
+    "\x1b[31mERROR\x1b[0m",
+]
 
 
 @dataclass
@@ -63,8 +94,11 @@ def weird_value(rng: random.Random, depth: int = 0) -> Any:
     if pick == 7:
         return [] if depth > 2 else [weird_value(rng, depth + 1) for _ in range(rng.randrange(4))]
     if pick == 8:
-        return {} if depth > 2 else {rng.choice(WEIRD + ["id", "property", "value"]): weird_value(rng, depth + 1)
-                                     for _ in range(rng.randrange(4))}
+        return (
+            {}
+            if depth > 2
+            else {rng.choice(WEIRD + ["id", "property", "value"]): weird_value(rng, depth + 1) for _ in range(rng.randrange(4))}
+        )
     if pick == 9:
         return [[{"id": "x", "property": "y"}]]  # lists nested two deep
     if pick == 10:
@@ -173,8 +207,18 @@ class Builder:
     def bad_token(self) -> Any:
         ident, token = self.token()
         rng = self.rng
-        return rng.choice([token[:-1] + ("A" if token[-1] != "A" else "B"), token + ".x", ident, "." + token,
-                           token.replace(".", ""), self.run_handle(ident), weird_value(rng), "a" * 64 + ".b" * 22])
+        return rng.choice(
+            [
+                token[:-1] + ("A" if token[-1] != "A" else "B"),
+                token + ".x",
+                ident,
+                "." + token,
+                token.replace(".", ""),
+                self.run_handle(ident),
+                weird_value(rng),
+                "a" * 64 + ".b" * 22,
+            ]
+        )
 
     # --- cases ---------------------------------------------------------------------------
     def post(self, path: str, value: Any, kind: str, headers: dict | None = None) -> Case:
@@ -192,16 +236,23 @@ class Builder:
             return self.post("/_dash-update-component", broken_bytes(rng, encode(rng, good)), "callback-bytes")
         if pick < 0.8:
             body = copy.deepcopy(good)
-            body["output"] = rng.choice([rng.choice(WEIRD), good["output"] + rng.choice(WEIRD),
-                                         rng.choice(self.target.callbacks)["output"]])
+            body["output"] = rng.choice(
+                [rng.choice(WEIRD), good["output"] + rng.choice(WEIRD), rng.choice(self.target.callbacks)["output"]]
+            )
             return self.post("/_dash-update-component", body, "callback-output")
         if pick < 0.9:
             body = copy.deepcopy(good)
-            body["outputs"] = rng.choice([rng.choice(self.target.callbacks)["outputs"], weird_value(rng),
-                                          [body["outputs"]], [[body["outputs"]]], {"id": "out", "property": "nope"}])
+            body["outputs"] = rng.choice(
+                [
+                    rng.choice(self.target.callbacks)["outputs"],
+                    weird_value(rng),
+                    [body["outputs"]],
+                    [[body["outputs"]]],
+                    {"id": "out", "property": "nope"},
+                ]
+            )
             return self.post("/_dash-update-component", body, "callback-outputs")
-        return self.post("/_dash-update-component", good, "callback-content-type",
-                         {"Content-Type": rng.choice(CONTENT_TYPES)})
+        return self.post("/_dash-update-component", good, "callback-content-type", {"Content-Type": rng.choice(CONTENT_TYPES)})
 
     def stream_start(self) -> Case:
         rng = self.rng
@@ -209,20 +260,26 @@ class Builder:
         body = {**self.target.stream_body, "downlink": rng.choice([self.bad_token(), self.bad_token(), None])}
         pick = rng.random()
         if pick < 0.15:
-            stream_id = quote(rng.choice([rng.choice(WEIRD), stream_id + "x", "%2e%2e", "a" * 500, "%00",
-                                          "%F0%9F%92%A5"]), safe="%")
+            stream_id = quote(
+                rng.choice([rng.choice(WEIRD), stream_id + "x", "%2e%2e", "a" * 500, "%00", "%F0%9F%92%A5"]), safe="%"
+            )
         if pick < 0.7:
             return self.post(f"/_flash/stream/{stream_id}", mutate(rng, body), "stream-mutated")
         if pick < 0.85:
             return self.post(f"/_flash/stream/{stream_id}", broken_bytes(rng, encode(rng, body)), "stream-bytes")
-        return self.post(f"/_flash/stream/{stream_id}", body, "stream-content-type",
-                         {"Content-Type": rng.choice(CONTENT_TYPES), "Origin": "http://evil.example"})
+        return self.post(
+            f"/_flash/stream/{stream_id}",
+            body,
+            "stream-content-type",
+            {"Content-Type": rng.choice(CONTENT_TYPES), "Origin": "http://evil.example"},
+        )
 
     def downlink_or_close(self) -> Case:
         rng = self.rng
         ident, token = self.token()
-        handles = [self.run_handle(ident) if rng.random() < 0.5 else self.run_handle("other" + ident)
-                   for _ in range(rng.randrange(0, 5))]
+        handles = [
+            self.run_handle(ident) if rng.random() < 0.5 else self.run_handle("other" + ident) for _ in range(rng.randrange(0, 5))
+        ]
         if rng.random() < 0.5:
             path, kind = "/_flash/downlink", "downlink"
             runs: Any = {h: rng.choice([0, 5, -1, True, 1.5, "3", None, 2**70]) for h in handles}
@@ -242,24 +299,51 @@ class Builder:
         weird = rng.choice(WEIRD + ["%2e%2e/%2e%2e/etc/passwd", "..%2f..%2fsetup.py", "%ff%fe", "a/b/c" * 50])
         quoted = "".join(c if c.isalnum() or c in "/.-_%" else f"%{ord(c) & 0xFF:02X}" for c in weird)
         suite = rng.choice(self.target.suite_paths)  # the small ones: the point is the paths, not MBs of JS
-        path = rng.choice([
-            "/_dash-layout", "/_dash-dependencies", "/_reload-hash", "/_favicon.ico", "/_dash-ws-callback",
-            f"/_dash-layout?{quoted}", f"/_dash-dependencies?x={quoted}", suite, suite + quoted,
-            suite.rsplit("/", 1)[0] + "/" + quoted, f"/_dash-component-suites/{quoted}/x.js",
-            f"/_dash-component-suites/dash/{quoted}", f"/assets/{quoted}", f"/{quoted}", f"/_dash-{quoted}",
-            f"/_flash/{quoted}", f"/page/{quoted}", f"/?{quoted}", "/_flash/stream/", f"/_dash-update-component/{quoted}",
-        ])
+        path = rng.choice(
+            [
+                "/_dash-layout",
+                "/_dash-dependencies",
+                "/_reload-hash",
+                "/_favicon.ico",
+                "/_dash-ws-callback",
+                f"/_dash-layout?{quoted}",
+                f"/_dash-dependencies?x={quoted}",
+                suite,
+                suite + quoted,
+                suite.rsplit("/", 1)[0] + "/" + quoted,
+                f"/_dash-component-suites/{quoted}/x.js",
+                f"/_dash-component-suites/dash/{quoted}",
+                f"/assets/{quoted}",
+                f"/{quoted}",
+                f"/_dash-{quoted}",
+                f"/_flash/{quoted}",
+                f"/page/{quoted}",
+                f"/?{quoted}",
+                "/_flash/stream/",
+                f"/_dash-update-component/{quoted}",
+            ]
+        )
         headers = {}
         if rng.random() < 0.2:
-            headers = {"Accept": rng.choice(["*/*", "text/html", "text/event-stream", "application/json"]),
-                       "Accept-Encoding": rng.choice(["gzip", "br", "identity;q=0", "x" * 300])}
+            headers = {
+                "Accept": rng.choice(["*/*", "text/html", "text/event-stream", "application/json"]),
+                "Accept-Encoding": rng.choice(["gzip", "br", "identity;q=0", "x" * 300]),
+            }
         return Case(rng.choice(["GET", "GET", "GET", "HEAD"]), path, b"", headers, "get")
 
     def wrong_method(self) -> Case:
         rng = self.rng
-        path = rng.choice(["/_dash-update-component", "/_flash/downlink", "/_flash/close",
-                           f"/_flash/stream/{rng.choice(self.target.stream_ids)}", "/_dash-layout",
-                           "/_dash-dependencies", rng.choice(self.target.suite_paths)])
+        path = rng.choice(
+            [
+                "/_dash-update-component",
+                "/_flash/downlink",
+                "/_flash/close",
+                f"/_flash/stream/{rng.choice(self.target.stream_ids)}",
+                "/_dash-layout",
+                "/_dash-dependencies",
+                rng.choice(self.target.suite_paths),
+            ]
+        )
         method = rng.choice(METHODS + (["POST"] if not path.startswith(("/_dash-update", "/_flash")) else []))
         body = encode(rng, weird_value(rng)) if rng.random() < 0.5 else b""
         return Case(method, path, body, {"Content-Type": JSON} if body else {}, "method")
@@ -269,8 +353,11 @@ def build_corpus(seed: int, target: Target, size: int) -> list[Case]:
     rng = random.Random(seed)
     builder = Builder(rng, target)
     makers: list[tuple[float, Callable[[], Case]]] = [
-        (0.40, builder.callback), (0.18, builder.stream_start), (0.17, builder.downlink_or_close),
-        (0.17, builder.get), (0.08, builder.wrong_method),
+        (0.40, builder.callback),
+        (0.18, builder.stream_start),
+        (0.17, builder.downlink_or_close),
+        (0.17, builder.get),
+        (0.08, builder.wrong_method),
     ]
     cases = []
     for _ in range(size):

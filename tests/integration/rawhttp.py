@@ -2,6 +2,7 @@
 client library (a thousand httpx streams cost the test more CPU than the servers under test).
 Reads `Content-Length` and chunked bodies; what tests/integration/test_bus_thousand_streams.py
 and test_redis_outages.py need, nothing more."""
+
 from __future__ import annotations
 
 import asyncio
@@ -11,8 +12,9 @@ from typing import Any
 
 def _request(port: int, path: str, body: Any) -> bytes:
     data = json.dumps(body).encode()
-    head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(data)}\r\n\r\n")
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
+    )
     return head.encode() + data
 
 
@@ -70,9 +72,9 @@ class Response:
                     self.ended = True
                     return True
                 self._left = size
-            take = self._raw[:self._left]
+            take = self._raw[: self._left]
             self.body += take
-            self._raw = self._raw[len(take):]
+            self._raw = self._raw[len(take) :]
             self._left -= len(take)
             if self._left > 0:
                 break

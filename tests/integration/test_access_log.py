@@ -1,5 +1,6 @@
 """`python app.py` request logs: off unless asked (Flash(access_log=True), FLASH_ACCESS_LOG=1, or
 Dash's dev_tools_silence_routes_logging=False / DASH_SILENCE_ROUTES_LOGGING=false)."""
+
 from __future__ import annotations
 
 import json
@@ -29,10 +30,14 @@ if __name__ == "__main__":
     app.run({run_args})
 """
 
-BODY = json.dumps({
-    "output": "out.children", "outputs": {"id": "out", "property": "children"},
-    "inputs": [{"id": "inp", "property": "value", "value": "x"}], "changedPropIds": ["inp.value"],
-}).encode()
+BODY = json.dumps(
+    {
+        "output": "out.children",
+        "outputs": {"id": "out", "property": "children"},
+        "inputs": [{"id": "inp", "property": "value", "value": "x"}],
+        "changedPropIds": ["inp.value"],
+    }
+).encode()
 
 
 def request_lines(output: str) -> list[str]:
@@ -50,12 +55,11 @@ def request_lines(output: str) -> list[str]:
         ("", "", {"DASH_SILENCE_ROUTES_LOGGING": "false"}, True),
         (", access_log=False", "dev_tools_silence_routes_logging=False", {"FLASH_ACCESS_LOG": "1"}, False),
     ],
-    ids=["debug-default", "default", "env-on", "argument-on", "dash-option-off", "dash-env-off",
-         "argument-wins"],
+    ids=["debug-default", "default", "env-on", "argument-on", "dash-option-off", "dash-env-off", "argument-wins"],
 )
-def test_request_logs_are_off_unless_asked(app_process: Callable[..., AppProcess], tmp_path: Path,
-                                           flash_args: str, run_args: str, env: dict[str, str],
-                                           logged: bool) -> None:
+def test_request_logs_are_off_unless_asked(
+    app_process: Callable[..., AppProcess], tmp_path: Path, flash_args: str, run_args: str, env: dict[str, str], logged: bool
+) -> None:
     (tmp_path / "app.py").write_text(textwrap.dedent(APP).format(flash_args=flash_args, run_args=run_args))
     env = {"PYTHONPATH": str(REPO), "FLASH_ACCESS_LOG": "", "DASH_SILENCE_ROUTES_LOGGING": "", **env}
     server = app_process([sys.executable, "app.py"], env=env)
@@ -63,9 +67,12 @@ def test_request_logs_are_off_unless_asked(app_process: Callable[..., AppProcess
     status, body = server.post_json("/_dash-update-component", BODY)
     assert status == 200 and json.loads(body)["response"] == {"out": {"children": "echo x"}}
     if logged:
-        server.wait_until("/", lambda *_: any("/_dash-update-component" in line and " 200 " in line
-                                               for line in request_lines(server.output())),
-                          timeout=10, msg="request log lines")
+        server.wait_until(
+            "/",
+            lambda *_: any("/_dash-update-component" in line and " 200 " in line for line in request_lines(server.output())),
+            timeout=10,
+            msg="request log lines",
+        )
     server.stop()  # its output is complete now
     output = server.output()
     assert "Running on http://127.0.0.1:" in output, output  # the server's own lines stay

@@ -1,4 +1,5 @@
 """App-level Dash options seen in the browser: hooks, assets, URL prefixes, compression, dev tools."""
+
 from __future__ import annotations
 
 import asyncio
@@ -28,8 +29,13 @@ def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, Any, byt
 def clean_hooks() -> Iterator[None]:
     """Dash hooks are process-global: put back exactly what was registered before the test."""
     registry = _hooks.hooks
-    saved = ({k: list(v) for k, v in registry._ns.items()}, dict(registry._finals),
-             list(registry._js_dist), list(registry._css_dist), list(registry._clientside_callbacks))
+    saved = (
+        {k: list(v) for k, v in registry._ns.items()},
+        dict(registry._finals),
+        list(registry._js_dist),
+        list(registry._css_dist),
+        list(registry._clientside_callbacks),
+    )
     try:
         yield
     finally:
@@ -47,8 +53,9 @@ def clean_hooks() -> Iterator[None]:
 def test_dash_hooks_layout_callback_route_and_index(dash_duo_mp: FlashComposite, clean_hooks: None) -> None:
     @hooks.layout()
     def add_banner(layout: Any) -> Any:
-        return html.Div([html.Div("banner from hook", id="banner"), html.Button("hook", id="hook-btn"),
-                         html.Div(id="hook-out"), layout])
+        return html.Div(
+            [html.Div("banner from hook", id="banner"), html.Button("hook", id="hook-btn"), html.Div(id="hook-out"), layout]
+        )
 
     @hooks.callback(Output("hook-out", "children"), Input("hook-btn", "n_clicks"), prevent_initial_call=True)
     async def hook_callback(n_clicks: int) -> str:
@@ -94,8 +101,7 @@ def test_assets_folder_css_and_js_apply(dash_duo_mp: FlashComposite, tmp_path: P
     dash_duo_mp.start_server(app)
     dash_duo_mp.wait_for_text_to_equal("#styled", "styled text")
     style = dash_duo_mp.driver.execute_script(
-        "var s = getComputedStyle(document.getElementById('styled'));"
-        "return [s.color, s.paddingLeft];"
+        "var s = getComputedStyle(document.getElementById('styled'));return [s.color, s.paddingLeft];"
     )
     assert style == ["rgb(255, 0, 0)", "17px"]
     assert dash_duo_mp.driver.execute_script("return window.flashAssetLoaded;") == "yes"
@@ -118,7 +124,7 @@ def _resource_paths(duo: FlashComposite) -> list[str]:
     """Paths of everything the page fetched from the app (scripts, CSS, layout, callbacks)."""
     urls = duo.driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name);")
     base = duo.server.url
-    return [u[len(base):] for u in urls if u.startswith(base)]
+    return [u[len(base) :] for u in urls if u.startswith(base)]
 
 
 @pytest.mark.browser
@@ -147,7 +153,7 @@ class _BehindProxy:
                 await send({"type": "http.response.body", "body": b"not behind the proxy"})
                 return
             if scope["type"] in ("http", "websocket"):
-                path = scope["path"][len(prefix) - 1:]
+                path = scope["path"][len(prefix) - 1 :]
                 scope = dict(scope, path=path, raw_path=path.encode())
             await inner(scope, receive, send)
 
@@ -194,8 +200,13 @@ def test_compress_gzips_what_the_browser_downloads(dash_duo_mp: FlashComposite, 
 def test_callback_errors_show_in_dev_tools(dash_duo_mp: FlashComposite) -> None:
     app = Flash(__name__)
     app.layout = html.Div(
-        [html.Button("sync", id="sync-btn"), html.Button("async", id="async-btn"),
-         html.Div(id="sync-out"), html.Div(id="async-out"), html.Div(id="fine")]
+        [
+            html.Button("sync", id="sync-btn"),
+            html.Button("async", id="async-btn"),
+            html.Div(id="sync-out"),
+            html.Div(id="async-out"),
+            html.Div(id="fine"),
+        ]
     )
 
     @app.callback(Output("sync-out", "children"), Input("sync-btn", "n_clicks"), prevent_initial_call=True)
@@ -256,12 +267,14 @@ def test_dev_tools_callback_graph_shows_the_callbacks(dash_duo_mp: FlashComposit
     duo.wait_for_element(".dash-callback-dag--container canvas")
     # The graph's nodes come from /_dash-dependencies; its side panel names a clicked node, so
     # read the node list cytoscape was given instead (the page keeps it on the container).
-    labels = duo.wait_for(lambda: duo.driver.execute_script(
-        "var el = document.querySelector('.dash-callback-dag--container > div');"
-        "var cy = el && el._cyreg && el._cyreg.cy;"
-        "return cy && cy.nodes().length ? cy.nodes().map(function (n) {"
-        "  return n.id() + ' ' + (n.data('label') || ''); }) : null;"
-    ))
+    labels = duo.wait_for(
+        lambda: duo.driver.execute_script(
+            "var el = document.querySelector('.dash-callback-dag--container > div');"
+            "var cy = el && el._cyreg && el._cyreg.cy;"
+            "return cy && cy.nodes().length ? cy.nodes().map(function (n) {"
+            "  return n.id() + ' ' + (n.data('label') || ''); }) : null;"
+        )
+    )
     assert any("go-btn" in str(label) for label in labels), labels
     assert any("graph-out" in str(label) for label in labels), labels
     assert "callback graph threw an error" not in duo.driver.page_source

@@ -4,6 +4,7 @@ DiskcacheManager runs each job in its own process (via `multiprocess`); the cach
 test's tmp_path. Job processes write their pid to tmp_path so the test can check a cancelled job
 really stopped.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -74,9 +75,7 @@ def _make_app(cache_dir: Path, pid_dir: Path, steps: int, step_seconds: float) -
 
 
 @pytest.mark.browser
-def test_sync_and_async_background_jobs_report_progress_and_set_props(
-    dash_duo_mp: FlashComposite, tmp_path: Path
-) -> None:
+def test_sync_and_async_background_jobs_report_progress_and_set_props(dash_duo_mp: FlashComposite, tmp_path: Path) -> None:
     duo = dash_duo_mp
     duo.start_server(_make_app(tmp_path / "cache", tmp_path, steps=3, step_seconds=0.3))
     assert duo.find_element("#cancel").get_attribute("disabled") is not None
@@ -93,14 +92,16 @@ def test_cancel_stops_a_background_job(dash_duo_mp: FlashComposite, tmp_path: Pa
     duo = dash_duo_mp
     duo.start_server(_make_app(tmp_path / "cache", tmp_path, steps=100, step_seconds=0.3))
     duo.find_element(f"#run-{kind}").click()
-    duo.wait_for(lambda: duo.find_element("#progress").text.startswith(f"{kind} step"), timeout=10,
-                 msg=f"{kind} progress")
+    duo.wait_for(lambda: duo.find_element("#progress").text.startswith(f"{kind} step"), timeout=10, msg=f"{kind} progress")
     pid = int((tmp_path / f"{kind}.pid").read_text())
     assert psutil.pid_exists(pid)
 
     duo.find_element("#cancel").click()
-    duo.wait_for(lambda: duo.find_element("#run-sync").get_attribute("disabled") is None, timeout=10,
-                 msg="running state reset after cancel")
+    duo.wait_for(
+        lambda: duo.find_element("#run-sync").get_attribute("disabled") is None,
+        timeout=10,
+        msg="running state reset after cancel",
+    )
 
     duo.wait_for(lambda: process_gone(pid), timeout=10, msg=f"{kind} job process {pid} terminated")
     stopped_at = duo.find_element("#progress").text

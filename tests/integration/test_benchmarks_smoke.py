@@ -7,6 +7,7 @@ sockets) and checks only that every workload reported a positive number for Flas
 benchmarks' business, never a test's. `--results-dir` keeps the committed results and the
 benchmarks README untouched, which the test checks as well.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -24,8 +25,11 @@ REPO = Path(__file__).resolve().parents[2]
 EXPECTED = {
     "W1": ("flash/in-process", ("async_us", "sync_us"), ()),
     "W6": ("flash/uvicorn", ("pages_s",), ("cpu_us",)),
-    "W12": ("flash/uvicorn", ("frame_p50_ms_50", "frame_p95_ms_50", "frame_p99_ms_50", "start_s_50", "ping_p50_ms_50"),
-            ("lost_pct_50", "cpu_us_50", "kb_per_browser_50")),  # RSS growth of 50 browsers may round to 0
+    "W12": (
+        "flash/uvicorn",
+        ("frame_p50_ms_50", "frame_p95_ms_50", "frame_p99_ms_50", "start_s_50", "ping_p50_ms_50"),
+        ("lost_pct_50", "cpu_us_50", "kb_per_browser_50"),
+    ),  # RSS growth of 50 browsers may round to 0
 }
 UNTOUCHED = [REPO / "benchmarks" / "README.md", *sorted((REPO / "benchmarks" / "results").glob("*"))]
 
@@ -40,9 +44,14 @@ def test_smoke_run_reports_numbers_for_every_workload(tmp_path: Path) -> None:
         pytest.importorskip(module)  # the `bench` extra's parts the smoke subset needs
     before = _digests()
     out = tmp_path / "results"
-    proc = subprocess.run([sys.executable, "-m", "benchmarks", "--smoke", "--results-dir", str(out)], cwd=REPO,
-                          capture_output=True, text=True, timeout=170,
-                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--smoke", "--results-dir", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=170,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     data = json.loads((out / "latest.json").read_text())
     assert data["meta"]["errors"] == []

@@ -2,6 +2,7 @@
 (flash/streaming/bus/runlog.py) and the reader handing messages straight to an idle consumer
 (`RedisSubscription.direct`, storage/redis_reader.py). Each would lose, reorder or repeat a
 frame if the batching broke; these read back exactly what was written."""
+
 from __future__ import annotations
 
 import asyncio
@@ -17,7 +18,7 @@ from flash.streaming.wire.downlink import DownlinkRegistry
 
 # Odd messages: spaces and digits where the batch's headers have them, newlines, quotes, UTF-8,
 # an empty one, and one larger than a doorbell ring carries.
-ODD = ["", "1 2 3 ", "event: props\ndata: {\"a\": \"b c\"}\n\n", "é ☃ 𝄞", "9" * 700, " " * 5]
+ODD = ["", "1 2 3 ", 'event: props\ndata: {"a": "b c"}\n\n', "é ☃ 𝄞", "9" * 700, " " * 5]
 
 
 def _stored(url: str, bus: StreamBus, run_id: str) -> list[tuple[int, str]]:

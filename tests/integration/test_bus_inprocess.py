@@ -2,6 +2,7 @@
 its own in-process client, so every request can land on the other one. Start on B, downlink on
 A; cancel on either; resume on the other after a drop (exact replay); tab close; a lost worker.
 The several-process version behind haproxy is test_bus_workers.py."""
+
 from __future__ import annotations
 
 import asyncio
@@ -19,12 +20,16 @@ SECRET = "bus-inprocess-secret-0123456789abcdef"
 
 
 def worker(redis_url: str, prefix: str, restart: bool = False, **options) -> Flash:
-    app = Flash(__name__, secret_key=SECRET, stream_resume_window=2,
-                shared_storage=RedisSharedStorage(url=redis_url, key_prefix=prefix), **options)
+    app = Flash(
+        __name__,
+        secret_key=SECRET,
+        stream_resume_window=2,
+        shared_storage=RedisSharedStorage(url=redis_url, key_prefix=prefix),
+        **options,
+    )
     app.layout = html.Div([html.Button(id="go"), html.Div(id="out"), html.Div(id="rows")])
 
-    @app.event_callback(Input("go", "n_clicks"), State("rows", "children"),
-                        reset_props=[("out", {"children": "reset"})])
+    @app.event_callback(Input("go", "n_clicks"), State("rows", "children"), reset_props=[("out", {"children": "reset"})])
     async def ticks(n, rows):
         for i in range(1, (rows or 40) + 1):
             yield stream_props("out", {"children": i})
@@ -177,10 +182,12 @@ LIMIT = 20_000  # its app's stream_replay_bytes
 def big_pair(redis_url: str) -> Pair:
     pair = Pair(redis_url, stream_replay_bytes=LIMIT)
     for app in (pair.a, pair.b):
+
         @app.event_callback(Input("go", "n_clicks"), State("rows", "children"))
         async def big(n, rows):
             for i in range(1, (rows or 60) + 1):
                 yield stream_props("out", {"children": f"{i}:" + "x" * PAYLOAD})
+
         app.server.config["big"] = big.stream_id
     return pair
 
@@ -188,6 +195,7 @@ def big_pair(redis_url: str) -> Pair:
 def stored_bytes(app: Flash, handle: str) -> int:
     """What the run's Redis stream holds now (message bodies)."""
     from flash.streaming.bus.stream_bus import run_topic
+
     raw = redis.Redis.from_url(app.shared_storage.url)
     try:
         entries = raw.xrange(app.shared_storage.stream_key(run_topic(run_id(handle))))
@@ -199,6 +207,7 @@ def stored_bytes(app: Flash, handle: str) -> int:
 def test_a_runs_redis_stream_holds_about_stream_replay_bytes_however_large_its_messages(redis_url):
     """60 messages of 5 KB with stream_replay_bytes=20 KB: all arrive, in order, while Redis never
     holds more than twice the limit plus one message (it held all 300 KB before the byte bound)."""
+
     async def go():
         async with big_pair(redis_url) as pair:
             async with Downlink(pair.ca) as page:

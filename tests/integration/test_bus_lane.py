@@ -2,6 +2,7 @@
 redis-server: a run whose downlink is held by its own worker is forwarded from memory, yet every
 message is in Redis first, so a resume anywhere (the other worker, or this one again) replays
 exactly what was missed. Two in-process workers, as in test_bus_inprocess.py."""
+
 from __future__ import annotations
 
 import asyncio

@@ -6,6 +6,7 @@
   a follower waiting forever on a subscription once redis-py swallowed its cancellation): once
   their resume windows lapse the worker's tasks are back to what it had before.
 Two in-process workers, as in test_bus_inprocess.py."""
+
 from __future__ import annotations
 
 import asyncio
@@ -38,8 +39,9 @@ def test_concurrent_first_requests_start_the_bus_tasks_once(redis_url):
     kinds, started, stopped = run(go())
     assert kinds["StreamBus._tick_forever"] == 1 and kinds["StreamBus._follow_control"] == 1, kinds
     assert len(started) == 2
-    assert not stopped["StreamBus._tick_forever"] and not stopped["StreamBus._follow_control"], \
+    assert not stopped["StreamBus._tick_forever"] and not stopped["StreamBus._follow_control"], (
         "stop ends the one pair: none was left unreferenced"
+    )
 
 
 async def _dropped_at_once(pair: Pair, k: int) -> None:
@@ -48,6 +50,7 @@ async def _dropped_at_once(pair: Pair, k: int) -> None:
     async with page:
         client = pair.cb if k % 2 else pair.ca
         from tests.integration.test_bus_inprocess import on
+
         await on(client, page).start(pair.a.server.config["endless"])
         await page.cut()
 
@@ -57,9 +60,9 @@ def test_downlinks_dropped_right_after_their_start_leave_no_task_behind(redis_ur
         async with Pair(redis_url) as pair:
             await _dropped_at_once(pair, 0)  # each worker's bus and reader start: their own tasks
             await _dropped_at_once(pair, 1)
+
             def settled() -> bool:
-                return not pair.a.stream_runs.bus.followers and not len(pair.a.stream_runs) \
-                    and not len(pair.b.stream_runs)
+                return not pair.a.stream_runs.bus.followers and not len(pair.a.stream_runs) and not len(pair.b.stream_runs)
 
             await wait_until(settled, turns=500)
             await asyncio.sleep(0.5)

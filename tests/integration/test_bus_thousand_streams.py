@@ -7,6 +7,7 @@ once. With redis-py 8's default pool (100 connections, raising `MaxConnectionsEr
 connections)` and starts answered 503. Every page must get each of its frames, in order, and
 its `done`; no worker logs a pool error or an outage. scripts/test runs it on the oldest and the
 newest redis-py allowed."""
+
 from __future__ import annotations
 
 import asyncio
@@ -46,8 +47,20 @@ async def ids():
 """
 SERVERS = [
     [sys.executable, "-m", "hypercorn", "thousand:app.server", "--bind", "127.0.0.1:{port}", "--backlog", "2048"],
-    [sys.executable, "-m", "uvicorn", "thousand:app.server", "--host", "127.0.0.1", "--port", "{port}",
-     "--backlog", "2048", "--log-level", "warning"],
+    [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "thousand:app.server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "{port}",
+        "--backlog",
+        "2048",
+        "--log-level",
+        "warning",
+    ],
 ]
 
 
@@ -126,9 +139,13 @@ def test_a_thousand_streams_across_two_workers_each_get_every_frame_and_done(app
     redis = RedisServer(free_port(), tmp_path)
     redis.start()
     try:
-        env = {"FLASH_SHARED_STORAGE": redis.url, "FLASH_SECRET_KEY": "thousand-streams-secret-0123456789",
-               # one test client on one address opens all 1,000 pages
-               "FLASH_MAX_STREAMS_PER_ADDRESS": "5000", "FLASH_MAX_DOWNLINKS_PER_ADDRESS": "5000"}
+        env = {
+            "FLASH_SHARED_STORAGE": redis.url,
+            "FLASH_SECRET_KEY": "thousand-streams-secret-0123456789",
+            # one test client on one address opens all 1,000 pages
+            "FLASH_MAX_STREAMS_PER_ADDRESS": "5000",
+            "FLASH_MAX_DOWNLINKS_PER_ADDRESS": "5000",
+        }
         workers = [app_process(args, env=env) for args in SERVERS]
         stream_id = json.loads(workers[0].wait_until("/ids", lambda status, _: status == 200))["frames"]
         workers[1].wait_until("/ids", lambda status, _: status == 200)

@@ -5,6 +5,7 @@ end on the way at all is ended by the holder. In process, two workers on a real 
 refuses writes for a moment (`min-replicas-to-write 1` with no replica: every write gets
 NOREPLICAS, and unlike a paused server no refused command lands later). Redis paused past the
 socket timeout under several real processes: test_redis_outages.py."""
+
 from __future__ import annotations
 
 import contextlib

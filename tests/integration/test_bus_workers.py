@@ -3,6 +3,7 @@ redis-server (`FLASH_SHARED_STORAGE=redis://...`), each request sent to the work
 names (as a round-robin balancer would spread them), and behind a real haproxy for Chromium.
 Cross-worker start, cancel, resume and tab close; a worker killed with SIGKILL mid-stream; Redis
 killed and restarted mid-stream."""
+
 from __future__ import annotations
 
 import json
@@ -101,11 +102,13 @@ class Cluster:
         self.marks.mkdir()
         self.redis = RedisServer(free_port(), tmp_path)
         self.redis.start()
-        env = {"MARKS": str(self.marks), "FLASH_SHARED_STORAGE": self.redis.url,
-               "FLASH_SECRET_KEY": "bus-workers-secret-0123456789abcdef"}
+        env = {
+            "MARKS": str(self.marks),
+            "FLASH_SHARED_STORAGE": self.redis.url,
+            "FLASH_SECRET_KEY": "bus-workers-secret-0123456789abcdef",
+        }
         self.workers = [app_process(args, env=env) for args in SERVERS]
-        self.info = [json.loads(w.wait_until("/whoami", lambda status, _: status == 200, msg="serving"))
-                     for w in self.workers]
+        self.info = [json.loads(w.wait_until("/whoami", lambda status, _: status == 200, msg="serving")) for w in self.workers]
         self.ports = [w.port for w in self.workers]
         self.ids = {name: self.info[0][name] for name in ("ticks", "endless", "watch")}
 
@@ -247,8 +250,13 @@ def test_a_channel_publish_on_one_worker_reaches_pages_on_both(cluster):
     handles = [page.start(port, cluster.ids["watch"], trigger="watch") for page, port in zip(pages, (a, b))]
 
     def news(page: RawDownlink, handle: str) -> list[Any]:
-        return [props["children"] for event, _, data in page.messages(handle) if event == "props"
-                for cid, props in data if cid == "news"]
+        return [
+            props["children"]
+            for event, _, data in page.messages(handle)
+            if event == "props"
+            for cid, props in data
+            if cid == "news"
+        ]
 
     for page, handle in zip(pages, handles):
         page.until(handle, lambda _, page=page, handle=handle: "listening" in news(page, handle))
@@ -275,8 +283,9 @@ def test_chromium_behind_haproxy_streams_cancels_and_resets_across_workers(dash_
             duo.wait_for_text_to_equal("#pong", f"pong {n}")
         duo.find_element("#stop").click()  # cancel, wherever haproxy sends it
         duo.wait_for_text_to_equal("#out", "reset", timeout=10)
-        wait_for(lambda: cluster.closed_by(0) or cluster.closed_by(1), timeout=10,
-                 msg="the worker running it closed the generator")
+        wait_for(
+            lambda: cluster.closed_by(0) or cluster.closed_by(1), timeout=10, msg="the worker running it closed the generator"
+        )
 
         # Two windows, one live channel: each watches, a publish from one shows in both.
         first = duo.driver.current_window_handle
@@ -292,8 +301,11 @@ def test_chromium_behind_haproxy_streams_cancels_and_resets_across_workers(dash_
         duo.find_element("#send").click()  # in the second window
         for window in windows:
             duo.driver.switch_to.window(window)
-            duo.wait_for(lambda: duo.find_element("#news").text.startswith("news 1 via "), timeout=20,
-                         msg="the publish shows in both windows")
+            duo.wait_for(
+                lambda: duo.find_element("#news").text.startswith("news 1 via "),
+                timeout=20,
+                msg="the publish shows in both windows",
+            )
     finally:
         proxy.stop()
 

@@ -5,6 +5,7 @@ background callback on both sides). The test starts `redis-server` on a free por
 worker (prefork, one child, so that cancel can terminate a running job), and the Flash app in
 Chromium; every process is stopped at the end.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -26,7 +27,7 @@ from tests.integration.conftest import process_gone, run_background_job
 REPO = Path(__file__).resolve().parents[2]
 MODULE = "celery_flash_app"
 
-APP_SOURCE = '''
+APP_SOURCE = """
 import asyncio
 import os
 import time
@@ -77,7 +78,7 @@ async def async_job(set_progress, n_clicks):
         set_progress(f"async step {step}/{STEPS}")
     set_props("side", {"children": f"async set_props {n_clicks}"})
     return f"async result {n_clicks}"
-'''
+"""
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -104,15 +105,28 @@ def celery_worker(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], subproc
     def start(env: dict[str, str]) -> subprocess.Popen:
         log = tmp_path / "worker.log"
         proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", f"{MODULE}:celery_app", "worker", "--pool=prefork",
-             "--concurrency=1", "--loglevel=INFO", "--without-gossip", "--without-mingle",
-             "--without-heartbeat"],
-            cwd=tmp_path, env={**os.environ, **env, "PYTHONPATH": f"{tmp_path}{os.pathsep}{REPO}"},
-            stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                f"{MODULE}:celery_app",
+                "worker",
+                "--pool=prefork",
+                "--concurrency=1",
+                "--loglevel=INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            cwd=tmp_path,
+            env={**os.environ, **env, "PYTHONPATH": f"{tmp_path}{os.pathsep}{REPO}"},
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         procs.append(proc)
-        wait_for(lambda: proc.poll() is not None or b"ready." in log.read_bytes(), timeout=60,
-                 msg="Celery worker ready")
+        wait_for(lambda: proc.poll() is not None or b"ready." in log.read_bytes(), timeout=60, msg="Celery worker ready")
         assert proc.poll() is None, log.read_text()
         return proc
 
@@ -151,12 +165,16 @@ def test_cancel_terminates_a_running_celery_job(
     duo = dash_duo_mp
     duo.start_server(_import_app().app)
     duo.find_element("#run-sync").click()
-    duo.wait_for(lambda: duo.find_element("#progress").text.startswith("sync step"), timeout=15,
-                 msg="sync progress from the worker")
+    duo.wait_for(
+        lambda: duo.find_element("#progress").text.startswith("sync step"), timeout=15, msg="sync progress from the worker"
+    )
     pid = int((tmp_path / "sync.pid").read_text())
     duo.find_element("#cancel").click()
-    duo.wait_for(lambda: duo.find_element("#run-sync").get_attribute("disabled") is None, timeout=10,
-                 msg="running state reset after cancel")
+    duo.wait_for(
+        lambda: duo.find_element("#run-sync").get_attribute("disabled") is None,
+        timeout=10,
+        msg="running state reset after cancel",
+    )
 
     # Celery's terminate kills the pool child running the job (the pool then starts a new one).
     duo.wait_for(lambda: process_gone(pid), timeout=15, msg=f"job process {pid} terminated")

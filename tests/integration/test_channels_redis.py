@@ -1,6 +1,7 @@
 """Channels on a real redis-server: a publish on one worker reaches subscribers on every worker;
 one producer for the whole cluster (a lease), handed over when its worker's watchers leave; a
 plain script publishes with `publish_sync`."""
+
 from __future__ import annotations
 
 import asyncio
@@ -96,8 +97,10 @@ def test_one_producer_for_the_cluster_handed_over_when_its_watchers_leave(redis_
 def test_a_plain_script_publishes_with_publish_sync(redis_url):
     (app,) = workers(redis_url, 1)
     prefix = app.shared_storage.key_prefix
-    script = ("from flash import Channel, RedisSharedStorage\n"
-              f"Channel('alerts').publish_sync('disk full', storage=RedisSharedStorage({redis_url!r}, {prefix!r}))\n")
+    script = (
+        "from flash import Channel, RedisSharedStorage\n"
+        f"Channel('alerts').publish_sync('disk full', storage=RedisSharedStorage({redis_url!r}, {prefix!r}))\n"
+    )
 
     async def go():
         sub = Channel("alerts").subscribe(app)

@@ -3,6 +3,7 @@
 The apps run in a forked server process (`flash_duo_mp`), so what the server did is read over
 HTTP from a counter route of the test app, never from this process's memory.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -19,8 +20,10 @@ from flash.testing import FlashComposite
 from tests.integration.conftest import http_get
 from tests.integration.test_examples import load_example  # noqa: F401  (a fixture)
 
-LAZY_REQUESTS = "return performance.getEntriesByType('resource').filter(e => e.name.includes('/_flash/lazy/'))" \
-                ".map(e => e.name.split('/_flash/lazy/')[1]);"
+LAZY_REQUESTS = (
+    "return performance.getEntriesByType('resource').filter(e => e.name.includes('/_flash/lazy/'))"
+    ".map(e => e.name.split('/_flash/lazy/')[1]);"
+)
 
 
 def counts(duo: FlashComposite, path: str = "/test/counts") -> dict[str, int]:
@@ -35,6 +38,7 @@ def status_of(duo: FlashComposite, selector: str) -> str:
 
 # --- LazyLoad -------------------------------------------------------------------------------
 
+
 def make_lazy_app() -> Flash:
     app = Flash(__name__, suppress_callback_exceptions=True)
     calls: collections.Counter[str] = collections.Counter()
@@ -42,8 +46,14 @@ def make_lazy_app() -> Flash:
 
     async def top(label: str):
         calls["top"] += 1
-        return html.Div([html.P(f"top: {label}", id="top-text"), dcc.Input(id="top-input", value=label),
-                         html.Div(id="top-echo"), html.Div(id="top-initial")])
+        return html.Div(
+            [
+                html.P(f"top: {label}", id="top-text"),
+                dcc.Input(id="top-input", value=label),
+                html.Div(id="top-echo"),
+                html.Div(id="top-initial"),
+            ]
+        )
 
     async def bottom():
         calls["bottom"] += 1
@@ -77,20 +87,22 @@ def make_lazy_app() -> Flash:
         return jsonify(dict(calls))
 
     spacer = html.Div("scroll down", style={"height": "3000px"})
-    app.layout = html.Div([
-        LazyLoad(id="top", load=top, args={"label": "one"}),
-        html.Div(id="top-status"),
-        html.Button("relabel", id="relabel"),
-        html.Button("show hidden", id="show"),
-        html.Div(LazyLoad(id="hidden", load=hidden), id="hidden-box", style={"display": "none"}),
-        LazyLoad(id="pair-a", load=pair, args={"side": "a"}),
-        LazyLoad(id="pair-b", load=pair, args={"side": "b"}),
-        spacer,
-        LazyLoad(id="flaky", load=flaky, placeholder=html.P("flaky placeholder", id="flaky-placeholder")),
-        LazyLoad(id="crashes", load=crashes),
-        spacer,
-        LazyLoad(id="bottom", load=bottom, placeholder=html.P("bottom placeholder", id="bottom-placeholder")),
-    ])
+    app.layout = html.Div(
+        [
+            LazyLoad(id="top", load=top, args={"label": "one"}),
+            html.Div(id="top-status"),
+            html.Button("relabel", id="relabel"),
+            html.Button("show hidden", id="show"),
+            html.Div(LazyLoad(id="hidden", load=hidden), id="hidden-box", style={"display": "none"}),
+            LazyLoad(id="pair-a", load=pair, args={"side": "a"}),
+            LazyLoad(id="pair-b", load=pair, args={"side": "b"}),
+            spacer,
+            LazyLoad(id="flaky", load=flaky, placeholder=html.P("flaky placeholder", id="flaky-placeholder")),
+            LazyLoad(id="crashes", load=crashes),
+            spacer,
+            LazyLoad(id="bottom", load=bottom, placeholder=html.P("bottom placeholder", id="bottom-placeholder")),
+        ]
+    )
 
     @callback(Output("top-echo", "children"), Input("top-input", "value"), prevent_initial_call=True)
     async def echo(value):
@@ -184,6 +196,7 @@ def test_two_lazyloads_load_concurrently(flash_duo_mp: FlashComposite) -> None:
 
 # --- WebSocket ------------------------------------------------------------------------------
 
+
 def make_socket_app() -> Flash:
     app = Flash(__name__)
     stats = {"open": 0, "total": 0}
@@ -209,15 +222,17 @@ def make_socket_app() -> Flash:
     async def show_stats():
         return jsonify(stats)
 
-    app.layout = html.Div([
-        html.Div(WebSocket(id="ws", path="/ws/echo"), id="holder"),
-        html.Div(id="state"),
-        html.Div(id="received"),
-        dcc.Input(id="text", value="hi"),
-        html.Button("send", id="send"),
-        html.Button("unmount", id="unmount"),
-        dcc.Graph(id="chart", figure={"data": [{"y": [], "type": "scatter"}]}),
-    ])
+    app.layout = html.Div(
+        [
+            html.Div(WebSocket(id="ws", path="/ws/echo"), id="holder"),
+            html.Div(id="state"),
+            html.Div(id="received"),
+            dcc.Input(id="text", value="hi"),
+            html.Button("send", id="send"),
+            html.Button("unmount", id="unmount"),
+            dcc.Graph(id="chart", figure={"data": [{"y": [], "type": "scatter"}]}),
+        ]
+    )
 
     @callback(Output("state", "children"), Input("ws", "state"))
     def show_state(state):
@@ -292,6 +307,7 @@ def test_websocket_closes_when_unmounted(flash_duo_mp: FlashComposite) -> None:
 
 # --- the examples ---------------------------------------------------------------------------
 
+
 def test_websocket_chart_example(flash_duo_mp: FlashComposite, load_example: Callable[[str], Flash]) -> None:
     duo = flash_duo_mp
     duo.start_server(load_example("websocket_chart"))
@@ -315,7 +331,8 @@ def test_lazy_dashboard_example(flash_duo_mp: FlashComposite, load_example: Call
     duo.start_server(load_example("lazy_dashboard"))
     duo.wait_for_text_to_equal("#panel-north .panel-title", "North region")
     statuses: Any = duo.driver.execute_script(
-        "return Array.from(document.querySelectorAll('.flash-lazy')).map(e => [e.id, e.dataset.status]);")
+        "return Array.from(document.querySelectorAll('.flash-lazy')).map(e => [e.id, e.dataset.status]);"
+    )
     loaded = [dom_id for dom_id, status in statuses if status in ("loading", "loaded")]
     assert "panel-archive" not in loaded and len(loaded) < len(statuses), statuses
     requested = duo.driver.execute_script(LAZY_REQUESTS)
@@ -328,8 +345,9 @@ def test_lazy_dashboard_example(flash_duo_mp: FlashComposite, load_example: Call
 
     scroll_to(duo, "panel-north")
     duo.find_element("#panel-north input[value='orders']").click()  # a callback of loaded content
-    duo.wait_for(lambda: duo.find_element("#panel-north .gtitle").text == "North: Orders by month",
-                 timeout=10, msg="the metric callback")
+    duo.wait_for(
+        lambda: duo.find_element("#panel-north .gtitle").text == "North: Orders by month", timeout=10, msg="the metric callback"
+    )
     assert duo.get_logs() == []
 
 

@@ -3,6 +3,7 @@
 The app runs in a forked child; server-side state is observed through the page or through small
 Quart routes added on `app.server` for the test.
 """
+
 from __future__ import annotations
 
 import asyncio

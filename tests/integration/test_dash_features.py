@@ -3,6 +3,7 @@
 Pattern matching, clientside callbacks, ctx, set_props, Patch, `running=`, prevent_initial_call,
 allow_duplicate, no_update and PreventUpdate, each in sync and async callbacks where it matters.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -56,9 +57,7 @@ def test_pattern_matching_all_match_allsmaller(dash_duo_mp: FlashComposite) -> N
             )
         ]
 
-    @app.callback(
-        Output({"type": "double", "index": MATCH}, "children"), Input({"type": "num", "index": MATCH}, "value")
-    )
+    @app.callback(Output({"type": "double", "index": MATCH}, "children"), Input({"type": "num", "index": MATCH}, "value"))
     async def double(value: int) -> str:
         return f"x2={2 * int(value or 0)}"
 
@@ -242,17 +241,17 @@ def test_running_sets_props_while_the_callback_runs(dash_duo_mp: FlashComposite,
         return "open"
 
     running = [(Output("work", "disabled"), True, False), (Output("status", "children"), "working...", "idle")]
-    decorate = app.callback(
-        Output("result", "children"), Input("work", "n_clicks"), running=running, prevent_initial_call=True
-    )
+    decorate = app.callback(Output("result", "children"), Input("work", "n_clicks"), running=running, prevent_initial_call=True)
 
     if kind == "async":
+
         @decorate
         async def work(n_clicks: int) -> str:
             while not gate.is_set():
                 await asyncio.sleep(0.05)
             return f"done {n_clicks}"
     else:
+
         @decorate
         def work(n_clicks: int) -> str:
             gate.wait(30)
@@ -308,9 +307,7 @@ def test_prevent_initial_call_no_update_prevent_update_allow_duplicate(dash_duo_
         # Parity only updates on even values; odd ones leave it as it was.
         return str(value), ("even" if value % 2 == 0 else no_update)
 
-    @app.callback(
-        Output("counter", "children", allow_duplicate=True), Input("reset", "n_clicks"), prevent_initial_call=True
-    )
+    @app.callback(Output("counter", "children", allow_duplicate=True), Input("reset", "n_clicks"), prevent_initial_call=True)
     def reset(n_clicks: int) -> str:
         return "0"
 
@@ -345,8 +342,13 @@ def test_a_compressed_callback_payload_is_answered(dash_duo_mp: FlashComposite) 
     app = Flash(__name__)
     app.layout = html.Div([dcc.Input(id="text", value=""), html.Div(id="length")])
 
-    @app.callback(Output("length", "children"), Input("text", "value"), prevent_initial_call=True,
-                  compress_payload=True, compress_threshold=0)
+    @app.callback(
+        Output("length", "children"),
+        Input("text", "value"),
+        prevent_initial_call=True,
+        compress_payload=True,
+        compress_threshold=0,
+    )
     async def length(value: str) -> str:
         return f"{len(value)} characters"
 

@@ -1,6 +1,7 @@
 """What a user sees of the direct callback path: in a real browser, callbacks served without
 Quart's request machinery still see the browser's headers and cookies, and an app that adds a
 `before_request` hook (auth, logging) has it run on every callback request."""
+
 from __future__ import annotations
 
 import pytest

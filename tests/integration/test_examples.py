@@ -3,6 +3,7 @@
 Examples register callbacks with module-level `@callback` (Dash's global registry, which
 tests/conftest.py clears before each test), so each test imports its example fresh.
 """
+
 from __future__ import annotations
 
 import importlib.util

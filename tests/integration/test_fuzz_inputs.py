@@ -10,6 +10,7 @@ below 500; every error must be a JSON object with "error" and no traceback or fi
 afterwards a good callback still answers 200. A few hundred raw-socket cases (malformed HTTP,
 bodies cut short) must not get a 5xx either.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -46,15 +47,33 @@ def kind(value):
 
 def fuzz_app(path: str) -> tuple[Flash, Target]:
     pages = path == "quart"
-    app = Flash(__name__, secret_key=SECRET, max_request_size=MAX_REQUEST_SIZE,
-                **({"use_pages": True, "pages_folder": ""} if pages else {}))
+    app = Flash(
+        __name__,
+        secret_key=SECRET,
+        max_request_size=MAX_REQUEST_SIZE,
+        **({"use_pages": True, "pages_folder": ""} if pages else {}),
+    )
     items = [html.Button(id={"type": "item", "index": i}) for i in range(3)]
     cells = [html.Div(id={"type": "cell", "index": i}) for i in range(2)]
-    layout = html.Div([html.Button(id="btn"), html.Div(id="out"), html.Div(id="a"), html.Div(id="b"),
-                       html.Div(id="total"), html.Div(id="gx"), html.Div(id="gy"), html.Button(id="btn2"),
-                       html.Button(id="btn3"), html.Button(id="btn4"), html.Button(id="btn5"),
-                       html.Div(id="txt"), *items, *cells,
-                       *[html.Div(id={"type": "label", "index": i}) for i in range(3)]])
+    layout = html.Div(
+        [
+            html.Button(id="btn"),
+            html.Div(id="out"),
+            html.Div(id="a"),
+            html.Div(id="b"),
+            html.Div(id="total"),
+            html.Div(id="gx"),
+            html.Div(id="gy"),
+            html.Button(id="btn2"),
+            html.Button(id="btn3"),
+            html.Button(id="btn4"),
+            html.Button(id="btn5"),
+            html.Div(id="txt"),
+            *items,
+            *cells,
+            *[html.Div(id={"type": "label", "index": i}) for i in range(3)],
+        ]
+    )
     if pages:
         from flash import page_container, register_page
 
@@ -88,8 +107,7 @@ def fuzz_app(path: str) -> tuple[Flash, Target]:
     async def cells_out(n):
         return [kind(n)] * len(ctx.outputs_list)
 
-    @app.callback(output={"x": Output("gx", "children"), "y": Output("gy", "children")},
-                  inputs={"n": Input("btn4", "n_clicks")})
+    @app.callback(output={"x": Output("gx", "children"), "y": Output("gy", "children")}, inputs={"n": Input("btn4", "n_clicks")})
     def grouped(n):
         return {"x": kind(n), "y": "y"}
 
@@ -104,21 +122,40 @@ def fuzz_app(path: str) -> tuple[Flash, Target]:
     item = {"type": "item", "index": 1}
     callbacks = [
         callback_body("out.children", [dep("btn", "n_clicks", 1)], [dep("txt", "children", "t")]),
-        callback_body("..a.children...b.children..", [dep("btn2", "n_clicks", 1)],
-                      outputs=[{"id": "a", "property": "children"}, {"id": "b", "property": "children"}]),
-        callback_body('{"index":["MATCH"],"type":"label"}.children', [dep(item, "n_clicks", 2)],
-                      outputs={"id": {"type": "label", "index": 1}, "property": "children"}, changed=[]),
-        callback_body("total.children", [[dep({"type": "item", "index": i}, "n_clicks", i) for i in range(3)]],
-                      changed=[]),
-        callback_body('{"index":["ALL"],"type":"cell"}.children', [dep("btn3", "n_clicks", 1)],
-                      outputs=[[{"id": {"type": "cell", "index": i}, "property": "children"} for i in range(2)]]),
-        callback_body("..gx.children...gy.children..", [dep("btn4", "n_clicks", 1)],
-                      outputs=[{"id": "gx", "property": "children"}, {"id": "gy", "property": "children"}]),
+        callback_body(
+            "..a.children...b.children..",
+            [dep("btn2", "n_clicks", 1)],
+            outputs=[{"id": "a", "property": "children"}, {"id": "b", "property": "children"}],
+        ),
+        callback_body(
+            '{"index":["MATCH"],"type":"label"}.children',
+            [dep(item, "n_clicks", 2)],
+            outputs={"id": {"type": "label", "index": 1}, "property": "children"},
+            changed=[],
+        ),
+        callback_body("total.children", [[dep({"type": "item", "index": i}, "n_clicks", i) for i in range(3)]], changed=[]),
+        callback_body(
+            '{"index":["ALL"],"type":"cell"}.children',
+            [dep("btn3", "n_clicks", 1)],
+            outputs=[[{"id": {"type": "cell", "index": i}, "property": "children"} for i in range(2)]],
+        ),
+        callback_body(
+            "..gx.children...gy.children..",
+            [dep("btn4", "n_clicks", 1)],
+            outputs=[{"id": "gx", "property": "children"}, {"id": "gy", "property": "children"}],
+        ),
     ]
-    target = Target(callbacks=callbacks, stream_body={"inputs": [dep("btn", "n_clicks", 1)],
-                                                      "state": [dep("txt", "children", "t")],
-                                                      "changedPropIds": ["btn.n_clicks"]},
-                    stream_ids=[ticker.stream_id], secret=SECRET, suite_paths=[])
+    target = Target(
+        callbacks=callbacks,
+        stream_body={
+            "inputs": [dep("btn", "n_clicks", 1)],
+            "state": [dep("txt", "children", "t")],
+            "changedPropIds": ["btn.n_clicks"],
+        },
+        stream_ids=[ticker.stream_id],
+        secret=SECRET,
+        suite_paths=[],
+    )
     return app, target
 
 
@@ -128,9 +165,13 @@ def complete_target(app: Flash, target: Target, index_html: str) -> None:
     for key, spec in app.callback_map.items():
         ids = [raw["id"] for raw in spec["inputs"]]
         if "_pages_location" in ids:
-            target.callbacks.append(callback_body(
-                key, [dep("_pages_location", "pathname", "/page/x"), dep("_pages_location", "search", "?a=1")],
-                outputs=[{"id": "_pages_content", "property": "children"}, {"id": "_pages_store", "property": "data"}]))
+            target.callbacks.append(
+                callback_body(
+                    key,
+                    [dep("_pages_location", "pathname", "/page/x"), dep("_pages_location", "search", "?a=1")],
+                    outputs=[{"id": "_pages_content", "property": "children"}, {"id": "_pages_store", "property": "data"}],
+                )
+            )
         elif ids == ["btn5"]:
             target.callbacks.append(callback_body(key, [dep("btn5", "n_clicks", 1)], outputs=[]))
     suites = {src for src in index_html.split('"') if "_dash-component-suites/" in src}
@@ -146,8 +187,7 @@ def raw_cases(rng: random.Random, port: int, stream_id: str) -> list[bytes]:
     """Bytes httpx would never send: broken request lines and headers, bodies cut short."""
     host = f"Host: 127.0.0.1:{port}\r\n"
     body = json.dumps(callback_body("out.children", [dep("btn", "n_clicks", 1)], [dep("txt", "children", "t")]))
-    paths = ["/_dash-update-component", "/_flash/downlink", "/_flash/close", f"/_flash/stream/{stream_id}",
-             "/_dash-layout", "/"]
+    paths = ["/_dash-update-component", "/_flash/downlink", "/_flash/close", f"/_flash/stream/{stream_id}", "/_dash-layout", "/"]
     cases = []
     for _ in range(RAW_CASES):
         path = rng.choice(paths)
@@ -155,25 +195,37 @@ def raw_cases(rng: random.Random, port: int, stream_id: str) -> list[bytes]:
         if pick == 0:  # garbage request line
             cases.append(bytes(rng.randrange(1, 256) for _ in range(rng.randrange(1, 80))) + b"\r\n\r\n")
         elif pick == 1:  # a body shorter than its Content-Length (the client then stops sending)
-            cases.append(f"POST {path} HTTP/1.1\r\n{host}Content-Type: application/json\r\n"
-                         f"Content-Length: {len(body) + rng.randrange(1, 500)}\r\n\r\n{body}".encode())
+            cases.append(
+                f"POST {path} HTTP/1.1\r\n{host}Content-Type: application/json\r\n"
+                f"Content-Length: {len(body) + rng.randrange(1, 500)}\r\n\r\n{body}".encode()
+            )
         elif pick == 2:  # bad chunked encoding
-            cases.append(f"POST {path} HTTP/1.1\r\n{host}Content-Type: application/json\r\n"
-                         f"Transfer-Encoding: chunked\r\n\r\n{rng.choice(['zz', '-1', 'ffffffffffff', '5'])}\r\n"
-                         f"{body[:5]}\r\n0\r\n\r\n".encode())
+            cases.append(
+                f"POST {path} HTTP/1.1\r\n{host}Content-Type: application/json\r\n"
+                f"Transfer-Encoding: chunked\r\n\r\n{rng.choice(['zz', '-1', 'ffffffffffff', '5'])}\r\n"
+                f"{body[:5]}\r\n0\r\n\r\n".encode()
+            )
         elif pick == 3:  # control characters in the path and headers
-            cases.append(f"GET /{rng.choice(['%0d%0a', '%00', '%ff', 'a%2fb'])}{path} HTTP/1.1\r\n{host}"
-                         f"X-Note: {rng.choice(['a', 'b'])}\x7f\r\n\r\n".encode("latin1"))
+            cases.append(
+                f"GET /{rng.choice(['%0d%0a', '%00', '%ff', 'a%2fb'])}{path} HTTP/1.1\r\n{host}"
+                f"X-Note: {rng.choice(['a', 'b'])}\x7f\r\n\r\n".encode("latin1")
+            )
         elif pick == 4:  # two Content-Lengths
-            cases.append(f"POST {path} HTTP/1.1\r\n{host}Content-Type: application/json\r\nContent-Length: 2\r\n"
-                         f"Content-Length: {len(body)}\r\n\r\n{body}".encode())
+            cases.append(
+                f"POST {path} HTTP/1.1\r\n{host}Content-Type: application/json\r\nContent-Length: 2\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n{body}".encode()
+            )
         elif pick == 5:  # HTTP/1.0 without a Host
-            cases.append(f"POST {path} HTTP/1.0\r\nContent-Type: application/json\r\n"
-                         f"Content-Length: {len(body)}\r\n\r\n{body}".encode())
+            cases.append(
+                f"POST {path} HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n{body}".encode()
+            )
         elif pick == 6:  # a Latin-1 body and a non-ASCII Content-Type
             raw = body.replace('"t"', '"\xe9"').encode("latin1")
-            cases.append(f"POST {path} HTTP/1.1\r\n{host}Content-Type: application/json; charset=\xe9\r\n"
-                         f"Content-Length: {len(raw)}\r\n\r\n".encode("latin1") + raw)
+            cases.append(
+                f"POST {path} HTTP/1.1\r\n{host}Content-Type: application/json; charset=\xe9\r\n"
+                f"Content-Length: {len(raw)}\r\n\r\n".encode("latin1")
+                + raw
+            )
         else:  # a huge header
             cases.append(f"GET {path} HTTP/1.1\r\n{host}X-Big: {'x' * rng.randrange(10_000, 100_000)}\r\n\r\n".encode())
     return cases
@@ -359,10 +411,15 @@ def test_malformed_requests_never_get_a_5xx(server, path):
         alive = runner.proc.is_alive()
     finally:
         runner.stop()
-    summary = {"server": server, "path": path, "requests": len(cases), "raw": len(raw),
-               "statuses": dict(sorted(report.statuses.items(), key=str)),
-               "raw_statuses": dict(collections.Counter(str(s) for s in raw_statuses)),
-               "kinds": dict(sorted(report.kinds.items()))}
+    summary = {
+        "server": server,
+        "path": path,
+        "requests": len(cases),
+        "raw": len(raw),
+        "statuses": dict(sorted(report.statuses.items(), key=str)),
+        "raw_statuses": dict(collections.Counter(str(s) for s in raw_statuses)),
+        "kinds": dict(sorted(report.kinds.items())),
+    }
     print("fuzz", json.dumps(summary))
     assert not report.failures, "\n".join(report.failures)
     assert sum(n for s, n in report.statuses.items() if s != "retried") == len(cases)

@@ -1,4 +1,5 @@
 """The README's first command serves the gallery: an index linking to every example, each live."""
+
 import json
 import re
 import socket
@@ -32,8 +33,12 @@ def test_gallery_serves_the_index_and_every_example(app_process):
         assert len(links) == len(EXAMPLES), "every example is listed"
         assert str(port + 1) not in [p for _, p in links], "the taken port is not linked"
         for link, _ in links:
-            wait_for(lambda: _answers(link), timeout=60, interval=0.3,
-                     msg=f"example at {link}; gallery output:\n{gallery.output()[-3000:]}")
+            wait_for(
+                lambda: _answers(link),
+                timeout=60,
+                interval=0.3,
+                msg=f"example at {link}; gallery output:\n{gallery.output()[-3000:]}",
+            )
             status, index = http_get(link)
             assert status == 200 and "_dash-config" in index
 

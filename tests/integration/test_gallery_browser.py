@@ -4,6 +4,7 @@ Notifications auto-close, so what they showed is recorded by a MutationObserver 
 (`window.notesSeen`), never read against the clock. The apps run in a forked server
 (`flash_duo_mp`); server-side facts come back over HTTP routes (tests/streaming/probe.py).
 """
+
 from __future__ import annotations
 
 import json
@@ -82,20 +83,29 @@ def set_number(duo: FlashComposite, selector: str, value: int) -> None:
     duo.driver.execute_script("arguments[0].select();", box)
     box.send_keys(str(value))
     component_id = selector.lstrip("#")
-    duo.wait_for(lambda: duo.driver.execute_script(
-        "return window.dash_component_api.getLayout(arguments[0]).props.value;", component_id) == value,
-        msg=f"{selector} = {value}")
+    duo.wait_for(
+        lambda: (
+            duo.driver.execute_script("return window.dash_component_api.getLayout(arguments[0]).props.value;", component_id)
+            == value
+        ),
+        msg=f"{selector} = {value}",
+    )
 
 
 # --- notifications from a stream -----------------------------------------------------------
 
+
 def make_notify_app() -> tuple[Flash, Probe]:
     app = Flash(__name__)
     probe = Probe(app)
-    app.layout = dmc.MantineProvider([
-        notifications_container(autoClose=False),
-        html.Button("Go", id="go"), html.Button("Hide", id="hide"), html.Div("idle", id="status"),
-    ])
+    app.layout = dmc.MantineProvider(
+        [
+            notifications_container(autoClose=False),
+            html.Button("Go", id="go"),
+            html.Button("Hide", id="hide"),
+            html.Div("idle", id="status"),
+        ]
+    )
 
     @event_callback(Input("go", "n_clicks"))
     async def go(n_clicks):
@@ -125,8 +135,11 @@ def test_notifications_yielded_by_a_stream_show_update_and_hide(flash_duo_mp: Fl
     watch_notes(duo)
     duo.find_element("#go").click()
     duo.wait_for_text_to_equal("#status", "sent")
-    duo.wait_for(lambda: sorted(notes_now(duo)) == ["First|first message", "Second|second message"],
-                 timeout=10, msg=f"both notifications; seen {notes_seen(duo)}")
+    duo.wait_for(
+        lambda: sorted(notes_now(duo)) == ["First|first message", "Second|second message"],
+        timeout=10,
+        msg=f"both notifications; seen {notes_seen(duo)}",
+    )
     assert duo.find_element(".mantine-Notification-description b").text == "second message"  # a component
     probe.release(duo, "update")
     duo.wait_for_text_to_equal("#status", "updated")
@@ -142,6 +155,7 @@ def test_notifications_yielded_by_a_stream_show_update_and_hide(flash_duo_mp: Fl
 
 
 # --- examples/grid_stream.py ---------------------------------------------------------------
+
 
 def test_grid_stream_example(flash_duo_mp: FlashComposite, load_example: Callable[[str], Flash]) -> None:
     duo = flash_duo_mp
@@ -180,8 +194,10 @@ def test_grid_stream_example(flash_duo_mp: FlashComposite, load_example: Callabl
 
 # --- examples/sql_stream.py ----------------------------------------------------------------
 
-def test_sql_stream_example(flash_duo_mp: FlashComposite, load_example: Callable[[str], Flash],
-                            tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+
+def test_sql_stream_example(
+    flash_duo_mp: FlashComposite, load_example: Callable[[str], Flash], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     db = tmp_path / "orders.sqlite3"
     monkeypatch.setenv("FLASH_SQL_EXAMPLE_DB", str(db))
     duo = flash_duo_mp
@@ -200,8 +216,10 @@ def test_sql_stream_example(flash_duo_mp: FlashComposite, load_example: Callable
     duo.find_element("#region").click()
     duo.wait_for_element(".mantine-Select-option")
     next(o for o in duo.find_elements(".mantine-Select-option") if o.text == "North").click()
-    duo.wait_for(lambda: duo.driver.execute_script(
-        "return window.dash_component_api.getLayout('region').props.value;") == "North", msg="region = North")
+    duo.wait_for(
+        lambda: duo.driver.execute_script("return window.dash_component_api.getLayout('region').props.value;") == "North",
+        msg="region = North",
+    )
     set_number(duo, "#min-amount", 2000)
     duo.find_element("#start").click()
     duo.wait_for(lambda: duo.find_element("#status").text.startswith("Done: "), timeout=60, msg="query done")
@@ -213,8 +231,10 @@ def test_sql_stream_example(flash_duo_mp: FlashComposite, load_example: Callable
     duo.wait_for(lambda: grid_count(duo) == expected, msg=f"{expected} rows in the grid")
     sql = duo.find_element("#sql").text
     assert "FROM orders" in sql and "orders.amount >= 2000" in sql and "orders.region = 'North'" in sql, sql
-    duo.wait_for(lambda: any(n.startswith(f"Query done|{expected:,} orders streamed in ") for n in notes_seen(duo)),
-                 msg="the done notification")
+    duo.wait_for(
+        lambda: any(n.startswith(f"Query done|{expected:,} orders streamed in ") for n in notes_seen(duo)),
+        msg="the done notification",
+    )
 
     # Every order, cancelled mid-stream: the cursor's connection goes back to the pool.
     duo.find_element("#region").click()
@@ -227,8 +247,9 @@ def test_sql_stream_example(flash_duo_mp: FlashComposite, load_example: Callable
     duo.wait_for_text_to_equal("#status", "Cancelled: the query was closed; the rows read stay.")
     wait_note(duo, "Query cancelled|The cursor was closed.")
     probe.wait_state(duo, lambda state: state["live"] == 0, msg="the generator closed on the server")
-    duo.wait_for(lambda: json.loads(http_get(duo.url_for("/test/pool"))[1])["checked_out"] == 0,
-                 msg="the connection was returned")
+    duo.wait_for(
+        lambda: json.loads(http_get(duo.url_for("/test/pool"))[1])["checked_out"] == 0, msg="the connection was returned"
+    )
     assert 500 <= grid_count(duo) < module.SEED_ROWS
     assert duo.find_element("#start").is_enabled()
     assert duo.get_logs() == []
@@ -236,8 +257,10 @@ def test_sql_stream_example(flash_duo_mp: FlashComposite, load_example: Callable
 
 # --- the index -----------------------------------------------------------------------------
 
-def test_gallery_index_has_a_card_per_example(flash_duo_mp: FlashComposite, tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+
+def test_gallery_index_has_a_card_per_example(
+    flash_duo_mp: FlashComposite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import examples.gallery_index as gallery_index
     from examples.__main__ import EXAMPLES, index_app
 
@@ -258,9 +281,15 @@ def test_gallery_index_has_a_card_per_example(flash_duo_mp: FlashComposite, tmp_
     assert [c["href"] for c in cards] == [f"http://127.0.0.1:{port}/" for *_, port in links]
     assert [c["title"] for c in cards] == [title for _, title, _ in EXAMPLES]
     rest = cards[1:]  # all but grid_stream, the one with a screenshot here
-    duo.wait_for(lambda: duo.driver.execute_script(
-        "var i = document.querySelector('#link-grid_stream img'); return i.complete && i.naturalWidth;") == 800,
-        msg="the screenshot loads")
+    duo.wait_for(
+        lambda: (
+            duo.driver.execute_script(
+                "var i = document.querySelector('#link-grid_stream img'); return i.complete && i.naturalWidth;"
+            )
+            == 800
+        ),
+        msg="the screenshot loads",
+    )
     assert [c["placeholder"] for c in rest] == [c["title"] for c in rest], "drawn placeholders for the others"
     status, _ = http_get(duo.url_for("/screenshots/nope.png"))
     assert status == 404

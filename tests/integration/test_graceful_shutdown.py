@@ -2,6 +2,7 @@
 stop` or a deploy sends it) gives an open downlink its final `shutdown` event, runs every open
 stream's `finally` (async and sync generators) and lets the process exit well within the bound,
 instead of waiting for open downlinks that never end (see flash/server/shutdown.py)."""
+
 from __future__ import annotations
 
 import http.client
@@ -65,8 +66,7 @@ SERVERS = {
     # Hypercorn's CLI default runs one worker process that its parent stops with an event.
     "hypercorn": [PYTHON, "-m", "hypercorn", "shutapp:app.server", "--bind", "127.0.0.1:{port}"],
     # ... and with --workers 0 the server itself, stopped by the signal.
-    "hypercorn-inprocess": [PYTHON, "-m", "hypercorn", "shutapp:app.server", "--bind", "127.0.0.1:{port}",
-                            "--workers", "0"],
+    "hypercorn-inprocess": [PYTHON, "-m", "hypercorn", "shutapp:app.server", "--bind", "127.0.0.1:{port}", "--workers", "0"],
     "uvicorn": [PYTHON, "-m", "uvicorn", "shutapp:app.server", "--host", "127.0.0.1", "--port", "{port}"],
 }
 
@@ -91,15 +91,18 @@ def test_sigterm_ends_open_streams_with_a_final_event_and_their_finally(
     ids = json.loads(server.wait_until("/stream-ids", lambda status, _: status == 200, msg="serving"))
 
     downlink = http.client.HTTPConnection("127.0.0.1", server.port, timeout=15)
-    downlink.request("POST", "/_flash/downlink", json.dumps({"downlink": None, "runs": {}}),
-                     {"Content-Type": "application/json"})
+    downlink.request("POST", "/_flash/downlink", json.dumps({"downlink": None, "runs": {}}), {"Content-Type": "application/json"})
     response = downlink.getresponse()
     assert response.status == 200
     raw = _read_until(response, b"", lambda r: b"\n\n" in r)
     token = json.loads(parse_events(raw)[0]["data"])["downlink"]
     for kind in ("async", "sync"):
-        body = {"inputs": [{"id": "go", "property": "n_clicks", "value": 1}], "state": [],
-                "changedPropIds": ["go.n_clicks"], "downlink": token}
+        body = {
+            "inputs": [{"id": "go", "property": "n_clicks", "value": 1}],
+            "state": [],
+            "changedPropIds": ["go.n_clicks"],
+            "downlink": token,
+        }
         status, answer = post(server.port, f"/_flash/stream/{ids[kind]}", body)
         assert status == 200 and "run" in answer, answer
     raw = _read_until(response, raw, lambda r: r.count(b"event: props") >= 6)

@@ -1,4 +1,5 @@
 """The test harness itself: runners, Chromium setup, and Flash's fixtures beside Dash's."""
+
 from __future__ import annotations
 
 import json
@@ -164,9 +165,7 @@ def test_winner(request, dash_thread_server, flash_thread_server, flash_server):
     ],
     ids=["autoload", "dash-first", "flash-first"],
 )
-def test_dash_fixtures_stay_dashs_in_any_load_order(
-    tmp_path: Path, plugin_args: list[str]
-) -> None:
+def test_dash_fixtures_stay_dashs_in_any_load_order(tmp_path: Path, plugin_args: list[str]) -> None:
     """Flash's plugin adds `flash_*` fixtures and leaves every one of Dash's names to Dash."""
     (tmp_path / "test_check.py").write_text(textwrap.dedent(CHECK_FIXTURES))
     (tmp_path / "pytest.ini").write_text("[pytest]\n")

@@ -4,6 +4,7 @@ under `Limits.memory_bound()` (what docs/streaming-protocol.md states), an ordin
 still answers meanwhile, and once the clients give up every run and downlink is gone within the
 write timeout plus the resume window. Limits are scaled down so the test stays small; the bound
 is computed from them by the same code that gives the documented figure at defaults."""
+
 from __future__ import annotations
 
 import asyncio
@@ -19,9 +20,19 @@ from tests.streaming.stream_apps import request_bytes, start_body
 
 TOKEN = re.compile(rb'"downlink":\s*"([^"]+)"')
 MESSAGE = "x" * 20_000  # each stream yields 20 KB messages as fast as it may
-OPTIONS = dict(max_downlinks=100, max_downlinks_per_address=60, max_streams=150, max_streams_per_address=120,
-               max_streams_per_client=2, max_stream_start_bytes=256 * 1024, stream_start_budget=2**20, stream_replay_bytes=256 * 1024,
-               stream_buffer_bytes=64 * 1024, stream_write_timeout=2.0, stream_resume_window=1.0)
+OPTIONS = dict(
+    max_downlinks=100,
+    max_downlinks_per_address=60,
+    max_streams=150,
+    max_streams_per_address=120,
+    max_streams_per_client=2,
+    max_stream_start_bytes=256 * 1024,
+    stream_start_budget=2**20,
+    stream_replay_bytes=256 * 1024,
+    stream_buffer_bytes=64 * 1024,
+    stream_write_timeout=2.0,
+    stream_resume_window=1.0,
+)
 
 
 def hostile_app() -> tuple[Flash, str]:
@@ -55,8 +66,10 @@ async def post(port: int, path: str, raw: bytes, send_body: bool = True) -> tupl
     `send_body` only the head goes (a body the server should refuse by its Content-Length)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
-        head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
-                f"Content-Length: {len(raw)}\r\nConnection: close\r\n\r\n").encode()
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(raw)}\r\nConnection: close\r\n\r\n"
+        ).encode()
         writer.write(head + raw if send_body else head)
         await writer.drain()
         data = await asyncio.wait_for(reader.read(), 20)
@@ -89,10 +102,17 @@ def test_hostile_clients_cannot_push_a_worker_past_its_memory_bound(capfd):
     runner = FlashRunner()
     runner.start(app, server="hypercorn")
     port, pid = runner.port, runner.proc.pid
-    callback = json.dumps({"output": "echo.children", "outputs": {"id": "echo", "property": "children"},
-                           "inputs": [{"id": "go", "property": "n_clicks", "value": 1}],
-                           "changedPropIds": ["go.n_clicks"], "state": []}).encode()
+    callback = json.dumps(
+        {
+            "output": "echo.children",
+            "outputs": {"id": "echo", "property": "children"},
+            "inputs": [{"id": "go", "property": "n_clicks", "value": 1}],
+            "changedPropIds": ["go.n_clicks"],
+            "state": [],
+        }
+    ).encode()
     try:
+
         async def attack() -> dict:
             assert (await post(port, "/_dash-update-component", callback))[0] == 200  # warm
             baseline = rss(pid)
@@ -113,18 +133,32 @@ def test_hostile_clients_cannot_push_a_worker_past_its_memory_bound(capfd):
                 seen["downlinks"] = [status for _, _, status in opened]
                 tokens = [token for _, token, _ in opened if token]
                 # The most runs each downlink allows (and more), big starts and close floods at once.
-                starts = [post(port, f"/_flash/stream/{stream_id}", json.dumps(start_body(token)).encode())
-                          for token in tokens for _ in range(OPTIONS["max_streams_per_client"] + 2)]
-                big = [post(port, f"/_flash/stream/{stream_id}",
-                            json.dumps({**start_body(tokens[0]), "pad": "y" * 2 * 2**20}).encode(), send_body=False)
-                       for _ in range(20)]
-                flood = [post(port, "/_flash/close", json.dumps(
-                    {"downlink": tokens[i % len(tokens)], "runs": [f"r{j}.sig" for j in range(5000)]}).encode())
-                    for i in range(30)]
+                starts = [
+                    post(port, f"/_flash/stream/{stream_id}", json.dumps(start_body(token)).encode())
+                    for token in tokens
+                    for _ in range(OPTIONS["max_streams_per_client"] + 2)
+                ]
+                big = [
+                    post(
+                        port,
+                        f"/_flash/stream/{stream_id}",
+                        json.dumps({**start_body(tokens[0]), "pad": "y" * 2 * 2**20}).encode(),
+                        send_body=False,
+                    )
+                    for _ in range(20)
+                ]
+                flood = [
+                    post(
+                        port,
+                        "/_flash/close",
+                        json.dumps({"downlink": tokens[i % len(tokens)], "runs": [f"r{j}.sig" for j in range(5000)]}).encode(),
+                    )
+                    for i in range(30)
+                ]
                 results = await asyncio.gather(*starts, *big, *flood)
-                seen["starts"] = [status for status, _ in results[:len(starts)]]
-                seen["big"] = [status for status, _ in results[len(starts):len(starts) + len(big)]]
-                seen["close"] = [status for status, _ in results[len(starts) + len(big):]]
+                seen["starts"] = [status for status, _ in results[: len(starts)]]
+                seen["big"] = [status for status, _ in results[len(starts) : len(starts) + len(big)]]
+                seen["close"] = [status for status, _ in results[len(starts) + len(big) :]]
                 # The streams fill every stalled reader's window and queue; an ordinary callback answers.
                 for _ in range(3):
                     await asyncio.sleep(0.5)
@@ -151,8 +185,10 @@ def test_hostile_clients_cannot_push_a_worker_past_its_memory_bound(capfd):
     grew = seen["peak"] - seen["baseline"]
     output = capfd.readouterr()
     with capfd.disabled():
-        print(f"\nRSS {seen['baseline'] / 2**20:.0f} MiB -> peak {seen['peak'] / 2**20:.0f} MiB "
-              f"(+{grew / 2**20:.0f} MiB; bound {bound / 2**20:.0f} MiB); runs ended after {seen['ended_after']:.1f} s")
+        print(
+            f"\nRSS {seen['baseline'] / 2**20:.0f} MiB -> peak {seen['peak'] / 2**20:.0f} MiB "
+            f"(+{grew / 2**20:.0f} MiB; bound {bound / 2**20:.0f} MiB); runs ended after {seen['ended_after']:.1f} s"
+        )
     assert "Traceback" not in output.out + output.err, (output.out + output.err)[-3000:]
     assert seen["downlinks"].count(200) == OPTIONS["max_downlinks_per_address"]
     assert set(seen["downlinks"]) == {200, 429}, "past max_downlinks_per_address: 429"

@@ -1,4 +1,5 @@
 """Layouts (component, sync function, async function) and multi-page apps, as a user sees them."""
+
 from __future__ import annotations
 
 import asyncio
@@ -90,15 +91,11 @@ def _make_pages_app() -> Flash:
     app = Flash(__name__, use_pages=True, pages_folder="")
 
     def home(**query: str) -> Any:
-        return html.Div(
-            [html.H2("Home", id="page-name"), html.Div(f"query {sorted(query.items())}", id="query")]
-        )
+        return html.Div([html.H2("Home", id="page-name"), html.Div(f"query {sorted(query.items())}", id="query")])
 
     async def async_page(**query: str) -> Any:
         await asyncio.sleep(0.01)
-        return html.Div(
-            [html.H2("Async page", id="page-name"), html.Div(f"query {sorted(query.items())}", id="query")]
-        )
+        return html.Div([html.H2("Async page", id="page-name"), html.Div(f"query {sorted(query.items())}", id="query")])
 
     async def async_title() -> str:
         await asyncio.sleep(0)
@@ -132,8 +129,12 @@ def _make_pages_app() -> Flash:
         ]
     )
 
-    @app.callback(Output("report-out", "children"), Output("report-path", "children"),
-                  Input("report-btn", "n_clicks"), prevent_initial_call=True)
+    @app.callback(
+        Output("report-out", "children"),
+        Output("report-path", "children"),
+        Input("report-btn", "n_clicks"),
+        prevent_initial_call=True,
+    )
     async def open_report(n_clicks: int) -> tuple[str, str]:
         # Which path served this request: Flash's direct ASGI path, or Quart's view.
         return f"opened {n_clicks}", type(_cv_request.get()).__name__

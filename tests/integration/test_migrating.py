@@ -1,6 +1,7 @@
 """Coming from Flask-Dash, on real servers: `gunicorn app:server`, dash-auth / flash.auth,
 Flask code in callbacks, the dev server's banner and taken port, a worker's first concurrent
 requests, and Dash's websocket only on pages that use it."""
+
 from __future__ import annotations
 
 import asyncio
@@ -23,9 +24,14 @@ from tests.integration.conftest import AppProcess
 
 PYTHON = sys.executable
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
-CALLBACK = json.dumps({"output": "out.children", "outputs": {"id": "out", "property": "children"},
-                       "inputs": [{"id": "inp", "property": "value", "value": "hi"}],
-                       "changedPropIds": ["inp.value"]}).encode()
+CALLBACK = json.dumps(
+    {
+        "output": "out.children",
+        "outputs": {"id": "out", "property": "children"},
+        "inputs": [{"id": "inp", "property": "value", "value": "hi"}],
+        "changedPropIds": ["inp.value"],
+    }
+).encode()
 
 APP = """
 from flash import Flash, Input, Output, callback, dcc, html
@@ -87,11 +93,14 @@ def test_gunicorn_with_an_asgi_worker_serves(app_process: Callable[..., AppProce
 
 
 # --- auth ------------------------------------------------------------------------------------
-AUTH_APP = APP + """
+AUTH_APP = (
+    APP
+    + """
 from flash.auth import BasicAuth
 
 BasicAuth(app, {"alice": "s3cret"}, public_routes=["/about"])
 """
+)
 
 
 def test_flash_basic_auth_on_a_real_server(app_process: Callable[..., AppProcess], tmp_path: Path) -> None:
@@ -115,17 +124,21 @@ def test_flash_basic_auth_on_a_real_server(app_process: Callable[..., AppProcess
         assert scripts and all(client.get(src).status_code == 200 for src in scripts)  # Dash's files are public
 
 
-DASH_AUTH_APP = APP + """
+DASH_AUTH_APP = (
+    APP
+    + """
 import dash_auth
 
 dash_auth.BasicAuth(app, {"alice": "s3cret"})
 """
+)
 
 
 def test_dash_auth_on_a_flash_app_fails_at_startup_naming_flash_auth(
     app_process: Callable[..., AppProcess], tmp_path: Path
 ) -> None:
     import dash_auth  # noqa: F401  # the test extra has it
+
     _write(tmp_path, DASH_AUTH_APP)
     server = app_process([PYTHON, "-m", "uvicorn", "app:server", "--host", "127.0.0.1", "--port", "{port}"])
     assert _exits(server) != 0
@@ -152,8 +165,9 @@ def test_flask_request_in_a_callback_logs_the_quart_way(app_process: Callable[..
     server.wait_until("/", lambda status, body: status == 200)
     status, body = server.post_json("/_dash-update-component", CALLBACK)
     assert status == 500 and json.loads(body) == {"error": "Internal server error.", "status": 500}
-    wait_for(lambda: "from quart import request" in server.output(), timeout=30,
-             msg=f"the hint in the log:\n{server.output()[-3000:]}")
+    wait_for(
+        lambda: "from quart import request" in server.output(), timeout=30, msg=f"the hint in the log:\n{server.output()[-3000:]}"
+    )
     assert "Working outside of request context" in server.output()
 
 
@@ -233,7 +247,8 @@ def _websocket_counter(app: Flash) -> list[str]:
 
 def _worker_scripts(duo: FlashComposite) -> list[str]:
     return duo.driver.execute_script(
-        "return performance.getEntriesByType('resource').map(e => e.name).filter(n => n.includes('dash-ws-worker'));")
+        "return performance.getEntriesByType('resource').map(e => e.name).filter(n => n.includes('dash-ws-worker'));"
+    )
 
 
 @pytest.mark.browser
@@ -269,8 +284,11 @@ def test_a_websocket_callback_still_runs_over_dashs_websocket(flash_duo: FlashCo
     flash_duo.wait_for_text_to_equal("#out", "ws hi")
     flash_duo.find_element("#inp").send_keys("!")
     flash_duo.wait_for_text_to_equal("#out", "ws hi!")
-    flash_duo.wait_for(lambda: any(path.endswith("_dash-ws-callback") for path in opened), timeout=30,
-                       msg=f"the page's websocket to _dash-ws-callback (opened: {opened})")
+    flash_duo.wait_for(
+        lambda: any(path.endswith("_dash-ws-callback") for path in opened),
+        timeout=30,
+        msg=f"the page's websocket to _dash-ws-callback (opened: {opened})",
+    )
     assert flash_duo.get_logs() == []
 
 
@@ -280,8 +298,9 @@ def test_a_browser_behind_flash_basic_auth_runs_callbacks_and_streams(flash_duo:
     from flash.auth import BasicAuth
 
     app = Flash(__name__)
-    app.layout = html.Div([dcc.Input(id="inp", value="hi"), html.Div(id="out"),
-                           html.Button("go", id="go"), html.Div(id="streamed")])
+    app.layout = html.Div(
+        [dcc.Input(id="inp", value="hi"), html.Div(id="out"), html.Button("go", id="go"), html.Div(id="streamed")]
+    )
 
     @app.callback(Output("out", "children"), Input("inp", "value"))
     async def echo(value: str) -> str:

@@ -3,6 +3,7 @@ for Dash (`from dash import ...`, `Dash(...)`, `use_pages=True`, `dash.register_
 templates, query strings, a 404 page and page callbacks). It is served as written by Dash's own
 dev server, then migrated the README's way (the import lines and `Dash` -> `Flash`) and served by
 hypercorn, and the same browser checks run against both."""
+
 from __future__ import annotations
 
 import re
@@ -100,7 +101,8 @@ def write_app(root: Path, migrated: bool) -> None:
 
 def test_migrate_changes_only_what_the_readme_says() -> None:
     assert migrate("import dash\nfrom dash import Dash, dcc\napp = Dash(__name__)\ndash.register_page(x)\n") == (
-        "import dash\nfrom flash import Flash, dcc\napp = Flash(__name__)\ndash.register_page(x)\n")
+        "import dash\nfrom flash import Flash, dcc\napp = Flash(__name__)\ndash.register_page(x)\n"
+    )
 
 
 @pytest.mark.browser

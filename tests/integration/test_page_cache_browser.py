@@ -1,6 +1,7 @@
 """What a user sees of the page cache (flash/server/page_cache.py), in Chromium against a real
 server: a reload revalidates the layout (a 304, the page is the same and works), and a layout
 assigned on the server is what the next load shows."""
+
 from __future__ import annotations
 
 import pytest

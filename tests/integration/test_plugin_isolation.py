@@ -6,6 +6,7 @@
 - Dash's `ThreadedRunner` (behind `dash_duo`) starts a Flash app and stops it through the
   backend's shutdown event: the server thread ends and the port is free.
 """
+
 from __future__ import annotations
 
 import os
@@ -45,13 +46,18 @@ def _port_is_free(port: int) -> bool:
         return True
 
 
-def _run_pytest(python: str, project: Path, *args: str, env: dict[str, str] | None = None,
-                timeout: float = 180) -> subprocess.CompletedProcess[str]:
+def _run_pytest(
+    python: str, project: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
     (project / "pytest.ini").write_text("[pytest]\n")
     return subprocess.run(
         [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
-        cwd=project, env=env or dict(os.environ), capture_output=True, text=True,
-        timeout=timeout, check=False,
+        cwd=project,
+        env=env or dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -92,7 +98,10 @@ def test_pytest_runs_in_a_venv_without_the_test_extra(tmp_path: Path) -> None:
     python = str(venv / "bin" / "python")
     install = subprocess.run(
         [python, "-m", "pip", "install", "-q", "--disable-pip-version-check", str(source), "pytest"],
-        capture_output=True, text=True, timeout=240, check=False,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
     )
     assert install.returncode == 0, install.stdout + install.stderr
     missing = subprocess.run([python, "-c", "import selenium"], capture_output=True, check=False)

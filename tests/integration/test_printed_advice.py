@@ -4,6 +4,7 @@ checks that the app then serves. Also: a startup failure ends with its one usefu
 
 The app module is named `shop`, not `app`, so advice that names the module must name the user's.
 """
+
 from __future__ import annotations
 
 import base64
@@ -55,12 +56,19 @@ def _write(tmp_path: Path, source: str) -> Path:
     return path
 
 
-def _run(args: list[str], cwd: Path, port: int, timeout: float = 90,
-         env: dict[str, str] | None = None) -> tuple[int, str]:
+def _run(args: list[str], cwd: Path, port: int, timeout: float = 90, env: dict[str, str] | None = None) -> tuple[int, str]:
     """Run a command that must end by itself; its stdout and stderr interleaved as printed."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PORT": str(port), **(env or {})}
-    done = subprocess.run(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          timeout=timeout, check=False, start_new_session=True)
+    done = subprocess.run(
+        args,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        timeout=timeout,
+        check=False,
+        start_new_session=True,
+    )
     return done.returncode, done.stdout.decode(errors="replace")
 
 
@@ -84,9 +92,7 @@ def _with_port(command: str, port: int) -> list[str]:
 
 
 # --- gunicorn with a WSGI worker -------------------------------------------------------------------
-def test_each_command_the_gunicorn_advice_names_serves_the_app(
-    app_process: Callable[..., AppProcess], tmp_path: Path
-) -> None:
+def test_each_command_the_gunicorn_advice_names_serves_the_app(app_process: Callable[..., AppProcess], tmp_path: Path) -> None:
     _write(tmp_path, APP)
     port = free_port()
     status, output = _run([str(BIN / "gunicorn"), "-b", f"127.0.0.1:{port}", "shop:server"], tmp_path, port)
@@ -139,8 +145,14 @@ def test_the_dash_auth_advice_applied_as_printed_serves_with_basic_auth(
 # --- a startup that fails ------------------------------------------------------------------------------
 SERVERS = {
     "app.run": lambda port: [PYTHON, "shop.py"],
-    "hypercorn --workers 0": lambda port: [str(BIN / "hypercorn"), "--workers", "0", "--bind",
-                                           f"127.0.0.1:{port}", "shop:server"],
+    "hypercorn --workers 0": lambda port: [
+        str(BIN / "hypercorn"),
+        "--workers",
+        "0",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "shop:server",
+    ],
     "hypercorn": lambda port: [str(BIN / "hypercorn"), "--bind", f"127.0.0.1:{port}", "shop:server"],
 }
 
@@ -166,8 +178,11 @@ def test_a_startup_failure_ends_with_its_one_useful_line(tmp_path: Path, served_
         assert status == 3, output
 
 
-@pytest.mark.xfail(strict=True, reason="hypercorn 0.17-0.18's parent overwrites its failed worker's exit "
-                                       "status with 0 (pgjones/hypercorn#269); when this passes, fold it above")
+@pytest.mark.xfail(
+    strict=True,
+    reason="hypercorn 0.17-0.18's parent overwrites its failed worker's exit "
+    "status with 0 (pgjones/hypercorn#269); when this passes, fold it above",
+)
 def test_hypercorns_parent_exits_non_zero_after_a_failed_startup(tmp_path: Path) -> None:
     _write(tmp_path, APP + RAISES_AT_STARTUP)
     port = free_port()
@@ -208,9 +223,7 @@ def test_a_taken_port_says_so_before_any_banner_and_the_suggested_port_works(
 
 
 # --- a key file others can read -----------------------------------------------------------------
-def test_the_key_file_advice_run_as_printed_lets_the_app_start(
-    app_process: Callable[..., AppProcess], tmp_path: Path
-) -> None:
+def test_the_key_file_advice_run_as_printed_lets_the_app_start(app_process: Callable[..., AppProcess], tmp_path: Path) -> None:
     """Workers without FLASH_SECRET_KEY share a key file; one that others can read stops the app,
     naming the `chmod` that fixes it. (In a private TMPDIR: the machine's real one is left alone.)"""
     _write(tmp_path, APP)
@@ -224,8 +237,7 @@ def test_the_key_file_advice_run_as_printed_lets_the_app_start(
     key.chmod(0o644)
 
     port = free_port()
-    _, output = _run([str(BIN / "hypercorn"), "--bind", f"127.0.0.1:{port}", "shop:server"], tmp_path, port,
-                     env=env)
+    _, output = _run([str(BIN / "hypercorn"), "--bind", f"127.0.0.1:{port}", "shop:server"], tmp_path, port, env=env)
     advice = re.search(r"Run `(chmod 600 [^`]+)`", _lines(output)[-1])
     assert advice, output
     subprocess.run(shlex.split(advice.group(1)), check=True)

@@ -1,5 +1,6 @@
 """The README's code blocks, and the docs' it links to, are real apps: run them in Chromium
 exactly as printed. (test_readme_examples.py runs every marked example once, without a browser.)"""
+
 import re
 import sys
 import types

@@ -8,6 +8,7 @@ names (`hypercorn`, `uvicorn`, `gunicorn -k asgi`). test_readme.py drives some o
 Chromium; this file catches the example that cannot even start (an undefined name, a missing
 `server`, a wrong import).
 """
+
 from __future__ import annotations
 
 import json
@@ -44,9 +45,14 @@ SERVERS = {  # "{port}": the free port app_process picks (and puts in $PORT, whi
     "gunicorn -k asgi app:server": [str(BIN / "gunicorn"), "-k", "asgi", "-b", "127.0.0.1:{port}", "app:server"],
 }
 
-GREET = json.dumps({"output": "greeting.children", "outputs": {"id": "greeting", "property": "children"},
-                    "inputs": [{"id": "name", "property": "value", "value": "world"}],
-                    "changedPropIds": ["name.value"]}).encode()
+GREET = json.dumps(
+    {
+        "output": "greeting.children",
+        "outputs": {"id": "greeting", "property": "children"},
+        "inputs": [{"id": "name", "property": "value", "value": "world"}],
+        "changedPropIds": ["name.value"],
+    }
+).encode()
 
 
 def test_the_readme_marks_its_complete_examples() -> None:
@@ -71,8 +77,7 @@ def _serves(server: AppProcess) -> None:
 
 @pytest.mark.parametrize("command", ["python app.py", "hypercorn app:server"])
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
-def test_each_example_serves_as_written(app_process: Callable[..., AppProcess], tmp_path: Path,
-                                       name: str, command: str) -> None:
+def test_each_example_serves_as_written(app_process: Callable[..., AppProcess], tmp_path: Path, name: str, command: str) -> None:
     (tmp_path / "app.py").write_text(EXAMPLES[name])
     _serves(app_process(SERVERS[command]))
 

@@ -3,6 +3,7 @@ redis-server: it waits on the doorbell every publish rings, takes small messages
 rings and reads only the rung streams of larger ones, and
 its once-a-second sweep still delivers what nobody rang for and catches up a reader that fell
 further behind than the doorbell keeps."""
+
 from __future__ import annotations
 
 import asyncio
@@ -65,8 +66,9 @@ def test_a_small_message_rides_in_its_ring_and_a_large_one_reads_only_its_own_st
     got, reads = run(go())
     assert got == [["a"], ["b" * (redis_reader.RING_PAYLOAD_MAX + 1)]]
     followed = [keys for keys in reads if keys]
-    assert followed == [[followed[0][0]]] and followed[0][0].endswith(":topic1"), \
+    assert followed == [[followed[0][0]]] and followed[0][0].endswith(":topic1"), (
         "one read, of the large message's stream only; the small one came in its ring"
+    )
 
 
 def test_a_message_nobody_rang_for_arrives_with_the_next_sweep(storage, redis_url):

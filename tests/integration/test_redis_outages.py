@@ -4,6 +4,7 @@ timeout. Pages end in a known state (`gone`: the page starts the run over) or re
 `socket_timeout`, here 2 s from the URL), and each worker logs ONE line when Redis goes away and
 ONE when it is back (storage/outage.py), not one per retry, run or downlink. Redis killed and
 restarted mid-stream: test_bus_workers.py (which counts the same lines)."""
+
 from __future__ import annotations
 
 import json
@@ -33,11 +34,13 @@ class Workers:
         self.redis = RedisServer(free_port(), tmp_path)
         if start_redis:
             self.redis.start()
-        env = {"MARKS": str(tmp_path / "marks"), "FLASH_SECRET_KEY": "redis-outages-secret-0123456789abcdef",
-               "FLASH_SHARED_STORAGE": f"{self.redis.url}?socket_timeout={SOCKET_TIMEOUT}&socket_connect_timeout=1"}
+        env = {
+            "MARKS": str(tmp_path / "marks"),
+            "FLASH_SECRET_KEY": "redis-outages-secret-0123456789abcdef",
+            "FLASH_SHARED_STORAGE": f"{self.redis.url}?socket_timeout={SOCKET_TIMEOUT}&socket_connect_timeout=1",
+        }
         self.workers = [app_process(args, env=env) for args in SERVERS]
-        self.info = [json.loads(w.wait_until("/whoami", lambda status, _: status == 200, msg="serving"))
-                     for w in self.workers]
+        self.info = [json.loads(w.wait_until("/whoami", lambda status, _: status == 200, msg="serving")) for w in self.workers]
         self.ports = [w.port for w in self.workers]
         self.ids = {name: self.info[0][name] for name in ("ticks", "endless")}
 
@@ -75,9 +78,16 @@ def test_redis_unreachable_at_start_up_streams_answer_503_then_work_once_it_answ
                 status, answer = post(port, "/_flash/downlink", {"downlink": None, "runs": {}})
                 assert status == 503 and "unreachable" in answer["error"], (status, answer)
         assert [down for down, _ in cluster.lines()] == [1, 1], cluster.outputs()
-        pong = post(a, "/_dash-update-component", {
-            "output": "pong.children", "outputs": {"id": "pong", "property": "children"},
-            "inputs": [{"id": "ping", "property": "n_clicks", "value": 1}], "changedPropIds": ["ping.n_clicks"]})
+        pong = post(
+            a,
+            "/_dash-update-component",
+            {
+                "output": "pong.children",
+                "outputs": {"id": "pong", "property": "children"},
+                "inputs": [{"id": "ping", "property": "n_clicks", "value": 1}],
+                "changedPropIds": ["ping.n_clicks"],
+            },
+        )
         assert pong[0] == 200, "ordinary callbacks do not need Redis"
 
         cluster.redis.start()
@@ -115,8 +125,11 @@ def test_a_redis_paused_past_the_socket_timeout_is_one_outage_per_worker_and_pag
     with pytest.raises(AssertionError, match="ended early"):
         page.read_until(lambda _: False)
     assert time.monotonic() - started < 6 * SOCKET_TIMEOUT
-    wait_for(lambda: [down for down, _ in workers.lines()] == [1, 1], timeout=4 * SOCKET_TIMEOUT,
-             msg=f"each worker says once that Redis is gone: {workers.lines()}")
+    wait_for(
+        lambda: [down for down, _ in workers.lines()] == [1, 1],
+        timeout=4 * SOCKET_TIMEOUT,
+        msg=f"each worker says once that Redis is gone: {workers.lines()}",
+    )
     time.sleep(2 * SOCKET_TIMEOUT)  # retries go on meanwhile, unlogged
     assert [down for down, _ in workers.lines()] == [1, 1], workers.outputs()
     workers.resume()

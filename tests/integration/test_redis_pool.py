@@ -6,6 +6,7 @@ to a tiny bound and send far more concurrent commands than it, on a real redis-s
 command waits for a connection and succeeds. The suite runs them on the oldest and the newest
 redis-py (scripts/test). A cancellation during a command is never lost (redis_client.py).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -115,6 +116,7 @@ def test_a_task_cancelled_while_it_talks_to_redis_is_cancelled(redis_url):
         client = storage.loop_state().client
         lost, stop = 0, []
         for i in range(150):
+
             async def busy():
                 while not stop:  # a task whose cancel was lost still ends, once the test counted it
                     await client.set(storage.key("busy"), 1)

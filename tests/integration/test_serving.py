@@ -1,6 +1,7 @@
 """Serving as users do it: their own Quart routes and websockets, `python app.py` (logs, hot
 reload) and production ASGI servers (`hypercorn module:app.server`, `uvicorn module:app.server`).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -172,6 +173,7 @@ def test_python_app_py_request_logs_and_silencing_them(
     server.wait_until("/", lambda status, _: status == 200, msg="app.py serving")
     _exercise(server)
     if not quiet:
+
         def logged(*_: object) -> bool:
             output = server.output()
             return '"GET /_dash-layout' in output and '"POST /_dash-update-component' in output
@@ -204,14 +206,20 @@ def test_python_app_py_hot_reload_serves_the_edit(
 
     # The page's hot reloader takes the first hash it gets as its baseline; if the old server is
     # already gone by its first poll, it would take the new server's hash and never reload.
-    polled = ("return performance.getEntriesByType('resource')"
-              ".filter(e => e.name.includes('_reload-hash') && e.responseStatus === 200).length;")
+    polled = (
+        "return performance.getEntriesByType('resource')"
+        ".filter(e => e.name.includes('_reload-hash') && e.responseStatus === 200).length;"
+    )
     dash_duo_mp.wait_for(lambda: dash_duo_mp.driver.execute_script(polled) >= 1, timeout=10, msg="reload-hash polled")
     _write_app(app_file, heading="version 2", prefix="v2")
     later = time.time() + 2  # a clearly newer mtime even on coarse-grained filesystems
     os.utime(app_file, (later, later))
-    server.wait_until("/_dash-layout", lambda status, body: status == 200 and "version 2" in body,
-                      timeout=30, msg="restarted server serving the edit")
+    server.wait_until(
+        "/_dash-layout",
+        lambda status, body: status == 200 and "version 2" in body,
+        timeout=30,
+        msg="restarted server serving the edit",
+    )
     _exercise(server, prefix="v2")
     dash_duo_mp.wait_for_text_to_equal("#heading", "version 2", timeout=30)
     dash_duo_mp.wait_for_text_to_equal("#out", "v2 hi")
@@ -260,8 +268,9 @@ def test_production_asgi_servers_serve_the_app(
 ) -> None:
     (tmp_path / "prodapp.py").write_text(textwrap.dedent(PROD_MODULE))
     server = app_process(SERVER_COMMANDS[server_name])
-    server.wait_until("/", lambda status, body: status == 200 and "react-entry-point" in body,
-                      msg=f"{server_name} serving the index")
+    server.wait_until(
+        "/", lambda status, body: status == 200 and "react-entry-point" in body, msg=f"{server_name} serving the index"
+    )
     status, body = server.post_json("/_dash-update-component", CALLBACK_BODY)
     assert status == 200, body
     assert json.loads(body)["response"] == {"out": {"children": "async there"}}

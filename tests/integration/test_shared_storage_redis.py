@@ -2,6 +2,7 @@
 `redis_url` fixture): the shared contract, what Redis adds (Streams window, many async
 subscriptions on one reader, a store flushed under a subscriber), a second process, env
 configuration, and a Flash app whose callbacks use `ctx.shared_storage`."""
+
 from __future__ import annotations
 
 import asyncio
@@ -119,9 +120,11 @@ def test_a_script_with_the_url_publishes_to_a_subscribed_app(redis_url, prefix):
     async def go():
         sub = await storage.asubscribe("alerts")
         reader = asyncio.ensure_future(atake(sub, 2, timeout=30))
-        await asyncio.to_thread(run_in_other_process,
-                                f"storage = RedisSharedStorage(url={redis_url!r}, key_prefix={prefix!r})",
-                                "storage.publish('alerts', 'disk full'); storage.publish('alerts', 'ok')")
+        await asyncio.to_thread(
+            run_in_other_process,
+            f"storage = RedisSharedStorage(url={redis_url!r}, key_prefix={prefix!r})",
+            "storage.publish('alerts', 'disk full'); storage.publish('alerts', 'ok')",
+        )
         got = await reader
         await storage.aclose()
         return got
@@ -144,8 +147,7 @@ def test_flash_app_on_redis_from_the_env_with_ctx_shared_storage(redis_url, monk
 
     async def post(app, n):
         client = app.server.test_client()
-        response = await client.post("/_dash-update-component",
-                                     json=callback_body("out.children", [dep("btn", "n_clicks", n)]))
+        response = await client.post("/_dash-update-component", json=callback_body("out.children", [dep("btn", "n_clicks", n)]))
         return (await response.get_json())["response"]["out"]["children"]
 
     assert isinstance(apps[0].shared_storage, RedisSharedStorage)

@@ -1,5 +1,6 @@
 """Stream declarations in Chromium: Flash's `cancel=[(Input, desired)]` on a streaming callback with
 Outputs, and an `@app.event_callback` declared after the app served (pages loaded later have it)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -17,8 +18,12 @@ def test_flashs_cancel_form_stops_a_streaming_callback_with_outputs(dash_duo_mp)
     app.layout = html.Div([html.Button("start", id="start"), html.Button("stop", id="stop"), html.Div(id="tick")])
     probe = Probe(app)
 
-    @app.callback(Output("tick", "children"), Input("start", "n_clicks"),
-                  cancel=[(Input("stop", "n_clicks"), None)], prevent_initial_call=True)
+    @app.callback(
+        Output("tick", "children"),
+        Input("start", "n_clicks"),
+        cancel=[(Input("stop", "n_clicks"), None)],
+        prevent_initial_call=True,
+    )
     async def tick(n_clicks):
         probe.count("started")
         try:
@@ -32,8 +37,13 @@ def test_flashs_cancel_form_stops_a_streaming_callback_with_outputs(dash_duo_mp)
 
     dash_duo_mp.start_server(app)
     dash_duo_mp.find_element("#start").click()
-    dash_duo_mp.wait_for(lambda: dash_duo_mp.find_element("#tick").text.startswith("tick")
-                         and int(dash_duo_mp.find_element("#tick").text.split()[-1]) >= 3, msg="the stream ticks")
+    dash_duo_mp.wait_for(
+        lambda: (
+            dash_duo_mp.find_element("#tick").text.startswith("tick")
+            and int(dash_duo_mp.find_element("#tick").text.split()[-1]) >= 3
+        ),
+        msg="the stream ticks",
+    )
     dash_duo_mp.find_element("#stop").click()
     probe.wait_state(dash_duo_mp, lambda s: s.get("closed", 0) == 1 and s["live"] == 0, "the generator's finally ran")
     last = dash_duo_mp.find_element("#tick").text

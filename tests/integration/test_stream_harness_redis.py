@@ -1,6 +1,7 @@
 """The stream test harness on the stream bus: two workers (apps) on one real redis-server, the
 downlink on one and the run on the other; resume on the other worker with exact replay, cancel
 across workers, and the worker running the run stopped (crashed or shut down)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -19,8 +20,12 @@ def workers(redis_url: str, restart: bool = False) -> tuple[Flash, Flash, list[i
     prefix, closed = f"harness{uuid.uuid4().hex[:8]}", []
 
     def worker() -> Flash:
-        app = Flash(__name__, secret_key=SECRET, stream_resume_window=2,
-                    shared_storage=RedisSharedStorage(url=redis_url, key_prefix=prefix))
+        app = Flash(
+            __name__,
+            secret_key=SECRET,
+            stream_resume_window=2,
+            shared_storage=RedisSharedStorage(url=redis_url, key_prefix=prefix),
+        )
         app.layout = html.Div([html.Button(id="go"), html.Div(id="out"), html.Div(id="rows")])
 
         @app.event_callback(Input("go", "n_clicks"), State("rows", "children"), restart_on_worker_loss=restart)
@@ -57,7 +62,7 @@ def test_a_run_on_one_worker_resumes_on_the_other_and_a_cancel_crosses_workers(r
 
     before, resumed, frames, answer, cancelled, holder = run(go())
     assert resumed is True and holder == 1 and len(before) >= 5
-    assert frames[:len(before)] == before
+    assert frames[: len(before)] == before
     frames.assert_complete()
     assert frames.values("out.children") == list(range(1, 41)), "nothing lost, nothing repeated"
     assert answer == {"closed": 1, "forwarded": 0, "unknown": []}

@@ -2,6 +2,7 @@
 redis-server as broker and shared storage, streaming into the page through the web workers'
 stream bus: messages arrive in order from the job process, a cancel from the page ends the job,
 and the job keeps streaming while the web worker serving the page is replaced."""
+
 from __future__ import annotations
 
 import json
@@ -58,8 +59,11 @@ class JobSetup:
         self.marks.mkdir()
         self.redis = RedisServer(free_port(), tmp_path)
         self.redis.start()
-        self.env = {"MARKS": str(self.marks), "FLASH_SHARED_STORAGE": self.redis.url,
-                    "FLASH_SECRET_KEY": "stream-jobs-secret-0123456789abcdef"}
+        self.env = {
+            "MARKS": str(self.marks),
+            "FLASH_SHARED_STORAGE": self.redis.url,
+            "FLASH_SECRET_KEY": "stream-jobs-secret-0123456789abcdef",
+        }
         self.worker = start_celery_worker(MODULE, tmp_path, self.env, tmp_path / "celery.log")
         self._app_process = app_process
         self.log = tmp_path / "celery.log"

@@ -17,6 +17,7 @@ downlink (every page reconnects to the survivor and resumes there) or the other 
 test_bus_workers.py covers the same kill on the protocol level with one raw client; this is the
 whole path a user sees, with several pages and streams on both workers at once.
 """
+
 from __future__ import annotations
 
 import json
@@ -117,8 +118,9 @@ class Workers:
         self.redis.start()
         env = {"FLASH_SHARED_STORAGE": self.redis.url, "FLASH_SECRET_KEY": "worker-kill-secret-0123456789abcdef"}
         self.procs = [app_process(args, env=env) for args in SERVERS]
-        self.pids = [json.loads(p.wait_until("/whoami", lambda status, _: status == 200, msg="serving"))["pid"]
-                     for p in self.procs]
+        self.pids = [
+            json.loads(p.wait_until("/whoami", lambda status, _: status == 200, msg="serving"))["pid"] for p in self.procs
+        ]
         self.ports = [p.port for p in self.procs]
 
     def open_downlinks(self, k: int) -> int:
@@ -144,7 +146,8 @@ def _read(duo: Any) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("kill", ["downlink-holder", "other-worker"])
 def test_a_worker_killed_mid_stream_resets_its_pages_streams_and_leaves_the_others_untouched(
-        dash_duo_mp, workers, tmp_path, kill):
+    dash_duo_mp, workers, tmp_path, kill
+):
     proxy = Haproxy(free_port(), workers.ports, tmp_path, checked=True)
     duo = dash_duo_mp
     try:
@@ -186,8 +189,7 @@ def test_a_worker_killed_mid_stream_resets_its_pages_streams_and_leaves_the_othe
 
         def grown(page: int, seen: list[dict[str, Any]]) -> bool:
             now = _read(duo)
-            assert all(len(_numbers(now[i]["log"])) >= len(_numbers(seen[i]["log"])) + 10
-                       for p, i in alive if p == page), now
+            assert all(len(_numbers(now[i]["log"])) >= len(_numbers(seen[i]["log"])) + 10 for p, i in alive if p == page), now
             return True
 
         after: dict[tuple[int, int], dict[str, Any]] = {}
@@ -204,8 +206,7 @@ def test_a_worker_killed_mid_stream_resets_its_pages_streams_and_leaves_the_othe
 
         for key in dead:
             told = after[key]["seen"]["resetAt"] - killed_at
-            assert told <= RESUME_WINDOW * 1000, (f"stream {key} was told {told:.0f} ms after the kill, "
-                                                  f"beyond the resume window")
+            assert told <= RESUME_WINDOW * 1000, f"stream {key} was told {told:.0f} ms after the kill, beyond the resume window"
         for key in alive:
             stream = after[key]
             numbers = _numbers(stream["log"])

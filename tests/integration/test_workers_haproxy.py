@@ -5,6 +5,7 @@ that lands on the other comes back as a private line (docs/streaming-protocol.md
 (more than the browser's six connections per host) must all update, ordinary callbacks must
 answer, and leaving the page must close every run on both workers.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,6 +28,7 @@ from tests.streaming.stream_apps import many_streams_app
 pytestmark = pytest.mark.browser
 STREAMS = 8
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
 
 def build_app() -> tuple[Flash, Probe]:
     # Without shared storage, a close may reach the worker that lacks the run: page exit is then
@@ -81,8 +83,14 @@ def test_streams_across_two_workers_behind_haproxy(dash_duo_mp, balanced):
             now = duo.driver.execute_script(
                 "return Array.from({length: arguments[0]}, function (_, i) {"
                 " var t = document.getElementById('out-' + i).textContent;"
-                " return t ? parseInt(t.split(':')[1], 10) : 0; });", STREAMS)
-            assert all(n > b for n, b in zip(now, above)), (now, [state(w) for w in workers], duo.driver.execute_script("return window.__dbg"))
+                " return t ? parseInt(t.split(':')[1], 10) : 0; });",
+                STREAMS,
+            )
+            assert all(n > b for n, b in zip(now, above)), (
+                now,
+                [state(w) for w in workers],
+                duo.driver.execute_script("return window.__dbg"),
+            )
             return now
 
         return duo.wait_for(check, timeout=20, msg="every stream updates")
@@ -96,6 +104,7 @@ def test_streams_across_two_workers_behind_haproxy(dash_duo_mp, balanced):
     every_stream_shows(first)
 
     duo.driver.get("about:blank")
+
     def all_closed() -> bool:
         states = [state(w) for w in workers]
         assert all(s["live"] == 0 for s in states), states

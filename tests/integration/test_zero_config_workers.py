@@ -3,6 +3,7 @@
 Uvicorn's worker. The workers share the machine's key file (flash/streaming/wire/keyfile.py), so a
 start that lands on either worker streams (on the downlink, or as a private line), and a reconnect
 on another worker, or on the worker that replaced a killed one, is accepted, never a 403."""
+
 from __future__ import annotations
 
 import http.client
@@ -54,8 +55,7 @@ SERVERS = {
     "uvicorn": [PYTHON, "-m", "uvicorn", "app:server", "--host", "127.0.0.1", "--port", "{port}", "--workers", "2"],
     "hypercorn": [PYTHON, "-m", "hypercorn", "app:server", "--bind", "127.0.0.1:{port}", "--workers", "2"],
     "gunicorn-asgi": [GUNICORN, "-k", "asgi", "-w", "2", "-b", "127.0.0.1:{port}", "app:server"],
-    "gunicorn-uvicorn": [GUNICORN, "-k", "uvicorn.workers.UvicornWorker", "-w", "2", "-b", "127.0.0.1:{port}",
-                         "app:server"],
+    "gunicorn-uvicorn": [GUNICORN, "-k", "uvicorn.workers.UvicornWorker", "-w", "2", "-b", "127.0.0.1:{port}", "app:server"],
 }
 RESTARTS_KILLED_WORKERS = {"uvicorn", "gunicorn-asgi", "gunicorn-uvicorn"}  # Hypercorn stops instead
 
@@ -63,8 +63,7 @@ RESTARTS_KILLED_WORKERS = {"uvicorn", "gunicorn-asgi", "gunicorn-uvicorn"}  # Hy
 class Line(threading.Thread):
     """One open SSE response (the downlink, or a private line), read in the background."""
 
-    def __init__(self, conn: http.client.HTTPConnection, sock: socket.socket,
-                 response: http.client.HTTPResponse) -> None:
+    def __init__(self, conn: http.client.HTTPConnection, sock: socket.socket, response: http.client.HTTPResponse) -> None:
         super().__init__(daemon=True)
         self.conn, self.sock, self.response = conn, sock, response
         self.raw = b""
@@ -142,8 +141,11 @@ class Page:
 
         def finished() -> tuple[Line, list[str], str] | None:
             for line in self.lines:
-                messages = [(e["event"], json.loads(e["data"])) for e in line.events()[1:]
-                            if e["event"] in ("props", "done", "error", "gone")]
+                messages = [
+                    (e["event"], json.loads(e["data"]))
+                    for e in line.events()[1:]
+                    if e["event"] in ("props", "done", "error", "gone")
+                ]
                 mine = [(event, body) for event, body in messages if body["run"] == run_id]
                 if mine and mine[-1][0] != "props":
                     assert mine[-1][0] == "done", mine
@@ -214,4 +216,3 @@ def test_n_workers_without_a_configured_key_share_streams_and_resumes(
             line.close()
     finally:
         page.close()
-

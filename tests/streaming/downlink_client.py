@@ -1,5 +1,6 @@
 """An in-process browser for the stream protocol: one downlink read through Quart's test client,
 plus the short POSTs that start and close runs on it (see docs/streaming-protocol.md)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -65,8 +66,15 @@ class Downlink:
     """An open `_flash/downlink` response, read chunk by chunk as the browser's hub would (or,
     with `body`, a start answered as a private line: its own SSE response)."""
 
-    def __init__(self, client: Any, token: str | None = None, runs: dict[str, int] | None = None,
-                 headers: Any = None, path: str = "/_flash/downlink", body: Any = None) -> None:
+    def __init__(
+        self,
+        client: Any,
+        token: str | None = None,
+        runs: dict[str, int] | None = None,
+        headers: Any = None,
+        path: str = "/_flash/downlink",
+        body: Any = None,
+    ) -> None:
         self.client = client
         self.conn = client.request(path, method="POST", headers={**JSON, **(headers or {})})
         self.body = json.dumps(body if body is not None else {"downlink": token, "runs": runs or {}}).encode()
@@ -114,7 +122,9 @@ class Downlink:
             found.append(Message(event["event"], body["run"], body["seq"], body["data"]))
         return [m for m in found if run is None or m.run == run_id(run)]
 
-    async def until(self, predicate: Callable[[list[Message]], bool], run: str | None = None, timeout: float = 5) -> list[Message]:
+    async def until(
+        self, predicate: Callable[[list[Message]], bool], run: str | None = None, timeout: float = 5
+    ) -> list[Message]:
         await self._read_until(lambda _: predicate(self.messages(run)), timeout)
         return self.messages(run)
 
@@ -157,5 +167,4 @@ class Downlink:
 
 def props_values(messages: list[Message], component: str = "out", prop: str = "children") -> list[Any]:
     """The values one prop took, in the order the run's `props` messages carried them."""
-    return [props[prop] for m in messages if m.event == "props"
-            for cid, props in m.data if cid == component and prop in props]
+    return [props[prop] for m in messages if m.event == "props" for cid, props in m.data if cid == component and prop in props]

@@ -3,6 +3,7 @@
 Browser tests serve the app from another process, so server-side facts (how many runs are
 live, whether a generator's `finally` ran) are read back over HTTP routes added to `app.server`.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -47,8 +48,10 @@ class Probe:
             return {"refusing": float(seconds)}
 
         async def downlinks() -> dict[str, Any]:
-            return {"downlinks": len(app.stream_runs.downlinks),
-                    "open": sum(1 for d in app.stream_runs.downlinks.values() if d.listener is not None)}
+            return {
+                "downlinks": len(app.stream_runs.downlinks),
+                "open": sum(1 for d in app.stream_runs.downlinks.values() if d.listener is not None),
+            }
 
         server.add_url_rule("/_probe", "probe_state", state)
         server.add_url_rule("/_probe/refuse/<seconds>", "probe_refuse", refuse)

@@ -1,4 +1,5 @@
 """Test apps shared by several stream test modules (a helpers module, not a test module)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -70,12 +71,17 @@ PATHS = {
 
 def request_bytes(port: int, path: str, body: dict) -> bytes:
     raw = json.dumps(body).encode()
-    head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(raw)}\r\nAccept: text/event-stream\r\n\r\n")
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(raw)}\r\nAccept: text/event-stream\r\n\r\n"
+    )
     return head.encode() + raw
 
 
 def start_body(token: str) -> dict:
-    return {"inputs": [{"id": "go", "property": "n_clicks", "value": 1}], "state": [],
-            "changedPropIds": ["go.n_clicks"], "downlink": token}
-
+    return {
+        "inputs": [{"id": "go", "property": "n_clicks", "value": 1}],
+        "state": [],
+        "changedPropIds": ["go.n_clicks"],
+        "downlink": token,
+    }

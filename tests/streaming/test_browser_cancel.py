@@ -3,6 +3,7 @@
 Every app here keeps a dropped run for 60 s (`stream_resume_window=60`), so a generator that
 closes within the test's waits was closed by the client's DELETE, not by the resume timeout.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -98,7 +99,12 @@ def test_leaving_the_tab_cancels(dash_duo_mp):
                 id="tabs",
                 value="live",
                 children=[
-                    dcc.Tab(label="Live", value="live", id="tab-live", children=[html.Button("start", id="start"), html.Div(id="tick")]),
+                    dcc.Tab(
+                        label="Live",
+                        value="live",
+                        id="tab-live",
+                        children=[html.Button("start", id="start"), html.Div(id="tick")],
+                    ),
                     dcc.Tab(label="Other", value="other", id="tab-other", children=[html.Div("other content", id="other")]),
                 ],
             ),

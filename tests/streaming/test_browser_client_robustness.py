@@ -1,5 +1,6 @@
 """The page client when things go wrong, in Chromium: giving up, refusals, malformed events and
 the back/forward cache. Each ends with the stream's reset_props applied and the error reported."""
+
 from __future__ import annotations
 
 import asyncio
@@ -16,8 +17,13 @@ pytestmark = pytest.mark.browser
 def ticker_app(**options) -> tuple[Flash, Probe]:
     app = Flash(__name__, **options)
     app.layout = html.Div(
-        [html.Button("start", id="start"), html.Div(id="tick"), html.Div("idle", id="state"),
-         html.Button("ping", id="ping"), html.Div(id="pong")]
+        [
+            html.Button("start", id="start"),
+            html.Div(id="tick"),
+            html.Div("idle", id="state"),
+            html.Button("ping", id="ping"),
+            html.Div(id="pong"),
+        ]
     )
     probe = Probe(app)
     probe.flags = set()

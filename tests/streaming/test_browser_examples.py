@@ -3,6 +3,7 @@
 Each test imports its example afresh: the examples declare module-level event callbacks, which
 land in global registries that tests/conftest.py empties before every test.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -124,6 +125,7 @@ def test_token_stream_example(dash_duo_mp):
     probe = Probe(example.app)
     duo.start_server(example.app)
     duo.wait_for_element("#answer")
+
     # The Markdown source the renderer holds (what the Patches built), and every rendered length.
     def source():
         return duo.driver.execute_script("return window.dash_component_api.getLayout('answer').props.children;")
@@ -160,8 +162,7 @@ def test_token_stream_example(dash_duo_mp):
     duo.find_element("#speed input[value='realistic']").click()
     duo.find_element("#ask").click()
     intro = f"> {question}\n\n### Why stream the answer?\n\nA language"
-    duo.wait_for(lambda: (s := source()).startswith(intro) and first.startswith(s) and s != first,
-                 msg="a partial answer")
+    duo.wait_for(lambda: (s := source()).startswith(intro) and first.startswith(s) and s != first, msg="a partial answer")
     duo.find_element("#stop").click()
     duo.wait_for_text_to_equal("#stats", "Stopped.")
     duo.wait_for_element("#ask:not([disabled])")
@@ -169,6 +170,7 @@ def test_token_stream_example(dash_duo_mp):
     assert running(duo) == []
     stopped = source()
     assert first.startswith(stopped) and stopped != first
+
     def rendered():
         return duo.driver.execute_script("return document.getElementById('answer').textContent.length;")
 
@@ -178,8 +180,10 @@ def test_token_stream_example(dash_duo_mp):
     seen()
     duo.find_element("#regenerate").click()
     second = example.fake_answer(question, 2)
-    duo.wait_for(lambda: (s := source()).startswith(f"> {question}\n\n### How this page streams\n\nEach") and second.startswith(s),
-                 msg="the second answer streaming")
+    duo.wait_for(
+        lambda: (s := source()).startswith(f"> {question}\n\n### How this page streams\n\nEach") and second.startswith(s),
+        msg="the second answer streaming",
+    )
     assert min(seen()) < before  # the text shrank: the stopped answer was replaced, not extended
     duo.find_element("#speed input[value='fast']").click()
     duo.find_element("#regenerate").click()

@@ -3,6 +3,7 @@
 Browsers allow six HTTP/1.1 connections per host; before the shared downlink, a page with more
 than five live streams (or a user with a few tabs) locked up. Every test here runs far past that.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -69,8 +70,10 @@ def test_a_hundred_streams_on_one_page_all_update_and_callbacks_still_answer(das
     assert probe.downlinks(dash_duo_mp) == {"downlinks": 1, "open": 1}  # one connection for all
     assert len(running(dash_duo_mp)) == count
     # Reported, never asserted (speed lives in benchmarks/): the issue asks for the figure.
-    print(f"\n[{server}] ordinary callback, median ms: idle {statistics.median(idle):.0f}, "
-          f"with {count} streams {statistics.median(busy):.0f}")
+    print(
+        f"\n[{server}] ordinary callback, median ms: idle {statistics.median(idle):.0f}, "
+        f"with {count} streams {statistics.median(busy):.0f}"
+    )
     assert dash_duo_mp.get_logs() == []
 
 
@@ -101,8 +104,9 @@ def test_ten_tabs_share_one_downlink_and_closing_one_closes_only_its_streams(das
 
     driver.switch_to.window(tabs[3])
     driver.close()
-    probe.wait_state(dash_duo_mp, lambda s: s.get("closed") == count and s["live"] == 9 * count,
-                     "exactly the closed tab's runs ended")
+    probe.wait_state(
+        dash_duo_mp, lambda s: s.get("closed") == count and s["live"] == 9 * count, "exactly the closed tab's runs ended"
+    )
     for handle in tabs[:3] + tabs[4:]:
         driver.switch_to.window(handle)
         all_ticking(dash_duo_mp, count, above=ticks(dash_duo_mp, count))
@@ -133,8 +137,7 @@ def test_without_shared_worker_each_tab_has_one_downlink_for_all_its_streams(das
     assert probe.downlinks(dash_duo_mp) == {"downlinks": 2, "open": 2}  # one per tab
     driver.close()
     driver.switch_to.window(driver.window_handles[0])
-    probe.wait_state(dash_duo_mp, lambda s: s.get("closed") == count and s["live"] == count,
-                     "the closed tab's runs ended")
+    probe.wait_state(dash_duo_mp, lambda s: s.get("closed") == count and s["live"] == count, "the closed tab's runs ended")
     all_ticking(dash_duo_mp, count, above=ticks(dash_duo_mp, count))
     assert dash_duo_mp.get_logs() == []
 
@@ -154,6 +157,7 @@ def test_every_stream_ends_when_its_page_is_gone_on_every_path(dash_duo_mp, serv
     probe = Probe(app)
 
     for target in ("a", "b"):
+
         def make(target=target):
             async def endless(n_clicks):
                 if not n_clicks:
@@ -191,6 +195,6 @@ def test_pattern_matching_inputs_start_streams_on_the_shared_downlink(dash_duo_m
 
     dash_duo_mp.start_server(app)
     for i in range(8):
-        dash_duo_mp.find_element(f"#\\{{\\\"index\\\"\\:{i}\\,\\\"type\\\"\\:\\\"b\\\"\\}}").click()
+        dash_duo_mp.find_element(f'#\\{{\\"index\\"\\:{i}\\,\\"type\\"\\:\\"b\\"\\}}').click()
         dash_duo_mp.wait_for_text_to_equal("#log", f"clicks {i + 1}")
     assert dash_duo_mp.get_logs() == []

@@ -1,5 +1,6 @@
 """Dash 4.5's streaming callbacks in Chromium: `@callback` with Outputs on a generator streams
 each yield as a return value, over the same shared downlink as event callbacks."""
+
 from __future__ import annotations
 
 import asyncio
@@ -18,8 +19,13 @@ pytestmark = pytest.mark.browser
 def test_an_async_generator_callback_streams_each_yield_to_its_outputs(dash_duo_mp):
     app = Flash(__name__)
     app.layout = html.Div(
-        [html.Button("go", id="go"), dcc.Input(id="topic", value="llm"), html.Div("Ready", id="status"),
-         html.Ul(id="tokens", children=[]), html.Div(id="echo")]
+        [
+            html.Button("go", id="go"),
+            dcc.Input(id="topic", value="llm"),
+            html.Div("Ready", id="status"),
+            html.Ul(id="tokens", children=[]),
+            html.Div(id="echo"),
+        ]
     )
     probe = Probe(app)
 
@@ -62,7 +68,9 @@ def test_an_async_generator_callback_streams_each_yield_to_its_outputs(dash_duo_
 
 def test_a_sync_generator_callback_streams_from_the_thread_pool(dash_duo_mp):
     app = Flash(__name__)
-    app.layout = html.Div([html.Button("go", id="go"), html.Div(id="progress"), html.Button("ping", id="ping"), html.Div(id="pong")])
+    app.layout = html.Div(
+        [html.Button("go", id="go"), html.Div(id="progress"), html.Button("ping", id="ping"), html.Div(id="pong")]
+    )
     probe = Probe(app)
 
     @callback(Output("progress", "children"), Input("go", "n_clicks"), prevent_initial_call=True)
@@ -157,12 +165,16 @@ def test_a_stream_registered_with_dash_callback_runs_on_flashs_transport(dash_du
     callback still streams, over Flash's downlink (no Dash stream worker, no NDJSON response),
     with its on_error and running= kept."""
     app = Flash(__name__, shared_storage="local")
-    app.layout = html.Div([html.Button("go", id="go"), dcc.Input(id="who", value="dash"),
-                           html.Div("Ready", id="status")])
+    app.layout = html.Div([html.Button("go", id="go"), dcc.Input(id="who", value="dash"), html.Div("Ready", id="status")])
 
-    @dash.callback(Output("status", "children"), Input("go", "n_clicks"), State("who", "value"),
-                   prevent_initial_call=True, on_error=lambda exc: f"handled: {exc}",
-                   running=[(Output("go", "disabled"), True, False)])
+    @dash.callback(
+        Output("status", "children"),
+        Input("go", "n_clicks"),
+        State("who", "value"),
+        prevent_initial_call=True,
+        on_error=lambda exc: f"handled: {exc}",
+        running=[(Output("go", "disabled"), True, False)],
+    )
     async def count(n_clicks, who):
         for i in range(1, 4):
             yield f"{who} frame {i} of run {n_clicks}"

@@ -1,4 +1,5 @@
 """Errors and network drops, in Chromium: on_error, reset_props, dev tools, resume and restart."""
+
 from __future__ import annotations
 
 import asyncio
@@ -9,6 +10,7 @@ from flash import Flash, Input, Output, Patch, event_callback, html, stream_prop
 from tests.streaming.probe import Probe, running
 
 pytestmark = pytest.mark.browser
+
 
 def make_failing_app() -> tuple[Flash, Probe]:
     app = Flash(__name__)
@@ -96,14 +98,16 @@ def test_in_debug_mode_a_stream_error_shows_in_dev_tools(dash_duo_mp):
     dash_duo_mp.find_element(".test-devtools-error-toggle").click()
     dash_duo_mp.wait_for_element(".dash-fe-error__title")
     titles = dash_duo_mp.driver.execute_script(
-        "return Array.from(document.querySelectorAll('.dash-fe-error__title')).map(function (e) { return e.innerText; });")
+        "return Array.from(document.querySelectorAll('.dash-fe-error__title')).map(function (e) { return e.innerText; });"
+    )
     assert sorted(titles) == ["database down 1", "database down 2"]  # the exception's message, as Dash 4.5 shows it
     reports = dash_duo_mp.driver.execute_script(
         "return Array.from(document.querySelectorAll('.dash-backend-error pre')).map(function (p) { return p.innerText; });"
     )
     assert reports, "the error card shows the server-side traceback"
-    assert any('raise ValueError(f"database down {n_clicks}")' in r and "ValueError: database down" in r
-               for r in reports), reports  # the generator's traceback
+    assert any('raise ValueError(f"database down {n_clicks}")' in r and "ValueError: database down" in r for r in reports), (
+        reports
+    )  # the generator's traceback
     assert not dash_duo_mp.find_elements(".dash-fe-error__st details"), "no JavaScript stack: the error is the server's"
     dash_duo_mp.find_element("#ping").click()
     dash_duo_mp.wait_for_text_to_equal("#pong", "pong 1")
@@ -256,6 +260,5 @@ def test_a_stopping_worker_ends_the_stream_and_the_page_starts_it_over(dash_duo_
     probe._get(dash_duo_mp, "/_probe/stop")
     probe.wait_state(dash_duo_mp, lambda s: s.get("closed") == 1 and s["live"] == 0, "the generator closed")
     probe._get(dash_duo_mp, "/_probe/serve")
-    probe.wait_state(dash_duo_mp, lambda s: s.get("started") == 2 and s["live"] == 1, "the page started it over",
-                     timeout=30)
+    probe.wait_state(dash_duo_mp, lambda s: s.get("started") == 2 and s["live"] == 1, "the page started it over", timeout=30)
     dash_duo_mp.wait_for(lambda: dash_duo_mp.find_element("#tick").text.startswith("tick "), msg="streaming again")

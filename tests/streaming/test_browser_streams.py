@@ -1,4 +1,5 @@
 """Streams in Chromium: progressive updates, endless graphs, AG Grid, callbacks alongside, ids, ctx."""
+
 from __future__ import annotations
 
 import asyncio
@@ -79,9 +80,7 @@ def test_endless_extend_data_keeps_growing_without_losing_points(dash_duo_mp):
         i = 0
         while True:
             i += 1
-            yield stream_props(
-                [("graph", {"extendData": [{"x": [[i]], "y": [[i % 7]]}, [0]]}), ("price", {"children": str(i)})]
-            )
+            yield stream_props([("graph", {"extendData": [{"x": [[i]], "y": [[i % 7]]}, [0]]}), ("price", {"children": str(i)})])
             await asyncio.sleep(0.05)
 
     dash_duo_mp.start_server(app)
@@ -180,7 +179,7 @@ def test_rows_stream_into_ag_grid(dash_duo_mp):
         yield stream_props("grid", {"rowData": rows[:50]})
         for start in range(50, 500, 50):
             await asyncio.sleep(0.01)  # chunks faster than frames: none may be lost
-            yield stream_props("grid", {"rowTransaction": {"add": rows[start:start + 50]}})
+            yield stream_props("grid", {"rowTransaction": {"add": rows[start : start + 50]}})
             yield stream_props("status", {"children": f"{start + 50} rows"})
 
     dash_duo_mp.start_server(app)
@@ -290,8 +289,7 @@ return {
 
 def test_patches_for_one_prop_in_a_frame_merge_into_one_in_order(dash_duo_mp):
     app = Flash(__name__)
-    app.layout = html.Div([html.Button("start", id="start"), html.Div(id="tokens", children=[]),
-                           html.Div("idle", id="status")])
+    app.layout = html.Div([html.Button("start", id="start"), html.Div(id="tokens", children=[]), html.Div("idle", id="status")])
 
     @event_callback(Input("start", "n_clicks"))
     async def tokens(n_clicks):

@@ -1,6 +1,7 @@
 """Dash 4.5 parity of streaming callbacks (issue 23 item 2; the browser side is checked against
 Dash 4.5 itself in tests/differential): `running=`, per-callback and app-wide `on_error`, the
 error message dev tools show, and the exception classes of refused declarations."""
+
 import pytest
 from dash import exceptions as dash_exceptions
 
@@ -15,8 +16,12 @@ from tests.streaming.test_streaming_outputs import stream
 def test_running_is_taken_and_the_page_gets_its_on_and_off_updates():
     app = make_app()
 
-    @app.callback(Output("out", "children"), Input("go", "n_clicks"), prevent_initial_call=True,
-                  running=[(Output("go", "disabled"), True, False), (Output({"k": "busy"}, "children"), "busy", "idle")])
+    @app.callback(
+        Output("out", "children"),
+        Input("go", "n_clicks"),
+        prevent_initial_call=True,
+        running=[(Output("go", "disabled"), True, False), (Output({"k": "busy"}, "children"), "busy", "idle")],
+    )
     async def busy(n):
         yield "working"
 
@@ -40,15 +45,19 @@ def test_a_stream_without_running_sends_no_running_settings():
     assert "running" not in _client_settings(app, app._pending_streams[-1])
 
 
-@pytest.mark.parametrize("running,message", [
-    ({"go": True}, "running must be a list"),
-    ([(Output("go", "disabled"), True)], r"each running entry must be \(Output\(id, prop\), on, off\)"),
-    ([("go", True, False)], r"each running entry must be \(Output\(id, prop\), on, off\)"),
-    ([(Output({"k": ALL}, "disabled"), True, False)], "pattern-matching wildcard"),
-])
+@pytest.mark.parametrize(
+    "running,message",
+    [
+        ({"go": True}, "running must be a list"),
+        ([(Output("go", "disabled"), True)], r"each running entry must be \(Output\(id, prop\), on, off\)"),
+        ([("go", True, False)], r"each running entry must be \(Output\(id, prop\), on, off\)"),
+        ([(Output({"k": ALL}, "disabled"), True, False)], "pattern-matching wildcard"),
+    ],
+)
 def test_malformed_running_fails_at_declaration(running, message):
     app = make_app()
     with pytest.raises(StreamError, match=message):
+
         @app.callback(Output("out", "children"), Input("go", "n_clicks"), running=running)
         async def busy(n):
             yield n
@@ -74,8 +83,10 @@ def test_on_error_return_is_the_last_frame_with_its_set_props_and_no_error():
     assert isinstance(seen[0], ValueError)
     assert events == [
         ("props", [["out", {"children": "step 1"}]]),
-        ("props", [["side", {"title": "set before the error", "children": "side: boom"}],
-                   ["out", {"children": "handled: boom"}]]),
+        (
+            "props",
+            [["side", {"title": "set before the error", "children": "side: boom"}], ["out", {"children": "handled: boom"}]],
+        ),
         ("done", {}),  # Dash 4.5: handled, so no callback error
     ]
 
@@ -92,7 +103,9 @@ def test_on_error_returning_none_leaves_the_page_and_shows_no_error():
         raise ValueError("boom")
 
     assert stream(app, quiet.stream_id, state=[]) == [
-        ("props", [["out", {"children": "step 1"}], ["side", {"title": "t"}]]), ("done", {})]
+        ("props", [["out", {"children": "step 1"}], ["side", {"title": "t"}]]),
+        ("done", {}),
+    ]
 
 
 def test_an_on_error_that_raises_leaves_the_error_unhandled():

@@ -1,6 +1,7 @@
 """The dev tools' Streams panel in Chromium: with debug it lists the page's running stream and
 its Stop button ends it (the generator's `finally` runs, the page sees the run end); without
 debug there is no panel at all."""
+
 from __future__ import annotations
 
 import asyncio
@@ -93,4 +94,5 @@ def test_without_debug_there_is_no_panel(flash_duo):
     flash_duo.wait_for_text_to_equal("#status", "running")
     assert flash_duo.driver.execute_script("return document.getElementById('flash-devtools-toggle')") is None
     assert flash_duo.driver.execute_script(
-        "return Array.from(document.scripts).some(s => s.src.indexOf('flash-devtools') >= 0)")  # served, inert
+        "return Array.from(document.scripts).some(s => s.src.indexOf('flash-devtools') >= 0)"
+    )  # served, inert

@@ -1,6 +1,7 @@
 """The stream routes on Flash's direct ASGI path and through Quart: the same downlink, runs,
 close, resume and error answers either way, and the direct path is only taken when nothing
 registered on the server would notice."""
+
 import asyncio
 
 import pytest
@@ -129,16 +130,20 @@ def test_the_direct_path_answers_bad_stream_requests_like_quart():
         async with Downlink(client) as downlink:
             token = downlink.token
             requests = [
-                ("/_flash/downlink", b"{nope"), ("/_flash/downlink", b"[1, 2]"), ("/_flash/downlink", b""),
+                ("/_flash/downlink", b"{nope"),
+                ("/_flash/downlink", b"[1, 2]"),
+                ("/_flash/downlink", b""),
                 ("/_flash/downlink", {"downlink": "forged.token"}),
                 ("/_flash/downlink", {"downlink": token, "runs": {"x": -1}}),
-                (f"/_flash/stream/{stream_id}", b"{nope"), ("/_flash/stream/unknown", b"{}"),
-                (f"/_flash/stream/{stream_id}", b"[1, 2]"), (f"/_flash/stream/{stream_id}", start_body(None)),
+                (f"/_flash/stream/{stream_id}", b"{nope"),
+                ("/_flash/stream/unknown", b"{}"),
+                (f"/_flash/stream/{stream_id}", b"[1, 2]"),
+                (f"/_flash/stream/{stream_id}", start_body(None)),
                 (f"/_flash/stream/{stream_id}", start_body(token, inputs=[])),
-                ("/_flash/close", b"{nope"), ("/_flash/close", {"downlink": token, "runs": ["forged"]}),
+                ("/_flash/close", b"{nope"),
+                ("/_flash/close", {"downlink": token, "runs": ["forged"]}),
                 ("/_flash/close", {"downlink": token, "runs": 3}),
-            ] + [(path, {"pad": "x" * 3000}) for path in
-                 ("/_flash/downlink", f"/_flash/stream/{stream_id}", "/_flash/close")]
+            ] + [(path, {"pad": "x" * 3000}) for path in ("/_flash/downlink", f"/_flash/stream/{stream_id}", "/_flash/close")]
             got = []
             for path, body in requests:
                 raw = body if isinstance(body, bytes) else None

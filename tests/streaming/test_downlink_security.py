@@ -1,5 +1,6 @@
 """Bad input on the stream routes gets 4xx JSON that never echoes the request; handles are signed
 and bound to their downlink; the signing key comes from secret_key / FLASH_SECRET_KEY."""
+
 import asyncio
 import json
 import logging
@@ -75,8 +76,12 @@ BAD = [
 def test_bad_stream_requests_get_4xx_json_and_the_server_keeps_serving(route, body, status, message):
     app = make_app()
     stream_id, _ = with_stream(app)
-    paths = {"downlink": "/_flash/downlink", "start": f"/_flash/stream/{stream_id}",
-             "unknown": f"/_flash/stream/{MARK}", "close": "/_flash/close"}
+    paths = {
+        "downlink": "/_flash/downlink",
+        "start": f"/_flash/stream/{stream_id}",
+        "unknown": f"/_flash/stream/{MARK}",
+        "close": "/_flash/close",
+    }
 
     def fill(value, token):
         if value is TOKEN:
@@ -223,8 +228,7 @@ def test_dash_secret_key_is_read_when_flash_secret_key_is_not_set(monkeypatch):
         Flash(__name__)
 
 
-def test_machines_with_their_own_key_files_refuse_each_other_and_say_how_to_share_one(
-        caplog, monkeypatch, tmp_path):
+def test_machines_with_their_own_key_files_refuse_each_other_and_say_how_to_share_one(caplog, monkeypatch, tmp_path):
     """No key set: the workers of one machine share its key file (tests/unit/test_machine_key.py);
     two machines (here: two temp dirs) do not."""
     monkeypatch.delenv("FLASH_SECRET_KEY", raising=False)
@@ -244,8 +248,9 @@ def test_machines_with_their_own_key_files_refuse_each_other_and_say_how_to_shar
     assert len(warnings) == 1 and "FLASH_SECRET_KEY" in warnings[0]
 
 
-@pytest.mark.parametrize("garbage", ["", "x", "a" * 16 + ".", "a" * 16 + "." + "b" * 22, "../../etc.passwd",
-                                     "a" * 65 + "." + "b" * 22])
+@pytest.mark.parametrize(
+    "garbage", ["", "x", "a" * 16 + ".", "a" * 16 + "." + "b" * 22, "../../etc.passwd", "a" * 65 + "." + "b" * 22]
+)
 def test_forged_and_garbage_tokens_are_refused(garbage):
     app = make_app()
     stream_id, _ = with_stream(app)
@@ -253,9 +258,11 @@ def test_forged_and_garbage_tokens_are_refused(garbage):
     async def go():
         client = app.server.test_client()
         await setup(client)
-        return [await post(client, f"/_flash/stream/{stream_id}", start_body(garbage)),
-                await post(client, "/_flash/downlink", {"downlink": garbage}),
-                await post(client, "/_flash/close", {"downlink": garbage, "runs": []})]
+        return [
+            await post(client, f"/_flash/stream/{stream_id}", start_body(garbage)),
+            await post(client, "/_flash/downlink", {"downlink": garbage}),
+            await post(client, "/_flash/close", {"downlink": garbage, "runs": []}),
+        ]
 
     for status, answer in run(go()):
         assert status == 403 and "not a downlink token this server issued" in answer["error"]

@@ -1,6 +1,7 @@
 """The stream routes in-process: one downlink carries each run's numbered messages in order;
 ctx, threads, set_props, errors, close, several runs at once, heartbeats and memory.
 (Resuming is in test_resume.py, bad input and handles in test_downlink_security.py.)"""
+
 import asyncio
 import gc
 import threading
@@ -223,4 +224,3 @@ def test_an_idle_run_keeps_only_the_encoded_message_not_the_values_behind_it():
     assert kinds(messages) == ["props"] and live == 1
     assert b'"99"' in raw  # the value was sent whole
     assert released == [True]
-

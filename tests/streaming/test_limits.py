@@ -2,6 +2,7 @@
 Retry-After), a run's replay buffer bounded in bytes, and a write that waits too long for its
 reader cuts the downlink (its runs end after the resume window) while idle or slow-but-reading
 downlinks go on. Stalled readers against real servers: test_stalled_reader.py."""
+
 import asyncio
 import json
 
@@ -49,13 +50,27 @@ def assert_error_body(answer, status, *words):
 # --- options -------------------------------------------------------------------------------
 def test_defaults_and_bad_values():
     limits = Flash(__name__).limits
-    assert (limits.max_streams_per_client, limits.max_downlinks, limits.stream_write_timeout,
-            limits.stream_replay_bytes) == (256, 10_000, 30.0, 1_048_576)
+    assert (limits.max_streams_per_client, limits.max_downlinks, limits.stream_write_timeout, limits.stream_replay_bytes) == (
+        256,
+        10_000,
+        30.0,
+        1_048_576,
+    )
     app = Flash(__name__, max_streams_per_client=3, max_downlinks=4, stream_write_timeout=0.5, stream_replay_bytes=99)
-    assert (app.limits.max_streams_per_client, app.limits.max_downlinks, app.stream_runs.write_timeout,
-            app.limits.stream_replay_bytes) == (3, 4, 0.5, 99)
-    for bad in ({"max_streams_per_client": 0}, {"max_downlinks": -1}, {"stream_replay_bytes": 1.5},
-                {"stream_write_timeout": 0}, {"stream_write_timeout": float("inf")}, {"max_downlinks": True}):
+    assert (
+        app.limits.max_streams_per_client,
+        app.limits.max_downlinks,
+        app.stream_runs.write_timeout,
+        app.limits.stream_replay_bytes,
+    ) == (3, 4, 0.5, 99)
+    for bad in (
+        {"max_streams_per_client": 0},
+        {"max_downlinks": -1},
+        {"stream_replay_bytes": 1.5},
+        {"stream_write_timeout": 0},
+        {"stream_write_timeout": float("inf")},
+        {"max_downlinks": True},
+    ):
         with pytest.raises(ValueError, match=next(iter(bad))):
             Limits(**bad)
 
@@ -129,8 +144,7 @@ def test_a_new_downlink_beyond_max_downlinks_is_a_503_with_retry_after_and_old_o
     app, stream_id, _ = endless_app(max_downlinks=2, stream_resume_window=0.2)
 
     async def refused_open(client, body):
-        response = await asyncio.wait_for(client.post("/_flash/downlink", data=json.dumps(body).encode(),
-                                                      headers=JSON), 5)
+        response = await asyncio.wait_for(client.post("/_flash/downlink", data=json.dumps(body).encode(), headers=JSON), 5)
         return response.status_code, response.headers.get("Retry-After"), await response.get_json()
 
     async def go():
@@ -141,8 +155,7 @@ def test_a_new_downlink_beyond_max_downlinks_is_a_503_with_retry_after_and_old_o
                 full = await refused_open(client, {"downlink": None, "runs": {}, "x": MARKER})
                 handle = await first.start(stream_id, n=1)  # existing downlinks keep working
                 await first.until(lambda ms: len(ms) >= 3, handle)
-                private = await post(client, f"/_flash/stream/{stream_id}",
-                                     start_body(app.stream_signer.new_downlink()[1]))
+                private = await post(client, f"/_flash/stream/{stream_id}", start_body(app.stream_signer.new_downlink()[1]))
             await second.cut()
             # A reconnect of a downlink held here is no new downlink: it resumes at the limit.
             async with Downlink(client, first.token, {handle: 0}) as resumed:
@@ -321,8 +334,7 @@ def test_idle_and_slow_but_reading_downlinks_are_not_cut():
         slow, slow_task = await respond(app, slow_server)
         await post(client, f"/_flash/stream/{stream_id}", start_body(slow.token))
         await asyncio.sleep(1.0)  # five write timeouts
-        state = (idle.listener, slow.listener, idle_server.bodies, slow_server.bodies, len(app.stream_runs),
-                 list(closed))
+        state = (idle.listener, slow.listener, idle_server.bodies, slow_server.bodies, len(app.stream_runs), list(closed))
         idle_task.cancel()
         slow_task.cancel()
         await asyncio.gather(idle_task, slow_task, return_exceptions=True)

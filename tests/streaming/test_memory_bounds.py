@@ -3,6 +3,7 @@ per client address over all its downlinks (429), downlinks per address (429), a 
 limit (413) and the start bytes all live runs hold (503), back-pressure in bytes, close requests
 capped and de-duplicated, channel names that leave with their last use. Against a real server
 with hostile clients all at once: tests/integration/test_hostile_clients.py."""
+
 import asyncio
 import gc
 import json
@@ -33,15 +34,24 @@ async def post_from(client, path, body, address):
 # --- options -------------------------------------------------------------------------------
 def test_defaults_env_and_bad_values(monkeypatch):
     limits = Limits()
-    assert (limits.max_streams, limits.max_streams_per_address, limits.max_downlinks_per_address,
-            limits.max_stream_start_bytes, limits.stream_start_budget, limits.stream_buffer_bytes) == (
-        2_000, 1_000, 2_500, 1_048_576, 16 * 1_048_576, 65_536)
+    assert (
+        limits.max_streams,
+        limits.max_streams_per_address,
+        limits.max_downlinks_per_address,
+        limits.max_stream_start_bytes,
+        limits.stream_start_budget,
+        limits.stream_buffer_bytes,
+    ) == (2_000, 1_000, 2_500, 1_048_576, 16 * 1_048_576, 65_536)
     monkeypatch.setenv("FLASH_MAX_STREAMS", "7")
     monkeypatch.setenv("FLASH_MAX_DOWNLINKS", "9")
     monkeypatch.setenv("FLASH_STREAM_BUFFER_BYTES", "1000")
     app = Flash(__name__, max_streams_per_address=3)
-    assert (app.limits.max_streams, app.limits.max_downlinks, app.limits.max_streams_per_address,
-            app.stream_runs.buffer_bytes) == (7, 9, 3, 1000)
+    assert (
+        app.limits.max_streams,
+        app.limits.max_downlinks,
+        app.limits.max_streams_per_address,
+        app.stream_runs.buffer_bytes,
+    ) == (7, 9, 3, 1000)
     assert Flash(__name__, max_streams=5).limits.max_streams == 5, "an argument wins over the environment"
     monkeypatch.setenv("FLASH_MAX_STREAMS", "lots")
     with pytest.raises(ValueError, match="FLASH_MAX_STREAMS"):
@@ -65,10 +75,10 @@ def test_a_start_beyond_max_streams_is_a_503_with_retry_after_and_running_stream
         client = app.server.test_client()
         await setup(client)
         async with Downlink(client) as first, Downlink(client) as second:
-            handles = [await first.start(stream_id, n=1), await first.start(stream_id, n=2),
-                       await second.start(stream_id, n=3)]
+            handles = [await first.start(stream_id, n=1), await first.start(stream_id, n=2), await second.start(stream_id, n=3)]
             status, retry, answer = await post_from(
-                client, f"/_flash/stream/{stream_id}", start_body(second.token, n=4, rows=MARKER), "10.0.0.9")
+                client, f"/_flash/stream/{stream_id}", start_body(second.token, n=4, rows=MARKER), "10.0.0.9"
+            )
             before = len(second.messages(handles[2]))
             await second.until(lambda ms: len(ms) > before + 3, handles[2])  # others go on
             await first.close(handles[0])
@@ -132,8 +142,7 @@ def test_a_start_body_over_max_stream_start_bytes_is_a_413_and_callbacks_keep_th
         async with Downlink(client) as downlink:
             big = await post(client, f"/_flash/stream/{stream_id}", start_body(downlink.token, pad=MARKER * 200))
             small = await downlink.start(stream_id, pad="x" * 1000)
-            callback = await client.post("/_dash-update-component", data=json.dumps({"pad": "x" * 5000}).encode(),
-                                         headers=JSON)
+            callback = await client.post("/_dash-update-component", data=json.dumps({"pad": "x" * 5000}).encode(), headers=JSON)
             return big, small, callback.status_code
 
     (status, answer), small, callback_status = run(go())
@@ -153,8 +162,7 @@ def test_the_start_bytes_of_live_runs_are_bounded_and_given_back_when_runs_end()
             first = await downlink.start(stream_id, n=1, pad="x" * 2000)
             await downlink.start(stream_id, n=2, pad="x" * 2000)
             held = app.stream_runs.start_bytes
-            refused = await post_from(client, f"/_flash/stream/{stream_id}",
-                                      start_body(downlink.token, n=3, pad="x" * 2000), "")
+            refused = await post_from(client, f"/_flash/stream/{stream_id}", start_body(downlink.token, n=3, pad="x" * 2000), "")
             await downlink.close(first)
             await wait_until(lambda: closed == [1] and app.stream_runs.start_bytes < held)
             again = await downlink.start(stream_id, n=4, pad="x" * 2000)
@@ -217,8 +225,9 @@ def test_a_close_request_is_deduplicated_and_capped():
         async with Downlink(client) as downlink:
             handle = await downlink.start(stream_id, n=1)
             repeated = await post(client, "/_flash/close", {"downlink": downlink.token, "runs": [handle] * 1000})
-            too_many = await post(client, "/_flash/close", {"downlink": downlink.token,
-                                                            "runs": [f"{i}.{MARKER}" for i in range(257)]})
+            too_many = await post(
+                client, "/_flash/close", {"downlink": downlink.token, "runs": [f"{i}.{MARKER}" for i in range(257)]}
+            )
             await wait_until(lambda: closed)
             return repeated, too_many
 
@@ -321,11 +330,23 @@ def test_a_run_on_the_direct_path_does_not_keep_its_raw_start_body():
             async def send(message):
                 sent.append(message)
 
-            scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-                     "scheme": "http", "path": f"/_flash/stream/{look.stream_id}", "raw_path": b"",
-                     "query_string": b"", "root_path": "", "client": ("127.0.0.1", 5000),
-                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode()),
-                                 (b"host", b"localhost")]}
+            scope = {
+                "type": "http",
+                "asgi": {"version": "3.0"},
+                "http_version": "1.1",
+                "method": "POST",
+                "scheme": "http",
+                "path": f"/_flash/stream/{look.stream_id}",
+                "raw_path": b"",
+                "query_string": b"",
+                "root_path": "",
+                "client": ("127.0.0.1", 5000),
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(raw)).encode()),
+                    (b"host", b"localhost"),
+                ],
+            }
             await app.server.asgi_app(scope, receive, send)
             handle = json.loads(sent[-1]["body"])["run"]
             await downlink.finished(handle)
@@ -344,9 +365,18 @@ def test_the_docs_state_every_stream_limit_with_its_default_and_environment_vari
     deploy = (root / "docs" / "deploy.md").read_text()
     limits = Limits()
     shown = {1_048_576: "1 MiB", 16 * 1_048_576: "16 MiB", 65_536: "64 KiB", 30.0: "30 s"}
-    for option in ("max_streams", "max_streams_per_client", "max_streams_per_address", "max_downlinks",
-                   "max_downlinks_per_address", "max_stream_start_bytes", "stream_start_budget",
-                   "stream_buffer_bytes", "stream_write_timeout", "stream_replay_bytes"):
+    for option in (
+        "max_streams",
+        "max_streams_per_client",
+        "max_streams_per_address",
+        "max_downlinks",
+        "max_downlinks_per_address",
+        "max_stream_start_bytes",
+        "stream_start_budget",
+        "stream_buffer_bytes",
+        "stream_write_timeout",
+        "stream_replay_bytes",
+    ):
         value = getattr(limits, option)
         default = shown.get(value, f"{value:,}")
         env = f"FLASH_{option.upper()}"

@@ -1,6 +1,7 @@
 """Registries of the stream bus that must shrink (issue 22), on a real redis-server with two
 in-process workers: a page that runs many short streams over its life keeps no entry per
 finished run in its holder's follower, wherever the runs ran."""
+
 from __future__ import annotations
 
 from tests.conftest import run

@@ -3,6 +3,7 @@ process with its lifespan (flash.testing's StreamClient, Flash's real routes, no
 scrape goes through the same ASGI app, and Prometheus' own text parser reads it. The figures must
 move as the runs do: starts up by one per run, frames and bytes up, a live run counted while it
 runs and not after, each end filed under its outcome, the thread pool's wait observed."""
+
 from __future__ import annotations
 
 import asyncio
@@ -35,8 +36,7 @@ FRAMES = 5
 
 async def scrape(app: Flash) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """Every sample of the app's metrics page, keyed by (sample name, sorted labels)."""
-    exchange = Exchange(app.server, "GET", app.config.routes_pathname_prefix + "_flash/metrics", None, {},
-                        asyncio.Event())
+    exchange = Exchange(app.server, "GET", app.config.routes_pathname_prefix + "_flash/metrics", None, {}, asyncio.Event())
     status, text = await exchange.answer(10)
     assert status == 200, text
     assert exchange.headers["content-type"].startswith("text/plain")
@@ -109,7 +109,8 @@ def test_the_figures_move_with_a_run_scraped_during_and_after_it(direct_path):
     assert 1 <= delta("flash_stream_writes_total")
     assert delta("flash_stream_frame_lag_seconds_count") == FRAMES, "one lag per frame written"
     assert value(during, "flash_stream_frame_lag_seconds_bucket", le="+Inf") == value(
-        during, "flash_stream_frame_lag_seconds_count")
+        during, "flash_stream_frame_lag_seconds_count"
+    )
     assert value(during, "flash_stream_frame_lag_seconds_sum") >= 0
     assert value(during, "flash_stream_queued_frames") == 0, "the in-process client reads everything at once"
     for outcome in ("done", "closed", "error", "gone"):
@@ -157,7 +158,8 @@ def test_closed_failed_and_sync_runs_are_counted_by_outcome(direct_path):
     # Each step of the sync generator (3 items, then the end) waited for a pool thread, once each.
     assert delta("flash_thread_pool_wait_seconds_count") >= 4
     assert value(after, "flash_thread_pool_wait_seconds_bucket", le="+Inf") == value(
-        after, "flash_thread_pool_wait_seconds_count")
+        after, "flash_thread_pool_wait_seconds_count"
+    )
 
 
 def test_a_stalled_reader_shows_as_queued_bytes_then_as_a_stalled_reader_on_a_real_server():
@@ -165,8 +167,7 @@ def test_a_stalled_reader_shows_as_queued_bytes_then_as_a_stalled_reader_on_a_re
     metrics page read over HTTP like Prometheus does: while the write waits, the downlink's queue
     holds bytes; once `stream_write_timeout` cut it, the stalled-reader counter is 1 and the runs
     end (live runs back to 0, the run filed as closed)."""
-    app = Flash(__name__, metrics=True, stream_write_timeout=3.0,
-                stream_resume_window=0.5)
+    app = Flash(__name__, metrics=True, stream_write_timeout=3.0, stream_resume_window=0.5)
     app.layout = html.Div([html.Button("go", id="go"), html.Div(id="out")])
     blob = "x" * 100_000
 
@@ -179,8 +180,11 @@ def test_a_stalled_reader_shows_as_queued_bytes_then_as_a_stalled_reader_on_a_re
     def scraped() -> dict:
         with _OPENER.open(runner.url_for("/_flash/metrics"), timeout=5) as response:
             text = response.read().decode()
-        return {(s.name, tuple(sorted(s.labels.items()))): s.value
-                for family in text_string_to_metric_families(text) for s in family.samples}
+        return {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+        }
 
     def wait_for(check, what: str) -> dict:
         for _ in range(300):  # a bound on the wait (30 s), not a measure of speed
@@ -284,8 +288,10 @@ def test_each_run_is_an_opentelemetry_span_current_while_its_generator_runs():
     run(go())
     spans = {span.name: span for span in exporter.get_finished_spans()}
     assert set(spans) == {"stream seen_on_the_loop", "stream seen_in_a_thread", "stream boom"}
-    assert dict(seen) == {"async": spans["stream seen_on_the_loop"].context.span_id,
-                          "sync": spans["stream seen_in_a_thread"].context.span_id}
+    assert dict(seen) == {
+        "async": spans["stream seen_on_the_loop"].context.span_id,
+        "sync": spans["stream seen_in_a_thread"].context.span_id,
+    }
     ok = spans["stream seen_on_the_loop"]
     assert ok.attributes["flash.stream.outcome"] == "done" and ok.attributes["flash.stream.frames"] == 2
     assert ok.attributes["flash.stream.id"] == seen_on_the_loop.stream_id and ok.status.status_code != StatusCode.ERROR

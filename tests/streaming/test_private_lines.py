@@ -1,6 +1,7 @@
 """A start on a worker that does not hold the browser's downlink (another worker does, or it
 expired) is answered as a private line: its own SSE response carrying the runs this worker starts
 for that downlink, on the direct path and through Quart."""
+
 import asyncio
 
 import pytest

@@ -1,4 +1,5 @@
 """stream_props forms, SSE framing, and decoration-time checks of event_callback."""
+
 import numpy as np
 import plotly.graph_objects as go
 import pytest
@@ -45,8 +46,9 @@ def test_sse_encoding_round_trips_components_figures_numpy_and_patch():
     patch = Patch()
     patch.append("token")
     figure = go.Figure(go.Scatter(y=np.arange(3)))
-    update = stream_props([("a", {"children": html.B("x")}), ("g", {"figure": figure}), ("t", {"children": patch}),
-                           ("n", {"value": np.int64(7)})])
+    update = stream_props(
+        [("a", {"children": html.B("x")}), ("g", {"figure": figure}), ("t", {"children": patch}), ("n", {"value": np.int64(7)})]
+    )
     raw = encode_event("props", update.to_wire(), seq=9) + HEARTBEAT + encode_event("done", {}, seq=10)
     events = parse_events(raw)
     assert [e["event"] for e in events] == ["props", "done"]
@@ -61,8 +63,12 @@ def test_sse_encoding_round_trips_components_figures_numpy_and_patch():
 
 
 def test_event_callback_records_a_spec_with_a_stable_id():
-    @event_callback(Input("go", "n_clicks"), State("rows", "value"),
-                    cancel=[(Input("stop", "n_clicks"), 0)], reset_props=[("go", {"disabled": False})])
+    @event_callback(
+        Input("go", "n_clicks"),
+        State("rows", "value"),
+        cancel=[(Input("stop", "n_clicks"), 0)],
+        reset_props=[("go", {"disabled": False})],
+    )
     async def run_it(n, rows):
         yield stream_props("out", {"children": n})
 
@@ -110,6 +116,7 @@ def test_misuse_fails_at_decoration_time(kwargs, deps, message):
 
 def test_async_function_without_yield_is_rejected_with_example():
     with pytest.raises(StreamError, match="(?s)is an async function.*yield stream_props"):
+
         @event_callback(Input("a", "b"))
         async def not_a_generator(n):
             return 1

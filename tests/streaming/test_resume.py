@@ -1,6 +1,7 @@
 """Resuming a downlink in-process: after a drop every run continues from the last seq received
 (nothing lost, nothing repeated), a finished run's tail is replayed instead of run again, a run
 that cannot be resumed is `gone`, and a downlink nobody reconnects closes its runs."""
+
 import asyncio
 
 import pytest
@@ -148,7 +149,8 @@ def test_a_run_that_cannot_be_resumed_is_gone():
     resumed, gone, behind, unknown, live = run(go())
     assert resumed is True
     assert sorted((m.event, m.run, m.seq, str(m.data)) for m in gone) == sorted(
-        [("gone", run_id(behind), 1, "{}"), ("gone", run_id(unknown), 7, "{}")])
+        [("gone", run_id(behind), 1, "{}"), ("gone", run_id(unknown), 7, "{}")]
+    )
     assert closed == [True] and live == 0, "a run too far behind to replay is closed; the page restarts it"
 
 

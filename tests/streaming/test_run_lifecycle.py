@@ -6,6 +6,7 @@ thread, mid-step (sync and async), or by a shutdown. Each time: the page gets it
 no registry keeps it (live runs, the downlink's `live` count), and the generator's `finally` runs
 exactly when its body started (a generator that never started has nothing to close).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -81,8 +82,12 @@ class Lifecycle:
             finally:
                 counts["callback-sync finally"] += 1
 
-        self.ids = {"async": endless_async.stream_id, "sync": endless_sync.stream_id,
-                    "callback-async": progress_async.stream_id, "callback-sync": progress_sync.stream_id}
+        self.ids = {
+            "async": endless_async.stream_id,
+            "sync": endless_sync.stream_id,
+            "callback-async": progress_async.stream_id,
+            "callback-sync": progress_sync.stream_id,
+        }
 
     def release(self) -> None:
         self.thread_gate.set()

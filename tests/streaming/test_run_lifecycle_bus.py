@@ -1,6 +1,7 @@
 """Every run ends, whatever the moment, with the stream bus (a real redis-server): closed before its
 pump task took a step, a start cancelled while it announces its run, Redis going away mid-stream.
 A run left registered would keep renewing its Redis keys and count against its client's limit."""
+
 from __future__ import annotations
 
 import asyncio
@@ -157,8 +158,14 @@ def test_a_streaming_job_closed_while_queued_writes_its_closed_end(redis_server,
         rid, handle = app.stream_signer.new_run(downlink_id)
         await app.stream_runs.bus.broadcast_close([rid])  # the page closed it while it was queued
         body = start_body("")
-        payload = {"stream_id": life.ids[kind], "run_id": rid, "handle": handle, "downlink": downlink_id,
-                   "worker": f"job-{rid}", "body": {key: body[key] for key in ("inputs", "state", "changedPropIds")}}
+        payload = {
+            "stream_id": life.ids[kind],
+            "run_id": rid,
+            "handle": handle,
+            "downlink": downlink_id,
+            "worker": f"job-{rid}",
+            "body": {key: body[key] for key in ("inputs", "state", "changedPropIds")},
+        }
         await asyncio.wait_for(run_job(app, payload), 10)
         return rid
 

@@ -3,6 +3,7 @@ while its sync generator waits for the only pool thread, mid-step (async, sync a
 `@callback`), and when the worker shuts down with runs in each of those states. The page gets
 its final event, no run is left live, and exactly the generators that started run their `finally`.
 (In-process, with the moments a client cannot time: test_run_lifecycle.py.)"""
+
 from __future__ import annotations
 
 import asyncio
@@ -78,8 +79,10 @@ def lifecycle_app() -> tuple[Flash, dict[str, str]]:
         finally:
             probe.count("held_callback finally")
 
-    ids = {name: fn.stream_id for name, fn in
-           (("blocker", blocker), ("queued", queued), ("held", held), ("held_callback", held_callback))}
+    ids = {
+        name: fn.stream_id
+        for name, fn in (("blocker", blocker), ("queued", queued), ("held", held), ("held_callback", held_callback))
+    }
     return app, ids
 
 
@@ -129,8 +132,9 @@ class Page:
 
     async def until_event(self, event: str, handle: str) -> bytes:
         run = re.escape(handle.split(".", 1)[0].encode())
-        return await self.read_until(re.compile(rb"event: " + event.encode() + rb'\ndata: \{"run":"' + run
-                                                + rb'","seq":\d+,"data":([^\n]*)\}\n'))
+        return await self.read_until(
+            re.compile(rb"event: " + event.encode() + rb'\ndata: \{"run":"' + run + rb'","seq":\d+,"data":([^\n]*)\}\n')
+        )
 
     def vanish(self) -> None:
         if self.writer is not None:

@@ -1,6 +1,7 @@
 """Graceful shutdown in-process (real servers: tests/integration/test_graceful_shutdown.py): the
 stop ends each open downlink with a final `shutdown` event, closes every run (its `finally` runs),
 refuses new downlinks (503) and starts (409), and chains in front of the server's signal handler."""
+
 import asyncio
 import os
 import signal

@@ -3,6 +3,7 @@ path and through Quart (a before_request hook), for a downlink and for a private
 about `stream_write_timeout` the response is cut, and after the resume window the endless
 generator's `finally` has run and no run or downlink is left. Without the timeout the run would
 wait behind back-pressure forever (issue 10)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -28,9 +29,11 @@ STREAMS = 4  # the runs on the stalled downlink (a private line has one)
 def stalled_app(path: str) -> tuple[Flash, Probe, str]:
     app = Flash(__name__, stream_write_timeout=1.0, stream_resume_window=0.5, secret_key=SECRET)
     if path == "quart":
+
         @app.server.before_request
         async def hook():  # any hook sends the stream routes through Quart
             return None
+
     app.layout = html.Div([html.Button("go", id="go"), html.Div(id="out")])
     probe = Probe(app)
 

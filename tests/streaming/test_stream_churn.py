@@ -9,6 +9,7 @@ started must have run its `finally`, no run, downlink or task may be left, and t
 not have written into a socket it already knew was dead. The generators are `async def`, `def`
 (stepped in the thread pool) and Dash 4.5's `@callback` with an Output.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -105,8 +106,13 @@ class Cycles:
         self.port = port
         self.stream_path = f"/_flash/stream/{stream_id}"
         self.signer = Signer(*resolve_secret(SECRET))
-        self.kinds = [self.abort_downlink_unanswered, self.abort_start_unanswered,
-                      self.abort_mid_stream, self.abort_private_line, self.close_at_once]
+        self.kinds = [
+            self.abort_downlink_unanswered,
+            self.abort_start_unanswered,
+            self.abort_mid_stream,
+            self.abort_private_line,
+            self.close_at_once,
+        ]
         self.answers: list[int] = []
         self.seen_streaming = 0  # runs this side saw stream (others may never have started)
         self.seen_closed = 0  # runs closed by a close request whose `done {"closed": true}` arrived
@@ -183,8 +189,9 @@ class Cycles:
         close.write(request_bytes(self.port, "/_flash/close", {"downlink": token, "runs": [handle.decode()]}))
         await self.read_until(close_reader, re.compile(rb'("closed":\s*\d)'))
         run = handle.split(b".", 1)[0]
-        await self.read_until(reader, re.compile(rb'event: done\ndata: \{"run":"' + re.escape(run)
-                                                 + rb'",[^\n]*"data":(\{"closed":true\})'), raw)
+        await self.read_until(
+            reader, re.compile(rb'event: done\ndata: \{"run":"' + re.escape(run) + rb'",[^\n]*"data":(\{"closed":true\})'), raw
+        )
         self.seen_closed += 1
         for writer in (start, close):
             writer.close()
@@ -254,8 +261,11 @@ def check_churn(server: str, path: str, generator: str, capfd, count: int) -> No
         assert cycles.seen_closed == count // len(cycles.kinds)
         # A start dropped before the server read it never runs; every run that did start closes.
         state = probe.wait_state(
-            duo, lambda s: s.get("started", 0) >= cycles.seen_streaming and s.get("closed") == s.get("started")
-            and s["live"] == 0, f"every generator closed ({path}, {server}, {generator})", timeout=30)
+            duo,
+            lambda s: s.get("started", 0) >= cycles.seen_streaming and s.get("closed") == s.get("started") and s["live"] == 0,
+            f"every generator closed ({path}, {server}, {generator})",
+            timeout=30,
+        )
         # The last downlinks go one resume window after their response did.
         duo.wait_for(lambda: no_downlinks(probe, duo), timeout=10, msg="every downlink forgotten")
         duo.wait_for(lambda: no_more_tasks(runner, idle_tasks), timeout=10, msg="no task left over")
@@ -265,8 +275,10 @@ def check_churn(server: str, path: str, generator: str, capfd, count: int) -> No
     logs = output.out + output.err
     assert "socket.send() raised exception" not in logs
     assert "Traceback" not in logs, logs[-3000:]
-    print(f"{path}/{server}/{generator}: {cycles.completed} cycles, {state['started']} runs started and closed, "
-          f"{idle_tasks} tasks before and after")
+    print(
+        f"{path}/{server}/{generator}: {cycles.completed} cycles, {state['started']} runs started and closed, "
+        f"{idle_tasks} tasks before and after"
+    )
 
 
 @pytest.mark.parametrize("server", SERVERS)

@@ -1,5 +1,6 @@
 """The browser side of the stream test harness: `record_frames()` then `wait_for_frame(n)` on
 Flash's duo returns the n-th frame the page received from a stream, in Chromium."""
+
 from __future__ import annotations
 
 import pytest

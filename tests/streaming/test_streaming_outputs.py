@@ -1,5 +1,6 @@
 """Dash 4.5 streaming callbacks: `@callback` / `app.callback` on a generator with Outputs streams
 each yield as a return value over the downlink; without Outputs it is an event callback."""
+
 import asyncio
 import threading
 
@@ -36,16 +37,13 @@ def test_one_output_each_yield_is_the_return_value():
     assert isinstance(progress.stream_id, str) and progress.stream_id
     events = stream(app, progress, n=4, rows=2)
     assert app.streams[progress.stream_id].outputs == [("out", "children")]
-    assert events == [("props", [["out", {"children": "go:4:0"}]]),
-                      ("props", [["out", {"children": "go:4:1"}]]),
-                      ("done", {})]
+    assert events == [("props", [["out", {"children": "go:4:0"}]]), ("props", [["out", {"children": "go:4:1"}]]), ("done", {})]
 
 
 def test_a_list_of_outputs_takes_a_list_per_yield_and_no_update_skips():
     app = make_app()
 
-    @app.callback([Output("out", "children"), Output("out", "title"), Output("side", "children")],
-                  Input("go", "n_clicks"))
+    @app.callback([Output("out", "children"), Output("out", "title"), Output("side", "children")], Input("go", "n_clicks"))
     async def several(n):
         yield "a", "b", "c"
         yield [no_update, "only title", no_update]
@@ -117,9 +115,11 @@ def test_a_sync_generator_with_outputs_runs_in_a_thread():
             yield i
 
     events = stream(app, counting, rows=2)
-    assert events == [("props", [["side", {"children": "step 0"}], ["out", {"children": 0}]]),
-                      ("props", [["side", {"children": "step 1"}], ["out", {"children": 1}]]),
-                      ("done", {})]
+    assert events == [
+        ("props", [["side", {"children": "step 0"}], ["out", {"children": 0}]]),
+        ("props", [["side", {"children": "step 1"}], ["out", {"children": 1}]]),
+        ("done", {}),
+    ]
     assert threads == [False, False]
 
 
@@ -133,9 +133,11 @@ def test_app_callback_on_an_output_less_generator_is_an_event_callback():
 
     events = stream(app, events_only, n=7, rows=2)
     assert app.streams[events_only.stream_id].outputs is None
-    assert events == [("props", [["out", {"children": 7}]]),
-                      ("props", [["side", {"children": 2}], ["out", {"title": "t"}]]),
-                      ("done", {})]
+    assert events == [
+        ("props", [["out", {"children": 7}]]),
+        ("props", [["side", {"children": 2}], ["out", {"title": "t"}]]),
+        ("done", {}),
+    ]
 
 
 def test_a_streaming_callback_is_not_a_dash_callback_and_plain_ones_still_are():
@@ -152,8 +154,7 @@ def test_a_streaming_callback_is_not_a_dash_callback_and_plain_ones_still_are():
     async def go():
         client = app.server.test_client()
         await setup(client)
-        response = await client.post("/_dash-update-component",
-                                     json=callback_body("side.children", [dep("go", "n_clicks", 3)]))
+        response = await client.post("/_dash-update-component", json=callback_body("side.children", [dep("go", "n_clicks", 3)]))
         return response.status_code, await response.get_json()
 
     status, answer = run(go())

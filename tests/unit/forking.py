@@ -1,4 +1,5 @@
 """Waiting for a forked test child without hanging the suite (the fork tests of the thread pool)."""
+
 from __future__ import annotations
 
 import os

@@ -1,6 +1,7 @@
 """Not a test module: an app written the way a user of Flash's public API writes one, which
 `test_typing.py` type-checks with `mypy --strict` (Flash itself silenced, as an installed
 package is). It fails when a public name loses its types, e.g. a decorator typed `-> Any`."""
+
 from typing import Any, AsyncIterator, Iterator
 
 import flash
@@ -25,8 +26,7 @@ from flash import (
 from flash.exceptions import PreventUpdate
 
 app: Dash = Flash(__name__, shared_storage=LocalSharedStorage())
-app.layout = html.Div([html.Button(id="go"), html.Div(id="out"), dcc.Store(id="store"),
-                       html.Div(id={"type": "row", "index": 0})])
+app.layout = html.Div([html.Button(id="go"), html.Div(id="out"), dcc.Store(id="store"), html.Div(id={"type": "row", "index": 0})])
 
 
 @callback(Output("out", "children"), Input("go", "n_clicks"), State("store", "data"))
@@ -43,8 +43,7 @@ async def counting(n_clicks: int) -> AsyncIterator[str]:
         yield str(i)
 
 
-@event_callback(Input("go", "n_clicks"), cancel=[(Input("store", "data"), None)],
-                reset_props=[("out", {"children": ""})])
+@event_callback(Input("go", "n_clicks"), cancel=[(Input("store", "data"), None)], reset_props=[("out", {"children": ""})])
 async def tokens(n_clicks: int) -> AsyncIterator[Any]:
     patch = Patch()
     patch.append("token")

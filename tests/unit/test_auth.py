@@ -1,5 +1,6 @@
 """flash.auth.BasicAuth: dash-auth's BasicAuth arguments, on Quart (in-process; the real-server
 test is in tests/integration/test_migrating.py)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -19,8 +20,12 @@ def _basic(user: str, password: str) -> dict[str, str]:
     return {"Authorization": f"Basic {token}"}
 
 
-CALLBACK = {"output": "out.children", "outputs": {"id": "out", "property": "children"},
-            "inputs": [{"id": "inp", "property": "value", "value": "a"}], "changedPropIds": ["inp.value"]}
+CALLBACK = {
+    "output": "out.children",
+    "outputs": {"id": "out", "property": "children"},
+    "inputs": [{"id": "inp", "property": "value", "value": "a"}],
+    "changedPropIds": ["inp.value"],
+}
 
 
 def _app(name: str) -> Flash:
@@ -124,9 +129,12 @@ def test_public_routes_and_routing_callbacks_to_them() -> None:
     add_public_routes(app, ["/docs/<path:rest>"])
 
     def routing(pathname: str) -> dict[str, Any]:
-        return {"output": "page.children", "outputs": {"id": "page", "property": "children"},
-                "inputs": [{"id": "url", "property": "pathname", "value": pathname}],
-                "changedPropIds": ["url.pathname"]}
+        return {
+            "output": "page.children",
+            "outputs": {"id": "page", "property": "children"},
+            "inputs": [{"id": "url", "property": "pathname", "value": pathname}],
+            "changedPropIds": ["url.pathname"],
+        }
 
     answers = _requests(
         app,
@@ -137,7 +145,9 @@ def test_public_routes_and_routing_callbacks_to_them() -> None:
         ("POST", "/_dash-update-component", {}, routing("/private")),
     )
     assert [status for status, _ in answers] == [200, 200, 401, 200, 401]
-    assert json.loads(answers[3][1])["response"]["page"]["children"] == "page /about"  # the body read by the check still reached the callback
+    assert (
+        json.loads(answers[3][1])["response"]["page"]["children"] == "page /about"
+    )  # the body read by the check still reached the callback
 
 
 def test_user_groups_go_to_the_session_with_a_secret_key() -> None:

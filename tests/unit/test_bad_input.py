@@ -1,4 +1,5 @@
 """Every endpoint answers bad input with a 4xx JSON error, keeps serving, and leaks no traceback."""
+
 import asyncio
 import json
 
@@ -95,7 +96,9 @@ def test_callback_exception_without_debug_is_json_500_without_traceback():
 
     async def go():
         client = app.server.test_client()
-        return await send(client, "POST", "/_dash-update-component", json=callback_body("out.children", [dep("btn", "n_clicks", 13)]))
+        return await send(
+            client, "POST", "/_dash-update-component", json=callback_body("out.children", [dep("btn", "n_clicks", 13)])
+        )
 
     status, ctype, body = run(go())
     assert status == 500 and ctype.startswith("application/json")
@@ -109,7 +112,9 @@ def test_callback_exception_with_debug_shows_the_traceback_for_dev_tools():
 
     async def go():
         client = app.server.test_client()
-        return await send(client, "POST", "/_dash-update-component", json=callback_body("out.children", [dep("btn", "n_clicks", 13)]))
+        return await send(
+            client, "POST", "/_dash-update-component", json=callback_body("out.children", [dep("btn", "n_clicks", 13)])
+        )
 
     status, ctype, body = run(go())
     assert status == 500 and ctype.startswith("text/html")
@@ -185,9 +190,20 @@ def test_user_routes_keep_quart_error_pages():
 async def asgi_get(server, path):
     """One GET through the app's ASGI callable, as a server (Hypercorn) would send it."""
     sent, answered, requests = [], asyncio.Event(), [{"type": "http.request", "body": b"", "more_body": False}]
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
-             "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "", "query_string": b"",
-             "headers": [(b"host", b"localhost")], "client": ("127.0.0.1", 1), "server": ("localhost", 80)}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"localhost")],
+        "client": ("127.0.0.1", 1),
+        "server": ("localhost", 80),
+    }
 
     async def receive():
         if requests:
@@ -255,9 +271,18 @@ def test_exceptions_in_dashs_routes_keep_flashs_answers():
     assert json.loads(body) == {"error": "Internal server error.", "status": 500}
 
 
-@pytest.mark.parametrize("path", ["/_dash-nothing", "/_dash-layout/extra", "/_flash/stream/",
-                                  "/_flash/downlink/extra", "/_flash/close/x", "/_flash/unknown/route",
-                                  "/_reload-hash/x"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/_dash-nothing",
+        "/_dash-layout/extra",
+        "/_flash/stream/",
+        "/_flash/downlink/extra",
+        "/_flash/close/x",
+        "/_flash/unknown/route",
+        "/_reload-hash/x",
+    ],
+)
 def test_unknown_framework_paths_are_json_404_while_other_paths_serve_the_page(path):
     app = make_app()
 

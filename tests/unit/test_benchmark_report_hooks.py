@@ -1,6 +1,7 @@
 """The benchmark report calls `workload.table(medians, fmt)` on every workload module that has a
 `table`: a module-level helper of another shape under that name broke the 30-minute soak's report
 at its very end (it printed its tables, then crashed before writing its JSON)."""
+
 from __future__ import annotations
 
 import inspect

@@ -3,6 +3,7 @@
 What breaks if the coalescing breaks: an ack lost (a generator waits on its window for nothing,
 or its Redis copy is never trimmed), an older ack written after a newer one (the runner sees its
 page fall behind), a failure told to no follower (a page waits on a dead Redis) or to one twice."""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,6 +1,7 @@
 """Channels in one process without shared storage: per-subscriber bounded queues (a slow
 subscriber drops its own oldest messages, never delays the others), the shared producer that
 runs only while somebody watches, and an event_callback stream fed by a publish from a callback."""
+
 import asyncio
 
 import pytest
@@ -101,8 +102,9 @@ def test_a_producer_must_be_an_async_generator_and_a_channel_needs_a_name():
 
 def test_a_callback_publishes_and_every_watching_stream_shows_it():
     app = Flash(__name__, suppress_callback_exceptions=True)
-    app.layout = html.Div([html.Button(id="go"), html.Div(id="out"), html.Div(id="rows"),
-                           html.Button(id="send"), html.Div(id="sent")])
+    app.layout = html.Div(
+        [html.Button(id="go"), html.Div(id="out"), html.Div(id="rows"), html.Button(id="send"), html.Div(id="sent")]
+    )
 
     @event_callback(Input("go", "n_clicks"), State("rows", "children"))
     async def watch(_n, _rows):
@@ -123,8 +125,9 @@ def test_a_callback_publishes_and_every_watching_stream_shows_it():
             hubs = channels_module._HUBS
             await wait_until(lambda: sum(len(h.subscribers) for h in hubs.values()) == 2)
             for n in (1, 2):
-                status, _ = await post(client, "/_dash-update-component",
-                                       callback_body("sent.children", [dep("send", "n_clicks", n)]))
+                status, _ = await post(
+                    client, "/_dash-update-component", callback_body("sent.children", [dep("send", "n_clicks", n)])
+                )
                 assert status == 200
             seen = [await page.until(lambda ms: len(ms) >= 2, handle) for handle in (one, two)]
             await page.close(one, two)

@@ -2,6 +2,7 @@
 
 They load the hand-written client files as the page does, with a stubbed wire, so logic that
 Chromium only reaches in rare moments (a page closing hundreds of runs) is checked directly."""
+
 from __future__ import annotations
 
 import shutil

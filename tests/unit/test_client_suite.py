@@ -1,5 +1,6 @@
 """flash.client's scripts are served like a component suite, and the hub's SharedWorker URL
 names the scripts it loads first (a worker sees none of the page's scripts), in the page's order."""
+
 from __future__ import annotations
 
 from urllib.parse import unquote

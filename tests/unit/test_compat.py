@@ -2,6 +2,7 @@
 outside flash/compat/ imports a private Dash or Quart name, reaches a private attribute of another
 library, or patches another library's classes or modules. An upgrade that removes or renames one
 fails here, naming the entry and what Flash uses it for."""
+
 import ast
 import asyncio
 import importlib
@@ -37,8 +38,7 @@ def private_imports(source):
             parts = module.split(".")
             if parts[0] not in ("dash", "quart"):
                 continue
-            if (any(p.startswith("_") for p in parts) or module in INTERNAL_MODULES
-                    or any(n.startswith("_") for n in names)):
+            if any(p.startswith("_") for p in parts) or module in INTERNAL_MODULES or any(n.startswith("_") for n in names):
                 found.append(f"line {node.lineno}: {module} {', '.join(names)}".strip())
     return found
 
@@ -75,10 +75,13 @@ def _instances():
     }
 
 
-@pytest.mark.parametrize("library,spec", [("dash", s) for s in dash_compat.NEEDED] +
-                         [("quart", s) for s in quart_compat.NEEDED] +
-                         [("hypercorn", s) for s in hypercorn_compat.NEEDED],
-                         ids=lambda v: v if isinstance(v, str) else f"{v.owner}.{v.name}")
+@pytest.mark.parametrize(
+    "library,spec",
+    [("dash", s) for s in dash_compat.NEEDED]
+    + [("quart", s) for s in quart_compat.NEEDED]
+    + [("hypercorn", s) for s in hypercorn_compat.NEEDED],
+    ids=lambda v: v if isinstance(v, str) else f"{v.owner}.{v.name}",
+)
 def test_every_private_name_flash_needs_exists(library, spec):
     owner = _owner(spec)
     target = _instances()[spec.owner] if spec.instance else owner
@@ -93,8 +96,10 @@ def test_every_private_name_flash_needs_exists(library, spec):
 def test_the_registries_list_every_private_name_the_compat_modules_import():
     """A private module's names, or private names of any module: each needs its NEEDED entry."""
     dash_files = sorted(pathlib.Path(dash_compat.__file__).parent.glob("dash*.py"))  # dash.py, dash_45.py
-    for module, library, files in ((dash_compat, "dash", dash_files),
-                                   (quart_compat, "quart", [pathlib.Path(quart_compat.__file__)])):
+    for module, library, files in (
+        (dash_compat, "dash", dash_files),
+        (quart_compat, "quart", [pathlib.Path(quart_compat.__file__)]),
+    ):
         nodes = [node for path in files for node in ast.walk(ast.parse(path.read_text()))]
         imported = set()
         for node in nodes:
@@ -109,8 +114,10 @@ def test_the_registries_list_every_private_name_the_compat_modules_import():
 def test_quarts_context_constructors_set_only_what_the_deferred_contexts_provide():
     """The direct path's placeholders skip Quart's constructors: they must set the same attributes."""
     instances = _instances()
-    for key, covered in (("quart.ctx:RequestContext", quart_compat.REQUEST_CONTEXT_ATTRS),
-                         ("quart.ctx:AppContext", quart_compat.APP_CONTEXT_ATTRS)):
+    for key, covered in (
+        ("quart.ctx:RequestContext", quart_compat.REQUEST_CONTEXT_ATTRS),
+        ("quart.ctx:AppContext", quart_compat.APP_CONTEXT_ATTRS),
+    ):
         new = set(vars(instances[key])) - covered
         assert not new, (
             f"Quart's {key.split(':')[1]}.__init__ now sets {sorted(new)}, which Flash's deferred "
@@ -124,19 +131,28 @@ def test_no_module_outside_compat_imports_a_private_dash_or_quart_name():
         if "compat" in path.relative_to(ROOT / "flash").parts:
             continue
         offenders += [f"{path.relative_to(ROOT)} {hit}" for hit in private_imports(path.read_text())]
-    assert not offenders, (
-        "Private Dash/Quart names must be imported through flash/compat/ (with why, in NEEDED):\n"
-        + "\n".join(offenders)
+    assert not offenders, "Private Dash/Quart names must be imported through flash/compat/ (with why, in NEEDED):\n" + "\n".join(
+        offenders
     )
 
 
 def test_the_private_import_check_catches_each_form():
-    for line in ("from dash._utils import to_json", "from dash.backends._quart import X",
-                 "from dash import _pages, html", "from quart.globals import _cv_request",
-                 "from quart.ctx import RequestContext", "import dash._callback"):
+    for line in (
+        "from dash._utils import to_json",
+        "from dash.backends._quart import X",
+        "from dash import _pages, html",
+        "from quart.globals import _cv_request",
+        "from quart.ctx import RequestContext",
+        "import dash._callback",
+    ):
         assert private_imports(line), line
-    for line in ("from dash import html", "from dash.dependencies import Input", "from quart import Quart",
-                 "import dash", "from .compat.dash import to_json"):
+    for line in (
+        "from dash import html",
+        "from dash.dependencies import Input",
+        "from quart import Quart",
+        "import dash",
+        "from .compat.dash import to_json",
+    ):
         assert not private_imports(line), line
 
 
@@ -161,8 +177,10 @@ def test_the_deferred_contexts_provide_every_attribute_quarts_constructors_set()
 
     server = Quart(__name__)
     scope = {"type": "http", "method": "POST", "path": "/", "headers": [], "query_string": b""}
-    for context, names in ((DeferredRequestContext(server, scope, b""), quart_compat.REQUEST_CONTEXT_ATTRS),
-                           (DeferredAppContext(server), quart_compat.APP_CONTEXT_ATTRS)):
+    for context, names in (
+        (DeferredRequestContext(server, scope, b""), quart_compat.REQUEST_CONTEXT_ATTRS),
+        (DeferredAppContext(server), quart_compat.APP_CONTEXT_ATTRS),
+    ):
         cls = type(context)
         absent = [n for n in names if n not in vars(context) and not isinstance(getattr(cls, n, None), property)]
         assert not absent, f"{cls.__name__} does not set {absent} (flash/server/deferred.py)"
@@ -178,10 +196,13 @@ def test_dash_internal_state_is_read_through_the_compat_accessors_only():
         if "compat" in path.relative_to(ROOT / "flash").parts:
             continue
         for number, line in enumerate(path.read_text().splitlines(), 1):
-            offenders += [f"{path.relative_to(ROOT)}:{number} .{name}" for name in ACCESSOR_ONLY
-                          if re.search(rf"\.{name}\b", line)]
-    assert not offenders, ("Read Dash's internal app state through flash/compat/dash.py's accessors "
-                           "(extra_components, callback_args, layout_hooks, ...):\n" + "\n".join(offenders))
+            offenders += [
+                f"{path.relative_to(ROOT)}:{number} .{name}" for name in ACCESSOR_ONLY if re.search(rf"\.{name}\b", line)
+            ]
+    assert not offenders, (
+        "Read Dash's internal app state through flash/compat/dash.py's accessors "
+        "(extra_components, callback_args, layout_hooks, ...):\n" + "\n".join(offenders)
+    )
 
 
 @pytest.mark.skipif(not hasattr(dash, "BaseSharedStorage"), reason="needs Dash 4.5 (streaming callbacks)")
@@ -205,8 +226,11 @@ def test_dash_keeps_a_streaming_callbacks_on_error_where_flash_reads_it():
         )
     finally:
         _callback.GLOBAL_CALLBACK_MAP.pop("compat-out.children", None)
-        _callback.GLOBAL_CALLBACK_LIST[:] = [c for c in _callback.GLOBAL_CALLBACK_LIST
-                                             if c.get("output") != "compat-out.children"]
+        _callback.GLOBAL_CALLBACK_LIST[:] = [
+            c for c in _callback.GLOBAL_CALLBACK_LIST if c.get("output") != "compat-out.children"
+        ]
+
+
 # --- Hypercorn's worker layout and Dash's callback-context class ------------------------------------
 def test_hypercorns_worker_processes_carry_the_shutdown_event_flash_polls():
     """Hypercorn's own `_populate` (what `hypercorn --workers N` runs) starts each worker; the
@@ -252,10 +276,11 @@ def _is_private(name):
 
 
 def _private_name_argument(node):
-    """"_x" in getattr/setattr/hasattr/delattr(obj, "_x") or object.__setattr__(obj, "_x", v)."""
+    """ "_x" in getattr/setattr/hasattr/delattr(obj, "_x") or object.__setattr__(obj, "_x", v)."""
     func = node.func
     named = (isinstance(func, ast.Name) and func.id in ("getattr", "setattr", "hasattr", "delattr")) or (
-        isinstance(func, ast.Attribute) and func.attr in ("__setattr__", "__getattribute__", "__delattr__"))
+        isinstance(func, ast.Attribute) and func.attr in ("__setattr__", "__getattribute__", "__delattr__")
+    )
     if named and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant):
         value = node.args[1].value
         return value if isinstance(value, str) and _is_private(value) else None
@@ -275,12 +300,17 @@ def defined_private_names(sources):
                 names.add(node.id)
             elif isinstance(node, ast.arg):
                 names.add(node.arg)
-            elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store) and (
-                    (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))
-                    or node.attr.startswith("_flash")):
+            elif (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.ctx, ast.Store)
+                and ((isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")) or node.attr.startswith("_flash"))
+            ):
                 names.add(node.attr)
-            elif isinstance(node, ast.Call) and _private_name_argument(node) and (
-                    isinstance(node.func, ast.Attribute) or node.func.id == "setattr"):
+            elif (
+                isinstance(node, ast.Call)
+                and _private_name_argument(node)
+                and (isinstance(node.func, ast.Attribute) or node.func.id == "setattr")
+            ):
                 names.add(_private_name_argument(node))
             elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith("_flash"):
                 names.add(node.value)
@@ -299,9 +329,13 @@ def foreign_private_attributes(source, defined):
             name, where = node.attr, ast.unparse(node.value)
         elif isinstance(node, ast.Call):
             name, where = _private_name_argument(node), ast.unparse(node.args[0]) if node.args else ""
-        elif (isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant)
-              and isinstance(node.slice.value, str) and _is_private(node.slice.value)
-              and (ast.unparse(node.value).endswith("__dict__") or ast.unparse(node.value).startswith("vars("))):
+        elif (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.slice, ast.Constant)
+            and isinstance(node.slice.value, str)
+            and _is_private(node.slice.value)
+            and (ast.unparse(node.value).endswith("__dict__") or ast.unparse(node.value).startswith("vars("))
+        ):
             name, where = node.slice.value, ast.unparse(node.value)
         if name and name not in defined:
             found.append(f"line {node.lineno}: {where}.{name}")
@@ -332,7 +366,8 @@ def foreign_patches(source):
         while isinstance(root, ast.Attribute):
             root = root.value
         if (isinstance(root, ast.Name) and root.id in foreign | classes) or (
-                isinstance(root, ast.Call) and getattr(root.func, "id", "") == "type"):
+            isinstance(root, ast.Call) and getattr(root.func, "id", "") == "type"
+        ):
             found.append(f"line {node.lineno}: {ast.unparse(node)[:80]}")
     return found
 
@@ -346,8 +381,12 @@ def _flash_sources():
 def test_no_module_outside_compat_reaches_a_private_attribute_of_another_library():
     sources = list(_flash_sources())
     defined = defined_private_names(source for _, source, _ in sources)
-    offenders = [f"{path.relative_to(ROOT)} {hit}" for path, source, compat in sources if not compat
-                 for hit in foreign_private_attributes(source, defined)]
+    offenders = [
+        f"{path.relative_to(ROOT)} {hit}"
+        for path, source, compat in sources
+        if not compat
+        for hit in foreign_private_attributes(source, defined)
+    ]
     assert not offenders, (
         "Private attributes of other libraries (werkzeug, Hypercorn, Dash, the standard library...) "
         "are reached from flash/compat/<library>.py only, with why and a NEEDED entry, or replaced "
@@ -356,29 +395,61 @@ def test_no_module_outside_compat_reaches_a_private_attribute_of_another_library
 
 
 def test_no_module_outside_compat_patches_another_librarys_classes_or_modules():
-    offenders = [f"{path.relative_to(ROOT)} {hit}" for path, source, compat in _flash_sources() if not compat
-                 for hit in foreign_patches(source)]
-    assert not offenders, ("Setting attributes on another library's classes or modules happens in "
-                           "flash/compat/ only (e.g. dash.add_context_property):\n" + "\n".join(offenders))
+    offenders = [
+        f"{path.relative_to(ROOT)} {hit}"
+        for path, source, compat in _flash_sources()
+        if not compat
+        for hit in foreign_patches(source)
+    ]
+    assert not offenders, (
+        "Setting attributes on another library's classes or modules happens in "
+        "flash/compat/ only (e.g. dash.add_context_property):\n" + "\n".join(offenders)
+    )
 
 
 def test_the_attribute_checks_catch_each_form():
-    defined = defined_private_names(["class A:\n    __slots__ = ('_slot',)\n    def _own(self):\n"
-                                     "        self._mine = 1\n        setattr(self, '_named', 2)\n"
-                                     "        server._flash_startup = self\n        other._private = 3\n"])
+    defined = defined_private_names(
+        [
+            "class A:\n    __slots__ = ('_slot',)\n    def _own(self):\n"
+            "        self._mine = 1\n        setattr(self, '_named', 2)\n"
+            "        server._flash_startup = self\n        other._private = 3\n"
+        ]
+    )
     assert defined == {"_slot", "_own", "_mine", "_named", "_flash_startup"}  # not other._private
-    for line in ("public.map._rules", "getattr(multiprocessing.current_process(), '_kwargs', None)",
-                 "sys._getframe(1)", "hasattr(app, '_background_manager')", "vars(proc)['_kwargs']",
-                 "proc.__dict__['_kwargs']", "object.__getattribute__(obj, '_secret')", "other._private"):
+    for line in (
+        "public.map._rules",
+        "getattr(multiprocessing.current_process(), '_kwargs', None)",
+        "sys._getframe(1)",
+        "hasattr(app, '_background_manager')",
+        "vars(proc)['_kwargs']",
+        "proc.__dict__['_kwargs']",
+        "object.__getattribute__(obj, '_secret')",
+        "other._private",
+    ):
         assert foreign_private_attributes(line, defined), line
-    for line in ("self._mine", "x._own()", "obj._slot", "getattr(obj, '_named')", "server._flash_startup",
-                 "obj.__class__", "obj.public"):
+    for line in (
+        "self._mine",
+        "x._own()",
+        "obj._slot",
+        "getattr(obj, '_named')",
+        "server._flash_startup",
+        "obj.__class__",
+        "obj.public",
+    ):
         assert not foreign_private_attributes(line, defined), line
-    for source in ("import dash\ncls = type(dash.callback_context)\ncls.shared_storage = property(len)",
-                   "import dash\ntype(dash.ctx).x = 1", "import dash\ndash.ctx = None",
-                   "from quart import Quart\nQuart.extra = 1", "from werkzeug import routing\nsetattr(routing, 'x', 1)",
-                   "import dash\ndel dash.callback_context.x"):
+    for source in (
+        "import dash\ncls = type(dash.callback_context)\ncls.shared_storage = property(len)",
+        "import dash\ntype(dash.ctx).x = 1",
+        "import dash\ndash.ctx = None",
+        "from quart import Quart\nQuart.extra = 1",
+        "from werkzeug import routing\nsetattr(routing, 'x', 1)",
+        "import dash\ndel dash.callback_context.x",
+    ):
         assert foreign_patches(source), source
-    for source in ("self.x = 1", "from .compat.dash import x\nx.y = 1", "obj = make()\nobj.y = 1",
-                   "import dash\napp = dash.Dash()\napp.title = 't'"):
+    for source in (
+        "self.x = 1",
+        "from .compat.dash import x\nx.y = 1",
+        "obj = make()\nobj.y = 1",
+        "import dash\napp = dash.Dash()\napp.title = 't'",
+    ):
         assert not foreign_patches(source), source

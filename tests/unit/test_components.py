@@ -1,4 +1,5 @@
 """flash.components: the component classes (props, validation) and their served JS suite."""
+
 import json
 import re
 
@@ -34,8 +35,7 @@ def test_websocket_refuses_a_missing_or_non_websocket_url():
 
 
 def test_lazyload_registers_its_loader_and_serializes_the_name():
-    lazy = LazyLoad(id="north", load=panel, args={"region": "north"}, placeholder=html.P("wait"),
-                    root_margin="200px")
+    lazy = LazyLoad(id="north", load=panel, args={"region": "north"}, placeholder=html.P("wait"), root_margin="200px")
     props = lazy.to_plotly_json()["props"]
     assert props["loader"].endswith("test_components.panel")
     assert LOADERS[props["loader"]] is panel
@@ -54,7 +54,8 @@ def test_lazyload_content_goes_through_a_clientside_callback_of_the_app():
     clientside callback sets: dash-renderer runs a new layout's initial callbacks only then."""
     lazy = LazyLoad(id={"kind": "panel", "n": 1}, load=panel, args={"region": "x"})
     assert lazy.children.to_plotly_json() == {
-        "namespace": "flash_components", "type": "LazyContent",
+        "namespace": "flash_components",
+        "type": "LazyContent",
         "props": {"id": {"type": "flash-lazy-content", "lazy": '{"kind":"panel","n":1}'}},
     }
     app = Flash(__name__)
@@ -115,8 +116,15 @@ def test_the_suite_is_served_fingerprinted_and_cached():
         answers = []
         for src in sources:
             response = await client.get(src)
-            answers.append((src, response.status_code, response.headers.get("Cache-Control"),
-                            response.content_type, (await response.get_data()).decode()))
+            answers.append(
+                (
+                    src,
+                    response.status_code,
+                    response.headers.get("Cache-Control"),
+                    response.content_type,
+                    (await response.get_data()).decode(),
+                )
+            )
         return answers
 
     answers = run(go())

@@ -1,4 +1,5 @@
 """The lazy-load endpoint: `POST <prefix>_flash/lazy/<name>` on Quart's test client."""
+
 import asyncio
 import json
 
@@ -114,9 +115,22 @@ BAD_REQUESTS = [
 ]
 
 
-@pytest.mark.parametrize("name,body,status,message", BAD_REQUESTS, ids=[
-    "not-json", "not-an-object", "unknown-key", "args-not-object", "args-not-identifiers", "extra-arg",
-    "missing-arg", "too-deep", "too-large", "unknown-loader"])
+@pytest.mark.parametrize(
+    "name,body,status,message",
+    BAD_REQUESTS,
+    ids=[
+        "not-json",
+        "not-an-object",
+        "unknown-key",
+        "args-not-object",
+        "args-not-identifiers",
+        "extra-arg",
+        "missing-arg",
+        "too-deep",
+        "too-large",
+        "unknown-loader",
+    ],
+)
 def test_bad_requests_get_4xx_json_that_echoes_nothing(name, body, status, message):
     got_status, got_body = call(make_app(), name, body)
     assert got_status == status, got_body
@@ -143,8 +157,9 @@ def test_cross_origin_posts_are_refused_when_origins_are_configured():
 
     async def go():
         client = app.server.test_client()
-        response = await client.post("/_flash/lazy/unit-panel", json={"args": {"region": "n"}},
-                                     headers={"Origin": "https://evil.example.com"})
+        response = await client.post(
+            "/_flash/lazy/unit-panel", json={"args": {"region": "n"}}, headers={"Origin": "https://evil.example.com"}
+        )
         return response.status_code
 
     assert run(go()) == 403
@@ -165,8 +180,9 @@ def test_concurrent_loads_do_not_wait_for_each_other():
 
     async def go():
         client = app.server.test_client()
-        return await asyncio.gather(post(client, "unit-pair", {"args": {"side": "a"}}),
-                                    post(client, "unit-pair", {"args": {"side": "b"}}))
+        return await asyncio.gather(
+            post(client, "unit-pair", {"args": {"side": "a"}}), post(client, "unit-pair", {"args": {"side": "b"}})
+        )
 
     answers = run(go())
     assert [status for status, _ in answers] == [200, 200]

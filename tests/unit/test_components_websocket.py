@@ -1,4 +1,5 @@
 """`websocket_route` on Quart's test client: JSON out and in, props messages, limits, origins."""
+
 import asyncio
 import json
 
@@ -85,8 +86,7 @@ def test_a_handler_receives_client_messages_and_drain_does_not_wait():
     assert seen == ["kept", "bye"] and code == 4001
 
 
-@pytest.mark.parametrize("payload,code", [("not json {", 1007), (json.dumps("x" * 2000), 1009)],
-                         ids=["not-json", "too-large"])
+@pytest.mark.parametrize("payload,code", [("not json {", 1007), (json.dumps("x" * 2000), 1009)], ids=["not-json", "too-large"])
 def test_bad_client_messages_close_the_socket(payload, code):
     app = make_app()
 
@@ -179,13 +179,13 @@ def test_cross_origin_handshakes_are_refused(origin, allowed, app_origins, accep
     if accepted:
         assert answer == '"hello"'
     else:
-        assert answer == (403, {"error": "Cross-origin websocket refused: its Origin is not allowed.",
-                                "status": 403})
+        assert answer == (403, {"error": "Cross-origin websocket refused: its Origin is not allowed.", "status": 403})
 
 
 def test_only_async_handlers_are_accepted():
     app = make_app()
     with pytest.raises(TypeError, match="async generator or an `async def`"):
+
         @websocket_route(app, "/ws/sync")
         def sync_handler(ws):
             return ws

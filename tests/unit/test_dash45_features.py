@@ -1,6 +1,7 @@
 """The rest of Dash 4.5 on Flash: `get_prop(..., path=...)`, `partial_pattern=True` and async hook
 routes (Dash's MCP server: test_mcp_server.py). On Dash 4.4 the two new keywords fail at once
 with an error naming the Dash they need (flash/compat/dash_45.py, `refuse_dash45_keywords`)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -18,7 +19,8 @@ from flash.compat.dash import DASH_VERSION, refuse_dash45_keywords
 from flash.testing import FlashComposite
 
 DASH45 = "partial_pattern" in inspect.signature(dash.Output.__init__).parameters and not getattr(
-    dash.Output.__init__, "__flash_refuses__", False)
+    dash.Output.__init__, "__flash_refuses__", False
+)
 needs_dash45 = pytest.mark.skipif(not DASH45, reason=f"needs Dash 4.5 (installed: {DASH_VERSION})")
 only_dash44 = pytest.mark.skipif(DASH45, reason="Dash 4.4 only: the clear error for a Dash 4.5 keyword")
 
@@ -96,15 +98,20 @@ def test_an_async_hook_route_runs_on_the_loop_with_the_request_and_the_app(route
 def test_partial_pattern_output_updates_components_with_more_id_keys(flash_duo: FlashComposite) -> None:
     """`partial_pattern=True`: the pattern's keys need only be a subset of a component's id keys."""
     app = Flash(__name__)
-    app.layout = html.Div([
-        html.Button("go", id="go"),
-        html.Div(id={"type": "cell", "index": 0, "row": "a"}),
-        html.Div(id={"type": "cell", "index": 1, "row": "b"}),
-        html.Div("untouched", id={"type": "other", "index": 2, "row": "c"}),
-    ])
+    app.layout = html.Div(
+        [
+            html.Button("go", id="go"),
+            html.Div(id={"type": "cell", "index": 0, "row": "a"}),
+            html.Div(id={"type": "cell", "index": 1, "row": "b"}),
+            html.Div("untouched", id={"type": "other", "index": 2, "row": "c"}),
+        ]
+    )
 
-    @app.callback(Output({"type": "cell", "index": ALL}, "children", partial_pattern=True),
-                  Input("go", "n_clicks"), prevent_initial_call=True)
+    @app.callback(
+        Output({"type": "cell", "index": ALL}, "children", partial_pattern=True),
+        Input("go", "n_clicks"),
+        prevent_initial_call=True,
+    )
     async def fill(n_clicks: int) -> list[str]:
         await asyncio.sleep(0)
         return [f"{item['id']['row']}{n_clicks}" for item in ctx.outputs_list]
@@ -122,11 +129,13 @@ def test_partial_pattern_output_updates_components_with_more_id_keys(flash_duo: 
 def test_get_prop_with_a_path_reads_part_of_a_prop_from_the_browser(flash_duo: FlashComposite) -> None:
     """`ctx.websocket.get_prop(..., path=[...])` in an async websocket callback, answered by the page."""
     app = Flash(__name__)
-    app.layout = html.Div([
-        dcc.Store(id="store", data={"rows": [{"name": "first"}, {"name": "second"}], "total": 2}),
-        html.Button("read", id="read"),
-        html.Div(id="out"),
-    ])
+    app.layout = html.Div(
+        [
+            dcc.Store(id="store", data={"rows": [{"name": "first"}, {"name": "second"}], "total": 2}),
+            html.Button("read", id="read"),
+            html.Div(id="out"),
+        ]
+    )
 
     @app.callback(Output("out", "children"), Input("read", "n_clicks"), websocket=True, prevent_initial_call=True)
     async def read(n_clicks: int) -> str:
@@ -145,8 +154,7 @@ def test_get_prop_with_a_path_reads_part_of_a_prop_from_the_browser(flash_duo: F
 def test_get_prop_without_a_path_reads_the_whole_prop_on_either_dash(flash_duo: FlashComposite) -> None:
     """On Dash 4.4 `get_prop` is wrapped (for the path error above): without a path it is Dash's."""
     app = Flash(__name__)
-    app.layout = html.Div([dcc.Store(id="store", data={"n": [1, 2]}), html.Button("read", id="read"),
-                           html.Div(id="out")])
+    app.layout = html.Div([dcc.Store(id="store", data={"n": [1, 2]}), html.Button("read", id="read"), html.Div(id="out")])
 
     @app.callback(Output("out", "children"), Input("read", "n_clicks"), websocket=True, prevent_initial_call=True)
     async def read(n_clicks: int) -> str:

@@ -4,6 +4,7 @@ Dash 4.5 ships shared storage and streaming of its own; under Flash both are Fla
 backend Dash holds is Flash's (`app.shared_storage`, Dash's `ctx.shared_storage`), each side
 accepts the other's backends, and the page config turns Dash's stream transport off (no worker
 script, nothing marked `stream`). On Dash 4.4 the parts that need Dash 4.5 are skipped."""
+
 from __future__ import annotations
 
 import json
@@ -17,7 +18,9 @@ from flash import Flash, Input, Output, ctx, html
 from flash.storage import config as storage_config
 from tests.conftest import callback_body, dep, run
 
-DASH45 = pytest.mark.skipif(not hasattr(dash, "BaseSharedStorage"), reason="needs Dash 4.5 (its own shared storage and streaming)")
+DASH45 = pytest.mark.skipif(
+    not hasattr(dash, "BaseSharedStorage"), reason="needs Dash 4.5 (its own shared storage and streaming)"
+)
 
 
 @pytest.fixture
@@ -37,7 +40,7 @@ def _config(app):
         html_page = await (await client.get("/")).get_data(as_text=True)
         marker = '<script id="_dash-config" type="application/json">'
         start = html_page.index(marker) + len(marker)
-        return json.loads(html_page[start:html_page.index("</script>", start)])
+        return json.loads(html_page[start : html_page.index("</script>", start)])
 
     return run(go())
 
@@ -100,8 +103,7 @@ def test_dash_ctx_shared_storage_and_get_app_answer_the_serving_app(namespace, n
 
     async def go():
         client = first.server.test_client()
-        response = await client.post("/_dash-update-component",
-                                     json=callback_body("out.children", [dep("btn", "n_clicks", 7)]))
+        response = await client.post("/_dash-update-component", json=callback_body("out.children", [dep("btn", "n_clicks", 7)]))
         return await response.get_json()
 
     assert run(go())["response"]["out"]["children"] == "same app"
@@ -144,8 +146,14 @@ def test_dash_callback_streams_become_flash_streams_with_their_dependencies():
     def failed(exc):
         return "failed", "too"
 
-    @dash.callback(Output("out", "children"), Output("other", "children"), Input("btn", "n_clicks"),
-                   dash.State({"type": "f", "i": dash.ALL}, "value"), prevent_initial_call=True, on_error=failed)
+    @dash.callback(
+        Output("out", "children"),
+        Output("other", "children"),
+        Input("btn", "n_clicks"),
+        dash.State({"type": "f", "i": dash.ALL}, "value"),
+        prevent_initial_call=True,
+        on_error=failed,
+    )
     async def gen(n, values):
         yield "a", "b"
 
@@ -169,8 +177,11 @@ def test_dash_callback_streams_become_flash_streams_with_their_dependencies():
 def test_running_of_a_dash_callback_stream_is_kept():
     from flash.streaming.declare.adopt import adopt_dash_streams
 
-    @dash.callback(Output("out", "children"), Input("btn", "n_clicks"),
-                   running=[(Output("out", "title"), "busy", ""), (Output({"k": "x.y"}, "disabled"), True, False)])
+    @dash.callback(
+        Output("out", "children"),
+        Input("btn", "n_clicks"),
+        running=[(Output("out", "title"), "busy", ""), (Output({"k": "x.y"}, "disabled"), True, False)],
+    )
     async def gen(n):
         yield "a"
 

@@ -1,4 +1,5 @@
 """Flash's server pieces run Dash's own code (issue 11, item 2): what Dash builds, Flash serves."""
+
 import json
 
 import dash
@@ -20,8 +21,7 @@ def test_the_callback_context_has_every_entry_dashs_own_has_with_request_details
     body = callback_body("out.children", [dep("btn", "n_clicks", 1)])
 
     async def go():
-        async with app.server.test_request_context("/_dash-update-component?q=1", method="POST",
-                                                   headers={"X-Custom": "yes"}):
+        async with app.server.test_request_context("/_dash-update-component?q=1", method="POST", headers={"X-Custom": "yes"}):
             ours = app._initialize_context(body)
             deferred = set(dict(ours))
             dashs = dash.Dash._initialize_context(app, body)  # Dash's, with Dash's adapter

@@ -1,5 +1,6 @@
 """The dev tools' Streams panel routes, in process: absent (404) without debug; with debug they
 list the worker's live runs, stop one, and show the last failed runs with their traceback."""
+
 from __future__ import annotations
 
 import asyncio
@@ -120,14 +121,17 @@ def test_the_failed_runs_kept_are_bounded():
     assert errors[0]["message"] == str(devtools.KEEP_FAILED + 4)  # newest first
 
 
-@pytest.mark.parametrize("raw, headers, status", [
-    (b"{not json", None, 400),
-    (b"[1, 2]", None, 400),
-    (b'{"run": 5}', None, 400),
-    (b'{"run": ""}', None, 400),
-    (b'{"run": "no-such-run-<script>"}', None, 404),
-    (b'{"run": "x"}', {"Content-Type": "text/plain"}, 415),
-])
+@pytest.mark.parametrize(
+    "raw, headers, status",
+    [
+        (b"{not json", None, 400),
+        (b"[1, 2]", None, 400),
+        (b'{"run": 5}', None, 400),
+        (b'{"run": ""}', None, 400),
+        (b'{"run": "no-such-run-<script>"}', None, 404),
+        (b'{"run": "x"}', {"Content-Type": "text/plain"}, 415),
+    ],
+)
 def test_bad_stop_requests_get_a_4xx_json_error_that_does_not_echo_them(raw, headers, status):
     app = debug_app()
 

@@ -1,5 +1,6 @@
 """The direct ASGI path for callback requests: taken only when nothing would notice, and then
 `quart.request`, `current_app`, `g`, `ctx`, cookies, error handlers and body limits work as in Quart."""
+
 import asyncio
 import json
 
@@ -35,8 +36,11 @@ def make_app(handler=None, **kwargs):
 
 
 async def post(client, body=BODY, path="/_dash-update-component", **kwargs):
-    response = await client.post(path, json=body, **kwargs) if not isinstance(body, bytes) else \
-        await client.post(path, data=body, headers={"Content-Type": "application/json"}, **kwargs)
+    response = (
+        await client.post(path, json=body, **kwargs)
+        if not isinstance(body, bytes)
+        else await client.post(path, data=body, headers={"Content-Type": "application/json"}, **kwargs)
+    )
     data = await response.get_data()
     return response, (json.loads(data) if data else None)
 
@@ -68,11 +72,21 @@ def test_request_app_globals_and_ctx_work_on_the_direct_path():
             return response
 
         ctx.response.set_cookie("flavour", "oat")
-        return "|".join([
-            request.headers["X-Probe"], request.args["q"], request.path, request.method,
-            current_app.name, g.note, url_for("/_dash-layout"), ctx.cookies.get("session-ish", ""),
-            ctx.headers.get("X-Probe", ""), str(ctx.triggered_id), ctx.path,
-        ])
+        return "|".join(
+            [
+                request.headers["X-Probe"],
+                request.args["q"],
+                request.path,
+                request.method,
+                current_app.name,
+                g.note,
+                url_for("/_dash-layout"),
+                ctx.cookies.get("session-ish", ""),
+                ctx.headers.get("X-Probe", ""),
+                str(ctx.triggered_id),
+                ctx.path,
+            ]
+        )
 
     app, seen = make_app(handler)
 
@@ -85,8 +99,7 @@ def test_request_app_globals_and_ctx_work_on_the_direct_path():
     response, data = run(go())
     assert seen[-1] == "DeferredRequestContext"
     assert data["response"]["out"]["children"] == (
-        f"p|7|/_dash-update-component|POST|{app.server.name}|kept|/_dash-layout|c1|p|btn|"
-        "/_dash-update-component?q=7"
+        f"p|7|/_dash-update-component|POST|{app.server.name}|kept|/_dash-layout|c1|p|btn|/_dash-update-component?q=7"
     )
     assert response.headers["X-After"] == "yes"
     assert "flavour=oat" in response.headers["Set-Cookie"]
@@ -208,14 +221,24 @@ def test_errors_on_the_direct_path_are_the_same_json_answers():
 
 # --- raw ASGI: bodies in pieces, limits, timeouts, disconnects, root paths ------------------------
 
+
 async def asgi_post(server, messages, path="/_dash-update-component", headers=(), root_path="", then="wait"):
     """Call the ASGI app once; after `messages`, receive() waits for the answer (as a server does),
     stalls forever (`then="stall"`) or reports a disconnect (`then="disconnect"`)."""
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-        "path": root_path + path, "raw_path": (root_path + path).encode(), "query_string": b"",
-        "root_path": root_path, "headers": [(b"host", b"localhost"), (b"content-type", b"application/json"), *headers], "client": ("127.0.0.1", 1),
-        "server": ("127.0.0.1", 80), "extensions": {},
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": root_path + path,
+        "raw_path": (root_path + path).encode(),
+        "query_string": b"",
+        "root_path": root_path,
+        "headers": [(b"host", b"localhost"), (b"content-type", b"application/json"), *headers],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+        "extensions": {},
     }
     pending = list(messages)
     sent = []
@@ -238,13 +261,12 @@ async def asgi_post(server, messages, path="/_dash-update-component", headers=()
     await server(scope, receive, send)
     status = next((m["status"] for m in sent if m["type"] == "http.response.start"), None)
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    is_json = any(m["type"] == "http.response.start" and (b"content-type", b"application/json") in m["headers"]
-                  for m in sent)
+    is_json = any(m["type"] == "http.response.start" and (b"content-type", b"application/json") in m["headers"] for m in sent)
     return status, (json.loads(body) if is_json else body or None)
 
 
 def _pieces(data, size):
-    chunks = [data[i:i + size] for i in range(0, len(data), size)]
+    chunks = [data[i : i + size] for i in range(0, len(data), size)]
     return [{"type": "http.request", "body": c, "more_body": i < len(chunks) - 1} for i, c in enumerate(chunks)]
 
 
@@ -293,8 +315,7 @@ def test_concurrent_stalled_bodies_each_time_out_while_others_are_answered():
 
     async def go():
         await asgi_post(app.server, _pieces(data, 10**6))
-        stalled = [asyncio.ensure_future(asgi_post(app.server, _pieces(data, 10)[:2], then="stall"))
-                   for _ in range(3)]
+        stalled = [asyncio.ensure_future(asgi_post(app.server, _pieces(data, 10)[:2], then="stall")) for _ in range(3)]
         await asyncio.sleep(0.05)
         answered = await asgi_post(app.server, _pieces(data, 10**6))  # its read is never overdue
         pending_before_deadline = [not task.done() for task in stalled]
@@ -314,8 +335,7 @@ def test_prefixes_and_root_paths_route_like_quart():
 
     async def go():
         first = await asgi_post(app.server, _pieces(data, 10**6), path="/app/_dash-update-component")
-        second = await asgi_post(app.server, _pieces(data, 10**6), path="/app/_dash-update-component",
-                                 root_path="/mount")
+        second = await asgi_post(app.server, _pieces(data, 10**6), path="/app/_dash-update-component", root_path="/mount")
         elsewhere = await asgi_post(app.server, _pieces(data, 10**6), path="/_dash-update-component")
         return first, second, elsewhere
 

@@ -1,4 +1,5 @@
 """Callback dispatch: async on the loop, sync in the pool, ctx and set_props in both."""
+
 import asyncio
 import json
 import threading
@@ -138,7 +139,9 @@ def test_prevent_update_and_no_update():
         client = app.server.test_client()
         first = await post(client, callback_body("out.children", [dep("btn", "n_clicks", 1)]))
         outputs = [{"id": "side", "property": "children"}, {"id": "st", "property": "children"}]
-        second = await post(client, callback_body("..side.children...st.children..", [dep("btn", "n_clicks", 1)], outputs=outputs))
+        second = await post(
+            client, callback_body("..side.children...st.children..", [dep("btn", "n_clicks", 1)], outputs=outputs)
+        )
         return first, second
 
     (s1, d1), (s2, d2) = run(go())

@@ -2,6 +2,7 @@
 results, exceptions and contextvars cross intact, a cancelled caller neither loses a thread nor
 runs a call it withdrew, the loop is woken once per batch of finished calls (counted, not timed),
 and the pool's threads end on shutdown, when it is collected, and start over after a fork."""
+
 import asyncio
 import contextvars
 import gc

@@ -1,6 +1,7 @@
 """Coming from Flask-Dash: WSGI servers refused with the working command, Flask-only code named
 with its Quart way, the component registry ready before serving, Dash's websocket only when used,
 and the dev server's banner (tests/integration/test_migrating.py runs them on real servers)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -38,14 +39,19 @@ def _page_config(app: Flash) -> dict[str, Any]:
 
 
 # --- gunicorn ------------------------------------------------------------------------------
-@pytest.mark.parametrize("argv, expected", [
-    (["/venv/bin/gunicorn", "app:server"], "gunicorn -k asgi app:server"),
-    (["/venv/bin/gunicorn", "-w", "4", "-k", "gthread", "app:server"], "gunicorn -k asgi -w 4 app:server"),
-    (["/venv/bin/gunicorn", "--worker-class=sync", "-b", "0.0.0.0:80", "app:server"],
-     "gunicorn -k asgi -b 0.0.0.0:80 app:server"),
-    (["/venv/bin/gunicorn", "-ksync", "app:server"], "gunicorn -k asgi app:server"),
-    (["/usr/lib/python3/site-packages/gunicorn/__main__.py", "app:server"], "python -m gunicorn -k asgi app:server"),
-])
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["/venv/bin/gunicorn", "app:server"], "gunicorn -k asgi app:server"),
+        (["/venv/bin/gunicorn", "-w", "4", "-k", "gthread", "app:server"], "gunicorn -k asgi -w 4 app:server"),
+        (
+            ["/venv/bin/gunicorn", "--worker-class=sync", "-b", "0.0.0.0:80", "app:server"],
+            "gunicorn -k asgi -b 0.0.0.0:80 app:server",
+        ),
+        (["/venv/bin/gunicorn", "-ksync", "app:server"], "gunicorn -k asgi app:server"),
+        (["/usr/lib/python3/site-packages/gunicorn/__main__.py", "app:server"], "python -m gunicorn -k asgi app:server"),
+    ],
+)
 def test_the_suggested_command_is_the_users_with_an_asgi_worker(argv: list[str], expected: str) -> None:
     assert wsgi_guard.asgi_command(argv, "asgi") == expected
 
@@ -99,8 +105,12 @@ def test_a_flask_request_in_a_callback_answers_500_and_logs_the_quart_way(caplog
     def uses_flask(value: str) -> str:
         return flask.request.headers.get("User-Agent", value)
 
-    body = {"output": "out.children", "outputs": {"id": "out", "property": "children"},
-            "inputs": [{"id": "inp", "property": "value", "value": "a"}], "changedPropIds": ["inp.value"]}
+    body = {
+        "output": "out.children",
+        "outputs": {"id": "out", "property": "children"},
+        "inputs": [{"id": "inp", "property": "value", "value": "a"}],
+        "changedPropIds": ["inp.value"],
+    }
 
     async def go() -> tuple[int, str]:
         async with app.server.test_app() as test_app:
@@ -117,6 +127,7 @@ def test_a_flask_request_in_a_callback_answers_500_and_logs_the_quart_way(caplog
 
 def test_dash_auth_on_a_flash_app_fails_at_startup_naming_flash_auth() -> None:
     import dash_auth  # the test extra has it
+
     app = _app("with_dash_auth")
     dash_auth.BasicAuth(app, {"user": "pw"})
     with pytest.raises(FlaskHookError, match=r"flash\.auth import BasicAuth"):
@@ -183,8 +194,10 @@ def test_dash_run_banner_says_flash(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="banner_test"):
         logger.info("Dash is running on %s://%s%s%s\n", "http", "127.0.0.1", ":8050", "/")
         logger.info("Dash says something else")
-    assert [r.getMessage() for r in caplog.records] == ["Flash is running on http://127.0.0.1:8050/\n",
-                                                         "Dash says something else"]
+    assert [r.getMessage() for r in caplog.records] == [
+        "Flash is running on http://127.0.0.1:8050/\n",
+        "Dash says something else",
+    ]
     assert _app("banner_app").logger.filters  # every Flash app's logger has it
 
 

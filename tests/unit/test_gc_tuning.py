@@ -1,4 +1,5 @@
 """Server start keeps the garbage collector off the request path (see flash/gc_tuning.py)."""
+
 import gc
 
 import pytest

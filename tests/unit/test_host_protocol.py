@@ -10,6 +10,7 @@ say so, and the layering test (test_import_layers.py) cannot see it. Here:
 - every member of the protocols is used by its layer (so they list exactly what is used), and a
   real `Flash` app is a `ServerHost` (mypy checks the types: test_typing.py).
 """
+
 from __future__ import annotations
 
 import ast
@@ -36,8 +37,12 @@ KNOWN: dict[tuple[str, str], str] = {}
 def _is_app(node: ast.expr) -> bool:
     if isinstance(node, ast.Name):
         return node.id in APP_NAMES
-    return (isinstance(node, ast.Attribute) and node.attr in SELF_APP_NAMES
-            and isinstance(node.value, ast.Name) and node.value.id == "self")
+    return (
+        isinstance(node, ast.Attribute)
+        and node.attr in SELF_APP_NAMES
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "self"
+    )
 
 
 def _private(name: str) -> bool:
@@ -50,34 +55,48 @@ def private_app_reads(source: str) -> list[tuple[str, int]]:
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Attribute) and _private(node.attr) and _is_app(node.value):
             found.append((f"{ast.unparse(node.value).removeprefix('self.')}.{node.attr}", node.lineno))
-        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-              and node.func.id in ("getattr", "setattr", "hasattr", "delattr") and len(node.args) >= 2
-              and _is_app(node.args[0]) and isinstance(node.args[1], ast.Constant)
-              and isinstance(node.args[1].value, str) and _private(node.args[1].value)):
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in ("getattr", "setattr", "hasattr", "delattr")
+            and len(node.args) >= 2
+            and _is_app(node.args[0])
+            and isinstance(node.args[1], ast.Constant)
+            and isinstance(node.args[1].value, str)
+            and _private(node.args[1].value)
+        ):
             found.append((f"{ast.unparse(node.args[0]).removeprefix('self.')}.{node.args[1].value}", node.lineno))
     return sorted(found, key=lambda item: item[1])
 
 
 def _lower_modules() -> dict[str, Path]:
-    return {".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts): path
-            for layer in LOWER for path in sorted((PACKAGE / layer).rglob("*.py"))}
+    return {
+        ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts): path
+        for layer in LOWER
+        for path in sorted((PACKAGE / layer).rglob("*.py"))
+    }
 
 
 def _private_reads() -> list[tuple[str, str, int]]:
-    return [(module, what, line) for module, path in _lower_modules().items()
-            for what, line in private_app_reads(path.read_text(encoding="utf-8"))]
+    return [
+        (module, what, line)
+        for module, path in _lower_modules().items()
+        for what, line in private_app_reads(path.read_text(encoding="utf-8"))
+    ]
 
 
 def test_no_layer_names_a_higher_one_not_even_for_types():
     upward = [edge for edge in upward_imports(import_graph(type_checking=True), TIERS) if edge[:2] not in KNOWN]
     assert not upward, "a lower layer imports a higher one (use the layer's host protocol instead):\n" + "\n".join(
-        f"{module} imports {target} (line {line})" for module, target, line in upward)
+        f"{module} imports {target} (line {line})" for module, target, line in upward
+    )
 
 
 def test_no_lower_layer_reads_a_private_attribute_of_the_app():
     found = [item for item in _private_reads() if item[:2] not in KNOWN]
-    assert not found, "private app attributes used below the app (add a public member to the host protocol):\n" + \
-        "\n".join(f"{module}:{line} {what}" for module, what, line in found)
+    assert not found, "private app attributes used below the app (add a public member to the host protocol):\n" + "\n".join(
+        f"{module}:{line} {what}" for module, what, line in found
+    )
 
 
 def test_every_known_exception_still_exists():
@@ -98,14 +117,17 @@ def test_the_scan_sees_each_form_of_private_access():
         "    def g(self):\n"
         "        return self._dash_app._serving_loop, self._private\n"
     )
-    assert private_app_reads(source) == [("app._initialize_context", 2), ("dash_app._setup_done", 3),
-                                         ("app._streams_taken", 4), ("_dash_app._serving_loop", 8)]
+    assert private_app_reads(source) == [
+        ("app._initialize_context", 2),
+        ("dash_app._setup_done", 3),
+        ("app._streams_taken", 4),
+        ("_dash_app._serving_loop", 8),
+    ]
 
 
 def _members(protocol: type, own: bool = False) -> set[str]:
     classes = [protocol] if own else [cls for cls in protocol.__mro__ if cls.__module__.startswith("flash.")]
-    return {name for cls in classes for name in (*vars(cls), *getattr(cls, "__annotations__", {}))
-            if not name.startswith("_")}
+    return {name for cls in classes for name in (*vars(cls), *getattr(cls, "__annotations__", {})) if not name.startswith("_")}
 
 
 def _used_in(layer: str) -> set[str]:
@@ -117,17 +139,24 @@ def _used_in(layer: str) -> set[str]:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Attribute):
                 names.add(node.attr)
-            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr"
-                  and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant)):
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == "getattr"
+                and len(node.args) >= 2
+                and isinstance(node.args[1], ast.Constant)
+            ):
                 names.add(str(node.args[1].value))
     return names
 
 
 def _unused() -> list[tuple[str, str]]:
     """(protocol's module, protocol.member) for each member of a host protocol its layer never uses."""
-    return [(protocol.__module__, f"{protocol.__name__}.{name}")
-            for protocol, layer in ((ServerHost, "server"), (StreamHost, "streaming"))
-            for name in sorted(_members(protocol, own=True) - _used_in(layer))]
+    return [
+        (protocol.__module__, f"{protocol.__name__}.{name}")
+        for protocol, layer in ((ServerHost, "server"), (StreamHost, "streaming"))
+        for name in sorted(_members(protocol, own=True) - _used_in(layer))
+    ]
 
 
 def test_every_member_of_a_host_protocol_is_used_by_its_layer():

@@ -14,6 +14,7 @@ inside functions that a test run may never reach:
 - importing `a.b.c` runs `a/__init__.py` and `a/b/__init__.py` first; that implicit edge is left
   out (every module would otherwise reach `flash/__init__.py`, which imports the whole app).
 """
+
 from __future__ import annotations
 
 import ast
@@ -28,8 +29,16 @@ PACKAGE = Path(flash.__file__).resolve().parent
 # and package root sit above them.
 # Modules outside them (the public `flash/__init__.py`, components, pages...) are free to import
 # any layer.
-LAYERS = ["flash.storage", "flash.server", "flash.streaming.declare", "flash.streaming.bus", "flash.streaming.run",
-          "flash.streaming.wire", "flash.streaming", "flash.app"]
+LAYERS = [
+    "flash.storage",
+    "flash.server",
+    "flash.streaming.declare",
+    "flash.streaming.bus",
+    "flash.streaming.run",
+    "flash.streaming.wire",
+    "flash.streaming",
+    "flash.app",
+]
 # The same without the rooms: what tests/unit/test_host_protocol.py holds even for annotations (rooms
 # may name each other's classes in `if TYPE_CHECKING:` imports: a bus and the downlinks it serves).
 TIERS = ["flash.storage", "flash.server", "flash.streaming", "flash.app"]
@@ -54,7 +63,8 @@ def _modules(root: Path) -> dict[str, tuple[Path, bool]]:
 def _is_type_checking(node: ast.If) -> bool:
     test = node.test
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def _imported(node: ast.Import | ast.ImportFrom, package: str, modules: dict[str, tuple[Path, bool]]) -> list[str]:
@@ -174,8 +184,10 @@ def _describe(path: list[str], graph: dict[str, dict[str, int]]) -> str:
 
 def test_the_flash_package_has_no_import_cycle():
     graph = import_graph()
-    allowed = {module: {target: line for target, line in targets.items() if (module, target) not in KNOWN}
-               for module, targets in graph.items()}
+    allowed = {
+        module: {target: line for target, line in targets.items() if (module, target) not in KNOWN}
+        for module, targets in graph.items()
+    }
     found = cycles(allowed)
     assert not found, "import cycles in flash/ (break each one):\n" + "\n".join(_describe(p, graph) for p in found)
 
@@ -183,18 +195,29 @@ def test_the_flash_package_has_no_import_cycle():
 def upward_imports(graph: dict[str, dict[str, int]], layers: list[str] = LAYERS) -> list[tuple[str, str, int]]:
     """(module, imported module, line) of each import of a higher layer (or of the package root,
     which imports the app) by a module in a lower one."""
-    upward = sorted((module, target, line) for module, targets in graph.items() for target, line in targets.items()
-                    if (low := _layer(module, layers)) is not None and (high := _layer(target, layers)) is not None
-                    and high > low)
-    upward += sorted((module, "flash", line) for module, targets in graph.items() for target, line in targets.items()
-                     if target == "flash" and _layer(module, layers) is not None)
+    upward = sorted(
+        (module, target, line)
+        for module, targets in graph.items()
+        for target, line in targets.items()
+        if (low := _layer(module, layers)) is not None and (high := _layer(target, layers)) is not None and high > low
+    )
+    upward += sorted(
+        (module, "flash", line)
+        for module, targets in graph.items()
+        for target, line in targets.items()
+        if target == "flash" and _layer(module, layers) is not None
+    )
     return upward
 
 
 def test_no_layer_imports_a_higher_one():
     upward = [edge for edge in upward_imports(import_graph()) if edge[:2] not in KNOWN]
-    assert not upward, "imports against the layers " + " < ".join(LAYERS) + ":\n" + "\n".join(
-        f"{module} imports {target} (line {line})" for module, target, line in upward)
+    assert not upward, (
+        "imports against the layers "
+        + " < ".join(LAYERS)
+        + ":\n"
+        + "\n".join(f"{module} imports {target} (line {line})" for module, target, line in upward)
+    )
 
 
 def test_every_known_exception_still_exists():
@@ -212,8 +235,9 @@ def test_the_graph_sees_function_level_and_relative_imports(tmp_path):
     (package / "__init__.py").write_text("from . import a\n")
     (package / "a.py").write_text("from .inner import b\n")
     (package / "inner" / "__init__.py").write_text("")
-    (package / "inner" / "b.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
-                                            "    from ..a import x\n\ndef f():\n    from . import c\n")
+    (package / "inner" / "b.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ..a import x\n\ndef f():\n    from . import c\n"
+    )
     (package / "inner" / "c.py").write_text("import toy.a\n")
     assert import_graph(package, type_checking=True)["toy.inner.b"] == {"toy.a": 3, "toy.inner.c": 6}
     graph = import_graph(package)
@@ -222,6 +246,5 @@ def test_the_graph_sees_function_level_and_relative_imports(tmp_path):
     assert graph["toy.inner.b"] == {"toy.inner.c": 6}
     assert graph["toy.inner.c"] == {"toy.a": 1}
     assert cycles(graph) == [["toy.a", "toy.inner.b", "toy.inner.c", "toy.a"]]
-    (package / "inner" / "b.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
-                                            "    from . import c\n")
+    (package / "inner" / "b.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from . import c\n")
     assert cycles(import_graph(package)) == []

@@ -3,6 +3,7 @@ refuse answered 4xx, no echo of the request in error bodies, client errors logge
 
 Each rule is checked on the direct ASGI path (a plain app) and on the Quart path (the same app
 with a `before_request` hook, which sends every request through Quart's views)."""
+
 import gzip
 import json
 import logging
@@ -38,6 +39,7 @@ def make_app(path, **kwargs):
         yield None
 
     if path == "quart":
+
         @app.server.before_request
         async def hook():
             return None
@@ -72,14 +74,14 @@ def stream_routes(app):
 
 # --- gzip bodies (Dash 4.5's compress_payload=True) ---------------------------------------------
 
+
 @pytest.mark.parametrize("path", PATHS)
 def test_a_gzip_callback_body_is_inflated_within_the_size_limit(path):
     app = make_app(path, max_request_size=64 * 1024)
     gz = {**JSON, "Content-Encoding": "gzip"}
     good = gzip.compress(json.dumps(GOOD).encode())
     bomb = gzip.compress(b" " * (1024 * 1024))  # 1 MiB of spaces, about 1 KiB compressed
-    answers = post_all(app, [(CALLBACK, good, gz), (CALLBACK, bomb, gz), (CALLBACK, good[:-8], gz),
-                             (CALLBACK, b"not gzip", gz)])
+    answers = post_all(app, [(CALLBACK, good, gz), (CALLBACK, bomb, gz), (CALLBACK, good[:-8], gz), (CALLBACK, b"not gzip", gz)])
     assert answers[0][0] == 200 and json.loads(answers[0][2])["response"] == {"out": {"children": "ok"}}
     assert [status for status, _, _ in answers[1:]] == [413, 400, 400]
     assert app.calls == [1]
@@ -87,8 +89,16 @@ def test_a_gzip_callback_body_is_inflated_within_the_size_limit(path):
 
 # --- JSON only --------------------------------------------------------------------------------
 
-NOT_JSON = [None, "text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded",
-            "multipart/form-data; boundary=x", "application/jsonx", "application/json; charset=latin1", ""]
+NOT_JSON = [
+    None,
+    "text/plain",
+    "text/plain;charset=UTF-8",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data; boundary=x",
+    "application/jsonx",
+    "application/json; charset=latin1",
+    "",
+]
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -101,14 +111,17 @@ def test_callback_and_stream_endpoints_refuse_other_content_types_with_415(path,
     for route, (status, ctype, body) in zip(routes, answers):
         assert status == 415, route
         assert ctype.startswith("application/json")
-        assert json.loads(body) == {"error": "This endpoint accepts only 'Content-Type: application/json' "
-                                             "request bodies.", "status": 415}
+        assert json.loads(body) == {
+            "error": "This endpoint accepts only 'Content-Type: application/json' request bodies.",
+            "status": 415,
+        }
     assert app.calls == [] and app.stream_runs.downlinks == {}
 
 
 @pytest.mark.parametrize("path", PATHS)
-@pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=utf-8",
-                                          "Application/JSON;Charset=UTF-8"])
+@pytest.mark.parametrize(
+    "content_type", ["application/json", "application/json; charset=utf-8", "Application/JSON;Charset=UTF-8"]
+)
 def test_json_content_types_are_accepted(path, content_type):
     app = make_app(path)
     [(status, _, _)] = post_all(app, [(CALLBACK, json.dumps(GOOD).encode(), {"Content-Type": content_type})])
@@ -120,17 +133,27 @@ def test_cross_site_text_plain_post_runs_nothing(path):
     """What a page on another site can send without a CORS preflight: refused before it runs."""
     app = make_app(path)
     headers = {"Content-Type": "text/plain", "Origin": "http://evil.example"}
-    start = {"inputs": [dep("btn", "n_clicks", 1)], "state": [], "changedPropIds": ["btn.n_clicks"],
-             "downlink": app.stream_signer.new_downlink()[1]}
-    answers = post_all(app, [(CALLBACK, json.dumps(GOOD).encode(), headers),
-                             (f"/_flash/stream/{app.stream_id}", json.dumps(start).encode(), headers),
-                             ("/_flash/downlink", b"{}", headers)])
+    start = {
+        "inputs": [dep("btn", "n_clicks", 1)],
+        "state": [],
+        "changedPropIds": ["btn.n_clicks"],
+        "downlink": app.stream_signer.new_downlink()[1],
+    }
+    answers = post_all(
+        app,
+        [
+            (CALLBACK, json.dumps(GOOD).encode(), headers),
+            (f"/_flash/stream/{app.stream_id}", json.dumps(start).encode(), headers),
+            ("/_flash/downlink", b"{}", headers),
+        ],
+    )
     assert [status for status, _, _ in answers] == [415, 415, 415]
     assert app.calls == [], "the callback must not run"
     assert app.stream_runs.downlinks == {}, "no stream may start, no downlink open"
 
 
 # --- Origin -----------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("path", PATHS)
 def test_allowed_origins_refuses_other_origins_with_403(path):
@@ -174,6 +197,7 @@ def test_without_allowed_origins_a_cross_origin_json_post_is_not_checked():
 
 # --- nesting depth ------------------------------------------------------------------------------
 
+
 def nested(depth):
     value = 1
     for _ in range(depth):
@@ -184,29 +208,41 @@ def nested(depth):
 @pytest.mark.parametrize("path", PATHS)
 def test_nesting_is_bounded_before_anything_recurses(path):
     app = make_app(path)
-    at_limit = callback_body("out.children", [dep("btn", "n_clicks", nested(DEFAULT_MAX_JSON_DEPTH - 3))])  # body, inputs, dep: 3 more
+    at_limit = callback_body(
+        "out.children", [dep("btn", "n_clicks", nested(DEFAULT_MAX_JSON_DEPTH - 3))]
+    )  # body, inputs, dep: 3 more
     over = callback_body("out.children", [dep("btn", "n_clicks", nested(DEFAULT_MAX_JSON_DEPTH - 2))])
-    raw_deep = b'{"output": "out.children", "inputs": [{"id": "btn", "property": "n_clicks", "value": ' + \
-        b"[" * 1000 + b"]" * 1000 + b"}]}"
+    raw_deep = (
+        b'{"output": "out.children", "inputs": [{"id": "btn", "property": "n_clicks", "value": '
+        + b"[" * 1000
+        + b"]" * 1000
+        + b"}]}"
+    )
     # Written as bytes: json.dumps of 1,000 levels would itself pass Python's default recursion limit.
-    start = b'{"inputs": [{"id": "btn", "property": "n_clicks", "value": ' + b"[" * 1000 + b"]" * 1000 + \
-        b'}], "downlink": null}'
-    requests = [(CALLBACK, json.dumps(at_limit).encode(), JSON), (CALLBACK, json.dumps(over).encode(), JSON),
-                (CALLBACK, raw_deep, JSON)]
+    start = b'{"inputs": [{"id": "btn", "property": "n_clicks", "value": ' + b"[" * 1000 + b"]" * 1000 + b'}], "downlink": null}'
+    requests = [
+        (CALLBACK, json.dumps(at_limit).encode(), JSON),
+        (CALLBACK, json.dumps(over).encode(), JSON),
+        (CALLBACK, raw_deep, JSON),
+    ]
     requests += [(route, start, JSON) for route in stream_routes(app)]
     answers = post_all(app, requests)
     assert answers[0][0] == 200
     for status, _, body in answers[1:]:
         assert status == 400
-        assert json.loads(body) == {"error": f"The request JSON is nested more than {DEFAULT_MAX_JSON_DEPTH} levels deep.", "status": 400}
+        assert json.loads(body) == {
+            "error": f"The request JSON is nested more than {DEFAULT_MAX_JSON_DEPTH} levels deep.",
+            "status": 400,
+        }
 
 
 def test_max_json_depth_is_configurable():
     app = make_app("direct", max_json_depth=3)  # the body, its inputs list, an input
     ok = callback_body("out.children", [dep("btn", "n_clicks", 1)])
     deep = callback_body("out.children", [dep("btn", "n_clicks", [1])])
-    assert [a[0] for a in post_all(app, [(CALLBACK, json.dumps(ok).encode(), JSON),
-                                         (CALLBACK, json.dumps(deep).encode(), JSON)])] == [200, 400]
+    assert [
+        a[0] for a in post_all(app, [(CALLBACK, json.dumps(ok).encode(), JSON), (CALLBACK, json.dumps(deep).encode(), JSON)])
+    ] == [200, 400]
     for bad in (0, 1, "32", True):
         with pytest.raises(ValueError):
             Flash(__name__, max_json_depth=bad)
@@ -215,20 +251,32 @@ def test_max_json_depth_is_configurable():
 # --- shapes Dash would refuse (after running the callback, as a 500) ----------------------------
 
 BAD_SHAPES = [
-    ("outputs not the callback's", callback_body("out.children", [dep("btn", "n_clicks", 1)],
-                                                 outputs={"id": "out", "property": "nope"})),
-    ("outputs of another id", callback_body("out.children", [dep("btn", "n_clicks", 1)],
-                                            outputs={"id": "a", "property": "children"})),
+    (
+        "outputs not the callback's",
+        callback_body("out.children", [dep("btn", "n_clicks", 1)], outputs={"id": "out", "property": "nope"}),
+    ),
+    (
+        "outputs of another id",
+        callback_body("out.children", [dep("btn", "n_clicks", 1)], outputs={"id": "a", "property": "children"}),
+    ),
     ("outputs empty", callback_body("out.children", [dep("btn", "n_clicks", 1)], outputs=[])),
-    ("outputs a list for a plain output", callback_body("out.children", [dep("btn", "n_clicks", 1)],
-                                                        outputs=[{"id": "out", "property": "children"}])),
-    ("outputs id null", callback_body("out.children", [dep("btn", "n_clicks", 1)],
-                                      outputs={"id": None, "property": "children"})),
-    ("multi outputs too few", callback_body("..a.children...b.children..", [dep("btn", "id", "btn")],
-                                            outputs=[{"id": "a", "property": "children"}])),
-    ("multi outputs swapped", callback_body("..a.children...b.children..", [dep("btn", "id", "btn")],
-                                            outputs=[{"id": "b", "property": "children"},
-                                                     {"id": "a", "property": "children"}])),
+    (
+        "outputs a list for a plain output",
+        callback_body("out.children", [dep("btn", "n_clicks", 1)], outputs=[{"id": "out", "property": "children"}]),
+    ),
+    ("outputs id null", callback_body("out.children", [dep("btn", "n_clicks", 1)], outputs={"id": None, "property": "children"})),
+    (
+        "multi outputs too few",
+        callback_body("..a.children...b.children..", [dep("btn", "id", "btn")], outputs=[{"id": "a", "property": "children"}]),
+    ),
+    (
+        "multi outputs swapped",
+        callback_body(
+            "..a.children...b.children..",
+            [dep("btn", "id", "btn")],
+            outputs=[{"id": "b", "property": "children"}, {"id": "a", "property": "children"}],
+        ),
+    ),
     ("inputs nested two deep", callback_body("out.children", [[[dep("btn", "n_clicks", 1)]]], changed=[])),
     ("state nested two deep", {**GOOD, "state": [[[dep("btn", "n_clicks", 1)]]]}),
 ]
@@ -238,8 +286,9 @@ BAD_SHAPES = [
 @pytest.mark.parametrize("why,body", BAD_SHAPES, ids=[b[0] for b in BAD_SHAPES])
 def test_shapes_dash_would_refuse_are_400_not_500(path, why, body):
     app = make_app(path)
-    (status, ctype, raw), (good, _, _) = post_all(app, [(CALLBACK, json.dumps(body).encode(), JSON),
-                                                         (CALLBACK, json.dumps(GOOD).encode(), JSON)])
+    (status, ctype, raw), (good, _, _) = post_all(
+        app, [(CALLBACK, json.dumps(body).encode(), JSON), (CALLBACK, json.dumps(GOOD).encode(), JSON)]
+    )
     assert status == 400 and ctype.startswith("application/json"), why
     assert set(json.loads(raw)) == {"error", "status"}
     assert app.calls == [1] and good == 200, "the callback did not run for the bad body"
@@ -258,8 +307,7 @@ def test_stream_error_reports_never_reach_the_server():
         return await response.get_json()
 
     reporters = [d for d in run(go()) if str(d["inputs"][0]["id"]).startswith("_flash-error-")]
-    assert reporters and all(d["clientside_function"] == {"namespace": "_flash", "function_name": "report"}
-                             for d in reporters)
+    assert reporters and all(d["clientside_function"] == {"namespace": "_flash", "function_name": "report"} for d in reporters)
 
 
 @pytest.mark.parametrize("pathname,search", [(5, None), ("/", ["x"]), ("no-leading-slash", None), ({}, "?a")])
@@ -274,10 +322,11 @@ def test_pages_router_refuses_a_location_that_is_not_a_path(pathname, search):
         client = app.server.test_client()
         await client.get("/")
         key = next(k for k in app.callback_map if "_pages_content" in k)
-        body = callback_body(key, [dep("_pages_location", "pathname", pathname),
-                                   dep("_pages_location", "search", search)],
-                             outputs=[{"id": "_pages_content", "property": "children"},
-                                      {"id": "_pages_store", "property": "data"}])
+        body = callback_body(
+            key,
+            [dep("_pages_location", "pathname", pathname), dep("_pages_location", "search", search)],
+            outputs=[{"id": "_pages_content", "property": "children"}, {"id": "_pages_store", "property": "data"}],
+        )
         good = {**body, "inputs": [dep("_pages_location", "pathname", "/"), dep("_pages_location", "search", "")]}
         bad = await client.post(CALLBACK, json=body)
         return bad.status_code, (await client.post(CALLBACK, json=good)).status_code
@@ -312,12 +361,18 @@ def test_debug_mode_error_bodies_may_say_more():
 
 # --- logs -------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("path", PATHS)
 def test_client_errors_are_one_escaped_log_line_without_traceback(path, caplog):
     app = make_app(path)
     caplog.set_level(logging.INFO, logger="flash.requests")
-    post_all(app, [(CALLBACK, json.dumps({**GOOD, "output": "x\nERROR forged"}).encode(), JSON),
-                   (CALLBACK, b"{}", {"Content-Type": "text/plain"})])
+    post_all(
+        app,
+        [
+            (CALLBACK, json.dumps({**GOOD, "output": "x\nERROR forged"}).encode(), JSON),
+            (CALLBACK, b"{}", {"Content-Type": "text/plain"}),
+        ],
+    )
 
     async def weird_path():
         client = app.server.test_client()

@@ -1,5 +1,6 @@
 """Work Flash does outside any HTTP request runs in a request context built from Quart's public
 pieces (server/internal_request.py), and production code never uses Quart's test helpers."""
+
 from __future__ import annotations
 
 import ast

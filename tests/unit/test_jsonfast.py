@@ -1,5 +1,6 @@
 """Flash's fast JSON gives what Dash's encoder gives, for every kind of value a layout or
 stream may hold; orjson writes plain data and components, the rest falls back to Dash."""
+
 import dataclasses
 import datetime
 import decimal
@@ -28,8 +29,16 @@ def _patch():
 
 
 VALUES = {
-    "components": html.Div([html.H1("Hi", id="h"), dcc.Input(id={"type": "in", "index": 1}, value=3.5),
-                            html.Ul([html.Li(str(i)) for i in range(3)]), None, "text", 7]),
+    "components": html.Div(
+        [
+            html.H1("Hi", id="h"),
+            dcc.Input(id={"type": "in", "index": 1}, value=3.5),
+            html.Ul([html.Li(str(i)) for i in range(3)]),
+            None,
+            "text",
+            7,
+        ]
+    ),
     "plain": {"a": [1, 2.5, None, True, "x"], "nested": {"b": []}},
     "nan_and_inf": {"a": float("nan"), "b": float("inf")},
     "numpy": {"array": np.arange(3), "scalar": np.float64(1.5), "comp": html.Div(np.arange(2))},
@@ -39,7 +48,7 @@ VALUES = {
     "patch": {"p": _patch()},
     "decimal": [decimal.Decimal("1.5")],
     "int_keys": {1: "one"},
-    "huge_int": [2 ** 70],
+    "huge_int": [2**70],
     "dataclass": [Point(1)],
 }
 

@@ -1,4 +1,5 @@
 """Layouts and pages: components, sync functions (in a thread) and async functions."""
+
 import asyncio
 import json
 import threading

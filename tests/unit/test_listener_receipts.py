@@ -3,6 +3,7 @@
 Why: the stream bus's follower acknowledges a run's messages from these receipts, and an ack
 lets the run's Redis copy be trimmed; acking a message that was only queued lost it when the
 page was cut before the write (its resume found a gap, and the run was started over)."""
+
 from __future__ import annotations
 
 import asyncio

@@ -4,6 +4,7 @@ No assert depends on how fast the machine is: sources hand over chunks in lock-s
 consumer has received, and `interval` is either 0 or an hour (where only the source ending, or
 `max_chars`, may release a batch). Timeouts only guard against hangs.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -30,45 +31,52 @@ async def collect(agen) -> list:
 
 # --- chunk shapes ---------------------------------------------------------------------------
 
+
 def openai_chunk(content):
     return NS(object="chat.completion.chunk", choices=[NS(index=0, delta=NS(role=None, content=content))])
 
 
-@pytest.mark.parametrize("chunk, text", [
-    ("plain", "plain"),
-    ("", ""),
-    (None, ""),
-    (openai_chunk("Hel"), "Hel"),
-    (openai_chunk(None), ""),  # role-only first chunk, tool-call chunks
-    (NS(choices=[], usage=NS(total_tokens=9)), ""),  # the final usage chunk
-    ({"choices": [{"delta": {"content": "lo"}}]}, "lo"),  # the same, parsed from JSON
-    (NS(choices=[NS(text="legacy")]), "legacy"),  # completions API
-    (NS(type="content_block_delta", index=0, delta=NS(type="text_delta", text="Hi")), "Hi"),
-    ({"type": "content_block_delta", "delta": {"type": "text_delta", "text": "!"}}, "!"),
-    (NS(type="content_block_delta", delta=NS(type="input_json_delta", partial_json='{"a"')), ""),
-    (NS(type="content_block_delta", delta=NS(type="thinking_delta", thinking="hmm")), ""),
-    (NS(type="message_start", message=NS(content=[])), ""),
-    (NS(type="ping"), ""),
-    (NS(type="text", text="dup", snapshot="dup"), ""),  # the SDK's echo of the raw delta event
-    (NS(type="response.output_text.delta", delta="resp"), "resp"),
-    (NS(type="response.output_text.done", text="the whole text again"), ""),
-    (NS(text="gemini"), "gemini"),
-    (NS(content="langchain"), "langchain"),
-    ({"message": {"role": "assistant", "content": "ollama"}}, "ollama"),
-])
+@pytest.mark.parametrize(
+    "chunk, text",
+    [
+        ("plain", "plain"),
+        ("", ""),
+        (None, ""),
+        (openai_chunk("Hel"), "Hel"),
+        (openai_chunk(None), ""),  # role-only first chunk, tool-call chunks
+        (NS(choices=[], usage=NS(total_tokens=9)), ""),  # the final usage chunk
+        ({"choices": [{"delta": {"content": "lo"}}]}, "lo"),  # the same, parsed from JSON
+        (NS(choices=[NS(text="legacy")]), "legacy"),  # completions API
+        (NS(type="content_block_delta", index=0, delta=NS(type="text_delta", text="Hi")), "Hi"),
+        ({"type": "content_block_delta", "delta": {"type": "text_delta", "text": "!"}}, "!"),
+        (NS(type="content_block_delta", delta=NS(type="input_json_delta", partial_json='{"a"')), ""),
+        (NS(type="content_block_delta", delta=NS(type="thinking_delta", thinking="hmm")), ""),
+        (NS(type="message_start", message=NS(content=[])), ""),
+        (NS(type="ping"), ""),
+        (NS(type="text", text="dup", snapshot="dup"), ""),  # the SDK's echo of the raw delta event
+        (NS(type="response.output_text.delta", delta="resp"), "resp"),
+        (NS(type="response.output_text.done", text="the whole text again"), ""),
+        (NS(text="gemini"), "gemini"),
+        (NS(content="langchain"), "langchain"),
+        ({"message": {"role": "assistant", "content": "ollama"}}, "ollama"),
+    ],
+)
 def test_chunk_text_reads_each_shape(chunk, text):
     assert chunk_text(chunk) == text
 
 
 def test_an_anthropic_message_stream_counts_each_delta_once():
     # Iterating the SDK's MessageStream yields a "text" event next to each raw delta event.
-    events = [NS(type="message_start", message=NS(content=[])),
-              NS(type="content_block_start", index=0, content_block=NS(type="text", text="")),
-              NS(type="content_block_delta", delta=NS(type="text_delta", text="Hello")),
-              NS(type="text", text="Hello", snapshot="Hello"),
-              NS(type="content_block_delta", delta=NS(type="text_delta", text=" world")),
-              NS(type="text", text=" world", snapshot="Hello world"),
-              NS(type="content_block_stop", index=0), NS(type="message_stop")]
+    events = [
+        NS(type="message_start", message=NS(content=[])),
+        NS(type="content_block_start", index=0, content_block=NS(type="text", text="")),
+        NS(type="content_block_delta", delta=NS(type="text_delta", text="Hello")),
+        NS(type="text", text="Hello", snapshot="Hello"),
+        NS(type="content_block_delta", delta=NS(type="text_delta", text=" world")),
+        NS(type="text", text=" world", snapshot="Hello world"),
+        NS(type="content_block_stop", index=0),
+        NS(type="message_stop"),
+    ]
     assert "".join(chunk_text(e) for e in events) == "Hello world"
 
 
@@ -84,6 +92,7 @@ def test_bytes_are_rejected_with_advice():
 
 
 # --- coalescing -----------------------------------------------------------------------------
+
 
 class Feed:
     """A source the test drives: each `await feed.received(n)` waits until the consumer has n batches."""
@@ -186,6 +195,7 @@ def test_a_source_error_comes_after_the_text_before_it():
 
 def endless_tokens(closed: asyncio.Event):
     """An endless model stream that notes when it is closed."""
+
     async def endless():
         try:
             while True:
@@ -287,10 +297,15 @@ def test_a_custom_text_extractor():
     assert "".join(batches) == "Hugging"
 
 
-@pytest.mark.parametrize("kwargs, error", [
-    ({"interval": -1}, ValueError), ({"interval": float("inf")}, ValueError),
-    ({"max_chars": 0}, ValueError), ({"max_chars": True}, ValueError),
-])
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        ({"interval": -1}, ValueError),
+        ({"interval": float("inf")}, ValueError),
+        ({"max_chars": 0}, ValueError),
+        ({"max_chars": True}, ValueError),
+    ],
+)
 def test_bad_settings(kwargs, error):
     with pytest.raises(error):
         run(collect(coalesce_text(["x"], **kwargs)))
@@ -303,6 +318,7 @@ def test_chunks_must_be_an_iterable_of_chunks(chunks):
 
 
 # --- Patch updates --------------------------------------------------------------------------
+
 
 def operations(value):
     assert isinstance(value, Patch)

@@ -1,6 +1,7 @@
 """Exception text reaches the log escaped, as request text does: an exception message with
 newlines or control characters, from a stream generator or a callback, cannot add a log line of
 its own (flash/server/logsafe.py)."""
+
 from __future__ import annotations
 
 import ast
@@ -89,8 +90,12 @@ def test_a_callbacks_exception_text_cannot_forge_a_log_line(log: io.StringIO) ->
     async def go() -> int:
         client = app.server.test_client()
         await setup(client)
-        body = {"output": "out.children", "outputs": {"id": "out", "property": "children"},
-                "inputs": [dep("inp", "children", "x")], "changedPropIds": ["inp.children"]}
+        body = {
+            "output": "out.children",
+            "outputs": {"id": "out", "property": "children"},
+            "inputs": [dep("inp", "children", "x")],
+            "changedPropIds": ["inp.children"],
+        }
         response = await client.post("/_dash-update-component", json=body)
         return response.status_code
 
@@ -136,8 +141,7 @@ def test_ordinary_messages_and_tracebacks_read_as_python_prints_them(log: io.Str
     for error in (exc, chained):
         assert format_traceback(error) == "".join(traceback.format_exception(error)).rstrip("\n")
     logging.getLogger("flash.streaming").error("Stream '%s' failed", "gen", exc_info=chained)
-    assert log.getvalue() == ("[LOG] ERROR flash.streaming: Stream 'gen' failed\n"
-                              + "".join(traceback.format_exception(chained)))
+    assert log.getvalue() == ("[LOG] ERROR flash.streaming: Stream 'gen' failed\n" + "".join(traceback.format_exception(chained)))
 
 
 def test_exception_groups_notes_and_huge_messages_stay_escaped_and_bounded() -> None:
@@ -158,11 +162,19 @@ def test_every_flash_logger_gets_the_filter() -> None:
     used = set()
     for path in (ROOT / "flash").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            if (isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "getLogger" and node.args
-                    and isinstance(node.args[0], ast.Constant) and str(node.args[0].value).startswith("flash")):
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "attr", "") == "getLogger"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and str(node.args[0].value).startswith("flash")
+            ):
                 used.add(node.args[0].value)
-            elif (isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
-                  and any(getattr(t, "id", "").endswith("_LOGGER") for t in node.targets)):
+            elif (
+                isinstance(node, ast.Assign)
+                and isinstance(node.value, ast.Constant)
+                and any(getattr(t, "id", "").endswith("_LOGGER") for t in node.targets)
+            ):
                 used.add(node.value.value)
     assert used and used <= set(FLASH_LOGGERS), f"not in logsafe.FLASH_LOGGERS: {sorted(used - set(FLASH_LOGGERS))}"
     app = make_app()

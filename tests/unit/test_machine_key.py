@@ -1,6 +1,7 @@
 """Without a configured key, the workers of one machine share one signing key from a 0600 file in
 the user's private directory (flash/streaming/wire/keyfile.py), made once even when many start at once,
 and refused when other users could read or change it."""
+
 from __future__ import annotations
 
 import logging

@@ -2,6 +2,7 @@
 client over Streamable HTTP against a served app (hypercorn and uvicorn, in a child process).
 Dash 4.4.1 and 4.5 both have it; what Flash adds (flash/server/mcp.py): tool calls run off the
 event loop, `async def` callbacks and layouts work, and bad requests get Flash's 4xx JSON errors."""
+
 from __future__ import annotations
 
 import asyncio
@@ -55,12 +56,18 @@ def make_app(**kwargs: Any) -> Flash:
 
     async def layout() -> Any:  # an async layout: Dash's MCP reads it from a pool thread
         await asyncio.sleep(0)
-        return html.Div([
-            dcc.Input(id="word", value="hi"), html.Div(id="shout"),
-            dcc.Input(id="num", value=2), html.Div(id="doubled"),
-            html.Button(id="wait"), html.Div(id="waited"),
-            dcc.Input(id="secret", value="s"), html.Div(id="hidden-out"),
-        ])
+        return html.Div(
+            [
+                dcc.Input(id="word", value="hi"),
+                html.Div(id="shout"),
+                dcc.Input(id="num", value=2),
+                html.Div(id="doubled"),
+                html.Button(id="wait"),
+                html.Div(id="waited"),
+                dcc.Input(id="secret", value="s"),
+                html.Div(id="hidden-out"),
+            ]
+        )
 
     app.layout = layout
 
@@ -119,8 +126,9 @@ async def talk(url: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("server", ["hypercorn", "uvicorn"])
-def test_the_mcp_sdk_client_lists_and_calls_sync_and_async_callbacks(flash_server: FlashRunner, server: str,
-                                                                    mcp_tool: None) -> None:
+def test_the_mcp_sdk_client_lists_and_calls_sync_and_async_callbacks(
+    flash_server: FlashRunner, server: str, mcp_tool: None
+) -> None:
     url = flash_server.start(make_app(), server=server) + "/_mcp"
     seen = run(talk(url))
     assert seen["add"] == {"sum": 5, "on_a_loop": False}  # an @mcp_enabled function, in the pool
@@ -162,16 +170,22 @@ def test_a_custom_mcp_path_and_routes_prefix(flash_server: FlashRunner) -> None:
     assert run(talk(url))["shout"]["response"] == {"shout": {"children": "MCP!"}}
 
 
-@pytest.mark.parametrize(("headers", "body", "status"), [
-    ({"Content-Type": "text/plain"}, b'{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}', 415),
-    ({"Content-Type": "application/json"}, b'{"jsonrpc": ', 400),
-    ({"Content-Type": "application/json"}, b"", 400),
-    ({"Content-Type": "application/json"}, b'[{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}]', 400),
-    ({"Content-Type": "application/json"}, b'"tools/list"', 400),
-    ({"Content-Type": "application/json"}, b"[" * 200 + b"]" * 200, 400),
-    ({"Content-Type": "application/json", "Origin": "https://evil.example"},
-     b'{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}', 403),
-])
+@pytest.mark.parametrize(
+    ("headers", "body", "status"),
+    [
+        ({"Content-Type": "text/plain"}, b'{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}', 415),
+        ({"Content-Type": "application/json"}, b'{"jsonrpc": ', 400),
+        ({"Content-Type": "application/json"}, b"", 400),
+        ({"Content-Type": "application/json"}, b'[{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}]', 400),
+        ({"Content-Type": "application/json"}, b'"tools/list"', 400),
+        ({"Content-Type": "application/json"}, b"[" * 200 + b"]" * 200, 400),
+        (
+            {"Content-Type": "application/json", "Origin": "https://evil.example"},
+            b'{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}',
+            403,
+        ),
+    ],
+)
 def test_bad_mcp_requests_get_flash_json_errors(headers: dict[str, str], body: bytes, status: int) -> None:
     app = make_app(allowed_origins=["https://good.example"])
 
@@ -189,8 +203,7 @@ def test_an_allowed_origin_and_a_same_origin_request_are_served() -> None:
     message = {"jsonrpc": "2.0", "id": 7, "method": "tools/list"}
 
     async def go(origin: str) -> tuple[int, Any]:
-        response = await app.server.test_client().post(
-            "/_mcp", json=message, headers={"Origin": origin, "Host": "localhost"})
+        response = await app.server.test_client().post("/_mcp", json=message, headers={"Origin": origin, "Host": "localhost"})
         return response.status_code, await response.get_json()
 
     for origin in ("https://good.example", "http://localhost"):
@@ -223,4 +236,5 @@ def test_dash_keeps_its_mcp_message_handler_where_flash_reads_it() -> None:
     handler = mcp_message_handler(app.server.view_functions[f"{url}:POST"])
     assert callable(handler) and handler.__name__ == "_handle_mcp_request", (
         "Dash's MCP POST view no longer keeps `_handle_mcp_request`: update flash/compat/dash_45.py "
-        "(mcp_message_handler) and flash/server/mcp.py.")
+        "(mcp_message_handler) and flash/server/mcp.py."
+    )

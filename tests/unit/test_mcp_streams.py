@@ -4,6 +4,7 @@ callback and a Dash 4.5-style streaming `@callback` are listed (docstring, schem
 Inputs/States), a call reports each frame as a progress notification in order and returns the
 last frame's updates, a cancel stops the run (its generator's `finally` runs, no run is left),
 ordinary callbacks stay Dash's plain tools, and bad calls get JSON-RPC errors."""
+
 from __future__ import annotations
 
 import asyncio
@@ -25,13 +26,22 @@ from mcp import Client  # noqa: E402
 
 def make_app(**kwargs: Any) -> Flash:
     app = Flash(__name__, enable_mcp=True, **kwargs)
-    app.layout = html.Div([
-        html.Button(id="go"), dcc.Input(id="rows", value=3), html.Div(id="out"), html.Div(id="total"),
-        html.Button(id="forever"), html.Div(id="tick"),
-        html.Button(id="boom"), html.Div(id="err"),
-        dcc.Input(id="word", value="hi"), html.Div(id="shout"),
-        dcc.Input(id="upto", value=2), html.Div(id="counted"),
-    ])
+    app.layout = html.Div(
+        [
+            html.Button(id="go"),
+            dcc.Input(id="rows", value=3),
+            html.Div(id="out"),
+            html.Div(id="total"),
+            html.Button(id="forever"),
+            html.Div(id="tick"),
+            html.Button(id="boom"),
+            html.Div(id="err"),
+            dcc.Input(id="word", value="hi"),
+            html.Div(id="shout"),
+            dcc.Input(id="upto", value=2),
+            html.Div(id="counted"),
+        ]
+    )
     ended = {"forever": 0}
     started = threading.Event()
 
@@ -73,9 +83,10 @@ def make_app(**kwargs: Any) -> Flash:
 
     @app.server.route("/state")
     async def state() -> Response:
-        return Response(json.dumps({"ended": ended["forever"], "runs": len(app.stream_runs),
-                                    "mcp_live": len(app.mcp_streams.live)}),
-                        content_type="application/json")
+        return Response(
+            json.dumps({"ended": ended["forever"], "runs": len(app.stream_runs), "mcp_live": len(app.mcp_streams.live)}),
+            content_type="application/json",
+        )
 
     return app
 
@@ -98,8 +109,7 @@ async def _until(check: Any, what: str) -> None:
 
 
 @pytest.mark.parametrize("server", ["hypercorn", "uvicorn"])
-def test_a_stream_tool_reports_each_frame_as_progress_then_its_result(flash_server: FlashRunner,
-                                                                     server: str) -> None:
+def test_a_stream_tool_reports_each_frame_as_progress_then_its_result(flash_server: FlashRunner, server: str) -> None:
     url = flash_server.start(make_app(), server=server) + "/_mcp"
     seen: list[tuple[float, Optional[str]]] = []
 
@@ -124,13 +134,15 @@ def test_a_stream_tool_reports_each_frame_as_progress_then_its_result(flash_serv
 
     assert [progress for progress, _ in seen[:4]] == [1, 2, 3, 4]
     assert [json.loads(message or "") for _, message in seen[:4]] == [
-        {"out": {"children": f"row {i}"}, "total": {"children": i}} for i in range(1, 5)]
+        {"out": {"children": f"row {i}"}, "total": {"children": i}} for i in range(1, 5)
+    ]
     assert not result.is_error
     answer = text_of(result)
     assert answer["response"] == {"out": {"children": "row 4"}, "total": {"children": 4}} and answer["frames"] == 4
 
     assert [json.loads(message or "") for _, message in seen[4:]] == [
-        {"counted": {"children": f"count {i}"}} for i in range(1, 4)]
+        {"counted": {"children": f"count {i}"}} for i in range(1, 4)
+    ]
     assert text_of(streamed)["props"] == {"counted": {"children": "count 3"}}
 
 
@@ -164,12 +176,15 @@ def test_closing_the_connection_of_a_stream_tool_call_closes_its_run(flash_serve
     import httpx
 
     base = flash_server.start(make_app(), server=server)
-    call = {"jsonrpc": "2.0", "id": 9, "method": "tools/call",
-            "params": {"name": "tick_forever", "arguments": {}, "_meta": {"progressToken": "t"}}}
+    call = {
+        "jsonrpc": "2.0",
+        "id": 9,
+        "method": "tools/call",
+        "params": {"name": "tick_forever", "arguments": {}, "_meta": {"progressToken": "t"}},
+    }
     headers = {"Accept": "application/json, text/event-stream"}
     progress = []
-    with httpx.Client(timeout=30) as client, client.stream("POST", base + "/_mcp", json=call,
-                                                          headers=headers) as response:
+    with httpx.Client(timeout=30) as client, client.stream("POST", base + "/_mcp", json=call, headers=headers) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
         for line in response.iter_lines():
             if line.startswith("data: "):
@@ -179,7 +194,8 @@ def test_closing_the_connection_of_a_stream_tool_call_closes_its_run(flash_serve
     # leaving the block closed the connection mid-stream
 
     assert [(m["method"], m["params"]["progressToken"], m["params"]["progress"]) for m in progress] == [
-        ("notifications/progress", "t", n) for n in (1, 2, 3)]
+        ("notifications/progress", "t", n) for n in (1, 2, 3)
+    ]
 
     async def ended() -> None:
         await _until(lambda: _get(base + "/state")["ended"] == 1, "the generator's finally")
@@ -217,10 +233,13 @@ async def _raises(call: Any) -> str:
     raise AssertionError(f"expected a JSON-RPC error, got {result}")
 
 
-@pytest.mark.parametrize(("message", "code"), [
-    ({"jsonrpc": "2.0", "method": "tools/call", "params": {"name": "count_rows", "arguments": {}}}, 400),
-    ({"jsonrpc": "2.0", "id": True, "method": "tools/call", "params": {"name": "count_rows", "arguments": {}}}, 400),
-])
+@pytest.mark.parametrize(
+    ("message", "code"),
+    [
+        ({"jsonrpc": "2.0", "method": "tools/call", "params": {"name": "count_rows", "arguments": {}}}, 400),
+        ({"jsonrpc": "2.0", "id": True, "method": "tools/call", "params": {"name": "count_rows", "arguments": {}}}, 400),
+    ],
+)
 def test_a_stream_tool_call_that_is_not_a_request_is_a_4xx_json_error(message: dict[str, Any], code: int) -> None:
     app = make_app()
 
@@ -242,12 +261,21 @@ def test_bad_arguments_and_a_full_server_are_json_rpc_errors() -> None:
         await client.get("/")
         answers = []
         for arguments in ([1, 2], {"rows": 2, "extra": 0}):
-            response = await client.post("/_mcp", json={"jsonrpc": "2.0", "id": 5, "method": "tools/call",
-                                                        "params": {"name": "count_rows", "arguments": arguments}})
+            response = await client.post(
+                "/_mcp",
+                json={
+                    "jsonrpc": "2.0",
+                    "id": 5,
+                    "method": "tools/call",
+                    "params": {"name": "count_rows", "arguments": arguments},
+                },
+            )
             answers.append((response.status_code, await response.get_json()))
         app.mcp_streams.max_runs = 0
-        response = await client.post("/_mcp", json={"jsonrpc": "2.0", "id": 6, "method": "tools/call",
-                                                    "params": {"name": "count_rows", "arguments": {"rows": 1}}})
+        response = await client.post(
+            "/_mcp",
+            json={"jsonrpc": "2.0", "id": 6, "method": "tools/call", "params": {"name": "count_rows", "arguments": {"rows": 1}}},
+        )
         answers.append((response.status_code, await response.get_json()))
         return answers
 

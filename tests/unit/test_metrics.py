@@ -1,6 +1,7 @@
 """flash.metrics' logic (issue 26): histogram buckets as Prometheus reads them, the per-write
 accounting, the option and its env, the route only when asked for, a clear error without
 prometheus-client, the thread pool's wait, and that the package sits below the streaming layer."""
+
 from __future__ import annotations
 
 import subprocess
@@ -109,14 +110,16 @@ def test_on_by_argument_or_env_under_the_routes_prefix(monkeypatch):
 def _without(module: str, code: str) -> str:
     """Run `code` in a fresh interpreter where `import <module>` fails, as when it is not installed."""
     code = f"import sys; sys.modules[{module!r}] = None\nfrom flash import Flash\n" + code
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                          check=True).stdout
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True).stdout
 
 
 def test_without_prometheus_client_metrics_true_fails_naming_the_extra():
-    out = _without("prometheus_client", "Flash(__name__)  # off: fine without it\n"
-                   "try:\n    Flash(__name__, metrics=True)\n"
-                   "except ImportError as exc:\n    print('ERR', exc)\n")
+    out = _without(
+        "prometheus_client",
+        "Flash(__name__)  # off: fine without it\n"
+        "try:\n    Flash(__name__, metrics=True)\n"
+        "except ImportError as exc:\n    print('ERR', exc)\n",
+    )
     assert "ERR Flash(metrics=True)" in out and "dash-flash[metrics]" in out
 
 
@@ -142,4 +145,3 @@ def test_flash_metrics_imports_no_higher_layer():
     for module, targets in mine.items():
         upward = [t for t in targets if t.startswith(("flash.streaming", "flash.app")) or t == "flash"]
         assert not upward, f"{module} imports {upward}"
-

@@ -1,5 +1,6 @@
 """Misuses of Flash's stream decorators fail when the code is declared, saying what to write;
 what a Dash user may rightly do (an `@app.callback` after the first request) works."""
+
 import json
 
 import pytest
@@ -36,6 +37,7 @@ async def layout_ids(client):
 
 def declare_early(app, text):
     """The same stream each call (same function, same dependencies), as a re-imported module."""
+
     @app.event_callback(Input("go", "n_clicks"), State("rows", "children"))
     async def early(n, rows):
         yield stream_props("out", {"children": text})
@@ -122,13 +124,15 @@ def test_a_module_level_stream_declared_before_a_new_app_is_created_is_still_tak
     assert stream_spec.PENDING_STREAMS[-1].func is early
 
 
-@pytest.mark.parametrize("decorate", [
-    lambda f: event_callback(Input("go", "n_clicks"), cancel=[Input("stop", "n_clicks")])(f),
-    lambda f: flash.callback(Input("go", "n_clicks"), cancel=[Input("stop", "n_clicks")])(f),
-    lambda f: flash.callback(Output("out", "children"), Input("go", "n_clicks"),
-                             cancel=[Input("stop", "n_clicks")])(f),
-    lambda f: Flash(__name__).callback(Input("go", "n_clicks"), cancel=Input("stop", "n_clicks"))(f),
-])
+@pytest.mark.parametrize(
+    "decorate",
+    [
+        lambda f: event_callback(Input("go", "n_clicks"), cancel=[Input("stop", "n_clicks")])(f),
+        lambda f: flash.callback(Input("go", "n_clicks"), cancel=[Input("stop", "n_clicks")])(f),
+        lambda f: flash.callback(Output("out", "children"), Input("go", "n_clicks"), cancel=[Input("stop", "n_clicks")])(f),
+        lambda f: Flash(__name__).callback(Input("go", "n_clicks"), cancel=Input("stop", "n_clicks"))(f),
+    ],
+)
 def test_dashs_cancel_form_on_a_stream_explains_flashs_form_with_the_users_ids(decorate):
     async def streamer(n):
         yield n
@@ -143,6 +147,7 @@ def test_dashs_cancel_form_on_a_stream_explains_flashs_form_with_the_users_ids(d
 
 def test_dashs_cancel_form_for_any_prop_says_which_value_to_give():
     with pytest.raises(StreamError, match=r"\(Input\('tabs', 'value'\), <the value it has while the stream runs>\)"):
+
         @event_callback(Input("go", "n_clicks"), cancel=[Input("tabs", "value")])
         async def streamer(n):
             yield None
@@ -151,13 +156,11 @@ def test_dashs_cancel_form_for_any_prop_says_which_value_to_give():
 def test_background_callbacks_keep_dashs_cancel_form():
     app = Flash(__name__)
 
-    @flash.callback(Output("out", "children"), Input("go", "n_clicks"), background=True,
-                    cancel=[Input("stop", "n_clicks")])
+    @flash.callback(Output("out", "children"), Input("go", "n_clicks"), background=True, cancel=[Input("stop", "n_clicks")])
     def job(n):
         return n
 
-    @app.callback(Output("out2", "children"), Input("go", "n_clicks"), background=True,
-                  cancel=[Input("stop", "n_clicks")])
+    @app.callback(Output("out2", "children"), Input("go", "n_clicks"), background=True, cancel=[Input("stop", "n_clicks")])
     def app_job(n):
         return n
 
@@ -184,8 +187,9 @@ def test_flashs_cancel_form_works_on_a_streaming_callback_with_outputs():
         return await dependencies(client)
 
     deps = run(go())
-    assert any(d["output"].startswith("_flash-cancel-") and d["inputs"][0] == {"id": "stop", "property": "n_clicks"}
-               for d in deps)
+    assert any(
+        d["output"].startswith("_flash-cancel-") and d["inputs"][0] == {"id": "stop", "property": "n_clicks"} for d in deps
+    )
 
 
 @pytest.mark.parametrize("with_outputs", [False, True])
@@ -195,16 +199,23 @@ def test_app_callback_on_an_output_less_generator_is_an_event_callback_and_dash_
 
     # running= is Dash 4.5's and works on streams (test_dash45_parity.py); progress= does not
     with pytest.raises(StreamError, match=r"(?s)'busy' is a generator.*does not take progress=\..*yield the progress"):
-        @app.callback(*outputs, Input("go", "n_clicks"), running=[(Output("go", "disabled"), True, False)],
-                      progress=[Output("out", "title")])
+
+        @app.callback(
+            *outputs,
+            Input("go", "n_clicks"),
+            running=[(Output("go", "disabled"), True, False)],
+            progress=[Output("out", "title")],
+        )
         async def busy(n):
             yield None
 
     if with_outputs:
         with pytest.raises(StreamError, match=r"(?s)does not take reset_props=.*drop the Outputs"):
+
             @app.callback(*outputs, Input("go", "n_clicks"), reset_props=[("go", {"disabled": False})])
             async def resetting(n):
                 yield None
+
         return
 
     @app.callback(Input("go", "n_clicks"), State("rows", "children"), False, hidden=True)

@@ -3,6 +3,7 @@
 The browser side (that Mantine really shows them, two in one frame included) is in
 tests/integration/test_gallery_browser.py.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,7 +39,11 @@ def test_notify_appends_one_show_entry_to_the_container() -> None:
     assert entry["action"] == "show"
     assert entry["id"].startswith("flash-")
     assert {k: entry[k] for k in ("message", "title", "color", "autoClose")} == {
-        "message": "1,000 rows loaded", "title": "Progress", "color": "blue", "autoClose": 3000}
+        "message": "1,000 rows loaded",
+        "title": "Progress",
+        "color": "blue",
+        "autoClose": 3000,
+    }
 
 
 def test_every_notification_gets_its_own_id_unless_given() -> None:
@@ -66,23 +71,24 @@ def test_notification_is_a_batch_entry_for_another_container() -> None:
 
 def test_update_notification_and_hide() -> None:
     update = update_notification("job", "Done", title="Finished", loading=False)
-    assert entries(update) == [{"action": "update", "id": "job", "message": "Done", "title": "Finished",
-                                "loading": False}]
+    assert entries(update) == [{"action": "update", "id": "job", "message": "Done", "title": "Finished", "loading": False}]
     pair = notification("Stopped", id="job", update=True, color="orange")  # e.g. for reset_props
     assert entries(pair) == [{"action": "update", "id": "job", "message": "Stopped", "color": "orange"}]
     [(container, props)] = hide_notification("job").updates
     assert container == "notifications"
-    assert operations(props, "hideNotifications") == [
-        {"operation": "Append", "location": [], "params": {"value": "job"}}]
+    assert operations(props, "hideNotifications") == [{"operation": "Append", "location": [], "params": {"value": "job"}}]
 
 
-@pytest.mark.parametrize("call, error", [
-    (lambda: update_notification("", "x"), ValueError),
-    (lambda: hide_notification(""), ValueError),
-    (lambda: notification("x", update=True), ValueError),
-    (lambda: notify("x", position="middle"), ValueError),
-    (lambda: notify("x", action="update"), TypeError),
-])
+@pytest.mark.parametrize(
+    "call, error",
+    [
+        (lambda: update_notification("", "x"), ValueError),
+        (lambda: hide_notification(""), ValueError),
+        (lambda: notification("x", update=True), ValueError),
+        (lambda: notify("x", position="middle"), ValueError),
+        (lambda: notify("x", action="update"), TypeError),
+    ],
+)
 def test_misuse_fails_at_once(call, error) -> None:
     with pytest.raises(error):
         call()

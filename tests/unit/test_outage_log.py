@@ -1,4 +1,5 @@
 """OutageLog: one warning when Redis goes away, one when it is back, whatever fails between."""
+
 from __future__ import annotations
 
 import logging

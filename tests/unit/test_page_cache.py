@@ -1,6 +1,7 @@
 """The page cache (flash/server/page_cache.py): the layout, index and dependencies are served from
 bytes made once by Dash's/Flash's own views, identical to an uncached serve, with ETag/304, and
 each is made again exactly when what it was made from changes."""
+
 import gzip
 import re
 
@@ -38,8 +39,9 @@ def get(app, path, **headers):
 
 def uncached(app, slot):
     """What the route's own view (Dash's or Flash's, no cache) answers now."""
-    endpoint = app.config.routes_pathname_prefix + {"index": "", "layout": "_dash-layout",
-                                                    "dependencies": "_dash-dependencies"}[slot]
+    endpoint = (
+        app.config.routes_pathname_prefix + {"index": "", "layout": "_dash-layout", "dependencies": "_dash-dependencies"}[slot]
+    )
     view = app.server.view_functions[endpoint].__wrapped__
 
     async def call():
@@ -53,6 +55,7 @@ def uncached(app, slot):
 
 def layout_ids(body):
     import json
+
     return [c["props"].get("id") for c in json.loads(body)["props"]["children"]]
 
 
@@ -173,17 +176,20 @@ def test_hot_reload_makes_the_layout_and_index_again():
 
 
 # --- index invalidation --------------------------------------------------------------------------
-@pytest.mark.parametrize("change", [
-    lambda app: setattr(app, "title", "A new title"),
-    lambda app: setattr(app, "index_string", app.index_string.replace("<head>", "<head><!-- new -->")),
-    lambda app: setattr(app.config, "update_title", "Working..."),
-    lambda app: app.config.external_scripts.append("https://example.com/new.js"),
-    lambda app: app.config.meta_tags.append({"name": "new-meta", "content": "x"}),
-    lambda app: app.scripts.append_script({"external_url": "https://example.com/more.js"}),
-    lambda app: app.css.append_css({"external_url": "https://example.com/more.css"}),
-    lambda app: app.clientside_callback("function(n) { return n; }", Output("out", "title"),
-                                        Input("btn", "n_clicks")),
-], ids=["title", "index_string", "config", "external_scripts", "meta_tags", "scripts", "css", "inline_script"])
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda app: setattr(app, "title", "A new title"),
+        lambda app: setattr(app, "index_string", app.index_string.replace("<head>", "<head><!-- new -->")),
+        lambda app: setattr(app.config, "update_title", "Working..."),
+        lambda app: app.config.external_scripts.append("https://example.com/new.js"),
+        lambda app: app.config.meta_tags.append({"name": "new-meta", "content": "x"}),
+        lambda app: app.scripts.append_script({"external_url": "https://example.com/more.js"}),
+        lambda app: app.css.append_css({"external_url": "https://example.com/more.css"}),
+        lambda app: app.clientside_callback("function(n) { return n; }", Output("out", "title"), Input("btn", "n_clicks")),
+    ],
+    ids=["title", "index_string", "config", "external_scripts", "meta_tags", "scripts", "css", "inline_script"],
+)
 def test_the_index_is_made_again_when_what_it_shows_changes(change):
     app = make_app(serve_locally=False)  # (so that added external scripts are listed)
     _, before = get(app, "/")

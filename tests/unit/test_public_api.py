@@ -1,4 +1,5 @@
 """Every public name of dash must be importable from flash with the same meaning."""
+
 import importlib
 
 import dash
@@ -72,8 +73,15 @@ def test_exceptions_and_dependencies_modules():
 
 
 # Dash 4.5 names that Dash 4.4 lacks: Flash provides them (flash/storage/).
-DASH_45_STORAGE_NAMES = ["LocalSharedStorage", "DiskcacheSharedStorage", "RedisSharedStorage",
-                         "BaseSharedStorage", "SharedStorageError", "SharedStorageGap", "Subscription"]
+DASH_45_STORAGE_NAMES = [
+    "LocalSharedStorage",
+    "DiskcacheSharedStorage",
+    "RedisSharedStorage",
+    "BaseSharedStorage",
+    "SharedStorageError",
+    "SharedStorageGap",
+    "Subscription",
+]
 
 
 @pytest.mark.parametrize("name", DASH_45_STORAGE_NAMES)

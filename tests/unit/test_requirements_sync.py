@@ -3,6 +3,7 @@
 Every package pyproject names for a pinned set must be pinned there, to a version its specifier
 allows; a range changed in pyproject without rerunning scripts/update_requirements.py fails here.
 """
+
 from __future__ import annotations
 
 import re
@@ -98,6 +99,6 @@ def test_lowest_pins_each_direct_requirement_at_its_floor():
         version = pinned[dist]
         if not requirement.specifier.contains(version, prereleases=True):
             problems.append(f"requirements/lowest.txt pins {dist}=={version}, outside {requirement}")
-        elif version.release[:len(floor.release)] != floor.release and version.release[:2] != floor.release[:2]:
+        elif version.release[: len(floor.release)] != floor.release and version.release[:2] != floor.release[:2]:
             problems.append(f"requirements/lowest.txt pins {dist}=={version}, not the floor {floor} of {requirement}")
     assert not problems, "\n".join(problems)

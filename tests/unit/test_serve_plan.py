@@ -1,5 +1,6 @@
 """`flash_duo.start_server(app, **options)` validates Dash's dev-tools options against Dash's own
 `enable_dev_tools` (Flash's override takes `*args, **kwargs`, which names none of them)."""
+
 from __future__ import annotations
 
 import pytest

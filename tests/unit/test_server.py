@@ -1,4 +1,5 @@
 """The Quart server: bring-your-own Quart app, init_app, user routes/websockets, logging."""
+
 import logging
 
 import pytest
@@ -101,19 +102,23 @@ def test_request_logs_use_a_logger_the_user_can_silence():
         logger.setLevel(logging.NOTSET)
 
 
-@pytest.mark.parametrize("argument,env,dash_option,dash_env,expected", [
-    (None, None, None, None, False),
-    (True, None, None, None, True),
-    (None, "1", None, None, True),
-    (None, "off", None, None, False),
-    (None, None, False, None, True),
-    (None, None, True, None, False),
-    (None, None, None, "false", True),
-    (False, "1", False, "false", False),
-    (None, "0", False, None, False),
-])
+@pytest.mark.parametrize(
+    "argument,env,dash_option,dash_env,expected",
+    [
+        (None, None, None, None, False),
+        (True, None, None, None, True),
+        (None, "1", None, None, True),
+        (None, "off", None, None, False),
+        (None, None, False, None, True),
+        (None, None, True, None, False),
+        (None, None, None, "false", True),
+        (False, "1", False, "false", False),
+        (None, "0", False, None, False),
+    ],
+)
 def test_request_logs_are_off_unless_asked_and_follow_dashs_silence_option(
-        monkeypatch, argument, env, dash_option, dash_env, expected):
+    monkeypatch, argument, env, dash_option, dash_env, expected
+):
     for name, value in (("FLASH_ACCESS_LOG", env), ("DASH_SILENCE_ROUTES_LOGGING", dash_env)):
         if value is None:
             monkeypatch.delenv(name, raising=False)
@@ -145,7 +150,12 @@ def test_compress_option_gzips_buffered_responses_only_when_asked():
         client = app.server.test_client()
         zipped = await client.get("/_dash-layout", headers={"Accept-Encoding": "gzip, br"})
         plain = await client.get("/_dash-layout")
-        return zipped.headers.get("Content-Encoding"), await zipped.get_data(), plain.headers.get("Content-Encoding"), await plain.get_data()
+        return (
+            zipped.headers.get("Content-Encoding"),
+            await zipped.get_data(),
+            plain.headers.get("Content-Encoding"),
+            await plain.get_data(),
+        )
 
     encoding, zipped, plain_encoding, plain = run(go())
     assert encoding == "gzip" and plain_encoding is None

@@ -1,6 +1,7 @@
 """Shared storage (Dash 4.5's API): the contract on the Local and Diskcache backends, the Local
 backend's owner election across real processes, configuration (argument, URL, env), and
 `app.shared_storage` / `ctx.shared_storage` inside callbacks and event callbacks."""
+
 from __future__ import annotations
 
 import asyncio
@@ -78,8 +79,11 @@ def test_diskcache_takes_a_cache_first_as_dash_45_does(tmp_path):
     import diskcache
 
     cache = diskcache.Cache(str(tmp_path / "shared"))
-    for backend in (DiskcacheSharedStorage(cache), DiskcacheSharedStorage(cache, str(tmp_path / "x")),
-                    DiskcacheSharedStorage(cache=cache)):
+    for backend in (
+        DiskcacheSharedStorage(cache),
+        DiskcacheSharedStorage(cache, str(tmp_path / "x")),
+        DiskcacheSharedStorage(cache=cache),
+    ):
         assert backend.cache is cache
     assert DiskcacheSharedStorage(tmp_path / "own").cache.directory == str(tmp_path / "own")
     cache.close()
@@ -97,8 +101,9 @@ sys.stdin.read()  # hold the store until the test closes stdin or kills us
 
 
 def _owner_child(namespace: str) -> subprocess.Popen:
-    child = subprocess.Popen([sys.executable, "-c", OWNER_CHILD, namespace], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, text=True, cwd=REPO)
+    child = subprocess.Popen(
+        [sys.executable, "-c", OWNER_CHILD, namespace], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO
+    )
     assert child.stdout.readline().strip() == "owner"
     return child
 
@@ -177,10 +182,16 @@ def test_shared_storage_is_off_by_default(no_env):
         app.shared_storage  # noqa: B018
 
 
-@pytest.mark.parametrize("spec, kind", [
-    ("local", LocalSharedStorage), ("none", type(None)), ("diskcache:///tmp/flash-ss-cfg", DiskcacheSharedStorage),
-    ("redis://127.0.0.1:6399/2", RedisSharedStorage), ("rediss://h:6380/0", RedisSharedStorage),
-])
+@pytest.mark.parametrize(
+    "spec, kind",
+    [
+        ("local", LocalSharedStorage),
+        ("none", type(None)),
+        ("diskcache:///tmp/flash-ss-cfg", DiskcacheSharedStorage),
+        ("redis://127.0.0.1:6399/2", RedisSharedStorage),
+        ("rediss://h:6380/0", RedisSharedStorage),
+    ],
+)
 def test_urls_pick_a_backend(spec, kind):
     backend = config.from_url(spec)
     assert type(backend) is kind
@@ -220,8 +231,7 @@ def _app(storage):
 
 async def _post(app, n):
     client = app.server.test_client()
-    response = await client.post("/_dash-update-component",
-                                 json=callback_body("out.children", [dep("btn", "n_clicks", n)]))
+    response = await client.post("/_dash-update-component", json=callback_body("out.children", [dep("btn", "n_clicks", n)]))
     return response.status_code, await response.get_json()
 
 

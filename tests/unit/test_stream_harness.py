@@ -1,6 +1,7 @@
 """The stream test harness (`flash.testing.streams`, fixture `flash_stream_client`): it runs an
 app's streams through Flash's real routes in process and hands back each run's frames in order;
 it cancels, drops and resumes like a page, and names values the ways a test wants to."""
+
 import asyncio
 import threading
 
@@ -122,8 +123,7 @@ def test_a_streaming_callback_with_outputs_fills_them_per_yield(flash_stream_cli
         async with flash_stream_client(app) as client:
             return await client.run(progress, n=9)
 
-    assert run(go()).updates() == [{"out.children": "0/2", "side.children": 9},
-                                   {"out.children": "1/2", "side.children": 9}]
+    assert run(go()).updates() == [{"out.children": "0/2", "side.children": 9}, {"out.children": "1/2", "side.children": 9}]
 
 
 @pytest.mark.skipif(not hasattr(dash, "BaseSharedStorage"), reason="needs Dash 4.5")
@@ -187,7 +187,7 @@ def test_a_dropped_downlink_resumes_with_exact_replay(flash_stream_client):
 
     before, resumed, frames = run(go())
     assert resumed is True and 5 <= len(before) < 41
-    assert frames[:len(before)] == before
+    assert frames[: len(before)] == before
     frames.assert_complete()
     assert frames.values("out.children") == list(range(1, 41)), "nothing lost, nothing repeated"
     assert len(started) == 1, "the generator ran once"
@@ -285,8 +285,12 @@ def test_frames_assert_complete_fails_on_a_gap_a_repeat_or_a_missing_end():
         return Frames(Frame(event, "r", seq, {}) for event, seq in pairs)
 
     frames(("props", 1), ("props", 2), ("done", 3)).assert_complete()
-    for bad in (frames(("props", 1), ("done", 3)), frames(("props", 1), ("props", 1), ("done", 2)),
-                frames(("props", 1), ("props", 2)), frames(("done", 1), ("props", 2))):
+    for bad in (
+        frames(("props", 1), ("done", 3)),
+        frames(("props", 1), ("props", 1), ("done", 2)),
+        frames(("props", 1), ("props", 2)),
+        frames(("done", 1), ("props", 2)),
+    ):
         with pytest.raises(AssertionError):
             bad.assert_complete()
 

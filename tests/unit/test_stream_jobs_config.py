@@ -1,5 +1,6 @@
 """Which streams run as Celery jobs (jobs.py): only `background=True` event callbacks of an app
 with a CeleryManager and Redis shared storage; the task is registered once on the Celery app."""
+
 import pytest
 from celery import Celery
 
@@ -25,12 +26,15 @@ def declare(background):
     return PENDING_STREAMS[-1]
 
 
-@pytest.mark.parametrize("manager, redis, background, expected", [
-    ("celery", True, True, True),
-    ("celery", True, False, False),
-    ("celery", False, True, False),  # no Redis: the web worker runs it
-    (None, True, True, False),  # no CeleryManager
-])
+@pytest.mark.parametrize(
+    "manager, redis, background, expected",
+    [
+        ("celery", True, True, True),
+        ("celery", True, False, False),
+        ("celery", False, True, False),  # no Redis: the web worker runs it
+        (None, True, True, False),  # no CeleryManager
+    ],
+)
 def test_only_background_streams_of_a_celery_app_with_redis_storage_run_as_jobs(manager, redis, background, expected):
     celery = Celery("t", broker="memory://", backend="cache+memory://")
     app = app_with(CeleryManager(celery) if manager else None, redis)

@@ -4,6 +4,7 @@ bare statement, or the body of a lambda) is referenced by nobody: the loop keeps
 reference to it, so it can be collected mid-way, its exception is never seen, and nothing
 cancels or awaits it when its work is no longer wanted. Keep the task (in a registry that says
 what removes it), await it, or use a TaskGroup."""
+
 from __future__ import annotations
 
 import ast
@@ -34,10 +35,14 @@ def dropped_tasks(source: str, filename: str) -> list[str]:
 
 
 def test_the_scan_finds_a_dropped_task_and_passes_a_kept_one():
-    dropped = "import asyncio\nasync def f(loop, coro):\n    asyncio.ensure_future(coro)\n    loop.create_task(coro)\n" \
-              "    cb = lambda _: asyncio.get_running_loop().create_task(coro)\n"
-    kept = "import asyncio\nasync def f(loop, coro, tasks):\n    task = loop.create_task(coro)\n" \
-           "    tasks.append(asyncio.ensure_future(coro))\n    await asyncio.ensure_future(coro)\n"
+    dropped = (
+        "import asyncio\nasync def f(loop, coro):\n    asyncio.ensure_future(coro)\n    loop.create_task(coro)\n"
+        "    cb = lambda _: asyncio.get_running_loop().create_task(coro)\n"
+    )
+    kept = (
+        "import asyncio\nasync def f(loop, coro, tasks):\n    task = loop.create_task(coro)\n"
+        "    tasks.append(asyncio.ensure_future(coro))\n    await asyncio.ensure_future(coro)\n"
+    )
     assert dropped_tasks(dropped, "x.py") == ["x.py:3", "x.py:4", "x.py:5"]
     assert dropped_tasks(kept, "y.py") == []
 

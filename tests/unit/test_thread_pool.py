@@ -1,5 +1,6 @@
 """The pool sync callbacks run in: sized for blocking calls by default, overridable, and a
 warning in the log when calls queue for a thread longer than `thread_queue_warning`."""
+
 import asyncio
 import logging
 import threading
@@ -53,9 +54,17 @@ def test_thread_pool_size_overrides_the_default(monkeypatch):
     assert Flash(__name__, thread_pool_size=2).backend.thread_pool_size == 2
 
 
-@pytest.mark.parametrize("option", [{"thread_pool_size": 0}, {"thread_pool_size": "8"},
-                                    {"thread_queue_warning": 0}, {"thread_queue_warning": -1.0},
-                                    {"shutdown_grace": -1}, {"shutdown_grace": float("inf")}])
+@pytest.mark.parametrize(
+    "option",
+    [
+        {"thread_pool_size": 0},
+        {"thread_pool_size": "8"},
+        {"thread_queue_warning": 0},
+        {"thread_queue_warning": -1.0},
+        {"shutdown_grace": -1},
+        {"shutdown_grace": float("inf")},
+    ],
+)
 def test_bad_pool_and_shutdown_options_are_refused(option):
     with pytest.raises(ValueError):
         Flash(__name__, **option)
@@ -71,8 +80,7 @@ def saturate(app, queued):
 
     async def go():
         holder = asyncio.ensure_future(run_in_thread(app.backend.executor, release.wait, 5))
-        waiting = [asyncio.ensure_future(run_in_thread(app.backend.executor, lambda: None))
-                   for _ in range(queued)]
+        waiting = [asyncio.ensure_future(run_in_thread(app.backend.executor, lambda: None)) for _ in range(queued)]
         await asyncio.sleep(0)
         time.sleep(0.2)  # the queued calls wait at least this long (monotonic stamps)
         release.set()
@@ -104,8 +112,9 @@ def test_a_sync_callback_in_a_saturated_pool_warns(caplog):
         client = app.server.test_client()
         await client.get("/")
         holder = asyncio.ensure_future(run_in_thread(app.backend.executor, release.wait, 5))
-        answer = asyncio.ensure_future(client.post("/_dash-update-component",
-                                                   json=callback_body("b.children", [dep("a", "children", 1)])))
+        answer = asyncio.ensure_future(
+            client.post("/_dash-update-component", json=callback_body("b.children", [dep("a", "children", 1)]))
+        )
         await asyncio.sleep(0.3)  # the callback is queued behind `holder` by now
         release.set()
         await holder

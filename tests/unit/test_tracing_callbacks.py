@@ -3,6 +3,7 @@ exports to memory, the requests go through Flash's real routes (Quart's view and
 path) with Quart's test client. The span names the callback's output, says where it ran (async on
 the loop, sync in the pool) and how it ended; it is current while the callback runs, so the
 callback's own spans are its children."""
+
 from __future__ import annotations
 
 import asyncio
@@ -73,8 +74,9 @@ async def post_all(app: Flash) -> dict[str, int]:
     client = app.server.test_client()
     statuses = {}
     for name in OUTPUTS:
-        response = await client.post("/_dash-update-component",
-                                     json=callback_body(f"{name}.children", [dep("btn", "n_clicks", 1)]))
+        response = await client.post(
+            "/_dash-update-component", json=callback_body(f"{name}.children", [dep("btn", "n_clicks", 1)])
+        )
         await response.get_data()
         statuses[name] = response.status_code
     bad = await client.post("/_dash-update-component", json={"output": "on-loop.children"})  # no inputs: a 400
@@ -91,8 +93,12 @@ def test_each_callback_request_is_one_span_current_while_the_callback_runs(direc
     # The malformed body is refused before any callback is chosen: it makes no span.
     assert set(spans) == {f"callback {name}.children" for name in OUTPUTS} | {"the callback's query"}
     ok, sync = spans["callback on-loop.children"], spans["callback in-thread.children"]
-    assert dict(ok.attributes) == {"flash.callback.output": "on-loop.children", "flash.callback.kind": "async",
-                                   "flash.callback.triggered": ("btn.n_clicks",), "flash.callback.outcome": "ok"}
+    assert dict(ok.attributes) == {
+        "flash.callback.output": "on-loop.children",
+        "flash.callback.kind": "async",
+        "flash.callback.triggered": ("btn.n_clicks",),
+        "flash.callback.outcome": "ok",
+    }
     assert sync.attributes["flash.callback.kind"] == "sync" and sync.attributes["flash.callback.outcome"] == "ok"
     assert ok.status.status_code == sync.status.status_code == StatusCode.UNSET
     # Current on the loop and in the pool thread: the callback's own span is the request span's child.
@@ -129,7 +135,8 @@ def test_without_an_sdk_the_callback_runs_under_the_span_that_was_current(direct
 
     async def go():
         response = await app.server.test_client().post(
-            "/_dash-update-component", json=callback_body("out.children", [dep("btn", "n_clicks", 4)]))
+            "/_dash-update-component", json=callback_body("out.children", [dep("btn", "n_clicks", 4)])
+        )
         return response.status_code, json.loads(await response.get_data())
 
     assert run(go()) == (200, {"multi": True, "response": {"out": {"children": 8}}})
@@ -169,8 +176,14 @@ def test_the_global_provider_is_followed_and_metrics_off_makes_no_span():
     """As an app configures OpenTelemetry (the global provider, set after the apps exist): the
     app with metrics on traces its request, the one with metrics off (no tracer at all) does not.
     A subprocess: the global provider can be set once per process."""
-    proc = subprocess.run([sys.executable, "-c", GLOBAL_PROVIDER], capture_output=True, text=True, timeout=120,
-                          cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    proc = subprocess.run(
+        [sys.executable, "-c", GLOBAL_PROVIDER],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out == {"statuses": {"True": 200, "False": 200}, "spans": ["callback out.children"]}

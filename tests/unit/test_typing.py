@@ -6,6 +6,7 @@ true. The config (strictness, the few overrides and why) is `[tool.mypy]` in pyp
 Both run mypy in a subprocess (its process state stays out of pytest's) with a cache under the
 git-ignored `.mypy_cache`, so a repeated run takes about a second.
 """
+
 import subprocess
 import sys
 from pathlib import Path
@@ -15,12 +16,9 @@ USER_APP = Path(__file__).with_name("strict_user_app.py")
 
 
 def run_mypy(*args: str) -> None:
-    result = subprocess.run([sys.executable, "-m", "mypy", *args], cwd=ROOT, capture_output=True, text=True,
-                            check=False)
+    result = subprocess.run([sys.executable, "-m", "mypy", *args], cwd=ROOT, capture_output=True, text=True, check=False)
     hint = "\n(mypy comes with the `test` extra)" if "No module named mypy" in result.stderr else ""
-    assert result.returncode == 0, (
-        f"`mypy {' '.join(args)}` exited {result.returncode}:\n{result.stdout}{result.stderr}{hint}"
-    )
+    assert result.returncode == 0, f"`mypy {' '.join(args)}` exited {result.returncode}:\n{result.stdout}{result.stderr}{hint}"
 
 
 def test_mypy_finds_no_errors_in_flash() -> None:
@@ -32,5 +30,4 @@ def test_an_app_using_the_public_api_passes_mypy_strict(tmp_path: Path) -> None:
     # internal errors mypy does not report; only the app's use of their API is checked.
     config = tmp_path / "mypy.ini"
     config.write_text("[mypy]\nstrict = True\nfollow_imports = silent\n")
-    run_mypy("--config-file", str(config), "--cache-dir", str(ROOT / ".mypy_cache" / "user-app"),
-             str(USER_APP))
+    run_mypy("--config-file", str(config), "--cache-dir", str(ROOT / ".mypy_cache" / "user-app"), str(USER_APP))

@@ -1,5 +1,6 @@
 """The bus's kept run ends (streaming/bus/unwritten.py): written in turn once Redis answers, the
 first refusal stops the round, given up after their time, and never more than the cap."""
+
 from __future__ import annotations
 
 import asyncio

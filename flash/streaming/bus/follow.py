@@ -9,6 +9,7 @@ an ack lets the run's Redis copy be trimmed (`stream_replay_bytes`), so a page c
 still queued here must find them in Redis when it resumes. A run whose messages are no longer in Redis is `gone` (the page
 starts it over); Redis failing cuts the response, so the page reconnects and resumes.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -104,7 +105,8 @@ class AckLog:
 async def write_acks(bus: "StreamBus", due: dict[str, int]) -> None:
     """`AckLog`'s writer for the bus: one script call, however many runs."""
     await bus.storage.loop_state().script(_ACK_MANY_LUA)(
-        keys=[bus.ack_key(run_id) for run_id in due], args=[LIVE_TTL_MS, *due.values()])
+        keys=[bus.ack_key(run_id) for run_id in due], args=[LIVE_TTL_MS, *due.values()]
+    )
 
 
 class RunFollow:
@@ -242,8 +244,7 @@ class DownlinkFollower:
 
     def _follow(self, run_id: str, after: int, started: dict[str, Any]) -> None:
         worker = started.get("worker")
-        follow = RunFollow(run_id, after, worker if isinstance(worker, str) else None,
-                           bool(started.get("restart")))
+        follow = RunFollow(run_id, after, worker if isinstance(worker, str) else None, bool(started.get("restart")))
         self.follows[run_id] = follow
         assert self._group is not None  # called from `_read_downlink`, inside the group
         follow.task = self._group.create_task(self._forward(follow))
@@ -296,8 +297,13 @@ class DownlinkFollower:
         has room (no task wake-up per message). False leaves it to `_forward`: ends, a full
         queue (the runner then waits for the browser), no response, a stopped follower."""
         listener = self.downlink.listener
-        if (self._stopped or listener is None or seq != follow.forwarded + 1
-                or listener.over(self.bus.registry.buffer_bytes) or raw.startswith(_FINAL_JSON)):
+        if (
+            self._stopped
+            or listener is None
+            or seq != follow.forwarded + 1
+            or listener.over(self.bus.registry.buffer_bytes)
+            or raw.startswith(_FINAL_JSON)
+        ):
             return False
         chunk = decode(raw).encode("utf-8")
         listener.push(chunk, functools.partial(self._written, follow, seq, len(chunk)))

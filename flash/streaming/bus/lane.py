@@ -13,6 +13,7 @@ The follower catches up from Redis first (what the run wrote before the lane ope
 the lane; sequence ids make the seam exact (nothing lost, nothing twice). When the run ends
 without handing its last message over (its task was cut), the follower goes back to reading Redis.
 """
+
 from __future__ import annotations
 
 import asyncio

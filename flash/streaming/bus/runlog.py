@@ -8,6 +8,7 @@ of one `EVALSHA`: one command and one reply, and Redis does the same writes, in 
 (so each run's messages land in order), atomically per batch. Everything queued while a call
 is in flight goes in the next one (`RunLog`): the busier the worker, the bigger the batches.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -132,7 +133,7 @@ class RunLog:
                 self._writing = writing
                 try:
                     for start in range(0, len(entries), FLUSH_BATCH):
-                        await self._write_batch(entries[start:start + FLUSH_BATCH])
+                        await self._write_batch(entries[start : start + FLUSH_BATCH])
                 except Exception as exc:  # every waiter sees it
                     self.bus.storage.outage.failed(exc, "writing streams' messages")
                     if not writing.done():
@@ -156,9 +157,12 @@ class RunLog:
             run.logged_at = now
             oldest = retain(run, seq, len(chunk))
             run_id, message = run.run_id.encode(), encode(chunk.decode("utf-8"))
-            parts += (b"%d %d %d %s %d " % (len(run_id), seq, ended if final else live,
-                                            b"" if oldest is None else b"%d" % oldest, len(message)),
-                      run_id, message)
+            parts += (
+                b"%d %d %d %s %d "
+                % (len(run_id), seq, ended if final else live, b"" if oldest is None else b"%d" % oldest, len(message)),
+                run_id,
+                message,
+            )
         keys = [bus.storage.doorbell_key]
         args = [DOORBELL_LEN, RING_PAYLOAD_MAX, stream_prefix, counter_prefix, b"".join(parts)]
         await bus.storage.loop_state().script(_APPEND_LUA)(keys=keys, args=args)
@@ -174,8 +178,7 @@ def retain(run: "StreamRun", seq: int, size: int) -> int | None:
     run.bus_bytes += size
     keep = max(WINDOW * 2, run.replay_size)
     trimmed = False
-    while len(sizes) > 1 and (len(sizes) > keep
-                              or (run.bus_bytes > run.replay_bytes and sizes[0][0] <= run.acked)):
+    while len(sizes) > 1 and (len(sizes) > keep or (run.bus_bytes > run.replay_bytes and sizes[0][0] <= run.acked)):
         run.bus_bytes -= sizes.popleft()[1]
         trimmed = True
     return sizes[0][0] if trimmed else None

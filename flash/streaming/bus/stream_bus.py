@@ -25,6 +25,7 @@ once written, straight to the holder's follower (`lane.py`) instead of through R
 
 The data layout is shared storage's own (`stream_key`/`seq_key`), so `asubscribe` reads it.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -67,8 +68,13 @@ class StreamBusError(SharedStorageError):
 class StreamBus:
     """One per app and process; its tasks start on first use, on the serving loop."""
 
-    def __init__(self, storage: "RedisSharedStorage", registry: "DownlinkRegistry",
-                 worker_id: str | None = None, replay_bytes: int = DEFAULT_STREAM_REPLAY_BYTES) -> None:
+    def __init__(
+        self,
+        storage: "RedisSharedStorage",
+        registry: "DownlinkRegistry",
+        worker_id: str | None = None,
+        replay_bytes: int = DEFAULT_STREAM_REPLAY_BYTES,
+    ) -> None:
         self.storage = storage
         # A holder acks at least every this many forwarded bytes, so once it has caught up a
         # run sees well under `replay_bytes` unacknowledged and never waits on it for nothing.
@@ -154,8 +160,9 @@ class StreamBus:
     async def announce_start(self, run: "StreamRun", restart: bool, worker: str | None = None) -> None:
         """`worker`: whose lease tells the page's holder the run is alive (a job's, jobs.py)."""
         await self.ensure_started()
-        await self._publish_downlink(run.downlink.downlink_id,
-                                     {"start": run.run_id, "worker": worker or self.worker_id, "restart": restart})
+        await self._publish_downlink(
+            run.downlink.downlink_id, {"start": run.run_id, "worker": worker or self.worker_id, "restart": restart}
+        )
 
     async def _publish_downlink(self, downlink_id: str, message: dict[str, Any]) -> None:
         topic = downlink_topic(downlink_id)
@@ -203,6 +210,7 @@ class StreamBus:
 
     async def _wait_for_ack(self, run: "StreamRun") -> None:
         client = self.client()
+
         def ahead() -> bool:
             return run.seq - run.acked >= WINDOW // 2 or _unacked_over(run, run.replay_bytes // 2)
 
@@ -312,12 +320,17 @@ class StreamBus:
         # tick: a thousand pages held here cost a few hundred SETs a second, not a thousand.
         now = time.monotonic()
         due = now - max(TICK, self.presence_ms / 3000)
-        held = [follower for follower in self.followers.values()
-                if follower.downlink.listener is not None and follower.presence_at <= due]
+        held = [
+            follower
+            for follower in self.followers.values()
+            if follower.downlink.listener is not None and follower.presence_at <= due
+        ]
         live = [run for run in self.registry.runs() if run.bus is not None]
         if held:  # one script call, however many (a pipeline of SETs cost ~30 us of CPU each)
-            await self.storage.loop_state().script(_SET_MANY_LUA)(keys=[self.presence_key(follower.downlink.downlink_id) for follower in held],
-                                   args=[self.worker_id, self.presence_ms])
+            await self.storage.loop_state().script(_SET_MANY_LUA)(
+                keys=[self.presence_key(follower.downlink.downlink_id) for follower in held],
+                args=[self.worker_id, self.presence_ms],
+            )
             for follower in held:
                 follower.presence_at = now
         async with client.pipeline(transaction=False) as pipe:
@@ -367,15 +380,24 @@ class StreamBus:
         of this worker that are no longer live here with no end on the way (the end Redis refused
         was given up on)."""
         mine = self.worker_id  # alive: its runs are checked in its own registry, not by lease
-        workers = sorted({follow.worker for follower in self.followers.values() for follow in follower.follows.values()
-                          if not follow.finished and follow.worker and follow.worker != mine})
+        workers = sorted(
+            {
+                follow.worker
+                for follower in self.followers.values()
+                for follow in follower.follows.values()
+                if not follow.finished and follow.worker and follow.worker != mine
+            }
+        )
         dead: set[str] = set()
         if workers:
             leases = await client.mget([self.lease_key(worker) for worker in workers])
             dead = {worker for worker, lease in zip(workers, leases) if lease is None}
-        orphaned = [(follower, follow) for follower in list(self.followers.values())
-                    for follow in follower.unfinished()
-                    if follow.worker in dead or (follow.worker == mine and self._lost_here(follow.run_id))]
+        orphaned = [
+            (follower, follow)
+            for follower in list(self.followers.values())
+            for follow in follower.unfinished()
+            if follow.worker in dead or (follow.worker == mine and self._lost_here(follow.run_id))
+        ]
         if not orphaned:
             return
         # A worker that stopped cleanly wrote its runs' last messages before dropping its lease:

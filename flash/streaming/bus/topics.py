@@ -2,6 +2,7 @@
 downlink's run list to these topics, the holder side (follow.py) reads them and acknowledges what
 it forwarded every `ACK_EVERY` messages. A module of its own so that neither side imports the other
 for them."""
+
 from __future__ import annotations
 
 CONTROL_TOPIC = "_flash/control"

@@ -5,6 +5,7 @@ run is over. When Redis refuses it (away, paused, read-only) and the run's worke
 lease lapses to end the run for the page: it would wait for it forever. The bus's tick writes
 what is kept here once Redis answers again.
 """
+
 from __future__ import annotations
 
 import asyncio

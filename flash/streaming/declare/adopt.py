@@ -9,6 +9,7 @@ Inputs, States, `prevent_initial_call`, `on_error` and `running`): Flash's downl
 like any other stream. What Flash's streaming callbacks do not take yet (a flexible signature, no
 Output) is refused there with a clear message instead of running differently.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,10 @@ def _component_id(value: Any) -> Any:
     if not (isinstance(value, str) and value.startswith("{")):
         return value
     parsed = json.loads(value)
-    return {key: _WILDCARDS[part[0]] if isinstance(part, list) and len(part) == 1 and part[0] in _WILDCARDS
-            else part for key, part in parsed.items()}
+    return {
+        key: _WILDCARDS[part[0]] if isinstance(part, list) and len(part) == 1 and part[0] in _WILDCARDS else part
+        for key, part in parsed.items()
+    }
 
 
 def _running(serialized: Any) -> list[tuple[Output, Any, Any]] | None:
@@ -55,14 +58,17 @@ def _adopt(key: str, entry: dict[str, Any], client: dict[str, Any]) -> EventCall
     indices = entry.get("inputs_state_indices")
     positional = list(range(len(entry["raw_inputs"]) + len(entry["state"])))
     if not flat or (indices != positional and [indices] != positional):  # an int: one dependency
-        raise StreamError(f"'{name}' streams (registered with dash.callback) with a flexible signature "
-                          "(dict or grouped dependencies) or no Output, which Flash's streaming callbacks do "
-                          "not take: list its Outputs, Inputs and States positionally, or declare it with "
-                          "flash.callback (without Outputs it yields stream_props).")
+        raise StreamError(
+            f"'{name}' streams (registered with dash.callback) with a flexible signature "
+            "(dict or grouped dependencies) or no Output, which Flash's streaming callbacks do "
+            "not take: list its Outputs, Inputs and States positionally, or declare it with "
+            "flash.callback (without Outputs it yields stream_props)."
+        )
     states = [State(_component_id(s["id"]), s["property"]) for s in entry["state"]]
     inputs: list[Input] = list(entry["raw_inputs"])
-    spec = build_output_spec(func, entry["output"], inputs, states, client.get("prevent_initial_call"),
-                             running=_running(client.get("running")))
+    spec = build_output_spec(
+        func, entry["output"], inputs, states, client.get("prevent_initial_call"), running=_running(client.get("running"))
+    )
     spec.on_error = stream_on_error(entry["callback"])
     return spec
 

@@ -1,4 +1,5 @@
 """`event_callback` and Flash's `callback` (which turns an Output-less generator into a stream)."""
+
 from __future__ import annotations
 
 import inspect
@@ -18,9 +19,17 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _decorator(registry: list[EventCallbackSpec], deps: tuple[Any, ...], cancel: Any, reset_props: Any,
-               on_error: Any, prevent_initial_call: bool, restart_on_worker_loss: bool = False,
-               background: bool = False, running: Any = None) -> Callable[[F], F]:
+def _decorator(
+    registry: list[EventCallbackSpec],
+    deps: tuple[Any, ...],
+    cancel: Any,
+    reset_props: Any,
+    on_error: Any,
+    prevent_initial_call: bool,
+    restart_on_worker_loss: bool = False,
+    background: bool = False,
+    running: Any = None,
+) -> Callable[[F], F]:
     def decorate(func: F) -> F:
         spec = build_spec(func, deps, cancel, reset_props, on_error, prevent_initial_call, running)
         spec.restart_on_worker_loss = bool(restart_on_worker_loss)
@@ -50,8 +59,11 @@ def event_callback(
     ``restart_on_worker_loss=True``. ``background=True`` runs the generator as a job on the
     app's ``CeleryManager`` worker (with Redis shared storage; see ``flash.streaming.wire.jobs``).
     """
-    return _module_level(_decorator(PENDING_STREAMS, dependencies, cancel, reset_props, on_error,
-                                    prevent_initial_call, restart_on_worker_loss, background))
+    return _module_level(
+        _decorator(
+            PENDING_STREAMS, dependencies, cancel, reset_props, on_error, prevent_initial_call, restart_on_worker_loss, background
+        )
+    )
 
 
 def _served_app() -> StreamHost | None:
@@ -69,6 +81,7 @@ def _module_level(decorate: Callable[[F], F]) -> Callable[[F], F]:
     declared once the current app (`dash.get_app()`) has served would never reach its pages:
     it is wired into that app at once too (as `@app.event_callback` then is), and still waits
     for an app created later (a test suite's next app, say)."""
+
     def declare(func: F) -> F:
         before = len(PENDING_STREAMS)
         func = decorate(func)
@@ -107,14 +120,12 @@ def _is_generator(func: Any) -> bool:
 
 
 # What `@callback` takes on a generator. `hidden` is accepted and moot: a stream's triggers are hidden.
-_OUTPUT_OPTIONS = frozenset({"output", "inputs", "state", "prevent_initial_call", "hidden", "cancel", "running",
-                             "on_error"})
+_OUTPUT_OPTIONS = frozenset({"output", "inputs", "state", "prevent_initial_call", "hidden", "cancel", "running", "on_error"})
 _EVENT_ONLY = frozenset({"reset_props", "restart_on_worker_loss", "background"})
 _EVENT_OPTIONS = _OUTPUT_OPTIONS - {"output"} | _EVENT_ONLY
 
 # Dash 4.5 has StreamCallbackError (a CallbackException); Dash 4.4 has not.
-_DashStreamCallbackError: type[Exception] = getattr(dash_exceptions, "StreamCallbackError",
-                                                    dash_exceptions.CallbackException)
+_DashStreamCallbackError: type[Exception] = getattr(dash_exceptions, "StreamCallbackError", dash_exceptions.CallbackException)
 
 
 class BackgroundCallbackError(StreamError, dash_exceptions.BackgroundCallbackError):
@@ -139,33 +150,43 @@ def _refusal_class(unknown: list[str], with_outputs: bool) -> type[StreamError]:
 def _check_options(func: Any, kwargs: dict[str, Any], with_outputs: bool) -> None:
     """A Dash option a stream would silently ignore fails here, saying what to do instead."""
     allowed = _OUTPUT_OPTIONS if with_outputs else _EVENT_OPTIONS
-    unknown = sorted(k for k, v in kwargs.items()
-                     if k not in allowed and not (k in ("background", "mcp_enabled", "api_endpoint") and not v))
+    unknown = sorted(
+        k for k, v in kwargs.items() if k not in allowed and not (k in ("background", "mcp_enabled", "api_endpoint") and not v)
+    )
     if not unknown:
         return
     name = getattr(func, "__name__", "stream")
-    kind = ("a streaming callback (each yield fills its Outputs)" if with_outputs
-            else "an event callback (no Output: it yields stream_props(...))")
-    parts = [f"'{name}' is a generator, so Flash runs it as {kind}; it does not take "
-             f"{', '.join(k + '=' for k in unknown)}."]
+    kind = (
+        "a streaming callback (each yield fills its Outputs)"
+        if with_outputs
+        else "an event callback (no Output: it yields stream_props(...))"
+    )
+    parts = [f"'{name}' is a generator, so Flash runs it as {kind}; it does not take {', '.join(k + '=' for k in unknown)}."]
     single = [k for k in unknown if k in ("mcp_enabled", "api_endpoint")]
     if single:
-        parts.append(f"{', '.join(k + '=' for k in single)} expect a single JSON result (Dash 4.5 refuses "
-                     f"them on a stream too): drop them, or make '{name}' a plain function (return, not yield).")
+        parts.append(
+            f"{', '.join(k + '=' for k in single)} expect a single JSON result (Dash 4.5 refuses "
+            f"them on a stream too): drop them, or make '{name}' a plain function (return, not yield)."
+        )
     dash_only = [k for k in unknown if k not in _EVENT_ONLY and k not in single]
     if dash_only:
-        parts.append(f"{', '.join(k + '=' for k in dash_only)} belong to Dash's background or websocket "
-                     f"callbacks: drop them, or make '{name}' a plain function (return, not yield).")
+        parts.append(
+            f"{', '.join(k + '=' for k in dash_only)} belong to Dash's background or websocket "
+            f"callbacks: drop them, or make '{name}' a plain function (return, not yield)."
+        )
     if "progress" in unknown or "progress_default" in unknown:
         parts.append("Instead of progress=, yield the progress: each yield reaches the page at once.")
     if with_outputs and _EVENT_ONLY.intersection(unknown):
-        parts.append("reset_props=, restart_on_worker_loss= and background= are event-callback "
-                     "options: drop the Outputs and yield stream_props(...) (@event_callback).")
+        parts.append(
+            "reset_props=, restart_on_worker_loss= and background= are event-callback "
+            "options: drop the Outputs and yield stream_props(...) (@event_callback)."
+        )
     raise _refusal_class(unknown, with_outputs)(" ".join(parts))
 
 
-def streaming_decorator(registry: list[EventCallbackSpec], args: tuple[Any, ...], kwargs: dict[str, Any],
-                        plain: Callable[[F], F]) -> Callable[[F], F]:
+def streaming_decorator(
+    registry: list[EventCallbackSpec], args: tuple[Any, ...], kwargs: dict[str, Any], plain: Callable[[F], F]
+) -> Callable[[F], F]:
     """What `callback` does with a function: a generator streams, anything else is `plain`'s.
 
     A generator with Outputs is a Dash 4.5 streaming callback (each yield is a return value); a
@@ -178,8 +199,9 @@ def streaming_decorator(registry: list[EventCallbackSpec], args: tuple[Any, ...]
         _check_options(func, kwargs, with_outputs)
         if with_outputs:
             outputs, inputs, states, prevent = handle_callback_args(list(args), dict(kwargs))
-            spec = build_output_spec(func, outputs, inputs, states, prevent, kwargs.get("cancel"),
-                                     kwargs.get("on_error"), kwargs.get("running"))
+            spec = build_output_spec(
+                func, outputs, inputs, states, prevent, kwargs.get("cancel"), kwargs.get("on_error"), kwargs.get("running")
+            )
             registry.append(spec)
             func.stream_id = spec.stream_id  # type: ignore[attr-defined]
             return func
@@ -187,10 +209,17 @@ def streaming_decorator(registry: list[EventCallbackSpec], args: tuple[Any, ...]
         if deps and isinstance(deps[-1], bool):  # Dash's positional prevent_initial_call
             deps, prevent = deps[:-1], deps[-1]
         deps = deps + _as_tuple(kwargs.get("inputs")) + _as_tuple(kwargs.get("state"))
-        return _decorator(registry, deps, kwargs.get("cancel"), kwargs.get("reset_props"),
-                          kwargs.get("on_error"), prevent,
-                          bool(kwargs.get("restart_on_worker_loss")), bool(kwargs.get("background")),
-                          kwargs.get("running"))(func)
+        return _decorator(
+            registry,
+            deps,
+            kwargs.get("cancel"),
+            kwargs.get("reset_props"),
+            kwargs.get("on_error"),
+            prevent,
+            bool(kwargs.get("restart_on_worker_loss")),
+            bool(kwargs.get("background")),
+            kwargs.get("running"),
+        )(func)
 
     return decorate
 
@@ -199,6 +228,7 @@ def callback(*args: Any, **kwargs: Any) -> Callable[[F], F]:
     """Dash's `@callback`. On a generator it streams: with Outputs each yield is a return value
     (Dash 4.5's streaming callbacks, sync generators too); without Outputs it is an event
     callback."""
+
     def plain(func: F) -> F:
         # Dash's decorator returns `func` itself; Dash reads the call site when it is made
         return cast(F, register_from_caller(dash.callback, *args, **kwargs)(func))

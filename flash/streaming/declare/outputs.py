@@ -4,6 +4,7 @@ Each yield has the shape of a normal return value (one value per Output, in orde
 Output unwrapped unless it was declared as a list). `no_update` skips an output; a yield where
 nothing updates sends nothing. The values travel as prop updates on the run's downlink.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """`stream_props(...)`: what an event callback yields to update component props in the browser."""
+
 from __future__ import annotations
 
 from typing import Any, Iterable, Mapping, Sequence, Union
@@ -35,13 +36,11 @@ class StreamProps:
 def _check_update(component_id: Any, props: Any) -> Update:
     if not isinstance(component_id, (str, Mapping)) or not component_id:
         raise StreamError(
-            f"A component id must be a non-empty string or a dict (pattern-matching id), "
-            f"got {component_id!r}. Use {_FORMS}."
+            f"A component id must be a non-empty string or a dict (pattern-matching id), got {component_id!r}. Use {_FORMS}."
         )
     if not isinstance(props, Mapping):
         raise StreamError(
-            f"The props for {component_id!r} must be a dict of prop name to value, got "
-            f"{type(props).__name__}. Use {_FORMS}."
+            f"The props for {component_id!r} must be a dict of prop name to value, got {type(props).__name__}. Use {_FORMS}."
         )
     if not all(isinstance(name, str) for name in props):
         raise StreamError(f"Prop names for {component_id!r} must be strings.")
@@ -54,9 +53,7 @@ def _check_batch(batch: Any) -> list[Update]:
     updates = []
     for entry in batch:
         if not isinstance(entry, Sequence) or isinstance(entry, str) or len(entry) != 2:
-            raise StreamError(
-                f"Each batch entry must be an (id, props) pair, got {entry!r}. Use {_FORMS}."
-            )
+            raise StreamError(f"Each batch entry must be an (id, props) pair, got {entry!r}. Use {_FORMS}.")
         updates.append(_check_update(entry[0], entry[1]))
     return updates
 

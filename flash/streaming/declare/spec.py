@@ -1,4 +1,5 @@
 """What `event_callback` records, checked at decoration time so mistakes surface at import."""
+
 from __future__ import annotations
 
 import hashlib
@@ -90,9 +91,7 @@ def _split_deps(deps: Sequence[Any], name: str) -> tuple[list[Input], list[State
         elif isinstance(dep, State):
             states.append(dep)
         else:
-            raise StreamError(
-                f"event_callback '{name}' takes Input(...) and State(...) dependencies, got {dep!r}."
-            )
+            raise StreamError(f"event_callback '{name}' takes Input(...) and State(...) dependencies, got {dep!r}.")
     return inputs, states
 
 
@@ -181,17 +180,25 @@ def _check_running(running: Any, name: str) -> list[tuple[Any, str, Any, Any]]:
     checked = []
     for entry in running:
         if not (isinstance(entry, (list, tuple)) and len(entry) == 3 and isinstance(entry[0], Output)):
-            raise StreamError(f"'{name}': each running entry must be (Output(id, prop), on, off); got {entry!r}, "
-                              f"e.g. {hint}.")
+            raise StreamError(f"'{name}': each running entry must be (Output(id, prop), on, off); got {entry!r}, e.g. {hint}.")
         if entry[0].has_wildcard():
-            raise StreamError(f"'{name}': running Output({entry[0].component_id!r}, {entry[0].component_property!r}) "
-                              "uses a pattern-matching wildcard; a stream's running= takes fixed ids.")
+            raise StreamError(
+                f"'{name}': running Output({entry[0].component_id!r}, {entry[0].component_property!r}) "
+                "uses a pattern-matching wildcard; a stream's running= takes fixed ids."
+            )
         checked.append((entry[0].component_id, entry[0].component_property, entry[1], entry[2]))
     return checked
 
 
-def build_spec(func: Any, deps: Sequence[Any], cancel: Any, reset_props: Any, on_error: Any, prevent_initial_call: bool | None,
-               running: Any = None) -> EventCallbackSpec:
+def build_spec(
+    func: Any,
+    deps: Sequence[Any],
+    cancel: Any,
+    reset_props: Any,
+    on_error: Any,
+    prevent_initial_call: bool | None,
+    running: Any = None,
+) -> EventCallbackSpec:
     _check_func(func)
     name = func.__name__
     inputs, states = _split_deps(deps, name)
@@ -213,9 +220,16 @@ def build_spec(func: Any, deps: Sequence[Any], cancel: Any, reset_props: Any, on
     return spec
 
 
-def build_output_spec(func: Any, outputs: Any, inputs: list[Input], states: list[State],
-                      prevent_initial_call: bool | None, cancel: Any = None, on_error: Any = None,
-                      running: Any = None) -> EventCallbackSpec:
+def build_output_spec(
+    func: Any,
+    outputs: Any,
+    inputs: list[Input],
+    states: list[State],
+    prevent_initial_call: bool | None,
+    cancel: Any = None,
+    on_error: Any = None,
+    running: Any = None,
+) -> EventCallbackSpec:
     """A Dash 4.5 streaming callback: a generator whose yields are return values. Its `on_error`
     (else the app's `Dash(on_error=...)`, see pump.py) answers with a return value too."""
     _check_func(func)

@@ -9,6 +9,7 @@ error, so that in debug mode it shows in dev tools titled with its message, as i
 An app's event callbacks declared after its first request (`@app.event_callback`, like Dash's
 `@app.callback` then) are wired at once, in a container of their own, for pages loaded from then on.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,7 +28,6 @@ from .spec import EventCallbackSpec, _digest
 
 if TYPE_CHECKING:
     from ..host import StreamHost
-
 
 
 def error_store_id(spec: EventCallbackSpec) -> str:
@@ -86,8 +86,10 @@ def _client_settings(app: "StreamHost", spec: EventCallbackSpec) -> dict[str, An
         "preventInitial": prevents_initial_call(app, spec),
     }
     if spec.running:  # Dash's running=: [updates when a run starts, updates once it ended]
-        settings["running"] = [[[cid, {prop: on}] for cid, prop, on, _ in spec.running],
-                               [[cid, {prop: off}] for cid, prop, _, off in spec.running]]
+        settings["running"] = [
+            [[cid, {prop: on}] for cid, prop, on, _ in spec.running],
+            [[cid, {prop: off}] for cid, prop, _, off in spec.running],
+        ]
     return settings
 
 
@@ -169,5 +171,4 @@ def wire_streams(app: "StreamHost", specs: list[EventCallbackSpec]) -> None:
     _wire_error_reporting(app, specs, stores, taken)
     extra = extra_components(app)
     earlier = sum(str(getattr(c, "id", "")).startswith(CONTAINER) for c in extra)
-    extra.append(html.Div(id=f"{CONTAINER}-{earlier}" if earlier else CONTAINER, children=stores,
-                          style={"display": "none"}))
+    extra.append(html.Div(id=f"{CONTAINER}-{earlier}" if earlier else CONTAINER, children=stores, style={"display": "none"}))

@@ -10,6 +10,7 @@ otherwise, and a failing run is remembered only then (one check in the pump's er
 What removes entries: `_FAILED` holds at most `KEEP_FAILED` failures per app (a bounded deque,
 oldest dropped first) and goes with its app (a weak key). Live runs are the registry's own.
 """
+
 from __future__ import annotations
 
 import os
@@ -52,9 +53,16 @@ def record_failure(app: "StreamHost", run: "StreamRun", exc: BaseException) -> N
         return
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     failed = _FAILED.setdefault(app, deque(maxlen=KEEP_FAILED))
-    failed.append({"run": run.run_id, "name": _name(app, run.stream_id), "frames": run.seq,
-                   "message": (str(exc) or repr(exc))[:1000], "traceback": text[-MAX_TRACEBACK:],
-                   "at": time.time()})
+    failed.append(
+        {
+            "run": run.run_id,
+            "name": _name(app, run.stream_id),
+            "frames": run.seq,
+            "message": (str(exc) or repr(exc))[:1000],
+            "traceback": text[-MAX_TRACEBACK:],
+            "at": time.time(),
+        }
+    )
 
 
 def _state(run: "StreamRun") -> str:
@@ -71,8 +79,13 @@ def _describe(app: "StreamHost", run: "StreamRun", now: float) -> dict[str, Any]
     age = max(now - run.started_at, 0.0)
     listener = run.downlink.listener if run.bus is None else None
     return {
-        "run": run.run_id, "name": _name(app, run.stream_id), "stream": run.stream_id,
-        "state": _state(run), "frames": run.seq, "bytes": run.sent_bytes, "age": round(age, 3),
+        "run": run.run_id,
+        "name": _name(app, run.stream_id),
+        "stream": run.stream_id,
+        "state": _state(run),
+        "frames": run.seq,
+        "bytes": run.sent_bytes,
+        "age": round(age, 3),
         "rate": round(run.seq / age, 2) if age > 0 else 0.0,
         # lag: what waits in its downlink for the browser to read (all runs of that page)
         "queued": len(listener.pending) if listener is not None else 0,
@@ -84,8 +97,11 @@ def _describe(app: "StreamHost", run: "StreamRun", now: float) -> dict[str, Any]
 def snapshot(app: "StreamHost") -> dict[str, Any]:
     now = time.monotonic()
     runs = sorted(app.stream_runs.runs(), key=lambda r: r.started_at)
-    return {"worker": os.getpid(), "runs": [_describe(app, run, now) for run in runs],
-            "errors": list(reversed(_FAILED.get(app, ())))}
+    return {
+        "worker": os.getpid(),
+        "runs": [_describe(app, run, now) for run in runs],
+        "errors": list(reversed(_FAILED.get(app, ()))),
+    }
 
 
 def _off() -> RequestError:
@@ -98,8 +114,7 @@ def install_devtools_routes(app: "StreamHost") -> None:
     async def streams_view() -> Response:
         if not debugging(app):
             raise _off()
-        return Response(orjson.dumps(snapshot(app)), content_type="application/json",
-                        headers={"Cache-Control": "no-store"})
+        return Response(orjson.dumps(snapshot(app)), content_type="application/json", headers={"Cache-Control": "no-store"})
 
     async def stop_view() -> Response:
         if not debugging(app):

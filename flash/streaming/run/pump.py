@@ -1,4 +1,5 @@
 """Drive an event callback's generator and publish what it yields as numbered SSE messages."""
+
 from __future__ import annotations
 
 import asyncio
@@ -82,8 +83,7 @@ def _updates_of(item: Any, spec: EventCallbackSpec) -> list[list[Any]]:
     if item is None:
         return []
     raise StreamError(
-        f"event callback '{spec.func.__name__}' yielded {type(item).__name__}; "
-        "yield stream_props(...) values only."
+        f"event callback '{spec.func.__name__}' yielded {type(item).__name__}; yield stream_props(...) values only."
     )
 
 

@@ -6,6 +6,7 @@ downlink that reconnects resumes every run after the last id the browser saw. A 
 keeps its tail for the resume window, so a reconnect just before `done` gets `done` instead of
 running the generator again. With the stream bus (`stream_bus.py`) the buffer is the run's Redis stream.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -20,12 +21,40 @@ if TYPE_CHECKING:
 
 
 class StreamRun:
-    __slots__ = ("run_id", "handle", "stream_id", "downlink", "seq", "finished", "task", "bus",
-                 "acked", "started_at", "replay_size", "replay_bytes", "_buffer", "_bytes", "bus_sizes",
-                 "bus_bytes", "lane", "logged_at", "begun", "closing", "sent_bytes")
+    __slots__ = (
+        "run_id",
+        "handle",
+        "stream_id",
+        "downlink",
+        "seq",
+        "finished",
+        "task",
+        "bus",
+        "acked",
+        "started_at",
+        "replay_size",
+        "replay_bytes",
+        "_buffer",
+        "_bytes",
+        "bus_sizes",
+        "bus_bytes",
+        "lane",
+        "logged_at",
+        "begun",
+        "closing",
+        "sent_bytes",
+    )
 
-    def __init__(self, run_id: str, handle: str, stream_id: str, downlink: "Downlink", replay_size: int,
-                 replay_bytes: int = 1_048_576, bus: "StreamBus | None" = None) -> None:
+    def __init__(
+        self,
+        run_id: str,
+        handle: str,
+        stream_id: str,
+        downlink: "Downlink",
+        replay_size: int,
+        replay_bytes: int = 1_048_576,
+        bus: "StreamBus | None" = None,
+    ) -> None:
         self.run_id = run_id
         self.handle = handle
         self.stream_id = stream_id

@@ -5,6 +5,7 @@ Refusals are JSON errors naming the option, never echoing the request: a per-wor
 503 with `Retry-After` (the worker is full; streams already running go on), a per-client one a
 429 (this client holds its share), a start body over `max_stream_start_bytes` a 413.
 """
+
 from __future__ import annotations
 
 import math
@@ -44,11 +45,18 @@ def check_room_for_downlink(app: "StreamHost", address: str) -> None:
     `max_downlinks_per_address`: one address cannot take them all (429)."""
     limits, registry = app.limits, app.stream_runs
     if len(registry.downlinks) >= limits.max_downlinks:
-        raise RequestError(f"This server holds the most downlinks it may ({limits.max_downlinks}, max_downlinks); "
-                           "try again later.", status=503, headers=_retry_after(app))
+        raise RequestError(
+            f"This server holds the most downlinks it may ({limits.max_downlinks}, max_downlinks); try again later.",
+            status=503,
+            headers=_retry_after(app),
+        )
     if registry.downlinks_of(address) >= limits.max_downlinks_per_address:
-        raise RequestError(f"This client address holds the most downlinks it may ({limits.max_downlinks_per_address}, "
-                           "max_downlinks_per_address); close one first.", status=429, headers=_retry_after(app))
+        raise RequestError(
+            f"This client address holds the most downlinks it may ({limits.max_downlinks_per_address}, "
+            "max_downlinks_per_address); close one first.",
+            status=429,
+            headers=_retry_after(app),
+        )
 
 
 def start_too_large(app: "StreamHost") -> RequestError:
@@ -76,19 +84,31 @@ def check_room_for_run(app: "StreamHost", downlink: "Downlink | None", address: 
     (`max_streams_per_client` on one downlink, `max_streams_per_address` over all it opened)."""
     limits, registry = app.limits, app.stream_runs
     if len(registry) >= limits.max_streams:
-        raise RequestError(f"This server runs the most streams it may at once ({limits.max_streams}, max_streams); "
-                           "try again later.", status=503, headers=_retry_after(app))
+        raise RequestError(
+            f"This server runs the most streams it may at once ({limits.max_streams}, max_streams); try again later.",
+            status=503,
+            headers=_retry_after(app),
+        )
     if registry.start_bytes + size > limits.stream_start_budget:
-        raise RequestError(f"The streams running on this server hold the most start data they may "
-                           f"({limits.stream_start_budget} bytes, stream_start_budget); try again later.",
-                           status=503, headers=_retry_after(app))
+        raise RequestError(
+            f"The streams running on this server hold the most start data they may "
+            f"({limits.stream_start_budget} bytes, stream_start_budget); try again later.",
+            status=503,
+            headers=_retry_after(app),
+        )
     if downlink is not None and downlink.live >= limits.max_streams_per_client:
-        raise RequestError(f"This client already runs the most streams it may at once ({limits.max_streams_per_client}, "
-                           "max_streams_per_client); stop one first.", status=429)
+        raise RequestError(
+            f"This client already runs the most streams it may at once ({limits.max_streams_per_client}, "
+            "max_streams_per_client); stop one first.",
+            status=429,
+        )
     if registry.live_of(downlink.address if downlink is not None else address) >= limits.max_streams_per_address:
-        raise RequestError(f"This client address already runs the most streams it may at once "
-                           f"({limits.max_streams_per_address}, max_streams_per_address); stop one first.",
-                           status=429, headers=_retry_after(app))
+        raise RequestError(
+            f"This client address already runs the most streams it may at once "
+            f"({limits.max_streams_per_address}, max_streams_per_address); stop one first.",
+            status=429,
+            headers=_retry_after(app),
+        )
 
 
 def charge_start(app: "StreamHost", run: "StreamRun", size: int) -> None:
@@ -131,6 +151,7 @@ def close_list(app: "StreamHost", handles: Any) -> list[str]:
         raise RequestError("'runs' holds a handle that is not a run of this downlink.", status=403)
     unique = list(dict.fromkeys(handles))
     if len(unique) > limit:
-        raise RequestError(f"'runs' must name at most {limit} runs (max_streams_per_client, or {CLOSE_BATCH} "
-                           "when that is lower).")
+        raise RequestError(
+            f"'runs' must name at most {limit} runs (max_streams_per_client, or {CLOSE_BATCH} when that is lower)."
+        )
     return unique

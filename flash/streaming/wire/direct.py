@@ -4,6 +4,7 @@ Quart would hold a request, its headers and body events, two contexts, two tasks
 wrapper for the whole life of an open downlink; here a downlink is its listener and one small
 task that watches for the browser going away.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -34,8 +35,9 @@ async def _cut_on_disconnect(receive: Receive, listener: Listener) -> None:
     listener.cut_now()
 
 
-async def send_downlink(app: "StreamHost", downlink: Downlink, opening: Callable[[], bytes],
-                        receive: Receive, send: Send) -> None:
+async def send_downlink(
+    app: "StreamHost", downlink: Downlink, opening: Callable[[], bytes], receive: Receive, send: Send
+) -> None:
     """Write a downlink's SSE response until the browser goes away or the response is cut."""
     listener = Listener()
     watcher = asyncio.ensure_future(_cut_on_disconnect(receive, listener))
@@ -96,8 +98,21 @@ def install_stream_routes(app: "StreamHost", views: tuple[Any, Any, Any]) -> Non
         except RequestEntityTooLarge:
             raise start_too_large(app) from None
 
-    routes.add("downlink", DirectRoute(prefix + "_flash/downlink", prefix + "_flash/downlink",
-                                       downlink_view, make_downlink_handler(app), prefix=False))
-    routes.add("stream", DirectRoute(prefix + "_flash/stream/", prefix + "_flash/stream/<string:stream_id>",
-                                     start_view, start, prefix=True, read=read_start))
+    routes.add(
+        "downlink",
+        DirectRoute(
+            prefix + "_flash/downlink", prefix + "_flash/downlink", downlink_view, make_downlink_handler(app), prefix=False
+        ),
+    )
+    routes.add(
+        "stream",
+        DirectRoute(
+            prefix + "_flash/stream/",
+            prefix + "_flash/stream/<string:stream_id>",
+            start_view,
+            start,
+            prefix=True,
+            read=read_start,
+        ),
+    )
     routes.add("close", DirectRoute(prefix + "_flash/close", prefix + "_flash/close", close_view, close, prefix=False))

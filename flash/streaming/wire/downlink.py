@@ -6,6 +6,7 @@ to reconnect (then replays each run from its last id) and otherwise closes every
 no generator outlives its page whatever the moment of the disconnect. A response whose reader
 stopped reading (one write waits `write_timeout` seconds) is cut the same way: see `Listener`.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -46,8 +47,25 @@ class Listener:
     `stalled`, detaches from its downlink at once (its runs pause, then end after the resume
     window) and the writing task is cancelled, so nothing more is written into that socket."""
 
-    __slots__ = ("pending", "pending_bytes", "receipts", "in_flight", "waiter", "cut", "beat", "last_write",
-                 "writing", "stalled", "task", "downlink", "stamps", "_timer", "_loop", "_every", "_timeout")
+    __slots__ = (
+        "pending",
+        "pending_bytes",
+        "receipts",
+        "in_flight",
+        "waiter",
+        "cut",
+        "beat",
+        "last_write",
+        "writing",
+        "stalled",
+        "task",
+        "downlink",
+        "stamps",
+        "_timer",
+        "_loop",
+        "_every",
+        "_timeout",
+    )
 
     def __init__(self) -> None:
         self.pending: list[bytes] = []
@@ -143,8 +161,19 @@ class Listener:
 
 
 class Downlink:
-    __slots__ = ("downlink_id", "token", "address", "runs", "live", "listener", "private", "resume_plan",
-                 "_registry", "_expiry", "_producers")
+    __slots__ = (
+        "downlink_id",
+        "token",
+        "address",
+        "runs",
+        "live",
+        "listener",
+        "private",
+        "resume_plan",
+        "_registry",
+        "_expiry",
+        "_producers",
+    )
 
     def __init__(self, downlink_id: str, token: str, registry: "DownlinkRegistry", address: str = "") -> None:
         self.downlink_id = downlink_id
@@ -306,8 +335,7 @@ class DownlinkRegistry:
     `downlinks` and `by_address` gain an entry in `open()` and lose it in `forget()` (a downlink
     expires after its resume window, or at once for a private line)."""
 
-    def __init__(self, resume_window: float, write_timeout: float = float("inf"),
-                 buffer_bytes: int = 65_536) -> None:
+    def __init__(self, resume_window: float, write_timeout: float = float("inf"), buffer_bytes: int = 65_536) -> None:
         self.resume_window = resume_window
         self.write_timeout = write_timeout  # see Listener
         self.buffer_bytes = buffer_bytes  # queued bytes before a downlink's producers wait

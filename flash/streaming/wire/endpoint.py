@@ -7,6 +7,7 @@
 The checks and state changes live here once; `direct.py` (the direct ASGI path) and the Quart
 views below only differ in how the bytes reach the socket.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -64,8 +65,7 @@ def _owned_downlink(app: "StreamHost", body: dict[str, Any]) -> Downlink:
         raise RequestError("'downlink' is missing or is not a downlink token this server issued.", status=403)
     downlink = app.stream_runs.get(downlink_id)
     if downlink is None:
-        raise RequestError("The downlink is gone (closed, expired or on another server); open a new one.",
-                           status=409)
+        raise RequestError("The downlink is gone (closed, expired or on another server); open a new one.", status=409)
     return downlink
 
 
@@ -129,8 +129,7 @@ async def start_run(app: "StreamHost", stream_id: str, data: bytes) -> Started:
     args = callback_args(app, cb_ctx)
     drop_start_body()
     run_id, handle = app.stream_signer.new_run(downlink.downlink_id)
-    run = StreamRun(run_id, handle, stream_id, downlink, app.stream_replay_size, app.limits.stream_replay_bytes,
-                    bus=bus)
+    run = StreamRun(run_id, handle, stream_id, downlink, app.stream_replay_size, app.limits.stream_replay_bytes, bus=bus)
     if bus is not None and jobs.runs_as_job(app, spec):
         try:
             await jobs.enqueue(app, bus, run, body)
@@ -206,8 +205,9 @@ async def _close_anywhere(app: "StreamHost", bus: StreamBus, body: dict[str, Any
 def _resume_list(app: "StreamHost", body: dict[str, Any], downlink_id: str | None) -> list[tuple[str, int]]:
     runs = body.get("runs", {})
     if not isinstance(runs, dict) or len(runs) > MAX_RUNS_PER_REQUEST:
-        raise RequestError(f"'runs' must be an object of at most {MAX_RUNS_PER_REQUEST} run handles "
-                           "mapped to the last sequence id received.")
+        raise RequestError(
+            f"'runs' must be an object of at most {MAX_RUNS_PER_REQUEST} run handles mapped to the last sequence id received."
+        )
     if runs and downlink_id is None:
         raise RequestError("'runs' can only be resumed on the downlink that started them.")
     wanted = []
@@ -270,8 +270,9 @@ async def open_downlink(app: "StreamHost", data: bytes) -> tuple[Downlink, Calla
     return downlink, opening
 
 
-async def _open_on_bus(app: "StreamHost", bus: StreamBus, token: str | None, downlink_id: str | None,
-                       wanted: list[tuple[str, int]]) -> tuple[Downlink, Callable[[], bytes]]:
+async def _open_on_bus(
+    app: "StreamHost", bus: StreamBus, token: str | None, downlink_id: str | None, wanted: list[tuple[str, int]]
+) -> tuple[Downlink, Callable[[], bytes]]:
     """With the bus any worker serves a downlink that is still alive (or in its resume window):
     its follower replays each listed run from Redis after the page's last id."""
     try:
@@ -315,8 +316,7 @@ async def quart_events(app: "StreamHost", downlink: Downlink, opening: Callable[
 
 
 def _sse_response(app: "StreamHost", downlink: Downlink, opening: Callable[[], bytes]) -> Response:
-    response = Response(quart_events(app, downlink, opening), status=200, content_type=SSE_CONTENT_TYPE,
-                        headers=SSE_HEADERS)
+    response = Response(quart_events(app, downlink, opening), status=200, content_type=SSE_CONTENT_TYPE, headers=SSE_HEADERS)
     response.timeout = None  # a downlink may live as long as the page
     return response
 

@@ -6,6 +6,7 @@ worker that shares the secret reads the same tokens: the configured one (``Flash
 / ``FLASH_SECRET_KEY`` / Dash 4.5's ``DASH_SECRET_KEY``), else this machine's key file
 (`keyfile.py`), which every worker of one machine reads, so ``--workers N`` needs no setting.
 """
+
 from __future__ import annotations
 
 import base64
@@ -48,7 +49,8 @@ def _unconfigured_key() -> bytes:
         logger.warning(
             "Could not keep a stream signing key in %s (%s): this process uses its own key, so several "
             "workers refuse each other's streams. Set Flash(secret_key=...) or FLASH_SECRET_KEY.",
-            exc.filename or KEY_FILE, exc.strerror or type(exc).__name__,
+            exc.filename or KEY_FILE,
+            exc.strerror or type(exc).__name__,
         )
         return secrets.token_bytes(32)
 

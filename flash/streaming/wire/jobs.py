@@ -20,6 +20,7 @@ picks the job up in time, or the worker running it dies, the page is told like f
 worker. With another manager (`DiskcacheManager`) or without Redis shared storage the generator
 runs in the web worker, as any event callback.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -74,9 +75,14 @@ async def enqueue(app: "StreamHost", bus: "StreamBus", run: StreamRun, body: dic
     worker = f"job-{run.run_id}"
     await bus.client().set(bus.lease_key(worker), 1, px=QUEUED_LEASE_MS)
     await bus.announce_start(run, False, worker=worker)
-    payload = {"stream_id": run.stream_id, "run_id": run.run_id, "handle": run.handle,
-               "downlink": run.downlink.downlink_id, "worker": worker,
-               "body": {key: body.get(key, []) for key in ("inputs", "state", "changedPropIds")}}
+    payload = {
+        "stream_id": run.stream_id,
+        "run_id": run.run_id,
+        "handle": run.handle,
+        "downlink": run.downlink.downlink_id,
+        "worker": worker,
+        "body": {key: body.get(key, []) for key in ("inputs", "state", "changedPropIds")},
+    }
     celery = celery_of(app)
     await asyncio.to_thread(celery.send_task, TASK_NAME, args=[payload])
 
@@ -98,8 +104,15 @@ async def run_job(app: "StreamHost", payload: dict[str, Any]) -> None:
     try:
         await bus.ensure_started()
         downlink = registry.open(payload["downlink"], "")
-        run = StreamRun(payload["run_id"], payload["handle"], payload["stream_id"], downlink,
-                        app.stream_replay_size, app.limits.stream_replay_bytes, bus=bus)
+        run = StreamRun(
+            payload["run_id"],
+            payload["handle"],
+            payload["stream_id"],
+            downlink,
+            app.stream_replay_size,
+            app.limits.stream_replay_bytes,
+            bus=bus,
+        )
         registry.add_run(run)  # from here a close on the control topic reaches it (`close_local`)
         if await bus.was_closed(payload["run_id"]):
             run.close()  # closed while queued: its pump's first step writes `done` (closed)

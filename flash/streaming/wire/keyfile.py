@@ -13,6 +13,7 @@ and used only while that still holds: a key file owned by another user, readable
 group or others, a symlink or not a regular file is refused (`KeyFileError`, naming the fix).
 Workers on several machines each have their own file: they need a configured key.
 """
+
 from __future__ import annotations
 
 import os
@@ -84,8 +85,7 @@ def _read(path: str) -> bytes:
         os.close(fd)
     text = raw.decode("ascii", "replace").strip()
     if not _HEX.fullmatch(text):
-        raise KeyFileError(f"{path} does not hold a Flash key (64 hex digits): delete it to make a new "
-                           f"one, {_SET_A_KEY}.")
+        raise KeyFileError(f"{path} does not hold a Flash key (64 hex digits): delete it to make a new one, {_SET_A_KEY}.")
     return bytes.fromhex(text)
 
 
@@ -96,10 +96,14 @@ def check_private(path: str, info: os.stat_result) -> None:
     if not hasattr(os, "getuid"):  # pragma: no cover - Windows: no POSIX owner and mode bits
         return
     if info.st_uid != os.getuid():
-        raise KeyFileError(f"the key file {path} belongs to another user (uid {info.st_uid}), who could sign "
-                           f"stream handles: remove it, {_SET_A_KEY}.")
+        raise KeyFileError(
+            f"the key file {path} belongs to another user (uid {info.st_uid}), who could sign "
+            f"stream handles: remove it, {_SET_A_KEY}."
+        )
     mode = stat.S_IMODE(info.st_mode)
     if mode & 0o077:
-        raise KeyFileError(f"the key file {path} has mode {mode:04o}: other users can read or change it, and "
-                           f"whoever reads it can sign stream handles. Run `chmod 600 {path}` (or delete it), "
-                           f"{_SET_A_KEY}.")
+        raise KeyFileError(
+            f"the key file {path} has mode {mode:04o}: other users can read or change it, and "
+            f"whoever reads it can sign stream handles. Run `chmod 600 {path}` (or delete it), "
+            f"{_SET_A_KEY}."
+        )

@@ -18,6 +18,7 @@ streams' part to `StreamTools`:
 `live` holds the runs answering a `tools/call` now; an entry leaves when its response ends, however
 it ends. At most `max_runs` at once per worker (more: a JSON-RPC error the agent can retry).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -42,8 +43,7 @@ if TYPE_CHECKING:
     from ..host import StreamHost
 
 DEFAULT_MAX_RUNS = 16  # stream tool calls running at once on one worker
-_JSON_TYPES = {int: "integer", float: "number", str: "string", bool: "boolean", list: "array",
-               dict: "object", tuple: "array"}
+_JSON_TYPES = {int: "integer", float: "number", str: "string", bool: "boolean", list: "array", dict: "object", tuple: "array"}
 INVALID_PARAMS, SERVER_BUSY, TOOL_FAILED = -32602, -32000, -32603
 
 
@@ -102,8 +102,11 @@ class StreamTool:
         for dep, name, hint in zip(self.deps, self.params, self.hints, strict=True):
             typed, nullable = _schema_of(hint)
             wildcard = isinstance(dep.component_id, dict) and dep.has_wildcard()
-            how = (" A pattern-matching dependency: give Dash's entries, a list of "
-                   "{id, property, value} (one object for MATCH)." if wildcard else "")
+            how = (
+                " A pattern-matching dependency: give Dash's entries, a list of {id, property, value} (one object for MATCH)."
+                if wildcard
+                else ""
+            )
             properties[name] = {**typed, "description": f"{_dep_name(dep)}.{how}"}
             if hint is not None and not nullable:
                 required.append(name)
@@ -112,7 +115,8 @@ class StreamTool:
         description = (f"{doc}\n\n" if doc else f"The {kind} '{self.spec.func.__name__}'. ") + (
             "A stream: each frame it yields arrives as a progress notification (its updates as "
             "JSON: {component_id: {prop: value}}); the result holds the last frame's updates "
-            "('response') and every prop's final value ('props'). Cancelling the call stops it.")
+            "('response') and every prop's final value ('props'). Cancelling the call stops it."
+        )
         schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
         if required:
             schema["required"] = required
@@ -121,25 +125,34 @@ class StreamTool:
     def start_body(self, arguments: dict[str, Any]) -> dict[str, Any]:
         unknown = sorted(set(arguments) - set(self.params))
         if unknown:
-            raise ValueError(f"Unknown argument(s) for {self.name}: {', '.join(unknown)}; "
-                             f"it takes {', '.join(self.params) or 'none'}.")
-        missing = [name for name, hint in zip(self.params, self.hints, strict=True)
-                   if hint is not None and not _schema_of(hint)[1] and name not in arguments]
+            raise ValueError(
+                f"Unknown argument(s) for {self.name}: {', '.join(unknown)}; it takes {', '.join(self.params) or 'none'}."
+            )
+        missing = [
+            name
+            for name, hint in zip(self.params, self.hints, strict=True)
+            if hint is not None and not _schema_of(hint)[1] and name not in arguments
+        ]
         if missing:
             raise ValueError(f"Missing argument(s) for {self.name}: {', '.join(missing)}.")
         entries = [self._entry(dep, arguments.get(name)) for dep, name in zip(self.deps, self.params, strict=True)]
         first = self.spec.inputs[0]
         trigger = f"{_id_key(first.component_id)}.{first.component_property}"
-        return {"inputs": entries[:len(self.spec.inputs)], "state": entries[len(self.spec.inputs):],
-                "changedPropIds": [] if isinstance(first.component_id, dict) else [trigger]}
+        return {
+            "inputs": entries[: len(self.spec.inputs)],
+            "state": entries[len(self.spec.inputs) :],
+            "changedPropIds": [] if isinstance(first.component_id, dict) else [trigger],
+        }
 
     @staticmethod
     def _entry(dep: Any, value: Any) -> Any:
         if isinstance(dep.component_id, dict) and dep.has_wildcard():
             if isinstance(value, list) or (isinstance(value, dict) and "id" in value):
                 return value  # Dash's own form, as the page sends it
-            raise ValueError(f"{_dep_name(dep)} is a pattern-matching dependency: give a list of "
-                             "{id, property, value} entries (one object for MATCH).")
+            raise ValueError(
+                f"{_dep_name(dep)} is a pattern-matching dependency: give a list of "
+                "{id, property, value} entries (one object for MATCH)."
+            )
         return {"id": dep.component_id, "property": dep.component_property, "value": value}
 
 
@@ -158,8 +171,12 @@ def _jsonrpc(request_id: Any, **fields: Any) -> dict[str, Any]:
 
 
 def _error(request_id: Any, code: int, message: str) -> Response:
-    return Response(json.dumps(_jsonrpc(request_id, error={"code": code, "message": message})),
-                    status=200, content_type="application/json", headers=_session_headers())
+    return Response(
+        json.dumps(_jsonrpc(request_id, error={"code": code, "message": message})),
+        status=200,
+        content_type="application/json",
+        headers=_session_headers(),
+    )
 
 
 def _session_headers() -> dict[str, str]:
@@ -205,8 +222,10 @@ class StreamTools:
         specs = [spec for spec in self.app.streams.values() if not spec.background and self._is_exposed(spec)]
         key = tuple(id(spec) for spec in specs) + (_dash_includes_callbacks(),)
         if key != self._specs:  # streams are taken on the first request, or added late
-            taken = {_sanitize(getattr(getattr(info.get("callback"), "__wrapped__", None), "__name__", "") or "")
-                     for info in self.app.callback_map.values()}
+            taken = {
+                _sanitize(getattr(getattr(info.get("callback"), "__wrapped__", None), "__name__", "") or "")
+                for info in self.app.callback_map.values()
+            }
             named: dict[str, StreamTool] = {}
             for spec in specs:
                 name = _sanitize(spec.func.__name__)
@@ -252,8 +271,11 @@ class StreamTools:
             return _error(request_id, INVALID_PARAMS, str(exc))
         key = self._key(request_id)
         if len(self.live) >= self.max_runs:
-            return _error(request_id, SERVER_BUSY, f"This server runs the most stream tool calls it may at once "
-                                                   f"({self.max_runs}); try again later.")
+            return _error(
+                request_id,
+                SERVER_BUSY,
+                f"This server runs the most stream tool calls it may at once ({self.max_runs}); try again later.",
+            )
         if key in self.live:
             return _error(request_id, INVALID_PARAMS, "A stream tool call with this request id is running.")
         app = self.app
@@ -281,8 +303,12 @@ class StreamTools:
             unclaimed = asyncio.get_running_loop().call_later(app.stream_runs.resume_window, self._unclaimed, key, run)
         else:
             unclaimed = None
-        response = Response(self._frames(key, run, run_id, chunks, request_id, progress, unclaimed), status=200,
-                            content_type=SSE_CONTENT_TYPE, headers={**SSE_HEADERS, **_session_headers()})
+        response = Response(
+            self._frames(key, run, run_id, chunks, request_id, progress, unclaimed),
+            status=200,
+            content_type=SSE_CONTENT_TYPE,
+            headers={**SSE_HEADERS, **_session_headers()},
+        )
         response.timeout = None  # a stream may run as long as its generator
         return response
 
@@ -292,9 +318,16 @@ class StreamTools:
         if not run.finished:
             run.close()
 
-    async def _frames(self, key: tuple[str, str, str], run: StreamRun | None, run_id: str,
-                      chunks: AsyncIterator[bytes], request_id: Any, progress: Any,
-                      unclaimed: asyncio.TimerHandle | None) -> AsyncIterator[bytes]:
+    async def _frames(
+        self,
+        key: tuple[str, str, str],
+        run: StreamRun | None,
+        run_id: str,
+        chunks: AsyncIterator[bytes],
+        request_id: Any,
+        progress: Any,
+        unclaimed: asyncio.TimerHandle | None,
+    ) -> AsyncIterator[bytes]:
         """The response body: a progress notification per frame, then the result. Ends (closing the
         run) when the run ends, the agent cancels, or the connection goes."""
         if unclaimed is not None:
@@ -313,14 +346,26 @@ class StreamTools:
                         for cid, values in last.items():
                             props.setdefault(cid, {}).update(values)
                         if progress is not None:
-                            yield _message({"jsonrpc": "2.0", "method": "notifications/progress", "params": {
-                                "progressToken": progress, "progress": count,
-                                "message": dumps(last).decode("utf-8")}})
+                            yield _message(
+                                {
+                                    "jsonrpc": "2.0",
+                                    "method": "notifications/progress",
+                                    "params": {
+                                        "progressToken": progress,
+                                        "progress": count,
+                                        "message": dumps(last).decode("utf-8"),
+                                    },
+                                }
+                            )
                         continue
                     if event == "done" and data.get("closed"):
                         if self.app.stream_runs.closing:  # the worker stops: the agent calls again
-                            yield _message(_jsonrpc(request_id, error={
-                                "code": SERVER_BUSY, "message": "This server is shutting down; call the tool again."}))
+                            yield _message(
+                                _jsonrpc(
+                                    request_id,
+                                    error={"code": SERVER_BUSY, "message": "This server is shutting down; call the tool again."},
+                                )
+                            )
                         return  # cancelled: MCP sends no result for a cancelled request
                     yield _message(_jsonrpc(request_id, result=_result(event, data, last, props, count)))
                     return
@@ -361,12 +406,17 @@ def _updates(updates: Any) -> dict[str, dict[str, Any]]:
 def _result(event: str, data: dict[str, Any], last: Any, props: Any, count: int) -> dict[str, Any]:
     if event == "done":
         answer = {"response": last, "props": props, "frames": count}
-        return {"content": [{"type": "text", "text": dumps(answer).decode("utf-8")}],
-                "structuredContent": answer, "isError": False}
-    why = ("The run was lost (its worker stopped); call the tool again." if event == "gone"
-           else str(data.get("message") or "The stream failed."))
+        return {
+            "content": [{"type": "text", "text": dumps(answer).decode("utf-8")}],
+            "structuredContent": answer,
+            "isError": False,
+        }
+    why = (
+        "The run was lost (its worker stopped); call the tool again."
+        if event == "gone"
+        else str(data.get("message") or "The stream failed.")
+    )
     answer = {"error": why, "response": last, "props": props, "frames": count}
     if data.get("traceback"):
         answer["traceback"] = data["traceback"]
-    return {"content": [{"type": "text", "text": dumps(answer).decode("utf-8")}],
-            "structuredContent": answer, "isError": True}
+    return {"content": [{"type": "text", "text": dumps(answer).decode("utf-8")}], "structuredContent": answer, "isError": True}

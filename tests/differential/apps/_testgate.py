@@ -9,6 +9,7 @@ Imports nothing but the standard library: the same file is used under Dash 4.5 a
 gate polls a plain counter instead of awaiting an `asyncio.Event`, so it does not care which
 event loop (or thread) runs the generator.
 """
+
 import asyncio
 import json
 import threading
@@ -25,8 +26,7 @@ class Gate:
 
     def state(self):
         with _LOCK:
-            return {"arrivals": self.arrivals, "releases": self.releases,
-                    "starts": self.starts, "ends": self.ends}
+            return {"arrivals": self.arrivals, "releases": self.releases, "starts": self.starts, "ends": self.ends}
 
     async def __call__(self):
         with _LOCK:

@@ -1,15 +1,18 @@
 """What else a streamed output touches on the page: a callback whose Input is a streamed output
 (here a clientside counter of how often `status` is set), and a `dcc.Loading` around it."""
+
 from _testgate import install
 from dash import Dash, Input, Output, callback, clientside_callback, dcc, html
 
 app = Dash(__name__)
 gate = install(app)
-app.layout = html.Div([
-    html.Button("Start", id="start"),
-    dcc.Loading(html.Div("idle", id="status"), id="loading", delay_show=0),
-    html.Div("0", id="renders"),
-])
+app.layout = html.Div(
+    [
+        html.Button("Start", id="start"),
+        dcc.Loading(html.Div("idle", id="status"), id="loading", delay_show=0),
+        html.Div("0", id="renders"),
+    ]
+)
 
 clientside_callback(
     "function (status) { window.__renders = (window.__renders || 0) + 1; return String(window.__renders); }",

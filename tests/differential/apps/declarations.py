@@ -1,5 +1,6 @@
 """What a streaming callback refuses at declaration. Run as a script, it prints one JSON object:
 for each case, whether declaring it raised, and the exception's class name."""
+
 import json
 
 from dash import Dash, Input, Output, callback, html
@@ -29,11 +30,11 @@ CASES = {
 
 def declare(func, options):
     try:
-        callback(Output("out", "children", allow_duplicate=True), Input("start", "n_clicks"),
-                 prevent_initial_call=True, **options)(func)
+        callback(
+            Output("out", "children", allow_duplicate=True), Input("start", "n_clicks"), prevent_initial_call=True, **options
+        )(func)
     except Exception as err:
-        return {"refused": True, "type": type(err).__name__,
-                "mro": [cls.__name__ for cls in type(err).__mro__]}
+        return {"refused": True, "type": type(err).__name__, "mro": [cls.__name__ for cls in type(err).__mro__]}
     return {"refused": False, "type": None, "mro": []}
 
 

@@ -1,17 +1,20 @@
 """`on_error=` on a streaming callback: the handler's return value is the last frame (a
 `set_props` inside the handler goes with it); a handler returning None ends the stream quietly."""
+
 from _testgate import install
 from dash import Dash, Input, Output, callback, html, set_props
 
 app = Dash(__name__)
 gate = install(app)
-app.layout = html.Div([
-    html.Button("Handled", id="handled"),
-    html.Button("Quiet", id="quiet"),
-    html.Div("idle", id="status"),
-    html.Div("idle", id="quiet-status"),
-    html.Div("none", id="side"),
-])
+app.layout = html.Div(
+    [
+        html.Button("Handled", id="handled"),
+        html.Button("Quiet", id="quiet"),
+        html.Div("idle", id="status"),
+        html.Div("idle", id="quiet-status"),
+        html.Div("none", id="side"),
+    ]
+)
 
 
 def handle(err):
@@ -31,8 +34,7 @@ async def handled(n_clicks):
         gate.ended()
 
 
-@callback(Output("quiet-status", "children"), Input("quiet", "n_clicks"), prevent_initial_call=True,
-          on_error=lambda err: None)
+@callback(Output("quiet-status", "children"), Input("quiet", "n_clicks"), prevent_initial_call=True, on_error=lambda err: None)
 async def quiet(n_clicks):
     gate.started()
     try:

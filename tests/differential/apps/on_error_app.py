@@ -1,5 +1,6 @@
 """The app-wide `Dash(on_error=...)` handles a streaming callback's exception: its return value
 is the last frame."""
+
 from _testgate import install
 from dash import Dash, Input, Output, callback, html
 
@@ -13,8 +14,7 @@ gate = install(app)
 app.layout = html.Div([html.Button("Start", id="start"), html.Div("idle", id="status"), html.Div("0", id="count")])
 
 
-@callback(Output("status", "children"), Output("count", "children"), Input("start", "n_clicks"),
-          prevent_initial_call=True)
+@callback(Output("status", "children"), Output("count", "children"), Input("start", "n_clicks"), prevent_initial_call=True)
 async def run(n_clicks):
     gate.started()
     try:

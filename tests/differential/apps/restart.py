@@ -1,4 +1,5 @@
 """Starting a streaming callback again while its stream still runs."""
+
 from _testgate import install
 from dash import Dash, Input, Output, callback, html
 
@@ -7,8 +8,7 @@ gate = install(app)
 app.layout = html.Div([html.Button("Start", id="start"), html.Div("idle", id="status"), html.Div("-", id="last")])
 
 
-@callback(Output("status", "children"), Output("last", "children"), Input("start", "n_clicks"),
-          prevent_initial_call=True)
+@callback(Output("status", "children"), Output("last", "children"), Input("start", "n_clicks"), prevent_initial_call=True)
 async def run(n_clicks):
     gate.started()
     try:

@@ -1,18 +1,21 @@
 """Dash 4.5 streaming, the basics: an `async def` generator with Outputs streams (no keyword);
 each yield replaces the outputs; `Patch` increments; `no_update` per output; a yield with no
 change sends nothing; `set_props` between yields is folded into that frame."""
+
 from _testgate import install
 from dash import Dash, Input, Output, Patch, callback, html, no_update, set_props
 
 app = Dash(__name__)
 gate = install(app)
-app.layout = html.Div([
-    html.Button("Start", id="start"),
-    html.Div("idle", id="status"),
-    html.Div(["-"], id="log"),
-    html.Div("0", id="count"),
-    html.Div("none", id="side"),
-])
+app.layout = html.Div(
+    [
+        html.Button("Start", id="start"),
+        html.Div("idle", id="status"),
+        html.Div(["-"], id="log"),
+        html.Div("0", id="count"),
+        html.Div("none", id="side"),
+    ]
+)
 
 
 def appended(item):
@@ -21,8 +24,13 @@ def appended(item):
     return log
 
 
-@callback(Output("status", "children"), Output("log", "children"), Output("count", "children"),
-          Input("start", "n_clicks"), prevent_initial_call=True)
+@callback(
+    Output("status", "children"),
+    Output("log", "children"),
+    Output("count", "children"),
+    Input("start", "n_clicks"),
+    prevent_initial_call=True,
+)
 async def run(n_clicks):
     gate.started()
     try:

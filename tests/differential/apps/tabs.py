@@ -1,4 +1,5 @@
 """Closing a tab cancels its streams: the generator's `finally` runs (counted by the gate)."""
+
 from _testgate import install
 from dash import Dash, Input, Output, callback, html
 
