@@ -23,80 +23,14 @@ import json
 from typing import Any, Callable, Mapping, Sequence, Union
 
 from ..server.jsonfast import dumps
-from .sse import parse_events
 from .stream_frames import Frame, Frames
+from .stream_run import Line, Run, StreamTimeout
 from .stream_wire import Exchange, StreamRequestError, start_body
 
 __all__ = ["Frame", "Frames", "Run", "StreamClient", "StreamRequestError", "StreamTimeout", "start_body"]
 
 Worker = Union[int, Any]  # an index into `StreamClient.workers`, or the app itself
 DEFAULT_TIMEOUT = 10.0  # seconds any wait may take before the test fails (a bound, not a measure)
-
-
-class StreamTimeout(AssertionError):
-    """A wait for frames ran out of time: the message lists what had arrived."""
-
-
-class Run:
-    """One run started by a `StreamClient`: its handle, and its frames as they arrive."""
-
-    def __init__(self, client: "StreamClient", handle: str, stream_id: str, worker: int, spec: Any) -> None:
-        self.client = client
-        self.handle = handle
-        self.id = handle.split(".", 1)[0]
-        self.stream_id = stream_id
-        self.worker = worker  # the index of the worker it was started on
-        self.spec = spec
-
-    def __repr__(self) -> str:
-        return f"<Run {self.spec.func.__name__} {self.id} on worker {self.worker}: {len(self.frames)} frames>"
-
-    @property
-    def frames(self) -> Frames:
-        """The frames received so far (a copy)."""
-        return self.client.frames(self)
-
-    @property
-    def ended(self) -> bool:
-        return self.frames.ended
-
-    @property
-    def reset_props(self) -> list[tuple[Any, Mapping[str, Any]]]:
-        """What the page applies when this run is cancelled or fails (the stream's `reset_props`)."""
-        return list(self.spec.reset_props)
-
-    async def until(self, count: int | Callable[[Frames], Any], timeout: float | None = None) -> Frames:
-        """Wait until `count` frames arrived (or `count(frames)` is true); returns the frames."""
-        check = (lambda frames: len(frames) >= count) if isinstance(count, int) else count
-        what = f"{count} frames" if isinstance(count, int) else "the condition"
-        await self.client.wait(lambda: bool(check(self.frames)), timeout, f"{what} of {self!r}")
-        return self.frames
-
-    async def finished(self, timeout: float | None = None) -> Frames:
-        """Wait for the final frame (`done`, `error` or `gone`); returns every frame."""
-        return await self.until(lambda frames: frames.ended, timeout)
-
-    async def cancel(self, timeout: float | None = None) -> Frames:
-        """What the page does when a `cancel` condition stops holding: close the run, then wait
-        for its final `done {"closed": true}`. (The page then applies `reset_props`.)"""
-        await self.client.cancel(self)
-        return await self.finished(timeout)
-
-
-class _Line:
-    """An SSE response being read (the downlink, or a private line): events in order."""
-
-    def __init__(self, exchange: Exchange, worker: int) -> None:
-        self.exchange, self.worker = exchange, worker
-        self.hello: dict[str, Any] | None = None
-        self.started: list[str] = []
-        self.shutdown = False
-        self._tail = b""
-
-    def events(self) -> list[dict[str, str]]:
-        self._tail += self.exchange.take()
-        complete, sep, self._tail = self._tail.rpartition(b"\n\n")
-        return parse_events(complete + sep) if sep else []
 
 
 class StreamClient:
@@ -119,8 +53,8 @@ class StreamClient:
         self.holder = 0  # the worker the downlink was last opened on
         self._served: dict[int, Any] = {}  # worker -> its Quart TestApp (lifespan)
         self._dead: set[int] = set()
-        self._lines: list[_Line] = []
-        self._downlink: _Line | None = None
+        self._lines: list[Line] = []
+        self._downlink: Line | None = None
         self._runs: dict[str, Run] = {}
         self._frames: dict[str, Frames] = {}
         self._arrived: asyncio.Event | None = None
@@ -225,12 +159,12 @@ class StreamClient:
         self.token, self.resumed = hello["downlink"], bool(hello["resumed"])
         return self.resumed
 
-    async def _line(self, exchange: Exchange, worker: int, what: str) -> _Line:
+    async def _line(self, exchange: Exchange, worker: int, what: str) -> Line:
         await exchange.begin(self.timeout)
         if not exchange.is_event_stream:
             status, answer = await exchange.answer(self.timeout)
             raise StreamRequestError(status, answer, what)
-        line = _Line(exchange, worker)
+        line = Line(exchange, worker)
         self._lines.append(line)
         return line
 
@@ -375,7 +309,7 @@ class StreamClient:
             if line.exchange.finished and not line.exchange.pending:
                 self._lines.remove(line)
 
-    def _file(self, line: _Line, event: dict[str, str]) -> None:
+    def _file(self, line: Line, event: dict[str, str]) -> None:
         kind, data = event.get("event", "message"), json.loads(event.get("data", "null"))
         if kind == "hello":
             line.hello = data

@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from flash import Flash, Input, RedisSharedStorage, State, html, stream_props
-from flash.streaming.bus.stream_bus import WORKER_LOST
+from flash.streaming.bus.liveness import WORKER_LOST
 from tests.conftest import run
 from tests.streaming.downlink_client import Downlink, props_values, run_id, setup, wait_until
 

@@ -13,7 +13,7 @@ from typing import Iterator
 
 import redis
 
-from flash.streaming.bus.stream_bus import WORKER_LOST
+from flash.streaming.bus.liveness import WORKER_LOST
 from tests.conftest import run
 from tests.integration.test_bus_inprocess import Pair, on
 from tests.streaming.downlink_client import Downlink, run_id, wait_until

@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from flash.storage.outage import BACK, DOWN
-from flash.streaming.bus.stream_bus import WORKER_LOST
+from flash.streaming.bus.liveness import WORKER_LOST
 from flash.testing import wait_for
 from tests.integration.cluster import Haproxy, RawDownlink, RedisServer, post, props_values
 from tests.integration.conftest import free_port

@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from flash import Flash, Input, RedisSharedStorage, State, html, stream_props
-from flash.streaming.bus.stream_bus import WORKER_LOST
+from flash.streaming.bus.liveness import WORKER_LOST
 from tests.conftest import run
 
 SECRET = "stream-harness-redis-secret-0123456789"

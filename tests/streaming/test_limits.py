@@ -405,7 +405,7 @@ def test_a_quart_response_is_cut_the_same_way():
 
 def test_the_write_check_fires_with_the_heartbeat_timer_when_writes_are_quick():
     """No new timer per write: an idle listener wakes once per min(heartbeat, timeout)."""
-    from flash.streaming.wire.downlink import Listener
+    from flash.streaming.wire.listener import Listener
 
     async def go():
         loop = asyncio.get_running_loop()

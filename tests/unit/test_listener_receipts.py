@@ -1,4 +1,4 @@
-"""A downlink response tells who asked only about chunks it actually wrote (downlink.Listener).
+"""A downlink response tells who asked only about chunks it actually wrote (listener.Listener).
 
 Why: the stream bus's follower acknowledges a run's messages from these receipts, and an ack
 lets the run's Redis copy be trimmed; acking a message that was only queued lost it when the
@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 
-from flash.streaming.wire.downlink import DownlinkRegistry, Listener
+from flash.streaming.wire.downlink import DownlinkRegistry
+from flash.streaming.wire.listener import Listener
 
 
 def test_a_receipt_fires_after_the_write_of_its_chunk_and_not_before():

@@ -20,7 +20,7 @@ from flash.metrics.registry import (
 )
 from flash.metrics.tracing import RunTracer
 from flash.server.threads import run_in_thread
-from flash.streaming.wire.downlink import Listener
+from flash.streaming.wire.listener import Listener
 from tests.conftest import run
 from tests.unit.test_import_layers import import_graph
 

@@ -31,13 +31,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import secrets
-import time
 from typing import TYPE_CHECKING, Any, Iterable
 
 from ...server.limits import DEFAULT_STREAM_REPLAY_BYTES
-from ...server.sse import encode_run_event
 from ...storage.base import SharedStorageError
 from .follow import AckLog, DownlinkFollower, write_acks
+from .liveness import LEASE_MS, TICK, Liveness
 from .runlog import LIVE_TTL_MS, WINDOW, RunLog
 from .topics import ACK_EVERY, CONTROL_TOPIC, downlink_topic, run_topic
 from .unwritten import UnwrittenEnds
@@ -46,19 +45,6 @@ if TYPE_CHECKING:
     from ...storage.redis import RedisSharedStorage
     from ..run.runs import StreamRun
     from ..wire.downlink import Downlink, DownlinkRegistry
-
-TICK = 1.0  # seconds between lease/presence refreshes and liveness checks
-LEASE_MS = 3000  # a worker that missed ~3 ticks is dead
-REFRESH_TICKS = 20
-WORKER_LOST = "The server running this stream stopped."
-
-# KEYS: keys to set. ARGV: their value, their TTL in ms.
-_SET_MANY_LUA = """
-for _, key in ipairs(KEYS) do
-  redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
-end
-return #KEYS
-"""
 
 
 class StreamBusError(SharedStorageError):
@@ -88,9 +74,8 @@ class StreamBus:
         self.acks = AckLog(functools.partial(write_acks, self))  # the holder side's, for every page here
         # run id -> its last message's write, until it lands (a failed one: until the run ends)
         self._writing: dict[str, asyncio.Future[None]] = {}
-        self._ticks = 0
-        self._present_at: dict[str, float] = {}  # downlink id -> when its presence was last seen
         self.unwritten_ends = UnwrittenEnds(lambda: self.ended_ttl_ms / 1000)  # emptied by the tick
+        self.liveness = Liveness(self)
 
     # --- keys ----------------------------------------------------------------------------
     def presence_key(self, downlink_id: str) -> str:
@@ -135,7 +120,7 @@ class StreamBus:
             await self.client().set(self.lease_key(self.worker_id), 1, px=LEASE_MS)
             self.storage.outage.succeeded()  # Redis answers (it may not have, when this worker started)
             loop = asyncio.get_running_loop()
-            self._tasks = [loop.create_task(self._tick_forever()), loop.create_task(self._follow_control())]
+            self._tasks = [loop.create_task(self.liveness.tick_forever()), loop.create_task(self._follow_control())]
 
     async def stop(self) -> None:
         """Let pending writes land, then stop the background tasks and drop the lease."""
@@ -294,120 +279,6 @@ class StreamBus:
             except Exception as exc:  # Redis away: retry
                 self.storage.outage.failed(exc, "following the stream control channel")
                 await asyncio.sleep(TICK)
-
-    def _lost_here(self, run_id: str) -> bool:
-        run = self.registry.live_run(run_id)
-        return run is None and run_id not in self.unwritten_ends
-
-    # --- liveness ------------------------------------------------------------------------
-    async def _tick_forever(self) -> None:
-        """Also what tells the outage log, once a second, whether Redis answers again."""
-        while True:
-            await asyncio.sleep(TICK)
-            try:
-                await self._tick()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self.storage.outage.failed(exc, "refreshing the stream bus's leases")
-            else:
-                self.storage.outage.succeeded()
-
-    async def _tick(self) -> None:
-        self._ticks += 1
-        client = self.client()
-        # Each held downlink's presence is refreshed about three times per lapse, not every
-        # tick: a thousand pages held here cost a few hundred SETs a second, not a thousand.
-        now = time.monotonic()
-        due = now - max(TICK, self.presence_ms / 3000)
-        held = [
-            follower
-            for follower in self.followers.values()
-            if follower.downlink.listener is not None and follower.presence_at <= due
-        ]
-        live = [run for run in self.registry.runs() if run.bus is not None]
-        if held:  # one script call, however many (a pipeline of SETs cost ~30 us of CPU each)
-            await self.storage.loop_state().script(_SET_MANY_LUA)(
-                keys=[self.presence_key(follower.downlink.downlink_id) for follower in held],
-                args=[self.worker_id, self.presence_ms],
-            )
-            for follower in held:
-                follower.presence_at = now
-        async with client.pipeline(transaction=False) as pipe:
-            pipe.set(self.lease_key(self.worker_id), 1, px=LEASE_MS)
-            if self._ticks % REFRESH_TICKS == 0:
-                quiet = now - LIVE_TTL_MS / 4000  # a run written since renewed its keys' TTL then
-                for run in live:
-                    if run.logged_at > quiet:
-                        continue
-                    topic = run_topic(run.run_id)
-                    pipe.pexpire(self.storage.stream_key(topic), LIVE_TTL_MS)
-                    pipe.pexpire(self.storage.seq_key(topic), LIVE_TTL_MS)
-                for dl_id in {run.downlink.downlink_id for run in live}:
-                    topic = downlink_topic(dl_id)
-                    pipe.pexpire(self.storage.stream_key(topic), self.presence_ms + LIVE_TTL_MS)
-                    pipe.pexpire(self.storage.seq_key(topic), self.presence_ms + LIVE_TTL_MS)
-            await pipe.execute()
-        if self.unwritten_ends:
-            await self.unwritten_ends.write_due(lambda run, chunk: self.write(run, chunk, final=True))
-        await self._close_orphans(client, live)
-        await self._end_lost_runs(client)
-
-    async def _close_orphans(self, client: Any, live: list["StreamRun"]) -> None:
-        """Runs whose page is gone (no worker holds its downlink any more): close them."""
-        now = time.monotonic()
-        # A downlink whose response is open here is present: only the others are asked about,
-        # each about three times per presence lapse (a page found here is not asked again soon).
-        ripe = [run for run in live if now - run.started_at > 2 * TICK and run.downlink.listener is None]
-        recently = now - max(TICK, self.presence_ms / 3000)
-        seen, self._present_at = self._present_at, {}
-        for run in ripe:
-            dl_id = run.downlink.downlink_id
-            if seen.get(dl_id, 0.0) > recently:
-                self._present_at[dl_id] = seen[dl_id]
-        downlinks = sorted({run.downlink.downlink_id for run in ripe} - self._present_at.keys())
-        if not downlinks:
-            return
-        present = await client.mget([self.presence_key(dl_id) for dl_id in downlinks])
-        gone = {dl_id for dl_id, value in zip(downlinks, present) if value is None}
-        self._present_at.update((dl_id, now) for dl_id in downlinks if dl_id not in gone)
-        for run in ripe:
-            if run.downlink.downlink_id in gone:
-                run.close()
-
-    async def _end_lost_runs(self, client: Any) -> None:
-        """Runs followed here whose worker's lease lapsed (that worker died mid-stream), and runs
-        of this worker that are no longer live here with no end on the way (the end Redis refused
-        was given up on)."""
-        mine = self.worker_id  # alive: its runs are checked in its own registry, not by lease
-        workers = sorted(
-            {
-                follow.worker
-                for follower in self.followers.values()
-                for follow in follower.follows.values()
-                if not follow.finished and follow.worker and follow.worker != mine
-            }
-        )
-        dead: set[str] = set()
-        if workers:
-            leases = await client.mget([self.lease_key(worker) for worker in workers])
-            dead = {worker for worker, lease in zip(workers, leases) if lease is None}
-        orphaned = [
-            (follower, follow)
-            for follower in list(self.followers.values())
-            for follow in follower.unfinished()
-            if follow.worker in dead or (follow.worker == mine and self._lost_here(follow.run_id))
-        ]
-        if not orphaned:
-            return
-        # A worker that stopped cleanly wrote its runs' last messages before dropping its lease:
-        # forward those first; only a run with nothing left to read lost its worker.
-        heads = await client.mget([self.storage.seq_key(run_topic(follow.run_id)) for _, follow in orphaned])
-        for (follower, follow), head in zip(orphaned, heads):
-            if int(head or 0) <= follow.forwarded:
-                event = "gone" if follow.restart else "error"
-                data = {} if follow.restart else {"message": WORKER_LOST, "handled": False}
-                follower.end_run(follow, encode_run_event(event, follow.run_id, follow.forwarded + 1, data))
 
 
 def _unacked_over(run: "StreamRun", limit: int) -> bool:

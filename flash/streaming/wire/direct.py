@@ -17,8 +17,9 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from ...server.deferred import read_body
 from ...server.direct import DirectRoute, Receive, Send, direct_path
 from .admission import own_start_limit, start_too_large
-from .downlink import Downlink, Listener
+from .downlink import Downlink
 from .endpoint import SSE_CONTENT_TYPE, SSE_HEADERS, close_runs, open_downlink, start_run
+from .listener import Listener
 
 if TYPE_CHECKING:
     from ..host import StreamHost

@@ -36,7 +36,8 @@ from .admission import (
     close_list,
     drop_start_body,
 )
-from .downlink import Downlink, Listener
+from .downlink import Downlink
+from .listener import Listener
 
 if TYPE_CHECKING:
     from ..bus.stream_bus import StreamBus
