@@ -198,8 +198,18 @@ def markdown(
     ] + _tables(medians, workloads, checks, _md_table, figures)
     if meta.get("errors"):
         lines += ["", "Errors during the run:", ""]
-        lines += [f"- {e['workload']} {e['contender']}: {e['error'].splitlines()[0]}" for e in meta["errors"]]
+        lines += [f"- {e['workload']} {e['contender']}: {error_summary(e['error'])}" for e in meta["errors"]]
     return "\n".join(lines)
+
+
+def error_summary(error: str) -> str:
+    """An error's first line, and the line saying what failed when a traceback follows it (a load
+    client's failure ends with its own `RuntimeError: ...`, the useful part)."""
+    lines = [line.strip() for line in error.strip().splitlines() if line.strip()]
+    if not lines:
+        return "(no message)"
+    last = next((line for line in reversed(lines) if line.split(":", 1)[0].endswith(("Error", "Exception"))), lines[-1])
+    return lines[0] if last == lines[0] else f"{lines[0]} ... {last}"
 
 
 def write_json(
