@@ -65,7 +65,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--w7-servers",
         default=",".join(browser_callbacks.SERVERS),
         help="servers for W7 (default hypercorn,uvicorn,dash45; dash45 = Dash 4.5 on uvicorn, "
-        "in benchmarks/.venv-dash45, made once)",
+        "in benchmarks/.venv-dash45, made once; flash45 = Flash's page served from that venv, "
+        "Flash on Dash 4.5's renderer)",
     )
     parser.add_argument(
         "--results-dir", default=None, help="write browser-latest.json here instead of benchmarks/results (implies --no-readme)"

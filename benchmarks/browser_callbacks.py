@@ -24,7 +24,7 @@ from typing import Any
 from . import browser_app as ba
 from .browser_driver import AppServer, Chromium, wait_for
 from .browser_latency import percentile
-from .w7_page import DASH45, row_label
+from .w7_page import DASH45, FLASH45, row_label
 
 SERVERS = ("hypercorn", "uvicorn", DASH45)
 # (streams open, what gets there): a button that starts more, or None; "stop" stops them all.
@@ -131,10 +131,25 @@ def run_case(
     }
 
 
+def flash45_python() -> str:
+    """An interpreter with Flash and Dash 4.5 (`BENCH_FLASH45_PYTHON`, default the venv
+    `bash scripts/test` makes for its Dash 4.5 run: Python 3.13, where the other rows run 3.11).
+    Dash 4.5's own venv (dash45.py) has no `dash[async]`, which Flash needs, and adding it there
+    would change the Dash 4.5 contender."""
+    python = os.environ.get("BENCH_FLASH45_PYTHON") or str(Path(__file__).resolve().parents[1] / ".venv-py313-dash45/bin/python")
+    if not Path(python).exists():
+        raise RuntimeError(
+            f"{python} is missing: run `bash scripts/test` once (its Dash 4.5 run makes it) or set BENCH_FLASH45_PYTHON"
+        )
+    return python
+
+
 def run_server(kind: str, log_dir: Path, quick: bool) -> list[dict[str, Any]]:
     clicks = 8 if quick else 20
     flash = kind != DASH45
-    if flash:
+    if kind == FLASH45:  # Flash on Dash 4.5: the test suite's venv for it (scripts/test's `newest` run)
+        app_server, cases = AppServer(log_dir, "uvicorn", "many_server", python=flash45_python()), CASES
+    elif flash:
         app_server, cases = AppServer(log_dir, kind, "many_server"), CASES
     else:
         from . import dash45

@@ -16,8 +16,12 @@ def stream_out(i: int) -> str:
 
 
 DASH45 = "dash45"  # W7's "server" for Dash 4.5 (uvicorn, in benchmarks/.venv-dash45)
+# Flash's page served from that same venv (Flash on Dash 4.5's renderer, uvicorn): opt-in
+# (`--w7-servers uvicorn,flash45,dash45`), it tells the renderer's share from Flash's own.
+FLASH45 = "flash45"
 
 
 def row_label(kind: str) -> str:
-    """W7's row for a server kind: `flash/hypercorn`, `flash/uvicorn` or `dash45/uvicorn`."""
-    return "dash45/uvicorn" if kind == DASH45 else f"flash/{kind}"
+    """W7's row for a server kind: `flash/hypercorn`, `flash/uvicorn`, `dash45/uvicorn` or
+    `flash-on-dash45/uvicorn`."""
+    return {DASH45: "dash45/uvicorn", FLASH45: "flash-on-dash45/uvicorn"}.get(kind, f"flash/{kind}")
