@@ -37,9 +37,9 @@ def test_concurrent_first_requests_start_the_bus_tasks_once(redis_url):
             return kinds, started, stopped
 
     kinds, started, stopped = run(go())
-    assert kinds["StreamBus._tick_forever"] == 1 and kinds["StreamBus._follow_control"] == 1, kinds
+    assert kinds["Liveness.tick_forever"] == 1 and kinds["StreamBus._follow_control"] == 1, kinds
     assert len(started) == 2
-    assert not stopped["StreamBus._tick_forever"] and not stopped["StreamBus._follow_control"], (
+    assert not stopped["Liveness.tick_forever"] and not stopped["StreamBus._follow_control"], (
         "stop ends the one pair: none was left unreferenced"
     )
 
