@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from ..wire.downlink import Downlink
 
 
+_NO_BUS_SIZES: deque[tuple[int, int]] = deque(maxlen=0)  # holds nothing, so it can be shared
+
+
 class StreamRun:
     __slots__ = (
         "run_id",
@@ -74,8 +77,10 @@ class StreamRun:
         self._bytes = 0  # of the chunks in `_buffer`
         self.sent_bytes = 0  # of every message it published (the dev-tools Streams panel shows it)
         self.replay_bytes = replay_bytes
-        # bus: (seq, size) of the messages its Redis stream still holds, and their total size
-        self.bus_sizes: deque[tuple[int, int]] = deque()
+        # bus: (seq, size) of the messages its Redis stream still holds, and their total size.
+        # Without a bus, one shared deque that keeps nothing: an empty deque is 760 bytes, ~9% of
+        # an idle run (benchmarks/README.md, W5).
+        self.bus_sizes: deque[tuple[int, int]] = deque() if bus is not None else _NO_BUS_SIZES
         self.bus_bytes = 0
         self.logged_at = 0.0  # bus: when its Redis stream was last written (and its TTL renewed)
         self.lane: "LocalLane | None" = None  # bus: its page's holder is this worker (lane.py)
