@@ -25,6 +25,11 @@ logger = logging.getLogger("flash.streaming")
 # Loop turns a woken response waits while its queue keeps growing, so fast generators share
 # one write (a server write costs far more than a loop turn; the page applies once per frame).
 COALESCE_TURNS = 8
+# ... but only on a busy response, one written to within this many seconds: the first message
+# after a quiet spell (a paced frame, a tick every 0.5 s) is written at once. Waiting a turn for
+# company that never comes cost a task step per frame: ~10% of a frame's CPU with one stream per
+# browser (benchmarks/README.md, the 10,000-browser profile).
+BUSY_WITHIN_S = 0.005
 
 
 class Downlink:
@@ -114,7 +119,7 @@ class Downlink:
                     finally:
                         listener.waiter = None
                 listener.beat = False
-                listener.last_write = loop.time()
+                quiet_since, listener.last_write = listener.last_write, loop.time()
                 if not listener.pending:
                     if listener.cut:
                         return
@@ -124,7 +129,7 @@ class Downlink:
                     if metrics is not None:
                         metrics.wrote(None, None, len(HEARTBEAT))
                     continue
-                for _ in range(COALESCE_TURNS):
+                for _ in range(COALESCE_TURNS if listener.last_write - quiet_since < BUSY_WITHIN_S else 0):
                     queued = len(listener.pending)
                     if listener.cut or listener.over(self._registry.buffer_bytes):
                         break
