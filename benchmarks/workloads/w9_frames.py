@@ -205,7 +205,9 @@ def measure(
                     ]
                 spies.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
 
-        timer = threading.Timer(profile_delay, spy) if profile and shutil.which("py-spy") else None
+        # W9F_CALLS and W9F_THREADS count without a profile path (or py-spy); the rest write to `profile`
+        counting = os.environ.get("W9F_CALLS") or os.environ.get("W9F_THREADS")
+        timer = threading.Timer(profile_delay, spy) if counting or (profile and shutil.which("py-spy")) else None
         if timer is not None:
             timer.start()
         try:

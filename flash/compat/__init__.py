@@ -1,5 +1,6 @@
 """The one place Flash touches private names of other libraries: Dash (`compat.dash`), Quart
-(`compat.quart`) and Hypercorn's worker layout (`compat.hypercorn`).
+(`compat.quart`), Hypercorn's worker layout (`compat.hypercorn`) and redis-py's connection writer
+(`compat.redis`).
 
 Flash reuses Dash's and Quart's code wherever it can (super(), delegation, hooks). Where no
 public API does what Flash needs, the private name is imported or reached here only, with a

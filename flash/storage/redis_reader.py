@@ -76,6 +76,7 @@ class Reader:
         # added with a stream's first subscriber, removed with its last
         self._heads: dict[str, bytes] = {}
         self._task: asyncio.Task[None] | None = None
+        self._held: Any = None  # the doorbell reads' own connection (made on the first read)
 
     async def add(self, sub: "RedisSubscription") -> None:
         self._subs.setdefault(sub.stream_key, set()).add(sub)
@@ -93,6 +94,9 @@ class Reader:
         if task is not None:
             task.cancel()
             await asyncio.wait([task])
+        held, self._held = self._held, None
+        if held is not None:
+            await held.close()
 
     async def poke(self, stream_key: str) -> None:
         """Read `stream_key` now: cut the doorbell read short."""
@@ -166,9 +170,17 @@ class Reader:
             await self._check_heads(unread)
 
     async def _wait_for_rings(self, block: bool = True) -> None:
-        streams = {self._wake_key: self._wake_id, self._storage.doorbell_key: self._bell_id}
-        result = await self._client.xread(streams, count=_BELL_COUNT, block=READER_BLOCK_MS if block else None)
-        for key, items in result or ():
+        """One `XREAD` of the doorbell (and this reader's wake stream), on the reader's own
+        connection (`HeldConnection`), its raw reply parsed here: each ring's fields are
+        `k <stream> [s <seq> m <message>]`, in that order (`_PUBLISH_LUA`, the bus's writes)."""
+        held = self._held
+        if held is None:
+            held = self._held = self._client.hold()
+        bell_key = self._storage.doorbell_key
+        wait = ("BLOCK", READER_BLOCK_MS) if block else ()
+        args = ("XREAD", "COUNT", _BELL_COUNT, *wait, "STREAMS", self._wake_key, bell_key, self._wake_id, self._bell_id)
+        reply = await held.call(*args)
+        for key, items in reply.items() if isinstance(reply, dict) else reply or ():
             if _text(key) == self._wake_key:
                 self._wake_id = items[-1][0]
                 continue
@@ -177,15 +189,18 @@ class Reader:
                 self._next_sweep = 0.0  # behind: rings may have been trimmed away
             subs_of, dirty = self._subs, self._dirty
             for _, fields in items:
-                rung = _text(fields[b"k"])
+                if len(fields) == 6 and fields[4] == b"m":  # k <stream> s <seq> m <message>
+                    rung, seq, message = _text(fields[1]), fields[3], fields[5]
+                else:  # k <stream> alone (a large message: read its stream), or another layout
+                    named = dict(zip(fields[::2], fields[1::2]))
+                    rung, seq, message = _text(named.get(b"k", b"")), named.get(b"s"), named.get(b"m")
                 subs = subs_of.get(rung)
                 if subs is None:
                     continue
-                message = fields.get(b"m")
-                if message is None:
+                if message is None or seq is None:
                     dirty.add(rung)
                     continue
-                seq = int(fields[b"s"])
+                seq = int(seq)
                 for sub in list(subs):  # the message itself, when it is the next one wanted
                     if sub.queued == seq - 1 and sub.wants_more:
                         sub.deliver([(seq, message)])

@@ -38,6 +38,18 @@ async def _take(sub, count: int, timeout: float = 10) -> list:
     return got
 
 
+async def _reader_settled(reader, timeout: float = 20.0) -> None:
+    """Until the shared reader has no new stream left to read and no sweep under way, three
+    checks in a row (a fixed sleep was not enough on a loaded machine: the reader was still
+    reading new subscriptions' streams when the test started counting reads)."""
+    loop = asyncio.get_running_loop()
+    deadline, quiet = loop.time() + timeout, 0
+    while quiet < 3:
+        assert loop.time() < deadline, "the reader never settled"
+        await asyncio.sleep(0.05)
+        quiet = quiet + 1 if reader._task is not None and not reader._dirty and not reader._sweeping else 0
+
+
 def test_a_small_message_rides_in_its_ring_and_a_large_one_reads_only_its_own_stream(storage, monkeypatch):
     async def go():
         subs = [await storage.asubscribe(f"topic{i}") for i in range(200)]
@@ -52,7 +64,7 @@ def test_a_small_message_rides_in_its_ring_and_a_large_one_reads_only_its_own_st
         monkeypatch.setattr(client, "xread", recording_xread)
         monkeypatch.setattr(redis_reader, "SWEEP_S", 3600.0)  # after the first sweep: rings only
         takers = [asyncio.ensure_future(_take(sub, 1)) for sub in subs]  # the reader follows all 200
-        await asyncio.sleep(0.5)  # the reader is up and has swept once
+        await _reader_settled(storage.loop_state().reader)  # up, and done with its first reads
         reads.clear()
         await storage.apublish("topic0", "a")
         await storage.apublish("topic1", "b" * (redis_reader.RING_PAYLOAD_MAX + 1))

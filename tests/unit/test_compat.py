@@ -19,6 +19,7 @@ from flash import Flash, html, page_container
 from flash.compat import dash as dash_compat
 from flash.compat import hypercorn as hypercorn_compat
 from flash.compat import quart as quart_compat
+from flash.compat import redis as redis_compat
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 INTERNAL_MODULES = {"quart.ctx"}  # public module names whose classes Flash uses through internals
@@ -72,14 +73,22 @@ def _instances():
         "quart.ctx:RequestContext": request_ctx,
         "quart.ctx:AppContext": app_ctx,
         "multiprocessing.process:BaseProcess": multiprocessing.get_context("spawn").Process(target=print, kwargs={}),
+        "redis.asyncio.connection:Connection": _redis_connection(),
     }
+
+
+def _redis_connection():
+    from redis.asyncio.connection import Connection
+
+    return Connection()  # not connected: the attributes exist from the constructor on
 
 
 @pytest.mark.parametrize(
     "library,spec",
     [("dash", s) for s in dash_compat.NEEDED]
     + [("quart", s) for s in quart_compat.NEEDED]
-    + [("hypercorn", s) for s in hypercorn_compat.NEEDED],
+    + [("hypercorn", s) for s in hypercorn_compat.NEEDED]
+    + [("redis", s) for s in redis_compat.NEEDED],
     ids=lambda v: v if isinstance(v, str) else f"{v.owner}.{v.name}",
 )
 def test_every_private_name_flash_needs_exists(library, spec):
@@ -453,3 +462,15 @@ def test_the_attribute_checks_catch_each_form():
         "import dash\napp = dash.Dash()\napp.title = 't'",
     ):
         assert not foreign_patches(source), source
+
+
+def test_the_redis_send_takes_the_public_path_when_the_private_writer_is_gone():
+    """redis-py has no upper pin: a release without `_writer` must cost speed, not correctness."""
+    sent = []
+
+    class Renamed:  # a connection of a redis-py that renamed `_writer`
+        async def send_packed_command(self, packed, check_health=True):
+            sent.append((packed, check_health))
+
+    asyncio.run(redis_compat.send_packed(Renamed(), [b"*1\r\n$4\r\nPING\r\n"]))
+    assert sent == [([b"*1\r\n$4\r\nPING\r\n"], False)]

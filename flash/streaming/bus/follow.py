@@ -103,10 +103,11 @@ class AckLog:
 
 
 async def write_acks(bus: "StreamBus", due: dict[str, int]) -> None:
-    """`AckLog`'s writer for the bus: one script call, however many runs."""
-    await bus.storage.loop_state().script(_ACK_MANY_LUA)(
-        keys=[bus.ack_key(run_id) for run_id in due], args=[LIVE_TTL_MS, *due.values()]
-    )
+    """`AckLog`'s writer for the bus: one script call, however many runs, on the bus's ack
+    connection (its own: `HeldConnection`, no pool checkout per call)."""
+    state = bus.storage.loop_state()
+    keys = [bus.ack_key(run_id) for run_id in due]
+    await bus.ack_connection.on(state.client).evalsha(state.script(_ACK_MANY_LUA), keys, [LIVE_TTL_MS, *due.values()])
 
 
 class RunFollow:

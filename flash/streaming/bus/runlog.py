@@ -16,6 +16,7 @@ import time
 from typing import TYPE_CHECKING
 
 from ...storage.codec import encode
+from ...storage.redis_client import OwnConnection
 from ...storage.redis_reader import DOORBELL_LEN, RING_PAYLOAD_MAX
 
 if TYPE_CHECKING:
@@ -99,6 +100,9 @@ class RunLog:
         self._writing: asyncio.Future[None] | None = None  # what the flusher is writing now
         self._flusher: asyncio.Task[None] | None = None
         self._flushed_at = float("-inf")  # (loop time) when the last batch was taken
+        # The script calls' own connection (storage/redis_client.py: `HeldConnection`), on the
+        # loop's client it was made from; closed by `close` (the bus stops) or with that client.
+        self.connection = OwnConnection()
 
     def write(self, run: "StreamRun", chunk: bytes, final: bool = False) -> "asyncio.Future[None]":
         """Queue `chunk` (message `run.seq`) for the run's Redis stream; resolved once written.
@@ -165,7 +169,8 @@ class RunLog:
             )
         keys = [bus.storage.doorbell_key]
         args = [DOORBELL_LEN, RING_PAYLOAD_MAX, stream_prefix, counter_prefix, b"".join(parts)]
-        await bus.storage.loop_state().script(_APPEND_LUA)(keys=keys, args=args)
+        state = bus.storage.loop_state()
+        await self.connection.on(state.client).evalsha(state.script(_APPEND_LUA), keys, args)
         for run, _, _, final in batch:
             if final:  # after its last message: a holder adopting the downlink skips the run
                 await bus.announce_end(run)

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from ...server.limits import DEFAULT_STREAM_REPLAY_BYTES
 from ...storage.base import SharedStorageError
+from ...storage.redis_client import OwnConnection
 from .follow import AckLog, DownlinkFollower, write_acks
 from .liveness import LEASE_MS, TICK, Liveness
 from .runlog import LIVE_TTL_MS, WINDOW, RunLog
@@ -72,6 +73,7 @@ class StreamBus:
         self._starting: asyncio.Lock | None = None  # (made on the serving loop, on first use)
         self.log = RunLog(self)
         self.acks = AckLog(functools.partial(write_acks, self))  # the holder side's, for every page here
+        self.ack_connection = OwnConnection()  # the ack calls' own (`write_acks`; closed by `stop`)
         # run id -> its last message's write, until it lands (a failed one: until the run ends)
         self._writing: dict[str, asyncio.Future[None]] = {}
         self.unwritten_ends = UnwrittenEnds(lambda: self.ended_ttl_ms / 1000)  # emptied by the tick
@@ -132,6 +134,8 @@ class StreamBus:
         for follower in list(self.followers.values()):
             follower.stop()
         self.acks.stop()
+        await self.log.connection.close()
+        await self.ack_connection.close()
         if tasks:
             try:
                 await self.client().delete(self.lease_key(self.worker_id))
