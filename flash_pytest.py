@@ -22,6 +22,7 @@ run. Dash's own ``dash_duo`` serves Flash apps too (``app.run`` honours its shut
 from __future__ import annotations
 
 import importlib
+import sys
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Generator, Iterator
@@ -52,8 +53,21 @@ def _fixtures() -> ModuleType:
         )
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    help_text = (
+        "Flash's browser fixtures (flash_duo, flash_duo_mp) keep one Chromium per process and "
+        "reset it between tests instead of starting one per test (flash.testing.reuse)"
+    )
+    parser.addini("flash_reuse_browser", help_text, type="bool", default=False)
+    parser.addoption("--flash-reuse-browser", action="store_true", default=False, help=help_text)
+
+
+def _reuse(config: pytest.Config) -> bool:
+    return bool(config.getoption("flash_reuse_browser") or config.getini("flash_reuse_browser"))
+
+
 def _browser(request: pytest.FixtureRequest, runner: object, tmp_path: Path) -> "FlashComposite":
-    browser: FlashComposite = _fixtures().open_browser(request.config, runner, tmp_path)
+    browser: FlashComposite = _fixtures().open_browser(request.config, runner, tmp_path, reuse=_reuse(request.config))
     request.node.stash.setdefault(BROWSERS_KEY, []).append(browser)
     return browser
 
@@ -62,13 +76,23 @@ def _browser(request: pytest.FixtureRequest, runner: object, tmp_path: Path) -> 
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """Screenshot every Flash browser of a failed test into `test-artifacts/`."""
+    """Screenshot every Flash browser of a failed test into `test-artifacts/`; a browser whose
+    test failed is never reused (the next test starts a new one)."""
     report = yield
-    if report.when == "call" and report.failed:
+    if report.failed:
         browsers = item.stash[BROWSERS_KEY] if BROWSERS_KEY in item.stash else []
         for browser in dict.fromkeys(browsers):
-            browser.take_snapshot(item.name)
+            browser.reusable = False
+            if report.when == "call":
+                browser.take_snapshot(item.name)
     return report
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Quit the browsers kept for reuse (only if a test used one: nothing is imported here)."""
+    reuse = sys.modules.get("flash.testing.reuse")
+    if reuse is not None:
+        reuse.KEEPER.close()
 
 
 @pytest.fixture

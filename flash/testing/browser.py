@@ -14,6 +14,7 @@ from dash.testing.composite import DashComposite
 from dash.testing.consts import SELENIUM_GRID_DEFAULT
 from selenium.webdriver.chrome.options import Options as ChromeOptions
 
+from .reuse import BrowserKeeper, Kept
 from .wait import wait_for
 
 logger = logging.getLogger(__name__)
@@ -161,12 +162,37 @@ def _safe_name(name: str) -> str:
 
 
 class FlashComposite(DashComposite):
-    """`DashComposite` (all of Dash's browser helpers) bound to a Flash runner."""
+    """`DashComposite` (all of Dash's browser helpers) bound to a Flash runner.
 
-    def __init__(self, server: Any, *, artifacts_dir: str | os.PathLike[str] | None = None, **kwargs: Any) -> None:
+    `driver`: a running webdriver to drive instead of starting one (a kept browser, see
+    `flash.testing.reuse`); `keep_with` hands it back to its keeper on exit instead of quitting it,
+    unless `reusable` was set to False (the plugin does when the test failed)."""
+
+    def __init__(
+        self, server: Any, *, artifacts_dir: str | os.PathLike[str] | None = None, driver: Any = None, **kwargs: Any
+    ) -> None:
+        self._given_driver = driver
+        self._keeper: tuple[BrowserKeeper, Kept] | None = None
+        self.reusable = True
         super().__init__(server, **kwargs)
         self.artifacts_dir = Path(artifacts_dir or "test-artifacts")
         self._snapshots: set[str] = set()
+
+    def get_webdriver(self) -> Any:
+        """The driver given to `__init__`, else a new one (Dash's `Browser` calls this once)."""
+        given, self._given_driver = self._given_driver, None
+        return given if given is not None else super().get_webdriver()
+
+    def keep_with(self, keeper: BrowserKeeper, kept: Kept) -> None:
+        """On exit, give the driver back to `keeper` (which resets or quits it) instead of quitting."""
+        self._keeper = (keeper, kept)
+
+    def __exit__(self, exc_type: Any, exc_val: Any, traceback: Any) -> None:
+        keeper, self._keeper = self._keeper, None
+        if keeper is None:
+            super().__exit__(exc_type, exc_val, traceback)
+            return
+        keeper[0].give_back(keeper[1], reusable=self.reusable and exc_type is None)
 
     def start_server(self, app: Any, navigate: bool = True, **kwargs: Any) -> None:
         """Serve `app` (see `FlashRunner.start` for kwargs) and, by default, open it."""
