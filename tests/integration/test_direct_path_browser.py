@@ -30,6 +30,7 @@ def _app() -> Flash:
 
 
 @pytest.mark.browser
+@pytest.mark.direct_path  # about the direct path itself: on whatever FLASH_DIRECT_PATH says
 def test_callbacks_take_the_direct_path_and_still_see_the_browser_request(dash_duo_mp: FlashComposite) -> None:
     dash_duo_mp.start_server(_app())
     dash_duo_mp.driver.get(dash_duo_mp.server_url + "/test/cookie")
