@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 
 from .base import SharedStorageError, SharedStorageGap
 from .codec import decode
+from .redis_client import OwnConnection
 from .subscription import BATCH_LIMIT, PollingSubscription
 
 if TYPE_CHECKING:
@@ -76,7 +77,7 @@ class Reader:
         # added with a stream's first subscriber, removed with its last
         self._heads: dict[str, bytes] = {}
         self._task: asyncio.Task[None] | None = None
-        self._held: Any = None  # the doorbell reads' own connection (made on the first read)
+        self._bell = OwnConnection()  # the doorbell reads' own connection (made on the first read)
 
     async def add(self, sub: "RedisSubscription") -> None:
         self._subs.setdefault(sub.stream_key, set()).add(sub)
@@ -94,9 +95,7 @@ class Reader:
         if task is not None:
             task.cancel()
             await asyncio.wait([task])
-        held, self._held = self._held, None
-        if held is not None:
-            await held.close()
+        await self._bell.close()
 
     async def poke(self, stream_key: str) -> None:
         """Read `stream_key` now: cut the doorbell read short."""
@@ -173,13 +172,10 @@ class Reader:
         """One `XREAD` of the doorbell (and this reader's wake stream), on the reader's own
         connection (`HeldConnection`), its raw reply parsed here: each ring's fields are
         `k <stream> [s <seq> m <message>]`, in that order (`_PUBLISH_LUA`, the bus's writes)."""
-        held = self._held
-        if held is None:
-            held = self._held = self._client.hold()
         bell_key = self._storage.doorbell_key
         wait = ("BLOCK", READER_BLOCK_MS) if block else ()
         args = ("XREAD", "COUNT", _BELL_COUNT, *wait, "STREAMS", self._wake_key, bell_key, self._wake_id, self._bell_id)
-        reply = await held.call(*args)
+        reply = await self._bell.on(self._client).call(*args)
         for key, items in reply.items() if isinstance(reply, dict) else reply or ():
             if _text(key) == self._wake_key:
                 self._wake_id = items[-1][0]
