@@ -83,11 +83,11 @@ def test_the_check_fails_on_a_range_the_pin_leaves_and_on_a_missing_package(monk
 
 def test_lowest_pins_each_direct_requirement_at_its_floor():
     """requirements/lowest.txt (scripts/test's .venv-lowest) holds the floor of every range the test
-    install names directly: the version the range starts at, or the first release above it that
+    install (the `test` and `ci` extras) names directly: the version the range starts at, or the first release above it that
     exists (e.g. `>=2.3` -> 2.3.1 when 2.3.0 was never released)."""
     pinned = pins("lowest.txt")
     problems = []
-    for requirement in named(("test",)):
+    for requirement in named(("test", "ci")):
         floors = [Version(spec.version) for spec in requirement.specifier if spec.operator == ">="]
         if not floors:
             continue
