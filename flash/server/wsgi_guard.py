@@ -31,6 +31,7 @@ UVICORN_WORKER = "uvicorn_worker.UvicornWorker"
 _WORKER_FLAGS = ("-k", "--worker-class")
 
 
+ASGI_WORKER_SINCE = (26,)  # the first gunicorn whose asgi worker passes Flash's tests
 WORKER_BOOT_ERROR = 3  # gunicorn's exit status for a worker that could not boot
 
 
@@ -82,9 +83,36 @@ def _is_wsgi_worker(worker_class: Any) -> bool:
     return any(f"{cls.__module__}.{cls.__qualname__}" in wsgi for cls in getattr(worker_class, "__mro__", ()))
 
 
+def _gunicorn_version() -> tuple[int, ...]:
+    return tuple(importlib.import_module("gunicorn").version_info)
+
+
+def _is_gunicorn_asgi_worker(worker_class: Any) -> bool:
+    asgi = _supported_workers().get(ASGI_WORKER)
+    return asgi is not None and any(
+        f"{cls.__module__}.{cls.__qualname__}" == asgi for cls in getattr(worker_class, "__mro__", ())
+    )
+
+
 def has_asgi_worker() -> bool:
-    """Whether the installed gunicorn ships its own ASGI worker (`-k asgi`, gunicorn >= 24)."""
-    return ASGI_WORKER in _supported_workers()
+    """Whether the installed gunicorn's own ASGI worker (`-k asgi`, gunicorn >= 24) serves Flash
+    as tested: from gunicorn 26 (see `old_asgi_worker_warning`)."""
+    return ASGI_WORKER in _supported_workers() and _gunicorn_version() >= ASGI_WORKER_SINCE
+
+
+def old_asgi_worker_warning(argv: list[str]) -> str | None:
+    """What to say when gunicorn's own ASGI worker predates 26: Flash's several-worker tests fail
+    there (a page may resume a stream whose worker is gone), and 24.0's arbiter never exits when
+    a worker fails to boot."""
+    version = _gunicorn_version()
+    if version >= ASGI_WORKER_SINCE:
+        return None
+    found = ".".join(str(part) for part in version)
+    return (
+        f"gunicorn {found}: Flash is tested with gunicorn's asgi worker from gunicorn 26 on (before "
+        f"it a page may resume a stream whose worker is gone). Upgrade gunicorn (pip install "
+        f"'gunicorn>=26'), or run:\n    {asgi_command(argv, UVICORN_WORKER)} (pip install uvicorn-worker)"
+    )
 
 
 def asgi_command(argv: list[str], worker: str) -> str:
@@ -131,6 +159,10 @@ def check_wsgi_server() -> None:
     except Exception:  # a worker gunicorn cannot load fails on its own
         return
     if not _is_wsgi_worker(worker_class):
+        if _is_gunicorn_asgi_worker(worker_class):
+            warning = old_asgi_worker_warning(list(sys.argv))
+            if warning is not None:
+                LOGGER.warning(warning)
         return
     message = wsgi_message(str(cfg.worker_class_str), list(sys.argv), _app_uri(loader))
     LOGGER.critical(message)

@@ -8,6 +8,7 @@ import asyncio
 import json
 import logging
 import re
+import sys
 import warnings
 from typing import Any
 
@@ -76,6 +77,44 @@ def test_gunicorns_wsgi_workers_are_told_from_asgi_ones() -> None:
 
 def test_outside_gunicorn_nothing_is_checked() -> None:
     wsgi_guard.check_wsgi_server()  # no gunicorn frame on the stack: nothing to say
+
+
+def _checked_as_gunicorn_loads(monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> None:
+    """check_wsgi_server() as gunicorn's arbiter calls it: from a method of gunicorn's own
+    application object, whose config was parsed from this command line."""
+    from gunicorn.app.wsgiapp import WSGIApplication
+
+    monkeypatch.setattr(sys, "argv", argv)
+    application = WSGIApplication()
+
+    def wsgi(self: WSGIApplication) -> None:  # `self` in the frame, as in Application.wsgi
+        wsgi_guard.check_wsgi_server()
+
+    wsgi(application)
+
+
+def test_gunicorns_asgi_worker_before_26_gets_a_warning_naming_what_works(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    argv = ["/venv/bin/gunicorn", "-k", "asgi", "-w", "2", "app:server"]
+    with caplog.at_level("WARNING", logger="flash.server"):
+        _checked_as_gunicorn_loads(monkeypatch, argv)
+    assert not caplog.records, "gunicorn 26+ (installed): nothing to say"
+    monkeypatch.setattr(wsgi_guard, "_gunicorn_version", lambda: (25, 1, 0))
+    with caplog.at_level("WARNING", logger="flash.server"):
+        _checked_as_gunicorn_loads(monkeypatch, argv)
+    (record,) = caplog.records
+    assert record.levelname == "WARNING" and "gunicorn 25.1.0" in record.getMessage()
+    assert "gunicorn -k uvicorn_worker.UvicornWorker -w 2 app:server" in record.getMessage()
+    assert "gunicorn>=26" in record.getMessage()
+
+
+def test_the_wsgi_advice_names_gunicorns_asgi_worker_only_from_26(monkeypatch: pytest.MonkeyPatch) -> None:
+    argv = ["/venv/bin/gunicorn", "app:server"]
+    assert "gunicorn -k asgi app:server" in wsgi_guard.wsgi_message("sync", argv)
+    monkeypatch.setattr(wsgi_guard, "_gunicorn_version", lambda: (25, 1, 0))
+    message = wsgi_guard.wsgi_message("sync", argv)
+    assert "gunicorn -k uvicorn_worker.UvicornWorker app:server (pip install uvicorn-worker)" in message
 
 
 # --- Flask-only code ---------------------------------------------------------------------------
