@@ -10,7 +10,7 @@ from dash import _callback, _pages
 from flash.streaming.declare import spec as stream_spec
 
 # Fixtures that open Chromium: a test using one is a browser test even without the marker
-# (scripts/test runs `-m "not browser"` on the other Python versions).
+# (scripts/test's floor and redis-py 8 runs take `-m "not browser"`).
 BROWSER_FIXTURES = frozenset({"dash_duo", "dash_duo_mp", "dash_br", "flash_duo", "flash_duo_mp"})
 
 
@@ -39,7 +39,7 @@ def dash_duo_mp(flash_duo_mp):
 @pytest.fixture(autouse=True)
 def direct_path_as_the_test_needs(request, monkeypatch):
     """Tests marked `direct_path` are about the direct path itself: on, whatever FLASH_DIRECT_PATH
-    says (scripts/test's floor run turns it off for everything else)."""
+    says (scripts/test's Dash 4.5 run turns it off for everything else)."""
     if request.node.get_closest_marker("direct_path") is not None:
         monkeypatch.setenv("FLASH_DIRECT_PATH", "1")
 

@@ -14,6 +14,7 @@ from dash.testing.composite import DashComposite
 from dash.testing.consts import SELENIUM_GRID_DEFAULT
 from selenium.webdriver.chrome.options import Options as ChromeOptions
 
+from ..compat.dash_testing import QuickBrowserWaits
 from .reuse import BrowserKeeper, Kept
 from .wait import wait_for
 
@@ -161,8 +162,9 @@ def _safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:150]
 
 
-class FlashComposite(DashComposite):
-    """`DashComposite` (all of Dash's browser helpers) bound to a Flash runner.
+class FlashComposite(QuickBrowserWaits, DashComposite):
+    """`DashComposite` (all of Dash's browser helpers) bound to a Flash runner; its `wait_for_*`
+    check every 50 ms (`QuickBrowserWaits`; Dash's own `dash_duo` keeps selenium's 0.5 s).
 
     `driver`: a running webdriver to drive instead of starting one (a kept browser, see
     `flash.testing.reuse`); `keep_with` hands it back to its keeper on exit instead of quitting it,
