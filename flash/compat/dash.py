@@ -102,7 +102,7 @@ from .dash_45 import (
 
 NEEDED: tuple[Private, ...] = (
     Private("dash._callback_context", "context_value", "event-callback generators run with their callback context"),
-    Private("dash.testing.browser:Browser", "_wait_for", "flash_duo's waits poll every 50 ms (compat/dash_testing.py)"),
+    Private("dash.testing.browser:Browser", "_wait_for", "flash_duo's waits poll every 0.2 s (compat/dash_testing.py)"),
     Private("dash._callback", "GLOBAL_CALLBACK_MAP", "dash.callback's streaming callbacks become Flash streams"),
     Private("dash._callback", "GLOBAL_CALLBACK_LIST", "dash.callback's streaming callbacks become Flash streams"),
     Private("dash._callback_context", "CallbackContext", "ctx.shared_storage (Dash 4.5) is added to dash.ctx's class"),

@@ -164,7 +164,7 @@ def _safe_name(name: str) -> str:
 
 class FlashComposite(QuickBrowserWaits, DashComposite):
     """`DashComposite` (all of Dash's browser helpers) bound to a Flash runner; its `wait_for_*`
-    check every 50 ms (`QuickBrowserWaits`; Dash's own `dash_duo` keeps selenium's 0.5 s).
+    check every 0.2 s (`QuickBrowserWaits`; Dash's own `dash_duo` keeps selenium's 0.5 s).
 
     `driver`: a running webdriver to drive instead of starting one (a kept browser, see
     `flash.testing.reuse`); `keep_with` hands it back to its keeper on exit instead of quitting it,

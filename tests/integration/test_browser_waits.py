@@ -1,4 +1,4 @@
-"""`flash_duo`'s waits check the page every 50 ms (flash.compat.dash_testing.QuickBrowserWaits), with or
+"""`flash_duo`'s waits check the page every 0.2 s (flash.compat.dash_testing.QuickBrowserWaits), with or
 without a timeout of their own, and still time out after that timeout; Dash's own `Browser`
 keeps selenium's 0.5 s (a plain Dash project's `dash_duo` is left as it is)."""
 
