@@ -11,20 +11,9 @@ from dash.testing.browser import Browser
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.support import wait as selenium_wait
 
-from flash import Flash, Input, Output, html
 from flash.compat.dash_testing import QuickBrowserWaits
 from flash.testing import FlashComposite
-
-
-def _app() -> Flash:
-    app = Flash(__name__)
-    app.layout = html.Div([html.Button("go", id="go"), html.Div("idle", id="out")])
-
-    @app.callback(Output("out", "children"), Input("go", "n_clicks"), prevent_initial_call=True)
-    async def clicked(n: int) -> str:
-        return f"clicked {n}"
-
-    return app
+from tests.integration.test_plugin_isolation import _flash_counter  # a button and its output
 
 
 @pytest.fixture
@@ -47,9 +36,9 @@ def polls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[float, float]]:
 def test_flash_duo_waits_poll_every_50_ms_and_keep_their_timeouts(
     flash_duo: FlashComposite, polls: list[tuple[float, float]]
 ) -> None:
-    flash_duo.start_server(_app())
+    flash_duo.start_server(_flash_counter())
     flash_duo.wait_for_text_to_equal("#out", "idle")
-    flash_duo.find_element("#go").click()
+    flash_duo.find_element("#btn").click()
     flash_duo.wait_for_text_to_equal("#out", "clicked 1", timeout=7)
     with pytest.raises(TimeoutException):
         flash_duo.wait_for_text_to_equal("#out", "never", timeout=0.3)
