@@ -8,8 +8,10 @@ ASGI 3 apps by that coroutine signature), so the check runs where it can: when t
 which gunicorn does while it boots a worker (or the master, with `--preload`). The log says, once,
 what to run instead (the user's own command with an ASGI worker, and `uvicorn`/`hypercorn` with the
 user's own module), then the worker exits with gunicorn's boot-error status 3 (no traceback
-repeating it) and gunicorn stops with "Worker failed to boot".
-tests/integration/test_printed_advice.py runs every command the message suggests.
+repeating it) and gunicorn stops with "Worker failed to boot". Under gunicorn's own asgi worker
+before gunicorn 26 (where Flash's several-worker tests fail) it starts, after a warning saying what
+to run instead. tests/integration/test_printed_advice.py runs every command the WSGI message
+suggests on the installed gunicorn.
 """
 
 from __future__ import annotations
