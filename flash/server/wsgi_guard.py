@@ -80,9 +80,13 @@ def _wsgi_workers() -> set[str]:
     return {path for name, path in _supported_workers().items() if name != ASGI_WORKER}
 
 
+def _class_paths(worker_class: Any) -> set[str]:
+    """Dotted names of a worker class and its bases (a subclass of a built-in worker is one)."""
+    return {f"{cls.__module__}.{cls.__qualname__}" for cls in getattr(worker_class, "__mro__", ())}
+
+
 def _is_wsgi_worker(worker_class: Any) -> bool:
-    wsgi = _wsgi_workers()
-    return any(f"{cls.__module__}.{cls.__qualname__}" in wsgi for cls in getattr(worker_class, "__mro__", ()))
+    return bool(_class_paths(worker_class) & _wsgi_workers())
 
 
 def _gunicorn_version() -> tuple[int, ...]:
@@ -90,10 +94,7 @@ def _gunicorn_version() -> tuple[int, ...]:
 
 
 def _is_gunicorn_asgi_worker(worker_class: Any) -> bool:
-    asgi = _supported_workers().get(ASGI_WORKER)
-    return asgi is not None and any(
-        f"{cls.__module__}.{cls.__qualname__}" == asgi for cls in getattr(worker_class, "__mro__", ())
-    )
+    return _supported_workers().get(ASGI_WORKER) in _class_paths(worker_class)
 
 
 def has_asgi_worker() -> bool:

@@ -33,7 +33,7 @@ def polls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[float, float]]:
 
 
 @pytest.mark.browser
-def test_flash_duo_waits_poll_every_50_ms_and_keep_their_timeouts(
+def test_flash_duo_waits_poll_every_0_2_s_and_keep_their_timeouts(
     flash_duo: FlashComposite, polls: list[tuple[float, float]]
 ) -> None:
     flash_duo.start_server(_flash_counter())
