@@ -184,7 +184,8 @@ class _TopicHub:
     # --- the one producer -----------------------------------------------------------------
     async def _lead(self) -> None:
         """Run the producer while this worker holds the topic's lease (always, without Redis)."""
-        client = self._redis_client()
+        state = self._redis_state()
+        client = None if state is None else state.client
         lease = f"{getattr(self.storage, 'key_prefix', '')}:chan-producer:{self.channel.name}"
         try:
             while True:
@@ -207,18 +208,24 @@ class _TopicHub:
         finally:
             if self._holding:  # let another worker's watchers take over at once
                 self._holding = False
-                await self._release(client, lease)  # in this task (kept in _ENDING meanwhile)
+                await self._release(state, lease)  # in this task (kept in _ENDING meanwhile)
 
-    async def _release(self, client: Any, lease: str) -> None:
+    async def _release(self, state: Any, lease: str) -> None:
+        """Free the lease, unless the storage was closed first (its lapse frees it then): a
+        command on a closed client opens a connection that nobody closes."""
+        if state.closed:
+            return
         try:
-            if await client.get(lease) == self.worker.encode():
-                await client.delete(lease)
+            with state.in_use():
+                if await state.client.get(lease) == self.worker.encode():
+                    await state.client.delete(lease)
         except Exception:  # it lapses anyway
             pass
 
-    def _redis_client(self) -> Any:
+    def _redis_state(self) -> Any:
+        """The storage's per-loop Redis state (client, closed flag); None without Redis."""
         loop_state = getattr(self.storage, "loop_state", None)
-        return loop_state().client if loop_state is not None else None
+        return loop_state() if loop_state is not None else None
 
     async def _produce(self) -> None:
         produce = _PRODUCERS[self.channel.name][1]

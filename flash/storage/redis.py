@@ -15,10 +15,11 @@ is simply read for less often and, if it falls out of the Redis window, gets `Sh
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
 import weakref
-from typing import Any, AsyncGenerator
+from typing import Any, AsyncGenerator, Iterator
 
 from .base import BaseSharedStorage, Subscription, check_topic_ttl, check_ttl
 from .codec import decode, encode
@@ -81,6 +82,7 @@ POOL_SIZE = 64  # connections per event loop (async) and per process (sync)
 POOL_TIMEOUT_S = 10.0  # longest wait for a free connection; then `ConnectionError`
 SOCKET_TIMEOUT_S = 10.0  # longest wait for one reply: a paused Redis fails commands, never hangs them
 CONNECT_TIMEOUT_S = 5.0
+CLOSE_WAIT_S = 1.0  # how long closing waits for commands already sent under `in_use`
 
 
 def pool_options(storage: "RedisSharedStorage", asynchronous: bool) -> dict[str, Any]:
@@ -130,6 +132,8 @@ class _LoopState:
         self._scripts: dict[str, Any] = {}
         self.publish = self.script(_PUBLISH_LUA)
         self.reader = Reader(storage, self.client)
+        self.closed = False  # set once closing starts: a command sent after it would open a connection nobody closes
+        self._users: set[asyncio.Task[Any]] = set()  # tasks inside `in_use`; its `finally` removes them
         self._closer = self._close_at_shutdown()
         _started(self._closer)
 
@@ -146,7 +150,26 @@ class _LoopState:
         finally:
             await self._close_client()
 
+    @contextlib.contextmanager
+    def in_use(self) -> Iterator[None]:
+        """Commands a task sends outside the storage's own calls (a lease released while a
+        channel's hub stops): closing waits for them, as a connection that opens after the pool
+        was closed is never closed."""
+        task = asyncio.current_task()
+        if task is None:
+            yield
+            return
+        self._users.add(task)
+        try:
+            yield
+        finally:
+            self._users.discard(task)
+
     async def _close_client(self) -> None:
+        self.closed = True
+        users = self._users - {asyncio.current_task()}
+        if users:
+            await asyncio.wait(users, timeout=CLOSE_WAIT_S)
         await self.reader.stop()
         await self.client.aclose()
         await self.pool.disconnect()  # the client does not own a pool it was given

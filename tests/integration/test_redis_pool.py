@@ -137,3 +137,32 @@ def test_a_task_cancelled_while_it_talks_to_redis_is_cancelled(redis_url):
         return lost
 
     assert run(go()) == 0, "a cancellation was swallowed: the task kept running"
+
+
+def test_closing_waits_for_commands_sent_under_in_use_and_leaves_no_connection_open(redis_url):
+    """A channel's hub releases its producer lease as it stops, which may be while the app closes
+    its storage: a command sent after the pool closed would open a connection nobody closes."""
+    name = f"close{uuid.uuid4().hex[:8]}"
+    storage = RedisSharedStorage(url=f"{redis_url}?client_name={name}", key_prefix=name)
+    missing = storage.key("never-written")
+
+    async def go():
+        state = storage.loop_state()
+
+        async def release_as_it_stops():
+            with state.in_use():
+                await asyncio.sleep(0.05)  # the storage starts closing meanwhile
+                await state.client.xread({missing: "0-0"}, block=50)
+
+        task = asyncio.ensure_future(release_as_it_stops())
+        await asyncio.sleep(0.01)
+        await storage.aclose()
+        return task.done(), state.closed
+
+    assert run(go()) == (True, True), "closing returned before the command sent under in_use"
+    admin = redis.Redis.from_url(redis_url)
+    try:
+        named = [c for c in admin.client_list() if c.get("name") == name]
+    finally:
+        admin.close()
+    assert named == [], "a connection of the closed storage is still open"
