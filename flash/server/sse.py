@@ -20,7 +20,27 @@ def encode_event(event: str, data: Any, seq: int | None = None) -> bytes:
     return f"{head}event: {event}\ndata: {payload}\n\n".encode("utf-8")
 
 
+def frame_run_event(event: str, run_id: str, seq: int, payload: bytes) -> bytes:
+    """One run's message on a downlink, `payload` being its data as JSON: the run id and the
+    sequence id travel in the data."""
+    return b'event: %s\ndata: {"run":"%s","seq":%d,"data":%s}\n\n' % (event.encode(), run_id.encode(), seq, payload)
+
+
 def encode_run_event(event: str, run_id: str, seq: int, data: Any) -> bytes:
-    """One run's message on a downlink: its run id and sequence id travel in the data."""
-    payload = dumps(data).decode("utf-8")
-    return f'event: {event}\ndata: {{"run":"{run_id}","seq":{seq},"data":{payload}}}\n\n'.encode("utf-8")
+    return frame_run_event(event, run_id, seq, dumps(data))
+
+
+class RunMessage:
+    """A run's message before it is numbered: its event and its data, encoded once. A run keeps
+    these two (not the framed message) for a resume: `frame_run_event` makes the same bytes again."""
+
+    __slots__ = ("event", "payload")
+
+    def __init__(self, event: str, data: Any) -> None:
+        self.event = event
+        # A copy of exactly its size: orjson's result keeps the buffer it wrote into (4 KiB for a
+        # small value), and a run keeps this for its replay.
+        self.payload = memoryview(dumps(data)).tobytes()
+
+    def framed(self, run_id: str, seq: int) -> bytes:
+        return frame_run_event(self.event, run_id, seq, self.payload)

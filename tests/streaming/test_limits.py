@@ -10,6 +10,7 @@ import pytest
 
 from flash import Flash, Input, State, stream_props
 from flash.server.limits import Limits
+from flash.server.sse import RunMessage
 from flash.streaming.run.runs import StreamRun
 from flash.streaming.wire.direct import send_downlink
 from flash.streaming.wire.endpoint import open_downlink
@@ -185,16 +186,17 @@ class _Sink:
 def test_the_replay_buffer_is_bounded_in_bytes_and_keeps_the_newest_message_whatever_its_size():
     async def go():
         stream_run = StreamRun("r", "r.sig", "s", _Sink(), replay_size=100, replay_bytes=1000)
-        for _ in range(10):
-            await stream_run.publish(lambda seq: b"%03d" % seq + b"x" * 297)  # 300 bytes each
-        bounded = [seq for seq, _ in stream_run._buffer]
-        await stream_run.publish(lambda seq: b"y" * 5000)
-        big = [seq for seq, _ in stream_run._buffer]
+        for i in range(10):
+            await stream_run.publish(RunMessage("props", "%03d" % i + "x" * 295))  # 300 bytes of JSON each
+        bounded = list(range(stream_run.replay.first_seq, stream_run.seq + 1))
+        await stream_run.publish(RunMessage("props", "y" * 4998))
+        big = list(range(stream_run.replay.first_seq, stream_run.seq + 1))
         return stream_run, bounded, big
 
     stream_run, bounded, big = run(go())
     assert bounded == [8, 9, 10], "the last 3 x 300 bytes fit in 1000"
-    assert big == [11] and stream_run.can_resume(10) and stream_run.replay_after(10) == [b"y" * 5000]
+    assert big == [11] and len(stream_run.replay) == 1 and stream_run.can_resume(10)
+    assert stream_run.replay_after(10) == [stream_run.downlink.sent[-1]], "replayed as it was sent"
     assert not stream_run.can_resume(9), "what left the buffer cannot be replayed"
     assert len(stream_run.downlink.sent) == 11, "every message is still sent live"
 

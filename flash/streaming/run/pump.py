@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, AsyncGenerator, Callable, Generator
 
 from ...compat.dash import app_on_error, context_value
 from ...exceptions import PreventUpdate, StreamError
-from ...server.sse import encode_run_event
+from ...server.sse import RunMessage
 from ...server.threads import submit_to_thread
 from ..bus.stream_bus import StreamBusError
 from ..declare.outputs import output_updates
@@ -128,17 +128,13 @@ async def pump(app: "StreamHost", spec: EventCallbackSpec, run: StreamRun, cb_ct
     that started is closed, and the run leaves the registry (`run_finished`). `StreamRun.close`
     never cancels this task before its first step (that would skip the body, try and all):
     the first step sees `run.closing` instead."""
-    rid = run.run_id
     items: AsyncGenerator[Any, None] | None = None
     metrics, outcome, traced = app.stream_runs.metrics, "error", None  # flash.metrics (None: off)
-
-    def message(event: str, data: Any) -> Any:
-        return lambda seq: encode_run_event(event, rid, seq, data)
 
     try:
         run.begun = True
         if metrics is not None:
-            traced = metrics.run_started(spec.func.__name__, run.stream_id, rid)
+            traced = metrics.run_started(spec.func.__name__, run.stream_id, run.run_id)
         if run.closing:
             raise asyncio.CancelledError  # closed before this task's first step
         context_value.set(cb_ctx)
@@ -147,41 +143,41 @@ async def pump(app: "StreamHost", spec: EventCallbackSpec, run: StreamRun, cb_ct
         async for item in items:
             updates = _side_updates(cb_ctx) + _updates_of(item, spec)
             if updates:
-                await run.publish(message("props", updates))
+                await run.publish(RunMessage("props", updates))
             # An idle stream keeps only the encoded message (for replay), not the values behind it.
             item = None
             updates = []
         if cb_ctx.updated_props:
-            await run.publish(message("props", _side_updates(cb_ctx)))
+            await run.publish(RunMessage("props", _side_updates(cb_ctx)))
         outcome = "done"
-        await run.publish_final(message("done", {}))
+        await run.publish_final(RunMessage("done", {}))
     except PreventUpdate:
         outcome = "done"
-        await run.publish_final(message("done", {}))
+        await run.publish_final(RunMessage("done", {}))
     except asyncio.CancelledError:
         outcome = "closed"
         if run.bus is not None and app.stream_runs.closing:
             outcome = "gone"
             # This worker is stopping, the page is not: it starts the run over on another one.
-            await run.announce_closed(message("gone", {}))
+            await run.announce_closed(RunMessage("gone", {}))
         else:
-            await run.announce_closed(message("done", {"closed": True}))
+            await run.announce_closed(RunMessage("done", {"closed": True}))
         raise
     except StreamBusError as exc:  # Redis went away under the run: the page resumes or restarts it
         outcome = "gone"
         run.bus.storage.outage.failed(exc, f"running stream '{spec.func.__name__}' (stopped)")  # type: ignore[union-attr]
-        await run.publish_final(message("gone", {}))  # lands only if Redis is back by now
+        await run.publish_final(RunMessage("gone", {}))  # lands only if Redis is back by now
     except Exception as exc:
         logger.error("Stream '%s' failed", spec.func.__name__, exc_info=exc)
         record_failure(app, run, exc)  # the dev tools' Streams panel (debug only)
         answer = await _error_answer(app, spec, cb_ctx, exc)
         try:
             if answer:
-                await run.publish(message("props", answer))
+                await run.publish(RunMessage("props", answer))
             if answer is not None and spec.outputs is not None:  # Dash 4.5: handled, no callback error
-                await run.publish_final(message("done", {}))
+                await run.publish_final(RunMessage("done", {}))
             else:
-                await run.publish_final(message("error", _error_body(app, spec, exc, handled=bool(answer))))
+                await run.publish_final(RunMessage("error", _error_body(app, spec, exc, handled=bool(answer))))
         except StreamBusError as bus_exc:
             run.bus.storage.outage.failed(bus_exc, f"telling a page that stream '{spec.func.__name__}' failed")  # type: ignore[union-attr]
     finally:

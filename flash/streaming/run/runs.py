@@ -1,8 +1,8 @@
 """A running stream: the generator's pump task, its sequence ids and its replay buffer.
 
 A run belongs to one downlink (the browser connection that carries it). Its messages are
-numbered 1, 2, 3... and the last `replay_size` (at most `replay_bytes` bytes) are kept, so a
-downlink that reconnects resumes every run after the last id the browser saw. A finished run
+numbered 1, 2, 3... and the last `replay_size` (at most `replay_bytes` bytes of JSON) are kept
+(`replay.py`), so a downlink that reconnects resumes every run after the last id the browser saw. A finished run
 keeps its tail for the resume window, so a reconnect just before `done` gets `done` instead of
 running the generator again. With the stream bus (`stream_bus.py`) the buffer is the run's Redis stream.
 """
@@ -12,7 +12,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
+
+from ...server.sse import RunMessage
+from .replay import ReplayLog
 
 if TYPE_CHECKING:
     from ..bus.lane import LocalLane
@@ -37,8 +40,7 @@ class StreamRun:
         "started_at",
         "replay_size",
         "replay_bytes",
-        "_buffer",
-        "_bytes",
+        "replay",
         "bus_sizes",
         "bus_bytes",
         "lane",
@@ -72,9 +74,8 @@ class StreamRun:
         self.bus = bus
         self.acked = 0  # bus: the last message the page's holder confirmed forwarding
         self.started_at = time.monotonic()
-        self._buffer: list[tuple[int, bytes]] = []
+        self.replay = ReplayLog()  # without a bus: its newest messages (with one: the run's Redis stream)
         self.replay_size = replay_size
-        self._bytes = 0  # of the chunks in `_buffer`
         self.sent_bytes = 0  # of every message it published (the dev-tools Streams panel shows it)
         self.replay_bytes = replay_bytes
         # bus: (seq, size) of the messages its Redis stream still holds, and their total size.
@@ -85,60 +86,55 @@ class StreamRun:
         self.logged_at = 0.0  # bus: when its Redis stream was last written (and its TTL renewed)
         self.lane: "LocalLane | None" = None  # bus: its page's holder is this worker (lane.py)
 
-    def _remember(self, chunk_for: Callable[[int], bytes]) -> bytes:
+    def _number(self, message: RunMessage) -> bytes:
+        """Give `message` the run's next sequence id; keep it for a resume (without a bus: with
+        one, the run's Redis stream is the replay) and count what it sends."""
         self.seq += 1
-        chunk = chunk_for(self.seq)
-        buffer = self._buffer
-        buffer.append((self.seq, chunk))
-        self._bytes += len(chunk)
+        chunk = message.framed(self.run_id, self.seq)
         self.sent_bytes += len(chunk)
-        # The newest message always stays, whatever its size: a run that publishes while its
-        # downlink is away waits on it, and the reconnect (or a private line) sends it from here.
-        while len(buffer) > 1 and (len(buffer) > self.replay_size or self._bytes > self.replay_bytes):
-            self._bytes -= len(buffer[0][1])
-            del buffer[0]
+        if self.bus is None:
+            replay = self.replay
+            replay.append(self.seq, message)
+            # The newest message always stays, whatever its size: a run that publishes while its
+            # downlink is away waits on it, and the reconnect (or a private line) sends it from here.
+            while len(replay) > 1 and (len(replay) > self.replay_size or replay.nbytes > self.replay_bytes):
+                replay.drop_oldest()
         return chunk
 
-    async def publish(self, encode: Callable[[int], bytes]) -> None:
-        """Number and buffer one message, send it down, and wait while the browser lags."""
+    async def publish(self, message: RunMessage) -> None:
+        """Number and keep one message, send it down, and wait while the browser lags."""
+        chunk = self._number(message)
         if self.bus is not None:
-            self.seq += 1
-            chunk = encode(self.seq)
-            self.sent_bytes += len(chunk)
             await self.bus.publish(self, chunk)
             return
-        await self.downlink.deliver(self._remember(encode))
+        await self.downlink.deliver(chunk)
 
-    async def publish_final(self, encode: Callable[[int], bytes]) -> None:
+    async def publish_final(self, message: RunMessage) -> None:
         """The run's last message (`done` or `error`)."""
+        chunk = self._number(message)
         if self.bus is not None:
-            self.seq += 1
-            chunk = encode(self.seq)
-            self.sent_bytes += len(chunk)
             await self.bus.finish(self, chunk)
             return
-        await self.downlink.deliver(self._remember(encode))
+        await self.downlink.deliver(chunk)
 
-    async def announce_closed(self, chunk_for: Callable[[int], bytes]) -> None:
+    async def announce_closed(self, message: RunMessage) -> None:
         """Closed on the server: a final event tells the page to stop rather than wait. Called
         while the pump task is being cancelled; only the bus awaits anything (its last write)."""
+        chunk = self._number(message)
         if self.bus is not None:
-            self.seq += 1
-            chunk = chunk_for(self.seq)
-            self.sent_bytes += len(chunk)
             await self.bus.finish(self, chunk)
             return
-        self.downlink.push_now(self._remember(chunk_for))
+        self.downlink.push_now(chunk)
 
     def can_resume(self, last_seq: int) -> bool:
         if last_seq > self.seq:
             return False
         if last_seq == self.seq:
             return True
-        return bool(self._buffer) and self._buffer[0][0] <= last_seq + 1
+        return len(self.replay) > 0 and self.replay.first_seq <= last_seq + 1
 
     def replay_after(self, last_seq: int) -> list[bytes]:
-        return [chunk for seq, chunk in self._buffer if seq > last_seq]
+        return self.replay.after(self.run_id, last_seq)
 
     def close(self) -> None:
         """Stop the generator now (its `finally` runs in the pump task). A pump task that has not

@@ -1,0 +1,86 @@
+"""A run's replay log keeps each message as its event and JSON payload, and a resume gets the
+very bytes first sent; 256 frames of a run cost little more than their JSON (replay.py)."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import pytest
+
+from flash.server.sse import RunMessage, encode_run_event
+from flash.streaming.run.replay import ReplayLog
+from flash.streaming.run.runs import StreamRun
+from tests.conftest import run
+
+
+class _Sink:
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+
+    async def deliver(self, chunk: bytes) -> None:
+        self.sent.append(chunk)
+
+    def push_now(self, chunk: bytes) -> None:
+        self.sent.append(chunk)
+
+
+def test_a_framed_message_is_the_encoded_run_event():
+    data = [["out", {"children": {"f": 1, "text": "é ✓"}}]]
+    assert RunMessage("props", data).framed("r1", 7) == encode_run_event("props", "r1", 7, data)
+    assert encode_run_event("done", "r1", 8, {}) == b'event: done\ndata: {"run":"r1","seq":8,"data":{}}\n\n'
+
+
+def test_a_resume_replays_the_bytes_first_sent_from_any_point_kept():
+    async def go():
+        stream_run = StreamRun("run-a", "h", "s", _Sink(), replay_size=5)
+        for i in range(8):
+            await stream_run.publish(RunMessage("props", [["out", {"children": i}]]))
+        await stream_run.publish_final(RunMessage("error", {"message": "boom"}))
+        return stream_run
+
+    stream_run = run(go())
+    sent = stream_run.downlink.sent
+    assert stream_run.replay.first_seq == 5 and len(stream_run.replay) == 5
+    for last in range(4, 10):
+        assert stream_run.can_resume(last)
+        assert stream_run.replay_after(last) == sent[last:], f"replay after {last}"
+    assert not stream_run.can_resume(3), "message 4 left the log"
+    assert stream_run.replay_after(9) == [] and not stream_run.can_resume(10)
+
+
+def test_the_closing_announcement_is_kept_and_replayed_too():
+    async def go():
+        stream_run = StreamRun("run-b", "h", "s", _Sink(), replay_size=10)
+        await stream_run.publish(RunMessage("props", [["out", {"children": 1}]]))
+        await stream_run.announce_closed(RunMessage("done", {"closed": True}))
+        return stream_run
+
+    stream_run = run(go())
+    assert stream_run.replay_after(0) == stream_run.downlink.sent
+    assert stream_run.replay_after(1)[0].startswith(b"event: done\n")
+
+
+def test_messages_must_follow_each_other():
+    log = ReplayLog()
+    log.append(3, RunMessage("props", 1))
+    with pytest.raises(ValueError):
+        log.append(5, RunMessage("props", 2))
+
+
+def test_a_full_log_of_frames_costs_little_more_than_their_json():
+    payload = {"f": 1_733_600_000_000_000_000, "i": 12345}
+    frame = [["w12-out", {"children": payload}]]
+    size = len(RunMessage("props", frame).payload)  # ~55 bytes of JSON
+    tracemalloc.start()
+    try:
+        log = ReplayLog()
+        before = tracemalloc.get_traced_memory()[0]
+        for seq in range(1, 257):
+            log.append(seq, RunMessage("props", frame))
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    per_message = held / 256
+    # A (seq, framed chunk) tuple in a list held ~125 bytes besides the frame, which repeats the
+    # run id: ~265 bytes for this message. Its payload object, a list slot and an event byte:
+    assert per_message < size + 50, f"{per_message:.0f} bytes per {size}-byte frame"
