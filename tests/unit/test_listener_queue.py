@@ -41,3 +41,13 @@ def test_receipts_are_called_once_their_batch_is_written_in_order():
     assert calls == ["a", "c", "d"]
     listener.written()  # nothing in flight: nothing called twice
     assert calls == ["a", "c", "d"]
+
+
+def test_a_batch_taken_twice_without_its_write_is_not_sent_again():
+    listener = Listener()
+    listener.push(b"a")
+    assert listener.take() == [b"a"]  # its write never returned (the response was cut)
+    listener.push(b"b")
+    assert listener.take() == [b"b"]
+    listener.written()
+    assert listener.take() == [] and listener.pending == []

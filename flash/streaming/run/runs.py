@@ -2,9 +2,10 @@
 
 A run belongs to one downlink (the browser connection that carries it). Its messages are
 numbered 1, 2, 3... and the last `replay_size` (at most `replay_bytes` bytes of JSON) are kept
-(`replay.py`), so a downlink that reconnects resumes every run after the last id the browser saw. A finished run
-keeps its tail for the resume window, so a reconnect just before `done` gets `done` instead of
-running the generator again. With the stream bus (`stream_bus.py`) the buffer is the run's Redis stream.
+(`replay.py`), so a downlink that reconnects resumes every run after the last id the browser
+saw. A finished run keeps its tail for the resume window, so a reconnect just before `done` gets
+`done` instead of running the generator again. With the stream bus (`stream_bus.py`) the buffer
+is the run's Redis stream.
 """
 
 from __future__ import annotations

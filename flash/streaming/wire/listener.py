@@ -134,8 +134,9 @@ class Listener:
         write. Why: at 10,000 streams every object a write leaves alive until the next one sits
         in the collector's young generation (~20 per stream), and each young collection walks
         them all (benchmarks/README.md, item 5)."""
-        batch = self.pending
-        self.pending, self._spare, self.pending_bytes = self._spare, batch, 0
+        batch, spare = self.pending, self._spare
+        spare.clear()  # the batch before (normally cleared by `written()` already)
+        self.pending, self._spare, self.pending_bytes = spare, batch, 0
         if self.receipts:
             self.in_flight, self.receipts = self.receipts, self.in_flight
         return batch
