@@ -20,7 +20,7 @@ def encode_event(event: str, data: Any, seq: int | None = None) -> bytes:
     return f"{head}event: {event}\ndata: {payload}\n\n".encode("utf-8")
 
 
-def frame_run_event(event: str, run_id: str, seq: int, payload: bytes) -> bytes:
+def frame_run_event(event: str, run_id: str, seq: int, payload: bytes | memoryview) -> bytes:
     """One run's message on a downlink, `payload` being its data as JSON: the run id and the
     sequence id travel in the data."""
     return b'event: %s\ndata: {"run":"%s","seq":%d,"data":%s}\n\n' % (event.encode(), run_id.encode(), seq, payload)
