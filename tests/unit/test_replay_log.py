@@ -87,3 +87,19 @@ def test_a_full_log_of_frames_costs_little_more_than_their_json():
     # run id: ~265 bytes for this message; a bytes object in a list, ~105. Its JSON in one buffer
     # (grown by an eighth at a time), four bytes of length and one of event: ~77 on 3.11.
     assert per_message < size + 24, f"{per_message:.0f} bytes per {size}-byte frame"
+
+
+def test_a_log_keeps_taking_messages_after_a_resume_read_it():
+    # A resume reads the log through a view of its buffer; a view left alive would make the
+    # next append fail (a bytearray with exports cannot be resized).
+    log = ReplayLog()
+    for seq in range(1, 40):
+        log.append(seq, RunMessage("props", [["out", {"children": "x" * seq}]]))
+        if len(log) > 16:
+            log.drop_oldest()
+        replayed = log.after("r", seq - 3)
+        assert [chunk.split(b'"seq":')[1].split(b",")[0] for chunk in replayed] == [
+            str(n).encode() for n in range(max(seq - 2, log.first_seq), seq + 1)
+        ]
+    assert len(log) == 16 and log.first_seq == 24
+    assert log.nbytes == sum(len(RunMessage("props", [["out", {"children": "x" * n}]]).payload) for n in range(24, 40))
