@@ -39,7 +39,8 @@ class RunMessage:
     def __init__(self, event: str, data: Any) -> None:
         self.event = event
         # A copy of exactly its size: orjson's result keeps the buffer it wrote into (4 KiB for a
-        # small value), and a run keeps this for its replay.
+        # small value), and a run's publish holds this while it waits for a lagging page (the
+        # replay log copies the payload into its own buffer).
         self.payload = memoryview(dumps(data)).tobytes()
 
     def framed(self, run_id: str, seq: int) -> bytes:
